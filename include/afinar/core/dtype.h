@@ -1,0 +1,90 @@
+// Element types. f32 is the training type, f64 the gradient-check type on the CPU, i64/i32 hold
+// labels and counters, u8 images; bf16/f16 are declared for mixed precision on the GPU.
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+#include <string_view>
+
+#include "afinar/core/check.h"
+
+namespace afinar {
+
+enum class DType : uint8_t { F32, F64, I64, I32, U8, BF16, F16 };
+
+size_t element_size(DType t);
+std::string_view dtype_name(DType t);  // "float32", "float64", ... (PyTorch's names)
+bool is_floating(DType t);
+inline std::ostream& operator<<(std::ostream& os, DType t) {
+  return os << dtype_name(t);
+}
+
+// The C++ type of each dtype the CPU implements, and back.
+template <typename T>
+struct DTypeOf;
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::F32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::F64;
+};
+template <>
+struct DTypeOf<int64_t> {
+  static constexpr DType value = DType::I64;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::I32;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::U8;
+};
+template <typename T>
+inline constexpr DType dtype_of = DTypeOf<T>::value;
+
+template <typename T>
+struct TypeTag {
+  using type = T;
+};
+
+// Calls fn(TypeTag<T>{}) for the floating dtypes the CPU reference computes in (f32, f64):
+//   visit_floating(x.dtype(), "relu", [&](auto tag) { using T = typename decltype(tag)::type; ...
+//   });
+template <typename Fn>
+decltype(auto) visit_floating(DType t, const char* op, Fn&& fn) {
+  switch (t) {
+    case DType::F32:
+      return fn(TypeTag<float>{});
+    case DType::F64:
+      return fn(TypeTag<double>{});
+    default:
+      break;
+  }
+  AFN_FAIL(op, ": dtype ", t, " is not supported on the CPU; use float32 or float64");
+}
+
+// Calls fn(TypeTag<T>{}) for every dtype with CPU storage arithmetic (f32, f64, i64, i32, u8).
+template <typename Fn>
+decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
+  switch (t) {
+    case DType::F32:
+      return fn(TypeTag<float>{});
+    case DType::F64:
+      return fn(TypeTag<double>{});
+    case DType::I64:
+      return fn(TypeTag<int64_t>{});
+    case DType::I32:
+      return fn(TypeTag<int32_t>{});
+    case DType::U8:
+      return fn(TypeTag<uint8_t>{});
+    default:
+      break;
+  }
+  AFN_FAIL(op, ": dtype ", t,
+           " has no CPU implementation (CPU: float32, float64, int64, int32, uint8)");
+}
+
+}  // namespace afinar

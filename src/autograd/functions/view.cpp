@@ -1,0 +1,188 @@
+// Tensor views and copies that autograd tracks: reshape / flatten / permute / transpose / slice
+// share storage (gradients map back through the inverse view); contiguous / clone / to copy.
+#include <algorithm>
+#include <numeric>
+
+#include "afinar/autograd/node.h"
+#include "afinar/core/tensor.h"
+#include "afinar/ops/fill.h"
+
+namespace afinar {
+
+namespace {
+
+// A new handle on t's storage with other shape / strides / offset (no autograd history yet).
+Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset) {
+  Tensor v = t.detach();
+  v.impl()->shape = std::move(shape);
+  v.impl()->strides = std::move(strides);
+  v.impl()->offset = offset;
+  return v;
+}
+
+// Copy of t laid out with `strides` (same shape, dtype, device).
+Tensor copy_with_strides(const Tensor& t, const Strides& strides, DType dtype) {
+  Tensor out = empty_strided(t.shape(), strides, dtype, t.device());
+  ops::copy_kernels().get(t.device())(out, t);
+  return out;
+}
+
+struct ReshapeBackward : Node {
+  Shape input_shape;
+  const char* name() const override { return "ReshapeBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    return {g[0].reshape(input_shape)};
+  }
+};
+
+struct PermuteBackward : Node {
+  std::vector<int64_t> inverse;
+  const char* name() const override { return "PermuteBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {g[0].permute(inverse)}; }
+};
+
+struct SliceBackward : Node {
+  Shape input_shape;
+  int64_t dim = 0, start = 0, end = 0, step = 1;
+  const char* name() const override { return "SliceBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    Tensor gi = zeros(input_shape, g[0].dtype(), g[0].device());
+    gi.slice(dim, start, end, step).copy_(g[0]);
+    return {gi};
+  }
+};
+
+// contiguous(), clone(): the gradient passes through unchanged.
+struct CopyBackward : Node {
+  const char* name() const override { return "CopyBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {g[0]}; }
+};
+
+struct ToDtypeBackward : Node {
+  DType input_dtype = DType::F32;
+  const char* name() const override { return "ToDtypeBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {g[0].to(input_dtype)}; }
+};
+
+}  // namespace
+
+Tensor Tensor::reshape(const Shape& new_shape) const {
+  check_defined("reshape");
+  Shape s = new_shape;
+  int64_t known = 1, infer = -1;
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == -1) {
+      AFN_CHECK(infer < 0, "reshape: only one size may be -1, got ", new_shape);
+      infer = int64_t(i);
+    } else {
+      AFN_CHECK(s[i] >= 0, "reshape: invalid size ", s[i], " in ", new_shape);
+      known *= s[i];
+    }
+  }
+  if (infer >= 0) {
+    AFN_CHECK(known != 0 && numel() % known == 0, "reshape: cannot infer the -1 in ", new_shape,
+              " for a tensor of shape ", shape(), " (", numel(), " elements)");
+    s[size_t(infer)] = numel() / known;
+  }
+  AFN_CHECK(numel_of(s) == numel(), "reshape: shape ", new_shape,
+            " is invalid for a tensor of shape ", shape(), " (", numel(), " elements)");
+  // A contiguous tensor is viewed; anything else is copied first (as torch.reshape does).
+  Tensor src = is_contiguous() ? *this : contiguous();
+  Tensor y = make_view(src, s, contiguous_strides(s), src.storage_offset());
+  record<ReshapeBackward>(y, {this}, [&](ReshapeBackward& n) { n.input_shape = shape(); });
+  return y;
+}
+
+Tensor Tensor::flatten(int64_t start_dim, int64_t end_dim) const {
+  check_defined("flatten");
+  if (dim() == 0) return reshape({1});
+  const int64_t s = wrap_dim(start_dim, dim(), "flatten"), e = wrap_dim(end_dim, dim(), "flatten");
+  AFN_CHECK(s <= e, "flatten: start_dim (", start_dim, ") comes after end_dim (", end_dim, ")");
+  Shape out(shape().begin(), shape().begin() + s);
+  int64_t merged = 1;
+  for (int64_t d = s; d <= e; ++d) merged *= shape()[size_t(d)];
+  out.push_back(merged);
+  out.insert(out.end(), shape().begin() + e + 1, shape().end());
+  return reshape(out);
+}
+
+Tensor Tensor::permute(const std::vector<int64_t>& dims) const {
+  check_defined("permute");
+  AFN_CHECK(int64_t(dims.size()) == dim(), "permute: got ", dims.size(), " dims for a ", dim(),
+            "-D tensor");
+  Shape s(dims.size());
+  Strides st(dims.size());
+  std::vector<int64_t> inverse(dims.size(), -1);
+  for (size_t i = 0; i < dims.size(); ++i) {
+    const int64_t d = wrap_dim(dims[i], dim(), "permute");
+    AFN_CHECK(inverse[size_t(d)] < 0, "permute: dim ", d, " appears twice in the permutation");
+    inverse[size_t(d)] = int64_t(i);
+    s[i] = shape()[size_t(d)];
+    st[i] = strides()[size_t(d)];
+  }
+  Tensor y = make_view(*this, s, st, storage_offset());
+  record<PermuteBackward>(y, {this}, [&](PermuteBackward& n) { n.inverse = inverse; });
+  return y;
+}
+
+Tensor Tensor::transpose(int64_t d0, int64_t d1) const {
+  check_defined("transpose");
+  std::vector<int64_t> dims(static_cast<size_t>(dim()));
+  std::iota(dims.begin(), dims.end(), 0);
+  std::swap(dims[size_t(wrap_dim(d0, dim(), "transpose"))],
+            dims[size_t(wrap_dim(d1, dim(), "transpose"))]);
+  return permute(dims);
+}
+
+Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const {
+  check_defined("slice");
+  d = wrap_dim(d, dim(), "slice");
+  AFN_CHECK(step > 0, "slice: step must be positive, got ", step);
+  const int64_t n = shape()[size_t(d)];
+  // Python slice semantics: negative bounds count from the end, out-of-range bounds clamp.
+  auto clamp = [n](int64_t i) { return std::clamp(i < 0 ? i + n : i, int64_t(0), n); };
+  start = clamp(start);
+  end = std::max(clamp(end), start);
+  Shape s = shape();
+  Strides st = strides();
+  s[size_t(d)] = (end - start + step - 1) / step;
+  st[size_t(d)] *= step;
+  Tensor y = make_view(*this, s, st, storage_offset() + start * strides()[size_t(d)]);
+  record<SliceBackward>(y, {this}, [&](SliceBackward& node) {
+    node.input_shape = shape();
+    node.dim = d;
+    node.start = start;
+    node.end = end;
+    node.step = step;
+  });
+  return y;
+}
+
+Tensor Tensor::contiguous(MemoryFormat fmt) const {
+  check_defined("contiguous");
+  if (is_contiguous(fmt)) return *this;
+  Strides st = fmt == MemoryFormat::Contiguous ? contiguous_strides(shape())
+                                               : channels_last_strides(shape());
+  Tensor y = copy_with_strides(*this, st, dtype());
+  record<CopyBackward>(y, {this}, [](CopyBackward&) {});
+  return y;
+}
+
+Tensor Tensor::clone() const {
+  check_defined("clone");
+  Tensor y = copy_with_strides(*this, contiguous_strides(shape()), dtype());
+  record<CopyBackward>(y, {this}, [](CopyBackward&) {});
+  return y;
+}
+
+Tensor Tensor::to(DType target) const {
+  check_defined("to");
+  if (target == dtype()) return *this;
+  Tensor y = copy_with_strides(*this, contiguous_strides(shape()), target);
+  if (is_floating(target)) {
+    record<ToDtypeBackward>(y, {this}, [&](ToDtypeBackward& n) { n.input_dtype = dtype(); });
+  }
+  return y;
+}
+
+}  // namespace afinar

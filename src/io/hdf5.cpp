@@ -1,0 +1,273 @@
+#include "afinar/io/hdf5.h"
+
+#include <hdf5.h>
+
+#include <algorithm>
+
+namespace afinar::hdf5 {
+
+namespace {
+
+// Silences the C library's own error printing: failures become afinar::Error with context.
+struct QuietErrors {
+  QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const QuietErrors quiet;
+
+// Closes an HDF5 handle at scope exit with the matching close function.
+struct Handle {
+  hid_t id;
+  herr_t (*close)(hid_t);
+  ~Handle() {
+    if (id >= 0) close(id);
+  }
+  operator hid_t() const { return id; }
+};
+
+hid_t native_type(DType t) {
+  switch (t) {
+    case DType::F32:
+      return H5T_NATIVE_FLOAT;
+    case DType::F64:
+      return H5T_NATIVE_DOUBLE;
+    case DType::I64:
+      return H5T_NATIVE_INT64;
+    case DType::I32:
+      return H5T_NATIVE_INT32;
+    case DType::U8:
+      return H5T_NATIVE_UINT8;
+    default:
+      AFN_FAIL("hdf5: dtype ", t, " cannot be stored (use float32/float64/int64/int32/uint8)");
+  }
+}
+
+DType dtype_of_h5(hid_t type, const std::string& where) {
+  const H5T_class_t cls = H5Tget_class(type);
+  const size_t size = H5Tget_size(type);
+  if (cls == H5T_FLOAT && size == 4) return DType::F32;
+  if (cls == H5T_FLOAT && size == 8) return DType::F64;
+  if (cls == H5T_INTEGER) {
+    const bool is_signed = H5Tget_sign(type) == H5T_SGN_2;
+    if (size == 8 && is_signed) return DType::I64;
+    if (size == 4 && is_signed) return DType::I32;
+    if (size == 1 && !is_signed) return DType::U8;
+  }
+  AFN_FAIL("hdf5: ", where, " has an element type afinar does not read (class ", int(cls),
+           ", size ", size, ")");
+}
+
+Handle open_object(hid_t file, const std::string& object, const std::string& path) {
+  hid_t id = H5Oopen(file, object.c_str(), H5P_DEFAULT);
+  AFN_CHECK(id >= 0, "hdf5: ", path, " has no object '", object, "'");
+  return {id, H5Oclose};
+}
+
+}  // namespace
+
+File File::open(const std::string& path) {
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  AFN_CHECK(id >= 0, "hdf5: cannot open '", path,
+            "' for reading (missing, unreadable, or not an "
+            "HDF5 file)");
+  return File(id, path);
+}
+
+File File::create(const std::string& path) {
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  AFN_CHECK(id >= 0, "hdf5: cannot create '", path,
+            "' (does the folder exist and is it writable?)");
+  return File(id, path);
+}
+
+File::~File() {
+  if (id_ >= 0) H5Fclose(id_);
+}
+File::File(File&& o) noexcept : id_(o.id_), path_(std::move(o.path_)) {
+  o.id_ = -1;
+}
+File& File::operator=(File&& o) noexcept {
+  std::swap(id_, o.id_);
+  std::swap(path_, o.path_);
+  return *this;
+}
+
+bool File::exists(const std::string& object) const {
+  if (object == "/") return true;
+  // Check each path component in turn: H5Lexists fails on a missing intermediate group.
+  size_t pos = 0;
+  while (pos != std::string::npos) {
+    pos = object.find('/', pos + 1);
+    std::string prefix = object.substr(0, pos);
+    if (prefix.empty() || prefix == "/") continue;
+    if (H5Lexists(id_, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> File::list(const std::string& group) const {
+  Handle g{H5Gopen2(id_, group.c_str(), H5P_DEFAULT), H5Gclose};
+  AFN_CHECK(g.id >= 0, "hdf5: ", path_, " has no group '", group, "'");
+  H5G_info_t info;
+  H5Gget_info(g, &info);
+  std::vector<std::string> names;
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    std::string name(size_t(n), '\0');
+    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size_t(n) + 1,
+                       H5P_DEFAULT);
+    names.push_back(name);
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+void File::create_group(const std::string& group) {
+  if (exists(group)) return;
+  Handle lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
+  H5Pset_create_intermediate_group(lcpl, 1);
+  Handle g{H5Gcreate2(id_, group.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
+  AFN_CHECK(g.id >= 0, "hdf5: cannot create group '", group, "' in ", path_);
+}
+
+Tensor File::read_tensor(const std::string& dataset) const {
+  Handle ds{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
+  AFN_CHECK(ds.id >= 0, "hdf5: ", path_, " has no dataset '", dataset, "'");
+  Handle space{H5Dget_space(ds), H5Sclose};
+  const int nd = H5Sget_simple_extent_ndims(space);
+  std::vector<hsize_t> dims(size_t(std::max(nd, 0)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  Handle type{H5Dget_type(ds), H5Tclose};
+  Shape shape(dims.begin(), dims.end());
+  Tensor t = empty(shape, dtype_of_h5(type, path_ + ":" + dataset));
+  if (t.numel() > 0) {
+    AFN_CHECK(H5Dread(ds, native_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0,
+              "hdf5: reading ", dataset, " from ", path_, " failed");
+  }
+  return t;
+}
+
+void File::write_tensor(const std::string& dataset, const Tensor& t) {
+  const auto slash = dataset.rfind('/');
+  if (slash != std::string::npos && slash > 0) create_group(dataset.substr(0, slash));
+  Tensor c = t.contiguous();
+  std::vector<hsize_t> dims(c.shape().begin(), c.shape().end());
+  Handle space{c.dim() == 0 ? H5Screate(H5S_SCALAR)
+                            : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+               H5Sclose};
+  Handle ds{H5Dcreate2(id_, dataset.c_str(), native_type(c.dtype()), space, H5P_DEFAULT,
+                       H5P_DEFAULT, H5P_DEFAULT),
+            H5Dclose};
+  AFN_CHECK(ds.id >= 0, "hdf5: cannot create dataset '", dataset, "' in ", path_,
+            " (does it exist already?)");
+  if (c.numel() > 0) {
+    AFN_CHECK(
+        H5Dwrite(ds, native_type(c.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, c.raw_data()) >= 0,
+        "hdf5: writing ", dataset, " to ", path_, " failed");
+  }
+}
+
+bool File::has_attr(const std::string& object, const std::string& name) const {
+  if (!exists(object)) return false;
+  return H5Aexists_by_name(id_, object.c_str(), name.c_str(), H5P_DEFAULT) > 0;
+}
+
+namespace {
+Handle open_attr(hid_t file, const std::string& object, const std::string& name,
+                 const std::string& path) {
+  hid_t id = H5Aopen_by_name(file, object.c_str(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT);
+  AFN_CHECK(id >= 0, "hdf5: ", path, ":", object, " has no attribute '", name, "'");
+  return {id, H5Aclose};
+}
+
+std::vector<double> read_numeric_attr(hid_t file, const std::string& object,
+                                      const std::string& name, const std::string& path) {
+  Handle a = open_attr(file, object, name, path);
+  Handle space{H5Aget_space(a), H5Sclose};
+  const hssize_t n = H5Sget_simple_extent_npoints(space);
+  std::vector<double> v(size_t(std::max<hssize_t>(n, 0)));
+  AFN_CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, v.data()) >= 0, "hdf5: attribute ", object, "@", name,
+            " in ", path, " is not numeric");
+  return v;
+}
+
+void write_attr_raw(hid_t file, const std::string& object, const std::string& name, hid_t type,
+                    hid_t space, const void* data, const std::string& path) {
+  Handle obj = open_object(file, object, path);
+  if (H5Aexists(obj, name.c_str()) > 0) H5Adelete(obj, name.c_str());
+  Handle a{H5Acreate2(obj, name.c_str(), type, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose};
+  AFN_CHECK(a.id >= 0 && H5Awrite(a, type, data) >= 0, "hdf5: cannot write attribute ", object, "@",
+            name, " in ", path);
+}
+}  // namespace
+
+double File::read_attr_double(const std::string& object, const std::string& name) const {
+  auto v = read_numeric_attr(id_, object, name, path_);
+  AFN_CHECK(v.size() == 1, "hdf5: attribute ", object, "@", name, " has ", v.size(),
+            " values, expected one");
+  return v[0];
+}
+
+int64_t File::read_attr_int(const std::string& object, const std::string& name) const {
+  Handle a = open_attr(id_, object, name, path_);
+  int64_t v = 0;
+  AFN_CHECK(H5Aread(a, H5T_NATIVE_INT64, &v) >= 0, "hdf5: attribute ", object, "@", name,
+            " is not an integer");
+  return v;
+}
+
+std::vector<double> File::read_attr_doubles(const std::string& object,
+                                            const std::string& name) const {
+  return read_numeric_attr(id_, object, name, path_);
+}
+
+std::string File::read_attr_string(const std::string& object, const std::string& name) const {
+  Handle a = open_attr(id_, object, name, path_);
+  Handle type{H5Aget_type(a), H5Tclose};
+  AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name,
+            " is not a string");
+  if (H5Tis_variable_str(type) > 0) {
+    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+    H5Tset_size(mem, H5T_VARIABLE);
+    char* s = nullptr;
+    AFN_CHECK(H5Aread(a, mem, &s) >= 0, "hdf5: reading string attribute ", name, " failed");
+    std::string out = s ? s : "";
+    H5free_memory(s);
+    return out;
+  }
+  const size_t n = H5Tget_size(type);
+  std::string out(n, '\0');
+  Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(mem, n);
+  AFN_CHECK(H5Aread(a, mem, out.data()) >= 0, "hdf5: reading string attribute ", name, " failed");
+  out.resize(std::find(out.begin(), out.end(), '\0') - out.begin());
+  return out;
+}
+
+void File::write_attr(const std::string& object, const std::string& name, double value) {
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  write_attr_raw(id_, object, name, H5T_NATIVE_DOUBLE, space, &value, path_);
+}
+
+void File::write_attr(const std::string& object, const std::string& name, int64_t value) {
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  write_attr_raw(id_, object, name, H5T_NATIVE_INT64, space, &value, path_);
+}
+
+void File::write_attr(const std::string& object, const std::string& name,
+                      const std::string& value) {
+  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type, std::max<size_t>(value.size(), 1));
+  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  Handle space{H5Screate(H5S_SCALAR), H5Sclose};
+  std::string padded = value.empty() ? std::string(1, '\0') : value;
+  write_attr_raw(id_, object, name, type, space, padded.data(), path_);
+}
+
+void File::write_attr(const std::string& object, const std::string& name,
+                      const std::vector<double>& values) {
+  hsize_t n = values.size();
+  Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  write_attr_raw(id_, object, name, H5T_NATIVE_DOUBLE, space, values.data(), path_);
+}
+
+}  // namespace afinar::hdf5

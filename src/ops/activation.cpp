@@ -1,0 +1,26 @@
+#include "afinar/ops/activation.h"
+
+#include "afinar/ops/check_args.h"
+
+namespace afinar::ops {
+
+AFN_DEFINE_KERNEL(relu_forward, ReluForwardFn)
+AFN_DEFINE_KERNEL(relu_backward, ReluBackwardFn)
+
+Tensor relu_forward(const Tensor& x) {
+  check_floating(x, "relu", "input");
+  Tensor y = empty_like(x);
+  relu_forward_kernels().get(x.device())(y, x.contiguous());
+  return y;
+}
+
+Tensor relu_backward(const Tensor& grad_output, const Tensor& y) {
+  check_floating(grad_output, "relu_backward", "grad_output");
+  check_same_dtype_device(y, grad_output, "relu_backward", "output", "grad_output");
+  check_same_shape(y, grad_output, "relu_backward", "output", "grad_output");
+  Tensor gi = empty_like(y);
+  relu_backward_kernels().get(y.device())(gi, grad_output.contiguous(), y.contiguous());
+  return gi;
+}
+
+}  // namespace afinar::ops

@@ -1,0 +1,55 @@
+// Front ends of the elementwise ops: argument checks, then the device's kernel.
+#include "afinar/ops/elementwise.h"
+
+#include "afinar/ops/check_args.h"
+
+namespace afinar::ops {
+
+AFN_DEFINE_KERNEL(add, AxpbyFn)
+AFN_DEFINE_KERNEL(mul, MulFn)
+AFN_DEFINE_KERNEL(affine, AffineFn)
+
+namespace {
+void check_binary(const Tensor& a, const Tensor& b, const char* op) {
+  AFN_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
+  check_same_dtype_device(b, a, op, "b", "a");
+  check_same_shape(b, a, op, "b", "a");
+}
+}  // namespace
+
+Tensor add(const Tensor& a, const Tensor& b, double alpha) {
+  check_binary(a, b, "add");
+  Tensor out = empty_like(a);
+  add_kernels().get(a.device())(out, a.contiguous(), b.contiguous(), alpha);
+  return out;
+}
+
+Tensor mul(const Tensor& a, const Tensor& b) {
+  check_binary(a, b, "mul");
+  Tensor out = empty_like(a);
+  mul_kernels().get(a.device())(out, a.contiguous(), b.contiguous());
+  return out;
+}
+
+Tensor add_scalar(const Tensor& a, double s) {
+  AFN_CHECK(a.defined(), "add: operand is undefined");
+  Tensor out = empty_like(a);
+  affine_kernels().get(a.device())(out, a.contiguous(), 1.0, s);
+  return out;
+}
+
+Tensor mul_scalar(const Tensor& a, double s) {
+  AFN_CHECK(a.defined(), "mul: operand is undefined");
+  Tensor out = empty_like(a);
+  affine_kernels().get(a.device())(out, a.contiguous(), s, 0.0);
+  return out;
+}
+
+void add_(const Tensor& a, const Tensor& b, double alpha) {
+  check_binary(a, b, "add_");
+  AFN_CHECK(a.is_contiguous(), "add_: the destination must be contiguous (shape ", a.shape(),
+            ", strides ", a.strides(), ")");
+  add_kernels().get(a.device())(a, a, b.contiguous(), alpha);
+}
+
+}  // namespace afinar::ops

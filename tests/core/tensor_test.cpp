@@ -1,0 +1,165 @@
+#include "afinar/core/tensor.h"
+
+#include <gtest/gtest.h>
+
+#include "afinar/autograd/grad_mode.h"
+
+namespace afinar {
+namespace {
+
+TEST(Tensor, FactoriesFillShapeAndDtype) {
+  Tensor z = zeros({2, 3});
+  EXPECT_EQ(z.shape(), (Shape{2, 3}));
+  EXPECT_EQ(z.dtype(), DType::F32);
+  EXPECT_EQ(z.numel(), 6);
+  EXPECT_EQ(z.strides(), (Strides{3, 1}));
+  for (float v : z.to_vector<float>()) EXPECT_EQ(v, 0.0f);
+  for (double v : ones({4}, DType::F64).to_vector<double>()) EXPECT_EQ(v, 1.0);
+  for (int64_t v : full({3}, 7, DType::I64).to_vector<int64_t>()) EXPECT_EQ(v, 7);
+  EXPECT_EQ(arange(5).to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(scalar_tensor(2.5).item<double>(), 2.5);
+  EXPECT_EQ(scalar_tensor(2.5).dim(), 0);
+}
+
+TEST(Tensor, FromVectorRoundTripsEveryCpuDtype) {
+  EXPECT_EQ(from_vector<uint8_t>({1, 2, 255}, {3}).to_vector<uint8_t>(),
+            (std::vector<uint8_t>{1, 2, 255}));
+  EXPECT_EQ(from_vector<int32_t>({-1, 5}, {2}).to_vector<int32_t>(), (std::vector<int32_t>{-1, 5}));
+  EXPECT_EQ(from_vector<double>({0.5, -2}, {2, 1}).to_vector<double>(),
+            (std::vector<double>{0.5, -2}));
+  EXPECT_THROW(from_vector<float>({1, 2, 3}, {2, 2}), Error);
+}
+
+TEST(Tensor, ToDtypeConverts) {
+  Tensor x = from_vector<float>({1.5f, -2.25f, 3.0f}, {3});
+  EXPECT_EQ(x.to(DType::F64).to_vector<double>(), (std::vector<double>{1.5, -2.25, 3.0}));
+  // float -> int truncates toward zero, as a C++ / PyTorch cast does
+  EXPECT_EQ(x.to(DType::I64).to_vector<int64_t>(), (std::vector<int64_t>{1, -2, 3}));
+  EXPECT_TRUE(x.to(DType::F32).is_same(x));  // same dtype: no copy
+}
+
+TEST(Tensor, ReshapeFlattenShareStorage) {
+  Tensor x = arange(24, DType::F32).reshape({2, 3, 4});
+  EXPECT_EQ(x.shape(), (Shape{2, 3, 4}));
+  Tensor f = x.flatten(1);
+  EXPECT_EQ(f.shape(), (Shape{2, 12}));
+  EXPECT_EQ(x.reshape({-1, 6}).shape(), (Shape{4, 6}));
+  f.fill_(1.0);  // a view: writes reach x
+  EXPECT_EQ(x.to_vector<float>()[23], 1.0f);
+  EXPECT_THROW(x.reshape({5, 5}), Error);
+  EXPECT_THROW(x.reshape({-1, -1}), Error);
+}
+
+TEST(Tensor, PermuteAndContiguousReorderValues) {
+  Tensor x = arange(6, DType::F32).reshape({2, 3});
+  Tensor t = x.transpose(0, 1);
+  EXPECT_EQ(t.shape(), (Shape{3, 2}));
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  Tensor c = t.contiguous();
+  EXPECT_TRUE(c.is_contiguous());
+  EXPECT_EQ(c.to_vector<float>(), (std::vector<float>{0, 3, 1, 4, 2, 5}));
+  EXPECT_THROW(x.permute({0, 0}), Error);
+}
+
+TEST(Tensor, ChannelsLastStridesAndConversion) {
+  Tensor x = arange(2 * 3 * 2 * 2, DType::F32).reshape({2, 3, 2, 2});
+  Tensor cl = x.contiguous(MemoryFormat::ChannelsLast);
+  EXPECT_EQ(cl.strides(), (Strides{12, 1, 6, 3}));
+  EXPECT_TRUE(cl.is_contiguous(MemoryFormat::ChannelsLast));
+  EXPECT_FALSE(cl.is_contiguous());
+  EXPECT_EQ(cl.to_vector<float>(), x.to_vector<float>());  // same logical values
+  // memory order is N,H,W,C: the first three stored values are channel 0,1,2 of pixel (0,0)
+  const float* p = cl.data<float>();
+  EXPECT_EQ(p[0], 0.0f);
+  EXPECT_EQ(p[1], 4.0f);
+  EXPECT_EQ(p[2], 8.0f);
+}
+
+TEST(Tensor, SliceFollowsPythonBounds) {
+  Tensor x = arange(10, DType::F32);
+  EXPECT_EQ(x.slice(0, 2, 5).to_vector<float>(), (std::vector<float>{2, 3, 4}));
+  EXPECT_EQ(x.slice(0, -3, 100).to_vector<float>(), (std::vector<float>{7, 8, 9}));
+  EXPECT_EQ(x.slice(0, 1, 8, 3).to_vector<float>(), (std::vector<float>{1, 4, 7}));
+  EXPECT_EQ(x.slice(0, 5, 2).numel(), 0);
+  Tensor m = arange(12, DType::F32).reshape({3, 4});
+  EXPECT_EQ(m.slice(0, 1, 2).to_vector<float>(), (std::vector<float>{4, 5, 6, 7}));
+  EXPECT_EQ(m.slice(1, 1, 3).to_vector<float>(), (std::vector<float>{1, 2, 5, 6, 9, 10}));
+}
+
+TEST(Tensor, CopyChecksShapeAndConverts) {
+  Tensor dst = zeros({2, 2}, DType::F64);
+  dst.copy_(from_vector<float>({1, 2, 3, 4}, {2, 2}));
+  EXPECT_EQ(dst.to_vector<double>(), (std::vector<double>{1, 2, 3, 4}));
+  EXPECT_THROW(dst.copy_(zeros({4})), Error);  // never a silent broadcast or reshape
+}
+
+TEST(Tensor, RandomFactoriesAreSeededAndDistributed) {
+  Generator g1(42), g2(42);
+  Tensor a = randn({10000}, DType::F32, g1), b = randn({10000}, DType::F32, g2);
+  EXPECT_EQ(a.to_vector<float>(), b.to_vector<float>());
+  Tensor c = randn({10000}, DType::F32, g1);  // the generator advanced: new values
+  EXPECT_NE(a.to_vector<float>(), c.to_vector<float>());
+  // Sample mean and variance of 10^4 normals: standard errors 0.01 and ~0.014; 5 sigma bounds.
+  double mean = 0, var = 0;
+  for (float v : a.to_vector<float>()) mean += v;
+  mean /= 10000;
+  for (float v : a.to_vector<float>()) var += (v - mean) * (v - mean);
+  var /= 9999;
+  EXPECT_NEAR(mean, 0.0, 0.05);
+  EXPECT_NEAR(var, 1.0, 0.07);
+  Tensor u = uniform({10000}, -2.0, 3.0, DType::F64, g1);
+  for (double v : u.to_vector<double>()) {
+    EXPECT_GE(v, -2.0);
+    EXPECT_LT(v, 3.0);
+  }
+}
+
+TEST(Tensor, ErrorsNameTheProblem) {
+  try {
+    zeros({2, 3}).reshape({7});
+    FAIL() << "reshape to a wrong size must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[7] is invalid for a tensor of shape [2, 3]"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(zeros({2}).item<float>(), Error);
+  EXPECT_THROW(zeros({2}).data<double>(), Error);  // wrong dtype
+  EXPECT_THROW(Tensor().clone(), Error);
+}
+
+TEST(Tensor, CudaDeviceWithoutGpuIsAClearError) {
+  if (cuda_device_count() > 0)
+    GTEST_SKIP() << "a GPU is visible; this test covers machines without";
+  try {
+    zeros({2}, DType::F32, Device("cuda:0"));
+    FAIL() << "allocating on cuda without a GPU must throw";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_TRUE(msg.find("no CUDA GPU is visible") != std::string::npos ||
+                msg.find("built without CUDA") != std::string::npos)
+        << msg;
+  }
+  EXPECT_THROW(Device("gpu"), Error);
+  EXPECT_EQ(Device("cuda:3").index, 3);
+}
+
+TEST(Tensor, PrintsShapeAndValues) {
+  std::ostringstream os;
+  os << from_vector<float>({1, 2, 3}, {3});
+  EXPECT_EQ(os.str(), "Tensor(shape=[3], dtype=float32, device=cpu, values=[1, 2, 3])");
+}
+
+TEST(Tensor, StorageIsFreedWithTheLastHandle) {
+  const size_t before = cpu_bytes_allocated();
+  {
+    Tensor x = zeros({1000});
+    Tensor v = x.reshape({10, 100});
+    EXPECT_EQ(cpu_bytes_allocated(), before + 4000);
+  }
+  EXPECT_EQ(cpu_bytes_allocated(), before);
+}
+
+}  // namespace
+}  // namespace afinar

@@ -1,0 +1,54 @@
+#include "afinar/ops/elementwise.h"
+
+#include <gtest/gtest.h>
+
+#include "testing/compare.h"
+#include "testing/gradcheck.h"
+
+namespace afinar {
+namespace {
+
+using testing::gradcheck;
+using testing::leaf_f64;
+
+TEST(Elementwise, MatchesClosedForm) {
+  Tensor a = from_vector<float>({1, 2, 3}, {3}), b = from_vector<float>({4, -5, 0.5f}, {3});
+  EXPECT_EQ(add(a, b).to_vector<float>(), (std::vector<float>{5, -3, 3.5f}));
+  EXPECT_EQ(add(a, b, 2.0).to_vector<float>(), (std::vector<float>{9, -8, 4}));
+  EXPECT_EQ(sub(a, b).to_vector<float>(), (std::vector<float>{-3, 7, 2.5f}));
+  EXPECT_EQ(mul(a, b).to_vector<float>(), (std::vector<float>{4, -10, 1.5f}));
+  EXPECT_EQ((a + 1.0).to_vector<float>(), (std::vector<float>{2, 3, 4}));
+  EXPECT_EQ((a * 3.0).to_vector<float>(), (std::vector<float>{3, 6, 9}));
+  EXPECT_EQ((-a).to_vector<float>(), (std::vector<float>{-1, -2, -3}));
+}
+
+TEST(Elementwise, NonContiguousOperands) {
+  Tensor a = arange(6, DType::F32).reshape({2, 3}).transpose(0, 1);  // [[0,3],[1,4],[2,5]]
+  Tensor b = ones({3, 2});
+  EXPECT_EQ(add(a, b).to_vector<float>(), (std::vector<float>{1, 4, 2, 5, 3, 6}));
+}
+
+TEST(Elementwise, InPlaceAddAccumulates) {
+  Tensor a = from_vector<double>({1, 2}, {2});
+  ops::add_(a, from_vector<double>({10, 20}, {2}), 0.5);
+  EXPECT_EQ(a.to_vector<double>(), (std::vector<double>{6, 12}));
+}
+
+TEST(Elementwise, RejectsMismatchedOperands) {
+  EXPECT_THROW(add(zeros({2, 3}), zeros({3, 2})), Error);  // no silent broadcast
+  EXPECT_THROW(add(zeros({3}), zeros({3}, DType::F64)), Error);
+  EXPECT_THROW(mul(zeros({3}), Tensor()), Error);
+  EXPECT_THROW(add(zeros({3}, DType::I64), zeros({3}, DType::I64)), Error);
+}
+
+TEST(Elementwise, GradCheck) {
+  Generator gen(1);
+  Tensor a = leaf_f64({3, 4}, gen), b = leaf_f64({3, 4}, gen);
+  EXPECT_TRUE(
+      gradcheck([](const std::vector<Tensor>& in) { return add(in[0], in[1], -0.7); }, {a, b}));
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return mul(in[0], in[1]); }, {a, b}));
+  EXPECT_TRUE(gradcheck([](const std::vector<Tensor>& in) { return (in[0] + 2.0) * -1.5; }, {a}));
+}
+
+}  // namespace
+}  // namespace afinar
