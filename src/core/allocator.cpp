@@ -1,38 +1,94 @@
 #include "afinar/core/allocator.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
-#include <new>
 
 #include "afinar/core/check.h"
+
+#ifdef AFINAR_WITH_CUDA
+#include "core/cuda_bridge.h"
+#endif
 
 namespace afinar {
 
 namespace {
 constexpr size_t kAlignment = 64;
 std::atomic<size_t> g_cpu_bytes{0};
+std::atomic<size_t> g_cpu_peak{0};
+
+void* cpu_allocate(size_t nbytes) {
+  // aligned_alloc needs a size that is a multiple of the alignment; zero-size tensors still get a
+  // valid (unused) pointer so data() is never null.
+  const size_t padded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
+  void* p = std::aligned_alloc(kAlignment, padded);
+  AFN_CHECK(p != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the cpu (",
+            g_cpu_bytes.load(), " bytes in use by afinar tensors)");
+  const size_t now = g_cpu_bytes += nbytes;
+  size_t peak = g_cpu_peak.load();
+  while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now)) {
+  }
+  return p;
+}
 }  // namespace
 
 Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
   check_device_available(device);
-  AFN_CHECK(device.is_cpu(), "storage on ", device,
-            ": CUDA tensors arrive with the CUDA backend; this build allocates on the cpu only");
-  // aligned_alloc needs a size that is a multiple of the alignment; zero-size tensors still get a
-  // valid (unused) pointer so data() is never null.
-  size_t padded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  data_ = std::aligned_alloc(kAlignment, padded);
-  AFN_CHECK(data_ != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the cpu (",
-            g_cpu_bytes.load(), " bytes in use by afinar tensors)");
-  g_cpu_bytes += nbytes_;
+#ifdef AFINAR_WITH_CUDA
+  if (device.is_cuda()) {
+    data_ = cuda::allocate(nbytes, device.index);
+    return;
+  }
+#endif
+  data_ = cpu_allocate(nbytes);
 }
 
 Storage::~Storage() {
+#ifdef AFINAR_WITH_CUDA
+  if (device_.is_cuda()) {
+    cuda::deallocate(data_, device_.index);
+    return;
+  }
+#endif
   std::free(data_);
   g_cpu_bytes -= nbytes_;
 }
 
 size_t cpu_bytes_allocated() {
   return g_cpu_bytes.load();
+}
+
+MemoryStats memory_stats(const Device& device) {
+  check_device_available(device);
+#ifdef AFINAR_WITH_CUDA
+  if (device.is_cuda()) return cuda::memory_stats(device.index);
+#endif
+  MemoryStats s;
+  s.allocated = s.reserved = g_cpu_bytes.load();
+  s.peak_allocated = g_cpu_peak.load();
+  return s;
+}
+
+void reset_peak_memory_stats(const Device& device) {
+  check_device_available(device);
+#ifdef AFINAR_WITH_CUDA
+  if (device.is_cuda()) return cuda::reset_peak_memory_stats(device.index);
+#endif
+  g_cpu_peak.store(g_cpu_bytes.load());
+}
+
+void empty_cache(const Device& device) {
+  check_device_available(device);
+#ifdef AFINAR_WITH_CUDA
+  if (device.is_cuda()) cuda::empty_cache(device.index);
+#endif
+}
+
+void synchronize(const Device& device) {
+  check_device_available(device);
+#ifdef AFINAR_WITH_CUDA
+  if (device.is_cuda()) cuda::synchronize(device.index);
+#endif
 }
 
 }  // namespace afinar

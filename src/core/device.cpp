@@ -4,12 +4,11 @@
 
 #include "afinar/core/check.h"
 
-namespace afinar {
-
 #ifdef AFINAR_WITH_CUDA
-// Defined in kernels/ (the CUDA runtime is only linked there).
-int cuda_runtime_device_count();
+#include "core/cuda_bridge.h"
 #endif
+
+namespace afinar {
 
 Device::Device(std::string_view spec) {
   if (spec == "cpu") {
@@ -47,7 +46,7 @@ bool cuda_built() {
 
 int cuda_device_count() {
 #ifdef AFINAR_WITH_CUDA
-  return cuda_runtime_device_count();
+  return cuda::runtime_device_count();
 #else
   return 0;
 #endif

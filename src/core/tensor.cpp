@@ -45,7 +45,12 @@ bool Tensor::is_contiguous(MemoryFormat fmt) const {
 void* Tensor::raw_data() const {
   check_defined("data");
   AFN_CHECK(device().is_cpu(), "data(): tensor is on ", device(),
-            "; copy it to the cpu before reading its values");
+            "; copy it to the cpu (.cpu()) before reading its values on the host");
+  return raw_data_ptr();
+}
+
+void* Tensor::raw_data_ptr() const {
+  check_defined("data_ptr");
   return static_cast<char*>(impl_->storage->data()) + impl_->offset * element_size(impl_->dtype);
 }
 
@@ -60,8 +65,10 @@ T Tensor::item() const {
 template <typename T>
 std::vector<T> Tensor::to_vector() const {
   check_defined("to_vector");
+  NoGradGuard no_grad;
+  Tensor host = device().is_cpu() ? *this : cpu();
   Tensor c = empty(shape(), dtype_of<T>);
-  ops::copy_kernels().get(device())(c, *this);
+  ops::copy_kernels().get(kCPU)(c, host);
   const T* p = c.data<T>();
   return std::vector<T>(p, p + c.numel());
 }
@@ -212,22 +219,28 @@ Tensor arange(int64_t n, DType dtype, Device device) {
   AFN_CHECK(n >= 0, "arange: n must be >= 0, got ", n);
   std::vector<int64_t> v(static_cast<size_t>(n));
   for (int64_t i = 0; i < n; ++i) v[size_t(i)] = i;
-  Tensor host = from_vector(v, {n});
-  Tensor out = empty({n}, dtype, device);
-  ops::copy_kernels().get(device)(out, host);
-  return out;
+  return from_vector(v, {n}).to(dtype).to(device);
 }
 
 Tensor randn(const Shape& shape, DType dtype, Generator& gen) {
-  Tensor t = empty(shape, dtype);
+  return randn(shape, dtype, kCPU, gen);
+}
+
+Tensor randn(const Shape& shape, DType dtype, Device device, Generator& gen) {
+  Tensor t = empty(shape, dtype, device);
   ops::normal_kernels().get(t.device())(t, 0.0, 1.0, gen.seed(),
                                         gen.draw_offset(ops::random_blocks(t.numel(), dtype)));
   return t;
 }
 
 Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generator& gen) {
+  return uniform(shape, low, high, dtype, kCPU, gen);
+}
+
+Tensor uniform(const Shape& shape, double low, double high, DType dtype, Device device,
+               Generator& gen) {
   AFN_CHECK(low <= high, "uniform: low (", low, ") must not exceed high (", high, ")");
-  Tensor t = empty(shape, dtype);
+  Tensor t = empty(shape, dtype, device);
   ops::uniform_kernels().get(t.device())(t, low, high, gen.seed(),
                                          gen.draw_offset(ops::random_blocks(t.numel(), dtype)));
   return t;
@@ -264,7 +277,8 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   os << "Tensor(shape=" << t.shape() << ", dtype=" << t.dtype() << ", device=" << t.device();
   if (t.requires_grad()) os << ", requires_grad";
   if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
-  if (t.device().is_cpu() && t.dtype() != DType::BF16 && t.dtype() != DType::F16) {
+  if (t.dtype() != DType::BF16 && t.dtype() != DType::F16) {
+    NoGradGuard no_grad;
     constexpr int64_t kShown = 6;
     std::vector<double> v = t.numel() <= kShown
                                 ? t.to_vector<double>()

@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -34,6 +35,28 @@ TEST(Relu, GradCheck) {
 
 TEST(Relu, RejectsIntegerInput) {
   EXPECT_THROW(relu(zeros({2}, DType::I64)), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+TEST(ReluCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(23);
+  for (DType t : {DType::F32, DType::F64}) {
+    for (int64_t n : {1, 7, 4099, (1 << 20) + 1}) {
+      Tensor x = randn({n}, t, gen), g = randn({n}, t, gen);
+      Tensor gx = x.cuda().set_requires_grad(true);
+      Tensor y = relu(gx);
+      EXPECT_EQ(y.cpu().to_vector<double>(), relu(x).to_vector<double>());
+      y.backward(g.cuda());
+      EXPECT_EQ(gx.grad().cpu().to_vector<double>(),
+                ops::relu_backward(g, relu(x)).to_vector<double>());
+    }
+  }
 }
 
 }  // namespace

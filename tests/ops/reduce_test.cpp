@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -41,6 +42,39 @@ TEST(Sum, GradCheck) {
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return sum(in[0], {1}, true); }, {x});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return mean(in[0]); }, {x});
   EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return mean(in[0], {-1}); }, {x});
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+TEST(SumCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(24);
+  // short rows (warp per row) and long rows (block per row), odd sizes
+  for (Shape s : {Shape{3, 5, 7}, Shape{64, 3, 33, 31}, Shape{2, 100003}, Shape{1}}) {
+    for (DType t : {DType::F32, DType::F64}) {
+      Tensor x = randn(s, t, gen);
+      Tensor gx = x.cuda();
+      EXPECT_ALLCLOSE(sum(gx).cpu(), sum(x), testing::tolerance_for(t, x.numel()));
+      const std::vector<int64_t> dims{-1};
+      EXPECT_ALLCLOSE(mean(gx, dims).cpu(), mean(x, dims), testing::tolerance_for(t, s.back()));
+      if (s.size() == 4) {
+        const std::vector<int64_t> nhw{0, 2, 3};  // per-channel sums, as batch norm needs
+        EXPECT_ALLCLOSE(sum(gx, nhw).cpu(), sum(x, nhw),
+                        testing::tolerance_for(t, x.numel() / s[1]));
+      }
+    }
+  }
+}
+
+TEST(SumCuda, BackwardBroadcastsOnDevice) {
+  AFN_REQUIRE_CUDA();
+  Tensor x = ones({4, 5}, DType::F32, testing::kCuda0).set_requires_grad(true);
+  mean(x, {1}).backward(from_vector<float>({1, 2, 3, 4}, {4}).cuda());
+  EXPECT_EQ(x.grad().cpu().to_vector<float>()[5], 2.0f / 5);
 }
 
 }  // namespace

@@ -1,8 +1,11 @@
 // Storage: one block of memory shared by every tensor that views it. CPU memory is 64-byte
-// aligned (one cache line, one AVX-512 vector). CUDA storage comes with the CUDA backend.
+// aligned (one cache line, one AVX-512 vector). CUDA memory comes from a caching allocator
+// (kernels/runtime/caching_allocator.cpp): freed blocks go to size-binned free lists and are
+// reused in stream order, so a steady-state training step makes no cudaMalloc call.
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "afinar/core/device.h"
@@ -26,6 +29,22 @@ class Storage {
   size_t nbytes_ = 0;
   Device device_;
 };
+
+// Memory held by afinar on one device, in bytes (like torch.cuda.memory_allocated / _reserved /
+// max_memory_allocated). On the cpu, reserved == allocated.
+struct MemoryStats {
+  size_t allocated = 0;            // in live tensors (rounded block sizes on CUDA)
+  size_t reserved = 0;             // obtained from the device (cudaMalloc), cached blocks included
+  size_t peak_allocated = 0;       // highest `allocated` since start or the last reset
+  int64_t device_allocations = 0;  // cudaMalloc calls made (steady state: no new ones)
+};
+
+MemoryStats memory_stats(const Device& device);
+void reset_peak_memory_stats(const Device& device);
+// Returns cached, unused blocks to the device (torch.cuda.empty_cache). No-op on the cpu.
+void empty_cache(const Device& device);
+// Waits for all work queued on the device. No-op on the cpu.
+void synchronize(const Device& device);
 
 // Bytes of CPU storage currently allocated by afinar (for leak and memory tests).
 size_t cpu_bytes_allocated();

@@ -6,19 +6,14 @@
 #include <array>
 #include <cstdint>
 
+#include "afinar/core/philox.h"
+
 namespace afinar {
 
 // One Philox4x32-10 block: 4 random 32-bit words from a 128-bit counter and a 64-bit key.
-std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> counter, uint64_t key);
-
-// Maps 32 random bits to a float in (0, 1] (never 0, so log() is safe) with 24 bits of precision.
-inline float uint_to_unit_float(uint32_t x) {
-  return (float(x >> 8) + 1.0f) * (1.0f / 16777216.0f);
-}
-// Maps 64 random bits to a double in (0, 1] with 53 bits of precision.
-inline double uint_to_unit_double(uint32_t hi, uint32_t lo) {
-  uint64_t v = (uint64_t(hi) << 32 | lo) >> 11;
-  return (double(v) + 1.0) * (1.0 / 9007199254740992.0);
+inline std::array<uint32_t, 4> philox4x32(std::array<uint32_t, 4> c, uint64_t key) {
+  const Philox4 r = philox4x32_10(c[0], c[1], c[2], c[3], key);
+  return {r.w[0], r.w[1], r.w[2], r.w[3]};
 }
 
 // A seeded stream of Philox counters. draw_offset(n) reserves n 128-bit blocks and returns where
@@ -39,7 +34,8 @@ class Generator {
   }
   // The 4 words of block number `block` of this generator's stream (ignores the offset).
   std::array<uint32_t, 4> block(uint64_t block) const {
-    return philox4x32({uint32_t(block), uint32_t(block >> 32), 0, 0}, seed_);
+    const Philox4 r = philox_block(seed_, block);
+    return {r.w[0], r.w[1], r.w[2], r.w[3]};
   }
 
  private:

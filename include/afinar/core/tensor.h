@@ -50,11 +50,16 @@ class Tensor {
   bool is_contiguous(MemoryFormat fmt = MemoryFormat::Contiguous) const;
   size_t nbytes() const { return size_t(numel()) * element_size(dtype()); }
 
-  // ---- data access (CPU tensors) ----
-  // Pointer to the first element (storage + offset). Checks dtype and device.
+  // ---- data access ----
+  // Pointer to the first element (storage + offset) of a CPU tensor. Checks dtype and device.
   template <typename T>
   T* data() const;
   void* raw_data() const;
+  // The same pointer on any device (for backend kernels; device memory must not be read on the
+  // host). Checks the dtype.
+  template <typename T>
+  T* data_ptr() const;
+  void* raw_data_ptr() const;
   // The single value of a one-element tensor, converted to T.
   template <typename T>
   T item() const;
@@ -72,8 +77,11 @@ class Tensor {
   Tensor contiguous(MemoryFormat fmt = MemoryFormat::Contiguous) const;
 
   // ---- copies and conversions ----
-  Tensor to(DType dtype) const;  // differentiable between floating dtypes
-  Tensor clone() const;          // differentiable
+  Tensor to(DType dtype) const;           // differentiable between floating dtypes
+  Tensor to(const Device& device) const;  // differentiable; a copy unless already there
+  Tensor cuda(int index = 0) const { return to(Device(DeviceType::CUDA, index)); }
+  Tensor cpu() const { return to(kCPU); }
+  Tensor clone() const;  // differentiable
   // In place: copy src's values (converted) into this tensor; shapes must match exactly.
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(double value);
@@ -132,8 +140,12 @@ Tensor ones_like(const Tensor& t);
 // 0, 1, ..., n-1.
 Tensor arange(int64_t n, DType dtype = DType::I64, Device device = kCPU);
 // Standard normal (Box-Muller on Philox draws) and uniform on [low, high); floating dtypes.
+// The values depend only on (seed, offset, element): the same on every device.
 Tensor randn(const Shape& shape, DType dtype = DType::F32, Generator& gen = default_generator());
+Tensor randn(const Shape& shape, DType dtype, Device device, Generator& gen = default_generator());
 Tensor uniform(const Shape& shape, double low, double high, DType dtype = DType::F32,
+               Generator& gen = default_generator());
+Tensor uniform(const Shape& shape, double low, double high, DType dtype, Device device,
                Generator& gen = default_generator());
 // Host round trip for tests and tools: copies `values` into a new CPU tensor of that shape.
 template <typename T>
@@ -164,6 +176,14 @@ T* Tensor::data() const {
   AFN_CHECK(impl_->dtype == dtype_of<T>, "data<T>(): tensor has dtype ", impl_->dtype,
             " but the code asked for ", dtype_of<T>);
   return static_cast<T*>(raw_data());
+}
+
+template <typename T>
+T* Tensor::data_ptr() const {
+  check_defined("data_ptr");
+  AFN_CHECK(impl_->dtype == dtype_of<T>, "data_ptr<T>(): tensor has dtype ", impl_->dtype,
+            " but the code asked for ", dtype_of<T>);
+  return static_cast<T*>(raw_data_ptr());
 }
 
 }  // namespace afinar

@@ -17,10 +17,15 @@ using CopyFn = void(const Tensor& dst, const Tensor& src);
 using UniformFn = void(const Tensor& dst, double low, double high, uint64_t seed, uint64_t offset);
 using NormalFn = void(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t offset);
 
+// dst = src between devices: same shape and dtype, both contiguous, one side on the cpu or both
+// on CUDA devices. Registered by the CUDA backend (every transfer involves it).
+using TransferFn = void(const Tensor& dst, const Tensor& src);
+
 AFN_DECLARE_KERNEL(fill, FillFn);
 AFN_DECLARE_KERNEL(copy, CopyFn);
 AFN_DECLARE_KERNEL(uniform, UniformFn);
 AFN_DECLARE_KERNEL(normal, NormalFn);
+AFN_DECLARE_KERNEL(transfer, TransferFn);
 
 // Philox blocks (4 words each) a random fill of `numel` elements of `dtype` consumes: 4 f32 values
 // per block, 2 f64 values. Generators advance by this so consecutive draws never overlap.

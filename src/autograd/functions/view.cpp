@@ -64,6 +64,12 @@ struct ToDtypeBackward : Node {
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {g[0].to(input_dtype)}; }
 };
 
+struct ToDeviceBackward : Node {
+  Device input_device;
+  const char* name() const override { return "ToDeviceBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override { return {g[0].to(input_device)}; }
+};
+
 }  // namespace
 
 Tensor Tensor::reshape(const Shape& new_shape) const {
@@ -182,6 +188,23 @@ Tensor Tensor::to(DType target) const {
   if (is_floating(target)) {
     record<ToDtypeBackward>(y, {this}, [&](ToDtypeBackward& n) { n.input_dtype = dtype(); });
   }
+  return y;
+}
+
+}  // namespace afinar
+
+namespace afinar {
+
+Tensor Tensor::to(const Device& target) const {
+  check_defined("to");
+  if (target == device()) return *this;
+  check_device_available(target);
+  Tensor src = is_contiguous() ? detach() : detach().contiguous();
+  Tensor y = empty(shape(), dtype(), target);
+  // Every transfer has a CUDA side; its kernel table is keyed by that device.
+  const Device cuda_side = target.is_cuda() ? target : device();
+  ops::transfer_kernels().get(cuda_side)(y, src);
+  record<ToDeviceBackward>(y, {this}, [&](ToDeviceBackward& n) { n.input_device = device(); });
   return y;
 }
 

@@ -1,0 +1,21 @@
+// The calls the core makes into the CUDA runtime layer (kernels/runtime/), in plain C++ so core
+// files need no CUDA headers. Declared only in CUDA builds; every caller sits behind
+// AFINAR_WITH_CUDA.
+#pragma once
+
+#include <cstddef>
+
+#include "afinar/core/allocator.h"
+
+namespace afinar::cuda {
+
+int runtime_device_count();
+// The caching allocator (kernels/runtime/caching_allocator.cpp).
+void* allocate(size_t nbytes, int device);
+void deallocate(void* ptr, int device);
+MemoryStats memory_stats(int device);
+void reset_peak_memory_stats(int device);
+void empty_cache(int device);
+void synchronize(int device);
+
+}  // namespace afinar::cuda
