@@ -1,0 +1,72 @@
+// Memory-bound CUDA kernels at large sizes: achieved GB/s (bytes read + written) and the fraction
+// of the device-to-device copy rate measured in the same run. Target (issue 3): >= 80%.
+//   ./build-gpu/bench/afinar_bench --benchmark_filter=Cuda
+#include <benchmark/benchmark.h>
+
+#include <functional>
+
+#include "afinar/core/tensor.h"
+#include "afinar/ops/activation.h"
+#include "afinar/ops/elementwise.h"
+#include "afinar/ops/reduce.h"
+#include "cuda_ceilings.h"
+
+namespace afinar {
+namespace {
+
+const Device kGpu{DeviceType::CUDA, 0};
+
+// `bytes_per_element` counts every array the op reads or writes once.
+void run(benchmark::State& state, double bytes_per_element, const std::function<void()>& op) {
+  double seconds = 0;
+  for (auto _ : state) {
+    seconds = bench::time_cuda(op);
+    state.SetIterationTime(seconds);
+  }
+  const double rate = bytes_per_element * double(state.range(0)) / seconds;
+  state.counters["GB/s"] = rate / 1e9;
+  state.counters["frac_copy"] = rate / bench::copy_bandwidth_bytes_per_s();
+}
+
+#define AFN_REQUIRE_GPU_BENCH()                 \
+  if (cuda_device_count() == 0) {               \
+    state.SkipWithError("no CUDA GPU visible"); \
+    return;                                     \
+  }
+
+void BM_ReluForwardCuda(benchmark::State& state) {
+  AFN_REQUIRE_GPU_BENCH();
+  Tensor x = randn({state.range(0)}, DType::F32, kGpu);
+  run(state, 8, [&] { ops::relu_forward(x); });
+}
+
+void BM_ReluBackwardCuda(benchmark::State& state) {
+  AFN_REQUIRE_GPU_BENCH();
+  Tensor g = randn({state.range(0)}, DType::F32, kGpu),
+         y = randn({state.range(0)}, DType::F32, kGpu);
+  run(state, 12, [&] { ops::relu_backward(g, y); });
+}
+
+void BM_AddCuda(benchmark::State& state) {
+  AFN_REQUIRE_GPU_BENCH();
+  Tensor a = randn({state.range(0)}, DType::F32, kGpu),
+         b = randn({state.range(0)}, DType::F32, kGpu);
+  run(state, 12, [&] { ops::add(a, b, 1.0); });
+}
+
+void BM_SumChannelsCuda(benchmark::State& state) {
+  AFN_REQUIRE_GPU_BENCH();
+  // [N*C, H*W] rows, as batch norm's per-plane sums: 256x64 planes of 56x56.
+  const int64_t rows = state.range(0) / (56 * 56);
+  Tensor x = randn({rows, 56 * 56}, DType::F32, kGpu);
+  run(state, 4, [&] { ops::sum(x, {1}, false); });
+}
+
+constexpr int64_t kLarge = int64_t(1) << 28;  // 1 GiB of float32 per operand
+BENCHMARK(BM_ReluForwardCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
+BENCHMARK(BM_ReluBackwardCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
+BENCHMARK(BM_AddCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
+BENCHMARK(BM_SumChannelsCuda)->Arg(256 * 64 * 56 * 56)->UseManualTime()->Iterations(1);
+
+}  // namespace
+}  // namespace afinar
