@@ -31,7 +31,7 @@ tests_rc=$?
 bench_rc=0
 if [[ "$what" == all && -x "$build/bench/afinar_bench" ]]; then
   "$build/bench/afinar_bench" --benchmark_filter="${BENCH_FILTER:-Cuda}" \
-    --benchmark_min_time=0.2 --benchmark_out="$out/bench.json" --benchmark_out_format=json \
+    --benchmark_out="$out/bench.json" --benchmark_out_format=json \
     >"$out/bench.txt" 2>&1
   bench_rc=$?
 fi
