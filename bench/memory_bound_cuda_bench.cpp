@@ -54,19 +54,43 @@ void BM_AddCuda(benchmark::State& state) {
   run(state, 12, [&] { ops::add(a, b, 1.0); });
 }
 
-void BM_SumChannelsCuda(benchmark::State& state) {
+// Row sums of [N*C, H*W] (batch norm's per-plane sums: 256x64 planes of 56x56) and of a few
+// long rows, for every teaching variant.
+void BM_SumRowsCuda(benchmark::State& state, ReduceAlgo algo, int64_t inner) {
   AFN_REQUIRE_GPU_BENCH();
-  // [N*C, H*W] rows, as batch norm's per-plane sums: 256x64 planes of 56x56.
-  const int64_t rows = state.range(0) / (56 * 56);
-  Tensor x = randn({rows, 56 * 56}, DType::F32, kGpu);
-  run(state, 4, [&] { ops::sum(x, {1}, false); });
+  Tensor x = randn({state.range(0) / inner, inner}, DType::F32, kGpu);
+  run(state, 4, [&] { ops::sum(x, {1}, false, algo); });
 }
 
 constexpr int64_t kLarge = int64_t(1) << 28;  // 1 GiB of float32 per operand
 BENCHMARK(BM_ReluForwardCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
 BENCHMARK(BM_ReluBackwardCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
 BENCHMARK(BM_AddCuda)->Arg(kLarge)->UseManualTime()->Iterations(1);
-BENCHMARK(BM_SumChannelsCuda)->Arg(256 * 64 * 56 * 56)->UseManualTime()->Iterations(1);
+constexpr int64_t kPlanes = 256 * 64 * 56 * 56;
+BENCHMARK_CAPTURE(BM_SumRowsCuda, Naive_56x56, ReduceAlgo::Naive, 56 * 56)
+    ->Arg(kPlanes)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_SumRowsCuda, WarpShuffle_56x56, ReduceAlgo::WarpShuffle, 56 * 56)
+    ->Arg(kPlanes)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_SumRowsCuda, Cub_56x56, ReduceAlgo::Cub, 56 * 56)
+    ->Arg(kPlanes)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_SumRowsCuda, Naive_long, ReduceAlgo::Naive, int64_t(1) << 22)
+    ->Arg(kLarge)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_SumRowsCuda, WarpShuffle_long, ReduceAlgo::WarpShuffle, int64_t(1) << 22)
+    ->Arg(kLarge)
+    ->UseManualTime()
+    ->Iterations(1);
+BENCHMARK_CAPTURE(BM_SumRowsCuda, Cub_long, ReduceAlgo::Cub, int64_t(1) << 22)
+    ->Arg(kLarge)
+    ->UseManualTime()
+    ->Iterations(1);
 
 }  // namespace
 }  // namespace afinar

@@ -34,7 +34,7 @@ bool contains(const std::vector<int64_t>& v, int64_t d) {
 
 }  // namespace
 
-Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
+Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim, ReduceAlgo algo) {
   check_floating(x, "sum", "input");
   const auto red = reduced_dims(dims, x.dim(), "sum");
   std::vector<int64_t> order;
@@ -54,7 +54,7 @@ Tensor sum(const Tensor& x, const std::vector<int64_t>& dims, bool keepdim) {
   const int64_t outer = numel_of(kept_shape);
   Tensor rows = x.detach().permute(order).contiguous().reshape({outer, inner});
   Tensor out = empty({outer}, x.dtype(), x.device());
-  sum_rows_kernels().get(x.device())(out, rows);
+  sum_rows_kernels().get(x.device())(out, rows, algo);
   return out.reshape(out_shape);
 }
 

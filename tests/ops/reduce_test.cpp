@@ -50,6 +50,32 @@ TEST(Sum, GradCheck) {
 namespace afinar {
 namespace {
 
+// Every CUDA row-sum variant against the CPU reference (double accumulation).
+void expect_sum_variant_matches(ReduceAlgo algo) {
+  Generator gen(25);
+  for (Shape s : {Shape{1, 1}, Shape{7, 33}, Shape{1000, 31}, Shape{3, 100003}, Shape{64, 4096}}) {
+    for (DType t : {DType::F32, DType::F64}) {
+      Tensor x = randn(s, t, gen);
+      EXPECT_ALLCLOSE(ops::sum(x.cuda(), {1}, false, algo).cpu(), sum(x, {1}),
+                      testing::tolerance_for(t, s[1]))
+          << shape_str(s);
+    }
+  }
+}
+
+TEST(SumCuda, Naive) {
+  AFN_REQUIRE_CUDA();
+  expect_sum_variant_matches(ReduceAlgo::Naive);
+}
+TEST(SumCuda, WarpShuffle) {
+  AFN_REQUIRE_CUDA();
+  expect_sum_variant_matches(ReduceAlgo::WarpShuffle);
+}
+TEST(SumCuda, Cub) {
+  AFN_REQUIRE_CUDA();
+  expect_sum_variant_matches(ReduceAlgo::Cub);
+}
+
 TEST(SumCuda, MatchesReference) {
   AFN_REQUIRE_CUDA();
   Generator gen(24);

@@ -5,7 +5,9 @@ namespace afinar::cpu {
 
 namespace {
 
-void sum_rows(const Tensor& out, const Tensor& x) {
+void sum_rows(const Tensor& out, const Tensor& x, ReduceAlgo algo) {
+  AFN_CHECK(algo == ReduceAlgo::Default || algo == ReduceAlgo::Naive,
+            "sum: the WarpShuffle and Cub algorithms are CUDA kernels; on the cpu use Default");
   visit_floating(x.dtype(), "sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t outer = x.size(0), inner = x.size(1);
