@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 tools/setup.sh
 build_dir=${BUILD_DIR:-build}
+# ccache keys on absolute paths unless told the root: a fresh clone elsewhere still hits.
+export CCACHE_BASEDIR=${CCACHE_BASEDIR:-$PWD}
 jobs=${JOBS:-$(nproc)}
 
 # shellcheck disable=SC2086  # CMAKE_ARGS is a list of flags
