@@ -23,10 +23,18 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
   Tensor& acc = leaf.mutable_grad();
   NoGradGuard no_grad;
   if (!acc.defined()) {
-    // The first gradient is stored as a fresh contiguous copy: later in-place accumulation must
-    // never write into a buffer some op still shares.
-    Tensor c = g.contiguous();
-    acc = c.is_same(g) ? g.clone() : c;
+    // The first gradient becomes .grad. Later accumulation writes into it in place, so it must
+    // not share storage with anything: a fresh contiguous gradient that only the engine holds is
+    // kept as is (PyTorch steals it too; for a 25088x4096 weight that saves a 411 MB copy);
+    // anything shared (the same gradient sent along two edges, a view of a saved tensor) is
+    // copied.
+    const bool sole_owner = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
+    if (sole_owner && g.is_contiguous()) {
+      acc = g.detach();
+    } else {
+      Tensor c = g.contiguous();
+      acc = c.is_same(g) ? g.clone() : c;
+    }
   } else {
     ops::add_(acc, g, 1.0);
   }

@@ -225,19 +225,25 @@ std::string File::read_attr_string(const std::string& object, const std::string&
   Handle type{H5Aget_type(a), H5Tclose};
   AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name,
             " is not a string");
+  // The memory type takes the file's character set: h5py writes UTF-8, which an ASCII memory
+  // type refuses to convert.
   if (H5Tis_variable_str(type) > 0) {
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));
     char* s = nullptr;
     AFN_CHECK(H5Aread(a, mem, &s) >= 0, "hdf5: reading string attribute ", name, " failed");
     std::string out = s ? s : "";
     H5free_memory(s);
     return out;
   }
+  // Fixed length: one more byte than stored, so a string that fills its n bytes keeps its last
+  // character next to the terminator the memory type adds.
   const size_t n = H5Tget_size(type);
-  std::string out(n, '\0');
+  std::string out(n + 1, '\0');
   Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(mem, n);
+  H5Tset_size(mem, n + 1);
+  H5Tset_cset(mem, H5Tget_cset(type));
   AFN_CHECK(H5Aread(a, mem, out.data()) >= 0, "hdf5: reading string attribute ", name, " failed");
   out.resize(std::find(out.begin(), out.end(), '\0') - out.begin());
   return out;

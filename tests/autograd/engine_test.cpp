@@ -110,6 +110,22 @@ TEST(Autograd, GradientsFlowThroughViews) {
   EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{0, 1, 3, 0, 2, 4}));
 }
 
+TEST(Autograd, LeafGradientsNeverShareStorage) {
+  // add's backward sends the same gradient tensor to both inputs; the first leaf may keep a
+  // gradient only it holds, never one the other leaf also receives.
+  Tensor a = zeros({3}, DType::F64).set_requires_grad(true);
+  Tensor b = zeros({3}, DType::F64).set_requires_grad(true);
+  add(a, b).backward(ones({3}, DType::F64));
+  a.mutable_grad().fill_(7.0);
+  EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{1, 1, 1}));
+  // The upstream gradient the caller passed must not become a leaf's .grad either.
+  Tensor c = zeros({2}, DType::F64).set_requires_grad(true);
+  Tensor up = ones({2}, DType::F64);
+  (c + 1.0).backward(up);  // AddScalarBackward passes `up` itself through to the leaf
+  c.mutable_grad().fill_(5.0);
+  EXPECT_EQ(up.to_vector<double>(), (std::vector<double>{1, 1}));
+}
+
 TEST(Autograd, SavedOutputsDoNotLeakMemory) {
   const size_t before = cpu_bytes_allocated();
   {

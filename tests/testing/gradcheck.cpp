@@ -1,6 +1,7 @@
 #include "testing/gradcheck.h"
 
 #include <cmath>
+#include <numeric>
 #include <sstream>
 
 #include "afinar/autograd/grad_mode.h"
@@ -9,6 +10,14 @@ namespace afinar::testing {
 
 Tensor leaf_f64(const Shape& shape, Generator& gen, double low, double high) {
   return uniform(shape, low, high, DType::F64, gen).set_requires_grad(true);
+}
+
+Tensor distinct_leaf_f64(const Shape& shape) {
+  const int64_t n = numel_of(shape), mult = 7919;  // a prime: i -> i·mult mod n is a permutation
+  EXPECT_EQ(std::gcd(n, mult), 1) << "pick a shape whose numel is not a multiple of " << mult;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) v[size_t(i)] = double(i * mult % n) / double(n) - 0.5;
+  return from_vector<double>(v, shape).set_requires_grad(true);
 }
 
 ::testing::AssertionResult gradcheck(const std::function<Tensor(const std::vector<Tensor>&)>& f,

@@ -38,6 +38,10 @@ struct GradcheckOptions {
 
 // A fresh f64 leaf tensor of the given shape, uniform on [low, high), requiring grad.
 Tensor leaf_f64(const Shape& shape, Generator& gen, double low = -1.0, double high = 1.0);
+// An f64 leaf whose values are distinct and at least 1/numel apart (a permutation of
+// 0, 1/n, ..., (n-1)/n shifted to [-0.5, 0.5)), so max-like ops have no ties: no central
+// difference of step 1e-6 crosses a kink.
+Tensor distinct_leaf_f64(const Shape& shape);
 
 }  // namespace afinar::testing
 

@@ -38,7 +38,7 @@ def write_cases(op, cases):
     path = os.path.join(GOLDEN_DIR, op + ".h5")
     with h5py.File(path, "w") as f:
         f.attrs["generator"] = "tools/goldens/%s.py" % op
-        f.attrs["torch_version"] = torch.__version__
+        f.attrs["torch_version"] = str(torch.__version__)  # a str subclass h5py cannot store
         for name, tensors, attrs in cases:
             g = f.create_group(name)
             for key, t in tensors.items():

@@ -1,0 +1,99 @@
+// Pooling on the CPU at the shapes ResNet runs them (f32, batch 16), raw ops only:
+//   MaxPool2dFwd/resnet_stem    [16,64,112,112], 3x3 stride 2 padding 1 -> [16,64,56,56]
+//   MaxPool2dBwd/resnet_stem    its backward (scatter of g into the saved indices)
+//   AvgPool2dFwd/3x3_s1_p1      [16,256,28,28], 3x3 stride 1 padding 1 (Inception-style)
+//   AdaptiveAvgPool2dFwd/head   [16,512,7,7] -> [16,512,1,1], ResNet18's avgpool
+//   AdaptiveAvgPool2dBwd/head   its backward
+// bytes_per_second counts the bytes each op must move once: the input read and the output written
+// (plus the indices for max pooling). The loops run one OpenMP task per [H,W] plane.
+//   build/bench/afinar_bench --benchmark_filter=Pool2d
+#include <benchmark/benchmark.h>
+
+#include "afinar/ops/adaptive_pool2d.h"
+#include "afinar/ops/pool2d.h"
+
+namespace afinar {
+namespace {
+
+void set_bytes(benchmark::State& state, double bytes) {
+  state.SetBytesProcessed(int64_t(bytes) * state.iterations());
+}
+
+const MaxPool2dOptions kStem{.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
+
+void max_pool2d_fwd(benchmark::State& state) {
+  Generator gen(1);
+  Tensor x = randn({16, 64, 112, 112}, DType::F32, gen);
+  Tensor y;
+  for (auto _ : state) {
+    auto out = ops::max_pool2d_forward(x, kStem);
+    y = out.first;
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_bytes(state, double(x.nbytes() + y.nbytes() + size_t(y.numel()) * 8));
+}
+
+void max_pool2d_bwd(benchmark::State& state) {
+  Generator gen(1);
+  Tensor x = randn({16, 64, 112, 112}, DType::F32, gen);
+  auto [y, idx] = ops::max_pool2d_forward(x, kStem);
+  Tensor g = randn(y.shape(), DType::F32, gen);
+  for (auto _ : state) {
+    Tensor gx = ops::max_pool2d_backward(g, idx, x.shape(), kStem);
+    benchmark::DoNotOptimize(gx.raw_data());
+  }
+  set_bytes(state, double(x.nbytes() + g.nbytes() + idx.nbytes()));
+}
+
+void avg_pool2d_fwd(benchmark::State& state) {
+  Generator gen(1);
+  Tensor x = randn({16, 256, 28, 28}, DType::F32, gen);
+  const AvgPool2dOptions opt{.kernel_size = {3, 3}, .stride = {1, 1}, .padding = {1, 1}};
+  for (auto _ : state) {
+    Tensor y = ops::avg_pool2d_forward(x, opt);
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_bytes(state, double(2 * x.nbytes()));
+}
+
+void adaptive_avg_pool2d_fwd(benchmark::State& state) {
+  Generator gen(1);
+  Tensor x = randn({16, 512, 7, 7}, DType::F32, gen);
+  for (auto _ : state) {
+    Tensor y = ops::adaptive_avg_pool2d_forward(x, {1, 1});
+    benchmark::DoNotOptimize(y.raw_data());
+  }
+  set_bytes(state, double(x.nbytes()) * (1 + 1.0 / 49));
+}
+
+void adaptive_avg_pool2d_bwd(benchmark::State& state) {
+  Generator gen(1);
+  Tensor g = randn({16, 512, 1, 1}, DType::F32, gen);
+  const Shape in{16, 512, 7, 7};
+  for (auto _ : state) {
+    Tensor gx = ops::adaptive_avg_pool2d_backward(g, in);
+    benchmark::DoNotOptimize(gx.raw_data());
+  }
+  set_bytes(state, double(g.nbytes()) * (1 + 49));
+}
+
+struct Case {
+  const char* name;
+  void (*fn)(benchmark::State&);
+};
+
+const bool registered = [] {
+  for (const Case& c : {Case{"MaxPool2dFwd/resnet_stem", max_pool2d_fwd},
+                        Case{"MaxPool2dBwd/resnet_stem", max_pool2d_bwd},
+                        Case{"AvgPool2dFwd/3x3_s1_p1", avg_pool2d_fwd},
+                        Case{"AdaptiveAvgPool2dFwd/head", adaptive_avg_pool2d_fwd},
+                        Case{"AdaptiveAvgPool2dBwd/head", adaptive_avg_pool2d_bwd}}) {
+    benchmark::RegisterBenchmark(c.name, c.fn)
+        ->UseRealTime()  // OpenMP threads do the work: wall time is the cost
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace afinar

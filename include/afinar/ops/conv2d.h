@@ -1,0 +1,106 @@
+// 2-D convolution, exactly torch.nn.functional.conv2d (a cross-correlation: the kernel is not
+// flipped).
+//
+// Shapes: x [N,C,H,W], weight [K, C/G, R, S], optional bias [K], y [N,K,Ho,Wo], with G groups,
+// stride (sh,sw), padding (ph,pw), dilation (dh,dw):
+//   Ho = floor((H + 2·ph - dh·(R-1) - 1) / sh) + 1,   Wo likewise with W, pw, dw, S, sw.
+// Group g owns input channels [g·C/G, (g+1)·C/G) and output channels [g·K/G, (g+1)·K/G); write
+// c' = c - g·C/G for the channel index inside the weight, and
+//   ih(oh, r) = oh·sh - ph + r·dh,   iw(ow, s) = ow·sw - pw + s·dw   (x is 0 outside [0,H)×[0,W)).
+//
+// Forward:
+//   y[n,k,oh,ow] = b[k] + Σ_{c ∈ group(k), r, s} x[n, c, ih(oh,r), iw(ow,s)] · w[k, c', r, s]
+// Backward, with gy = dL/dy:
+//   dL/dx[n,c,i,j]   = Σ_{k ∈ group(c), r, s, oh, ow : ih(oh,r) = i, iw(ow,s) = j} gy[n,k,oh,ow]·w[k,c',r,s]
+//   dL/dw[k,c',r,s]  = Σ_{n, oh, ow} gy[n,k,oh,ow] · x[n, c, ih(oh,r), iw(ow,s)]
+//   dL/db[k]         = Σ_{n, oh, ow} gy[n,k,oh,ow]
+// Each is a sum of C/G·R·S (forward), K/G·R·S (input gradient) or N·Ho·Wo terms (weight, bias).
+//
+//   Tensor y = conv2d(x, w, b, {.stride = 2, .padding = 3});          // ResNet's stem
+//   Tensor z = conv2d(x, w, {}, {.padding = {1, 0}, .groups = 32});   // no bias, grouped
+#pragma once
+
+#include <cstdint>
+#include <ostream>
+
+#include "afinar/core/tensor.h"
+#include "afinar/ops/dispatch.h"
+
+namespace afinar {
+
+// How a backend computes the convolution. Every backend implements Default; the CPU implements
+// Naive (the readable 7-deep loops, the reference) and Im2colGemm (patches unrolled into a matrix
+// times the weight with BLAS; its Default). Tests and benchmarks loop over the variants.
+enum class Conv2dAlgo { Default, Naive, Im2colGemm };
+const char* conv2d_algo_name(Conv2dAlgo algo);
+inline std::ostream& operator<<(std::ostream& os, Conv2dAlgo algo) {
+  return os << conv2d_algo_name(algo);
+}
+
+// PyTorch's arguments and defaults. Like PyTorch's int-or-tuple, each pair takes one value for
+// both dimensions ({.stride = 2}) or {height, width} ({.padding = {1, 0}}).
+struct Conv2dOptions {
+  struct Pair {
+    int64_t h, w;
+    constexpr Pair(int64_t both) : h(both), w(both) {}  // implicit, as PyTorch's int
+    constexpr Pair(int64_t h_, int64_t w_) : h(h_), w(w_) {}
+  };
+  Pair stride{1}, padding{0}, dilation{1};
+  int64_t groups = 1;
+  Conv2dAlgo algo = Conv2dAlgo::Default;
+};
+
+// Differentiable. `bias` may be undefined (no bias). Computes only the gradients that are needed:
+// a frozen weight costs no weight gradient, an input that needs none (the first layer) no input
+// gradient.
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
+              const Conv2dOptions& options = {});
+
+namespace ops {
+
+// Every size of one convolution, checked by conv2d_geometry: what a backend kernel gets.
+struct Conv2dGeometry {
+  int64_t N, C, H, W;  // input
+  int64_t K, R, S;     // weight [K, C/G, R, S]
+  int64_t Ho, Wo;      // output
+  int64_t sh, sw, ph, pw, dh, dw, G;
+  Conv2dAlgo algo;
+
+  int64_t Cg() const { return C / G; }  // input channels per group
+  int64_t Kg() const { return K / G; }  // output channels per group
+};
+
+// Checks the shapes and options (4-D input and weight, channels divisible by and matching the
+// groups, positive stride and dilation, non-negative padding, an output of at least 1×1) and
+// computes the output size; errors name `op`.
+Conv2dGeometry conv2d_geometry(const Shape& input_shape, const Shape& weight_shape,
+                               const Conv2dOptions& options, const char* op);
+
+// Raw ops (no autograd). Each returns a new contiguous tensor.
+Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                      const Conv2dOptions& options);
+// dL/dx [N,C,H,W] from gy [N,K,Ho,Wo] and the weight.
+Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
+                             const Shape& input_shape, const Conv2dOptions& options);
+// dL/dw [K,C/G,R,S] from gy and the forward's input.
+Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x,
+                              const Shape& weight_shape, const Conv2dOptions& options);
+// dL/db [K] from gy [N,K,Ho,Wo].
+Tensor conv2d_backward_bias(const Tensor& grad_output);
+
+// Backend kernels: contiguous NCHW inputs of one dtype, the output preallocated contiguous and
+// uninitialized (the kernel writes every element). `bias` may be undefined.
+using Conv2dForwardFn = void(const Tensor& y, const Tensor& x, const Tensor& weight,
+                             const Tensor& bias, const Conv2dGeometry& geometry);
+using Conv2dBackwardInputFn = void(const Tensor& grad_input, const Tensor& grad_output,
+                                   const Tensor& weight, const Conv2dGeometry& geometry);
+using Conv2dBackwardWeightFn = void(const Tensor& grad_weight, const Tensor& grad_output,
+                                    const Tensor& x, const Conv2dGeometry& geometry);
+using Conv2dBackwardBiasFn = void(const Tensor& grad_bias, const Tensor& grad_output);
+AFN_DECLARE_KERNEL(conv2d_forward, Conv2dForwardFn);
+AFN_DECLARE_KERNEL(conv2d_backward_input, Conv2dBackwardInputFn);
+AFN_DECLARE_KERNEL(conv2d_backward_weight, Conv2dBackwardWeightFn);
+AFN_DECLARE_KERNEL(conv2d_backward_bias, Conv2dBackwardBiasFn);
+
+}  // namespace ops
+}  // namespace afinar

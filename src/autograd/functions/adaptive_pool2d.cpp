@@ -1,0 +1,52 @@
+// Autograd rules of adaptive_max_pool2d (saves the argmax indices, never the input) and
+// adaptive_avg_pool2d (saves only the input shape: its backward is linear).
+#include "afinar/ops/adaptive_pool2d.h"
+
+#include "afinar/autograd/node.h"
+
+namespace afinar {
+
+namespace {
+
+struct AdaptiveMaxPool2dBackward : Node {
+  SavedTensor indices;
+  Shape input_shape;
+  const char* name() const override { return "AdaptiveMaxPool2dBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    return {ops::adaptive_max_pool2d_backward(g[0], indices.get(), input_shape)};
+  }
+  void release_saved() override { indices.release(); }
+};
+
+struct AdaptiveAvgPool2dBackward : Node {
+  Shape input_shape;
+  const char* name() const override { return "AdaptiveAvgPool2dBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    return {ops::adaptive_avg_pool2d_backward(g[0], input_shape)};
+  }
+};
+
+}  // namespace
+
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x,
+                                                           std::array<int64_t, 2> output_size) {
+  std::pair<Tensor, Tensor> out = ops::adaptive_max_pool2d_forward(x, output_size);
+  record<AdaptiveMaxPool2dBackward>(out.first, {&x}, [&](AdaptiveMaxPool2dBackward& n) {
+    n.indices = SavedTensor(out.second);
+    n.input_shape = x.shape();
+  });
+  return out;
+}
+
+Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+  return adaptive_max_pool2d_with_indices(x, output_size).first;
+}
+
+Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+  Tensor y = ops::adaptive_avg_pool2d_forward(x, output_size);
+  record<AdaptiveAvgPool2dBackward>(
+      y, {&x}, [&](AdaptiveAvgPool2dBackward& n) { n.input_shape = x.shape(); });
+  return y;
+}
+
+}  // namespace afinar

@@ -1,0 +1,107 @@
+// Front end of batch_norm2d: argument checks (PyTorch's rules: n > 1 per channel in training,
+// running statistics required in eval), contiguous operands, allocation, dispatch.
+#include "afinar/ops/batch_norm2d.h"
+
+#include "afinar/ops/check_args.h"
+
+namespace afinar::ops {
+
+AFN_DEFINE_KERNEL(batch_norm2d_forward, BatchNorm2dForwardFn)
+AFN_DEFINE_KERNEL(batch_norm2d_backward, BatchNorm2dBackwardFn)
+
+namespace {
+
+// An optional per-channel tensor: undefined, or [C] with x's dtype and device.
+void check_per_channel(const Tensor& t, const Tensor& x, const char* op, const char* arg) {
+  if (!t.defined()) return;
+  check_floating(t, op, arg, 1);
+  check_same_dtype_device(t, x, op, arg, "input");
+  AFN_CHECK(t.size(0) == x.size(1), op, ": ", arg, " has ", t.size(0), " elements but input has ",
+            x.size(1), " channels (input shape ", x.shape(), ")");
+}
+
+Tensor contiguous_or_none(const Tensor& t) {
+  return t.defined() ? t.detach().contiguous() : Tensor();
+}
+
+// `updated` is the contiguous operand the kernel updated in place for the running statistic
+// `stat`: the same storage when `stat` is contiguous, else a copy to write back.
+void write_back(const Tensor& stat, const Tensor& updated) {
+  if (stat.defined() && !stat.is_contiguous()) stat.detach().copy_(updated);
+}
+
+}  // namespace
+
+BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                                        const Tensor& running_mean, const Tensor& running_var,
+                                        bool training, double momentum, double eps) {
+  const char* op = "batch_norm2d";
+  check_floating(x, op, "input", 4);
+  check_per_channel(weight, x, op, "weight");
+  check_per_channel(bias, x, op, "bias");
+  check_per_channel(running_mean, x, op, "running_mean");
+  check_per_channel(running_var, x, op, "running_var");
+  if (training) {
+    AFN_CHECK(x.size(0) * x.size(2) * x.size(3) != 1, op,
+              ": Expected more than 1 value per channel when training, got input size ", x.shape());
+  } else {
+    AFN_CHECK(running_mean.defined() && running_var.defined(), op,
+              ": running_mean and running_var must be defined in evaluation mode "
+              "(training=false)");
+  }
+
+  const int64_t c = x.size(1);
+  BatchNorm2dForwardArgs a;
+  a.y = empty(x.shape(), x.dtype(), x.device());
+  a.mean = empty({c}, x.dtype(), x.device());
+  a.invstd = empty({c}, x.dtype(), x.device());
+  a.x = x.detach().contiguous();
+  a.weight = contiguous_or_none(weight);
+  a.bias = contiguous_or_none(bias);
+  // Training updates the running statistics in place (a strided one through a contiguous copy,
+  // written back below).
+  a.running_mean = contiguous_or_none(running_mean);
+  a.running_var = contiguous_or_none(running_var);
+  a.training = training;
+  a.momentum = momentum;
+  a.eps = eps;
+  batch_norm2d_forward_kernels().get(x.device())(a);
+  if (training) {
+    write_back(running_mean, a.running_mean);
+    write_back(running_var, a.running_var);
+  }
+  return {a.y, a.mean, a.invstd};
+}
+
+BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& x,
+                                       const Tensor& weight, const Tensor& mean,
+                                       const Tensor& invstd, bool training,
+                                       std::array<bool, 3> output_mask) {
+  const char* op = "batch_norm2d_backward";
+  check_floating(grad_output, op, "grad_output", 4);
+  check_same_dtype_device(x, grad_output, op, "input", "grad_output");
+  check_same_shape(x, grad_output, op, "input", "grad_output");
+  check_per_channel(weight, x, op, "weight");
+  AFN_CHECK(mean.defined() && invstd.defined(), op, ": mean and invstd (from the forward) ",
+            "are required");
+  check_per_channel(mean, x, op, "mean");
+  check_per_channel(invstd, x, op, "invstd");
+
+  if (!output_mask[0] && !output_mask[1] && !output_mask[2]) return {};
+
+  const int64_t c = x.size(1);
+  BatchNorm2dBackwardArgs a;
+  if (output_mask[0]) a.grad_input = empty(x.shape(), x.dtype(), x.device());
+  if (output_mask[1]) a.grad_weight = empty({c}, x.dtype(), x.device());
+  if (output_mask[2]) a.grad_bias = empty({c}, x.dtype(), x.device());
+  a.grad_output = grad_output.detach().contiguous();
+  a.x = x.detach().contiguous();
+  a.weight = contiguous_or_none(weight);
+  a.mean = mean.detach().contiguous();
+  a.invstd = invstd.detach().contiguous();
+  a.training = training;
+  batch_norm2d_backward_kernels().get(x.device())(a);
+  return {a.grad_input, a.grad_weight, a.grad_bias};
+}
+
+}  // namespace afinar::ops

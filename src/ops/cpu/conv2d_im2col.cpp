@@ -1,0 +1,448 @@
+// CPU conv2d, fast path (Conv2dAlgo::Im2colGemm, the CPU's Default): the convolution as GEMMs on
+// a matrix of unrolled input patches (im2col), with OpenBLAS.
+//
+// Columns are the output pixels of the batch, flattened: j = n·P + oh·Wo + ow, P = Ho·Wo. For a
+// tile of T consecutive columns and group g (Cg = C/G input, Kg = K/G output channels, CRS = Cg·R·S)
+//   col[(c'·R + r)·S + s, j] = x[n, g·Cg + c', ih(oh,r), iw(ow,s)]     (0 in the padding)
+// is a [CRS, T] matrix, and with W_g = w[g·Kg : (g+1)·Kg] viewed as [Kg, CRS] and gY_g the tile's
+// columns of gy[:, g·Kg : (g+1)·Kg] as a [Kg, T] matrix:
+//   forward          Y_g[Kg, T]      = W_g · col            then + bias, copied into y
+//   backward_weight  dW_g[Kg, CRS]  += gY_g · colᵀ          summed over every tile
+//   backward_input   dcol[CRS, T]    = W_gᵀ · gY_g          then col2im: dx[n,c,ih,iw] += dcol
+// (col2im is the adjoint of im2col: every patch element adds back to the input pixel it came from).
+//
+// What the choices below buy (ResNet 3x3 layers, batch 16, 2 cores; see tools/bench/README.md):
+//  - Tiles, not whole images: a tile of col sized to stay in the L2 cache (kTileBytes) is
+//    written by im2col and read by the GEMM's packing without a trip to memory. Tiles span image
+//    boundaries when Ho·Wo is small, so the weight (packed by BLAS on every call) is reused over
+//    at least kMinTileColumns columns.
+//  - Threads: the images are split into one contiguous range per OpenMP thread; each thread
+//    tiles its own range with its own buffers and calls BLAS single-threaded. No two threads touch
+//    one image, so col2im needs no atomics, and each thread sums its own dW (added up at the end).
+//    OpenBLAS's own thread pool would otherwise compete with the OpenMP threads for the same
+//    cores. With one image there is one range, and BLAS runs on its own threads.
+//
+// Benchmark: build/bench/afinar_bench --benchmark_filter=Conv2d, or tools/bench/compare.py.
+#include <cblas.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+#include "ops/cpu/conv2d_internal.h"
+
+namespace afinar::cpu {
+
+namespace {
+
+using ops::Conv2dGeometry;
+
+// Tuning knobs (measured, see the header comment).
+int64_t env_or(const char* name, int64_t def) {
+  const char* v = std::getenv(name);
+  return v ? std::atoll(v) : def;
+}
+const int64_t kTileBytes = env_or("AFN_TILE_BYTES", 1 << 20);
+const int64_t kMinTileColumns = env_or("AFN_MIN_TILE", 256);
+
+// ---- BLAS ------------------------------------------------------------------------------------
+
+// Row-major C[m,n] = A[m,k]·B[k,n] (op(A), op(B) transposed as asked) + beta·C.
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, const float* a, int lda, const float* b,
+          int ldb, float beta, float* c, int ldc) {
+  cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a, lda, b, ldb, beta, c, ldc);
+}
+void gemm(bool trans_a, bool trans_b, int m, int n, int k, const double* a, int lda,
+          const double* b, int ldb, double beta, double* c, int ldc) {
+  cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+              trans_b ? CblasTrans : CblasNoTrans, m, n, k, 1.0, a, lda, b, ldb, beta, c, ldc);
+}
+
+// Inside our OpenMP region every thread calls BLAS single-threaded; the previous setting comes
+// back afterwards. (OpenBLAS's pthreads build has no per-call thread count.)
+class SingleThreadedBlas {
+ public:
+  SingleThreadedBlas() : saved_(openblas_get_num_threads()) {
+    if (saved_ != 1) openblas_set_num_threads(1);
+  }
+  ~SingleThreadedBlas() {
+    if (saved_ != 1) openblas_set_num_threads(saved_);
+  }
+  SingleThreadedBlas(const SingleThreadedBlas&) = delete;
+  SingleThreadedBlas& operator=(const SingleThreadedBlas&) = delete;
+
+ private:
+  int saved_;
+};
+
+// ---- tiles -----------------------------------------------------------------------------------
+
+// One output row inside a tile: tile columns [col, col + len) are the pixels (n, oh, ow0 + i).
+struct RowSegment {
+  int64_t n, oh, ow0, len, col;
+};
+
+// Tile columns [col, col + len) are the pixels p0 .. p0 + len of image n.
+struct ImageRun {
+  int64_t n, p0, len, col;
+};
+
+struct Tile {
+  int64_t width = 0;
+  std::vector<RowSegment> rows;
+  std::vector<ImageRun> images;
+};
+
+// The tile of batch columns [j0, j1).
+Tile make_tile(const Conv2dGeometry& g, int64_t j0, int64_t j1) {
+  const int64_t P = g.Ho * g.Wo;
+  Tile t;
+  t.width = j1 - j0;
+  for (int64_t j = j0; j < j1;) {
+    const int64_t n = j / P, p = j % P;
+    const int64_t len = std::min(g.Wo - p % g.Wo, j1 - j);
+    t.rows.push_back({n, p / g.Wo, p % g.Wo, len, j - j0});
+    if (t.images.empty() || t.images.back().n != n) t.images.push_back({n, p, 0, j - j0});
+    t.images.back().len += len;
+    j += len;
+  }
+  return t;
+}
+
+// The outputs o in [lo, hi) whose input coordinate o·stride - pad + offset lies in [0, in_size).
+struct Range {
+  int64_t lo, hi;
+};
+Range valid_outputs(int64_t in_size, int64_t out_size, int64_t stride, int64_t pad,
+                    int64_t offset) {
+  const int64_t first = pad - offset;            // o·stride >= first
+  const int64_t last = in_size - 1 + pad - offset;  // o·stride <= last
+  const int64_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
+  const int64_t hi = last < 0 ? 0 : std::min(out_size, last / stride + 1);
+  return {std::min(lo, hi), hi};
+}
+
+// im2col (kToCol: col ← the tile's patches of group `grp`, 0 in the padding) and its adjoint
+// col2im (x += col, each element added back to the pixel it was read from) share one traversal.
+// `x` points at the whole batch, `col` at the tile's [CRS, width] matrix (col2im may zero the
+// entries that belong to the padding).
+template <bool kToCol, typename T>
+using BatchPtr = std::conditional_t<kToCol, const T*, T*>;
+
+// The general traversal: one output row segment at a time.
+template <bool kToCol, typename T>
+void patches_by_rows(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kToCol, T> x,
+                     T* col) {
+  std::vector<Range> valid_ow(size_t(g.S));
+  for (int64_t s = 0; s < g.S; ++s)
+    valid_ow[size_t(s)] = valid_outputs(g.W, g.Wo, g.sw, g.pw, s * g.dw);
+  const int64_t Cg = g.Cg();
+  for (int64_t c = 0; c < Cg; ++c) {
+    for (int64_t r = 0; r < g.R; ++r) {
+      for (int64_t s = 0; s < g.S; ++s) {
+        auto* row = col + ((c * g.R + r) * g.S + s) * tile.width;
+        const int64_t offset = s * g.dw - g.pw;  // iw = ow·sw + offset
+        for (const RowSegment& seg : tile.rows) {
+          auto* dst = row + seg.col;  // dst[i] is output pixel (n, oh, ow0 + i)
+          const int64_t ih = seg.oh * g.sh - g.ph + r * g.dh;
+          const int64_t end = seg.ow0 + seg.len;
+          const bool row_valid = ih >= 0 && ih < g.H;
+          // Pixels [lo, hi) read inside the input; the others read the zero padding.
+          const int64_t lo = row_valid ? std::clamp(valid_ow[size_t(s)].lo, seg.ow0, end) : end;
+          const int64_t hi = row_valid ? std::clamp(valid_ow[size_t(s)].hi, lo, end) : end;
+          if constexpr (kToCol) {
+            std::fill(dst, dst + (lo - seg.ow0), T(0));
+            std::fill(dst + (hi - seg.ow0), dst + seg.len, T(0));
+          }
+          if (lo == hi) continue;
+          auto* d = dst + (lo - seg.ow0);
+          auto* src = x + ((seg.n * g.C + grp * Cg + c) * g.H + ih) * g.W + lo * g.sw + offset;
+          const int64_t count = hi - lo;
+          if (g.sw == 1) {  // contiguous: vectorizes
+            for (int64_t i = 0; i < count; ++i) {
+              if constexpr (kToCol)
+                d[i] = src[i];
+              else
+                src[i] += d[i];
+            }
+          } else {
+            for (int64_t i = 0; i < count; ++i) {
+              if constexpr (kToCol)
+                d[i] = src[i * g.sw];
+              else
+                src[i * g.sw] += d[i];
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// Stride 1 with Wo == W ("same" width, e.g. 3x3 with padding 1, or 1x1 without): output pixel
+// p = oh·W + ow of a col row (c', r, s) reads input pixel p + (r·dh - ph)·W + s·dw - pw of its
+// plane, so each image's part of the row is one contiguous stretch of the plane (a copy, or an
+// add for col2im). The pixels whose column iw falls outside [0, W) would read the neighbouring
+// row there: they are zeroed in col (after the copy, or before the add).
+template <bool kToCol, typename T>
+void patches_flat(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kToCol, T> x,
+                  T* col) {
+  const int64_t Cg = g.Cg(), W = g.W, plane = g.H * g.W;
+  for (int64_t c = 0; c < Cg; ++c) {
+    for (int64_t r = 0; r < g.R; ++r) {
+      const Range rows = valid_outputs(g.H, g.Ho, 1, g.ph, r * g.dh);
+      for (int64_t s = 0; s < g.S; ++s) {
+        const Range cols = valid_outputs(g.W, g.Wo, 1, g.pw, s * g.dw);
+        const int64_t shift = (r * g.dh - g.ph) * W + s * g.dw - g.pw;
+        T* row = col + ((c * g.R + r) * g.S + s) * tile.width;
+        for (const ImageRun& run : tile.images) {
+          T* d = row + run.col;  // d[p - p0] is pixel p of the image, p in [p0, p0 + len)
+          auto* src = x + (run.n * g.C + grp * Cg + c) * plane;
+          // Pixels [a, b) lie in valid rows and read inside the plane.
+          const int64_t end = run.p0 + run.len;
+          const int64_t a = std::min(end, std::max({run.p0, rows.lo * W, -shift}));
+          const int64_t b = std::max(a, std::min({end, rows.hi * W, plane - shift}));
+          auto zero = [&](int64_t lo, int64_t hi) {  // pixels [lo, hi) ∩ [a, b)
+            for (int64_t p = std::max(lo, a); p < std::min(hi, b); ++p) d[p - run.p0] = T(0);
+          };
+          auto zero_outside_columns = [&] {
+            for (int64_t rs = a - a % W; rs < b; rs += W) {  // rs: the start of an output row
+              zero(rs, rs + cols.lo);
+              zero(rs + cols.hi, rs + W);
+            }
+          };
+          if constexpr (kToCol) {
+            std::fill(d, d + (a - run.p0), T(0));
+            std::copy(src + (a + shift), src + (b + shift), d + (a - run.p0));
+            std::fill(d + (b - run.p0), d + (end - run.p0), T(0));
+            zero_outside_columns();
+          } else {
+            zero_outside_columns();
+            T* dst = src + (a + shift);
+            const T* add = d + (a - run.p0);
+            for (int64_t i = 0; i < b - a; ++i) dst[i] += add[i];
+          }
+        }
+      }
+    }
+  }
+}
+
+template <bool kToCol, typename T>
+void patches(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kToCol, T> x,
+             T* col) {
+  if (g.sh == 1 && g.sw == 1 && g.Wo == g.W)
+    patches_flat<kToCol, T>(g, grp, tile, x, col);
+  else
+    patches_by_rows<kToCol, T>(g, grp, tile, x, col);
+}
+
+// Checked conversion to BLAS's int.
+int blas_int(int64_t v) {
+  AFN_CHECK(v <= INT_MAX, "conv2d: matrix size ", v, " exceeds the BLAS int range");
+  return int(v);
+}
+
+// Channels [k0, k0 + rows) of a [N, K', P] tensor at the tile's pixels, as a [rows, width] matrix
+// with leading dimension ld.
+template <typename T>
+struct Slab {
+  T* data;
+  int ld;
+};
+
+// The slab itself when the tile lies in one image (rows of the tensor, ld = P); otherwise `buf`,
+// gathered from the tensor when kGather (else the caller fills it and scatters it back).
+template <bool kGather, typename T>
+Slab<T> slab(const Conv2dGeometry& g, const Tile& tile, int64_t k0, int64_t rows, int64_t planes,
+             const T* t, T* buf) {
+  const int64_t P = g.Ho * g.Wo;
+  if (tile.images.size() == 1) {
+    const ImageRun& run = tile.images[0];
+    return {const_cast<T*>(t) + (run.n * planes + k0) * P + run.p0, int(P)};
+  }
+  if constexpr (kGather) {
+    for (const ImageRun& run : tile.images)
+      for (int64_t k = 0; k < rows; ++k) {
+        const T* plane = t + (run.n * planes + k0 + k) * P + run.p0;
+        std::copy(plane, plane + run.len, buf + k * tile.width + run.col);
+      }
+  }
+  return {buf, int(tile.width)};
+}
+
+// Writes a buffer slab back into the [N, K', P] tensor (nothing to do for a slab of the tensor).
+template <typename T>
+void scatter(const Conv2dGeometry& g, const Tile& tile, int64_t k0, int64_t rows, int64_t planes,
+             Slab<T> s, T* t) {
+  const int64_t P = g.Ho * g.Wo;
+  if (tile.images.size() == 1) return;
+  for (const ImageRun& run : tile.images)
+    for (int64_t k = 0; k < rows; ++k) {
+      const T* line = s.data + k * s.ld + run.col;
+      std::copy(line, line + run.len, t + (run.n * planes + k0 + k) * P + run.p0);
+    }
+}
+
+// Tile width: enough pixels that col ([CRS, width]) fills kTileBytes, at least kMinTileColumns.
+int64_t tile_columns(const Conv2dGeometry& g, size_t elem_size) {
+  const int64_t crs = g.Cg() * g.R * g.S;
+  return std::max<int64_t>(kMinTileColumns, kTileBytes / int64_t(elem_size) / crs);
+}
+
+// Runs body(thread, first image, end image) on one contiguous range of images per thread (see
+// the header comment), and returns the number of threads used.
+template <typename Body>
+int for_each_image_range(const Conv2dGeometry& g, const Body& body) {
+  const int threads = int(std::min<int64_t>(omp_get_max_threads(), g.N));
+  if (threads <= 1) {
+    body(0, 0, g.N);
+    return 1;
+  }
+  SingleThreadedBlas single;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num();
+    body(t, g.N * t / threads, g.N * (t + 1) / threads);
+  }
+  return threads;
+}
+
+// Calls fn(tile) for tiles of at most `width` pixels covering images [n0, n1): equal parts of one
+// image when an image has more pixels, else equal groups of whole images (so a tile is either
+// inside one image or a run of whole images).
+template <typename Fn>
+void for_each_tile(const Conv2dGeometry& g, int64_t n0, int64_t n1, int64_t width, const Fn& fn) {
+  const int64_t P = g.Ho * g.Wo;
+  if (P >= width) {
+    const int64_t parts = (P + width - 1) / width;
+    for (int64_t n = n0; n < n1; ++n)
+      for (int64_t i = 0; i < parts; ++i)
+        fn(make_tile(g, n * P + P * i / parts, n * P + P * (i + 1) / parts));
+  } else {
+    const int64_t images = n1 - n0, per_tile = width / P, groups = (images + per_tile - 1) / per_tile;
+    for (int64_t i = 0; i < groups; ++i)
+      fn(make_tile(g, (n0 + images * i / groups) * P, (n0 + images * (i + 1) / groups) * P));
+  }
+}
+
+template <typename T>
+std::unique_ptr<T[]> buffer(int64_t n) {
+  return std::make_unique_for_overwrite<T[]>(size_t(n));
+}
+
+// ---- the three ops ---------------------------------------------------------------------------
+
+// Sizes of the GEMMs, checked against BLAS's int once per call.
+struct Dims {
+  int64_t Kg, crs, width;
+  int kg, icrs;
+  explicit Dims(const Conv2dGeometry& g, size_t elem_size)
+      : Kg(g.Kg()), crs(g.Cg() * g.R * g.S), width(tile_columns(g, elem_size)) {
+    kg = blas_int(Kg);
+    icrs = blas_int(crs);
+    blas_int(g.Ho * g.Wo);
+    blas_int(width);
+  }
+};
+
+template <typename T>
+void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) {
+  const Dims d(g, sizeof(T));
+  for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
+    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+      const int tw = int(tile.width);
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        patches<true, T>(g, grp, tile, x, col.get());
+        const Slab<T> out = slab<false>(g, tile, grp * d.Kg, d.Kg, g.K, y, buf.get());
+        gemm(false, false, d.kg, tw, d.icrs, w + grp * d.Kg * d.crs, d.icrs, col.get(), tw, T(0),
+             out.data, out.ld);
+        if (b)
+          for (int64_t k = 0; k < d.Kg; ++k)
+            for (int64_t j = 0; j < tile.width; ++j) out.data[k * out.ld + j] += b[grp * d.Kg + k];
+        scatter(g, tile, grp * d.Kg, d.Kg, g.K, out, y);
+      }
+    });
+  });
+}
+
+template <typename T>
+void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
+  const Dims d(g, sizeof(T));
+  const int64_t image = g.C * g.H * g.W;
+  for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
+    std::fill(gx + n0 * image, gx + n1 * image, T(0));  // col2im accumulates
+    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+      const int tw = int(tile.width);
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
+        gemm(true, false, d.icrs, tw, d.kg, w + grp * d.Kg * d.crs, d.icrs, gyt.data, gyt.ld, T(0),
+             col.get(), tw);
+        patches<false, T>(g, grp, tile, gx, col.get());
+      }
+    });
+  });
+}
+
+template <typename T>
+void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
+  const Dims d(g, sizeof(T));
+  const int64_t size = g.K * d.crs;
+  // Thread 0 accumulates into gw itself, every other thread into its own buffer; the first tile
+  // of each thread overwrites (beta = 0), so a thread with no images writes zeros.
+  std::vector<std::unique_ptr<T[]>> partial(static_cast<size_t>(omp_get_max_threads()));
+  const int threads = for_each_image_range(g, [&](int t, int64_t n0, int64_t n1) {
+    if (t > 0) partial[size_t(t)] = buffer<T>(size);
+    T* acc = t == 0 ? gw : partial[size_t(t)].get();
+    if (n0 == n1) std::fill(acc, acc + size, T(0));
+    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    T beta = 0;
+    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+      const int tw = int(tile.width);
+      for (int64_t grp = 0; grp < g.G; ++grp) {
+        const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
+        patches<true, T>(g, grp, tile, x, col.get());
+        gemm(false, true, d.kg, d.icrs, tw, gyt.data, gyt.ld, col.get(), tw, beta,
+             acc + grp * d.Kg * d.crs, d.icrs);
+      }
+      beta = 1;
+    });
+  });
+#pragma omp parallel for if (threads > 1 && size > 65536)
+  for (int64_t i = 0; i < size; ++i)
+    for (int t = 1; t < threads; ++t) gw[i] += partial[size_t(t)][size_t(i)];
+}
+
+}  // namespace
+
+void conv2d_forward_im2col(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
+                           const Conv2dGeometry& g) {
+  visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    forward<T>(g, y.data<T>(), x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr);
+  });
+}
+
+void conv2d_backward_input_im2col(const Tensor& gx, const Tensor& gy, const Tensor& w,
+                                  const Conv2dGeometry& g) {
+  visit_floating(gy.dtype(), "conv2d_backward_input", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_input<T>(g, gx.data<T>(), gy.data<T>(), w.data<T>());
+  });
+}
+
+void conv2d_backward_weight_im2col(const Tensor& gw, const Tensor& gy, const Tensor& x,
+                                   const Conv2dGeometry& g) {
+  visit_floating(gy.dtype(), "conv2d_backward_weight", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    backward_weight<T>(g, gw.data<T>(), gy.data<T>(), x.data<T>());
+  });
+}
+
+}  // namespace afinar::cpu

@@ -1,0 +1,196 @@
+// CPU reference of max_pool2d / avg_pool2d, and the window loops behind every pooling op's CPU
+// kernel: an op only lays out its PoolWindows along H and W (pool_windows here,
+// adaptive_pool_windows in adaptive_pool2d) and runs one of these. Plain loops over the windows
+// of one [H,W] plane, planes spread over OpenMP threads; f32 and f64, average sums accumulate in
+// double. Benchmark: <build>/bench/afinar_bench --benchmark_filter=Pool2d
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "pool2d.h"
+
+namespace afinar::cpu {
+
+namespace {
+
+// Input elements below which starting threads costs more than it saves.
+constexpr int64_t kMinParallelWork = 1 << 15;
+
+// avg_pool2d's divisor D of the window (p, q).
+double avg_divisor(const ops::PoolWindows& rows, const ops::PoolWindows& cols, int64_t p, int64_t q,
+                   bool count_include_pad, int64_t divisor_override) {
+  if (divisor_override != 0) return double(divisor_override);
+  if (count_include_pad) return double(rows.padded[size_t(p)] * cols.padded[size_t(q)]);
+  return double(rows.count(p) * cols.count(q));
+}
+
+}  // namespace
+
+void max_pool2d_windows(const Tensor& y, const Tensor& indices, const Tensor& x,
+                        const ops::PoolWindows& rows, const ops::PoolWindows& cols,
+                        const char* op) {
+  visit_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t P = rows.size(), Q = cols.size();
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int64_t* pi = indices.data<int64_t>();
+#pragma omp parallel for if (x.numel() > kMinParallelWork)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const T* in = px + plane * H * W;
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
+        for (int64_t q = 0; q < Q; ++q) {
+          const int64_t w0 = cols.begin[size_t(q)], w1 = cols.end[size_t(q)];
+          // PyTorch's scan: start from -inf at the first position read, so an all -inf window
+          // still points at an input; `v > best || isnan(v)` keeps the first of tied maxima and
+          // lets NaN through.
+          T best = -std::numeric_limits<T>::infinity();
+          int64_t arg = (h0 < h1 && w0 < w1) ? h0 * W + w0 : -1;
+          for (int64_t h = h0; h < h1; h += rows.step)
+            for (int64_t w = w0; w < w1; w += cols.step) {
+              const T v = in[h * W + w];
+              if (v > best || std::isnan(v)) {
+                best = v;
+                arg = h * W + w;
+              }
+            }
+          py[(plane * P + p) * Q + q] = best;
+          pi[(plane * P + p) * Q + q] = arg;
+        }
+      }
+    }
+  });
+}
+
+void max_pool2d_scatter(const Tensor& grad_input, const Tensor& grad_output, const Tensor& indices,
+                        const char* op) {
+  visit_floating(grad_output.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = grad_input.size(0) * grad_input.size(1);
+    const int64_t HW = grad_input.size(2) * grad_input.size(3);
+    const int64_t PQ = grad_output.size(2) * grad_output.size(3);
+    const T* pg = grad_output.data<T>();
+    const int64_t* pi = indices.data<int64_t>();
+    T* pgi = grad_input.data<T>();
+    int64_t bad = 0;  // indices outside [-1, HW), reported after the parallel loop
+#pragma omp parallel for reduction(+ : bad) if (grad_input.numel() > kMinParallelWork)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      T* gin = pgi + plane * HW;
+      std::fill(gin, gin + HW, T(0));
+      for (int64_t i = plane * PQ; i < (plane + 1) * PQ; ++i) {
+        const int64_t k = pi[i];
+        if (k >= 0 && k < HW)
+          gin[k] += pg[i];
+        else if (k != -1)
+          ++bad;
+      }
+    }
+    AFN_CHECK(bad == 0, op, ": ", bad, " indices lie outside the input plane [0, ", HW,
+              ") of grad_input ", grad_input.shape(),
+              "; indices must come from the forward of an input of that shape");
+  });
+}
+
+void avg_pool2d_windows(const Tensor& y, const Tensor& x, const ops::PoolWindows& rows,
+                        const ops::PoolWindows& cols, bool count_include_pad,
+                        int64_t divisor_override, const char* op) {
+  visit_floating(x.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t P = rows.size(), Q = cols.size();
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+#pragma omp parallel for if (x.numel() > kMinParallelWork)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      const T* in = px + plane * H * W;
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          double sum = 0;
+          for (int64_t h = rows.begin[size_t(p)]; h < rows.end[size_t(p)]; h += rows.step)
+            for (int64_t w = cols.begin[size_t(q)]; w < cols.end[size_t(q)]; w += cols.step)
+              sum += double(in[h * W + w]);
+          py[(plane * P + p) * Q + q] =
+              T(sum / avg_divisor(rows, cols, p, q, count_include_pad, divisor_override));
+        }
+    }
+  });
+}
+
+void avg_pool2d_windows_backward(const Tensor& grad_input, const Tensor& grad_output,
+                                 const ops::PoolWindows& rows, const ops::PoolWindows& cols,
+                                 bool count_include_pad, int64_t divisor_override, const char* op) {
+  visit_floating(grad_output.dtype(), op, [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = grad_input.size(0) * grad_input.size(1);
+    const int64_t H = grad_input.size(2), W = grad_input.size(3);
+    const int64_t P = rows.size(), Q = cols.size();
+    const T* pg = grad_output.data<T>();
+    T* pgi = grad_input.data<T>();
+#pragma omp parallel for if (grad_input.numel() > kMinParallelWork)
+    for (int64_t plane = 0; plane < planes; ++plane) {
+      T* gin = pgi + plane * H * W;
+      std::fill(gin, gin + H * W, T(0));
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          const T share = T(double(pg[(plane * P + p) * Q + q]) /
+                            avg_divisor(rows, cols, p, q, count_include_pad, divisor_override));
+          for (int64_t h = rows.begin[size_t(p)]; h < rows.end[size_t(p)]; h += rows.step)
+            for (int64_t w = cols.begin[size_t(q)]; w < cols.end[size_t(q)]; w += cols.step)
+              gin[h * W + w] += share;
+        }
+    }
+  });
+}
+
+namespace {
+
+// The windows of the op's options along H (axis 0) or W (axis 1) for `output` outputs.
+ops::PoolWindows windows(int64_t input, int64_t output, const std::array<int64_t, 2>& kernel,
+                         const std::array<int64_t, 2>& stride,
+                         const std::array<int64_t, 2>& padding,
+                         const std::array<int64_t, 2>& dilation, int axis) {
+  return ops::pool_windows(input, output, kernel[axis], stride[axis], padding[axis],
+                           dilation[axis]);
+}
+
+void max_pool2d_forward(const Tensor& y, const Tensor& indices, const Tensor& x,
+                        const MaxPool2dOptions& o) {
+  max_pool2d_windows(
+      y, indices, x,
+      windows(x.size(2), y.size(2), o.kernel_size, o.stride, o.padding, o.dilation, 0),
+      windows(x.size(3), y.size(3), o.kernel_size, o.stride, o.padding, o.dilation, 1),
+      "max_pool2d");
+}
+
+void max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_output, const Tensor& indices,
+                         const MaxPool2dOptions&) {
+  max_pool2d_scatter(grad_input, grad_output, indices, "max_pool2d_backward");
+}
+
+void avg_pool2d_forward(const Tensor& y, const Tensor& x, const AvgPool2dOptions& o) {
+  avg_pool2d_windows(y, x,
+                     windows(x.size(2), y.size(2), o.kernel_size, o.stride, o.padding, {1, 1}, 0),
+                     windows(x.size(3), y.size(3), o.kernel_size, o.stride, o.padding, {1, 1}, 1),
+                     o.count_include_pad, o.divisor_override, "avg_pool2d");
+}
+
+void avg_pool2d_backward(const Tensor& grad_input, const Tensor& grad_output,
+                         const AvgPool2dOptions& o) {
+  const int64_t H = grad_input.size(2), W = grad_input.size(3);
+  avg_pool2d_windows_backward(
+      grad_input, grad_output,
+      windows(H, grad_output.size(2), o.kernel_size, o.stride, o.padding, {1, 1}, 0),
+      windows(W, grad_output.size(3), o.kernel_size, o.stride, o.padding, {1, 1}, 1),
+      o.count_include_pad, o.divisor_override, "avg_pool2d_backward");
+}
+
+}  // namespace
+
+AFN_REGISTER_KERNEL(max_pool2d_forward, CPU, max_pool2d_forward);
+AFN_REGISTER_KERNEL(max_pool2d_backward, CPU, max_pool2d_backward);
+AFN_REGISTER_KERNEL(avg_pool2d_forward, CPU, avg_pool2d_forward);
+AFN_REGISTER_KERNEL(avg_pool2d_backward, CPU, avg_pool2d_backward);
+
+}  // namespace afinar::cpu
