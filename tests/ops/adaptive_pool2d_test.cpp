@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/fixtures.h"
 #include "testing/gradcheck.h"
 
@@ -165,6 +166,112 @@ TEST(AdaptiveMaxPool2d, RejectsBadArguments) {
   EXPECT_THROW(ops::adaptive_max_pool2d_backward(y, bad, in), Error);
   bad.data<int64_t>()[0] = 25;  // one past the 5x5 plane
   EXPECT_THROW(ops::adaptive_max_pool2d_backward(y, bad, in), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+// ---- CUDA: against the CPU reference on fresh random inputs ----
+
+namespace afinar {
+namespace {
+
+struct AdaptiveCase {
+  Shape input;
+  std::array<int64_t, 2> output;
+};
+
+// 7->3 and 10->4 (overlapping windows), 5->7 (upsampling), a (2,5) output of a non-divisible
+// plane, global pooling (7x7 and 56x56: a warp per output), windows of >= 32 elements that are
+// not whole rows, and an empty batch.
+const std::vector<AdaptiveCase> kAdaptiveCases = {
+    {{2, 3, 7, 7}, {3, 3}},   {{2, 3, 10, 10}, {4, 4}}, {{2, 3, 5, 5}, {7, 7}},
+    {{3, 2, 9, 11}, {2, 5}},  {{2, 4, 7, 10}, {3, 4}},  {{4, 5, 7, 7}, {1, 1}},
+    {{2, 3, 56, 56}, {1, 1}}, {{2, 3, 33, 20}, {4, 3}}, {{1, 2, 5, 13}, {7, 2}},
+    {{0, 3, 6, 6}, {2, 2}},
+};
+
+// Largest window area of the case (⌈L/n⌉ + 1 positions per axis at most).
+int64_t max_area(const AdaptiveCase& c) {
+  return (c.input[2] / c.output[0] + 2) * (c.input[3] / c.output[1] + 2);
+}
+
+TEST(AdaptiveAvgPool2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(41);
+  for (DType t : {DType::F32, DType::F64})
+    for (const auto& c : kAdaptiveCases) {
+      SCOPED_TRACE(::testing::Message() << shape_str(c.input) << " -> " << c.output[0] << "x"
+                                        << c.output[1] << " " << t);
+      const auto tol = testing::tolerance_for(t, max_area(c));
+      Tensor x = randn(c.input, t, gen);
+      Tensor y = ops::adaptive_avg_pool2d_forward(x, c.output);
+      Tensor yg = ops::adaptive_avg_pool2d_forward(x.cuda(), c.output);
+      ASSERT_EQ(yg.device(), testing::kCuda0);
+      EXPECT_ALLCLOSE(yg.cpu(), y, tol);
+      Tensor g = randn(y.shape(), t, gen);
+      Tensor gx = ops::adaptive_avg_pool2d_backward(g, c.input);
+      Tensor gxg = ops::adaptive_avg_pool2d_backward(g.cuda(), c.input);
+      EXPECT_ALLCLOSE(gxg.cpu(), gx, tol);
+    }
+}
+
+TEST(AdaptiveMaxPool2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(42);
+  for (DType t : {DType::F32, DType::F64})
+    for (const auto& c : kAdaptiveCases) {
+      SCOPED_TRACE(::testing::Message() << shape_str(c.input) << " -> " << c.output[0] << "x"
+                                        << c.output[1] << " " << t);
+      Tensor x = randn(c.input, t, gen);
+      auto [y, idx] = ops::adaptive_max_pool2d_forward(x, c.output);
+      auto [yg, idxg] = ops::adaptive_max_pool2d_forward(x.cuda(), c.output);
+      EXPECT_EQ(yg.cpu().to_vector<double>(), y.to_vector<double>());
+      EXPECT_EQ(idxg.cpu().to_vector<int64_t>(), idx.to_vector<int64_t>());
+      Tensor g = randn(y.shape(), t, gen);
+      Tensor gx = ops::adaptive_max_pool2d_backward(g, idx, c.input);
+      Tensor gxg = ops::adaptive_max_pool2d_backward(g.cuda(), idxg, c.input);
+      EXPECT_ALLCLOSE(gxg.cpu(), gx, testing::tolerance_for(t, max_area(c)));
+    }
+}
+
+TEST(AdaptiveMaxPool2dCuda, BackwardThroughAutograd) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(43);
+  for (const std::array<int64_t, 2> out : {std::array<int64_t, 2>{3, 2}, {7, 4}, {1, 1}}) {
+    Tensor x = randn({2, 3, 5, 4}, DType::F64, gen);
+    Tensor xc = x.clone().set_requires_grad(true), xg = x.cuda().set_requires_grad(true);
+    Tensor y = adaptive_max_pool2d(xc, out), yg = adaptive_max_pool2d(xg, out);
+    Tensor ya = adaptive_avg_pool2d(xc, out), yga = adaptive_avg_pool2d(xg, out);
+    Tensor g = randn(y.shape(), DType::F64, gen);
+    y.backward(g);
+    yg.backward(g.cuda());
+    ya.backward(g);
+    yga.backward(g.cuda());
+    EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), testing::tolerance_for(DType::F64, 20));
+  }
+}
+
+TEST(AdaptiveMaxPool2dCuda, RejectsBadInput) {
+  AFN_REQUIRE_CUDA();
+  Tensor x = randn({1, 2, 5, 5}, DType::F32, testing::kCuda0);
+  auto [y, idx] = ops::adaptive_max_pool2d_forward(x, {3, 3});
+  const Shape in{1, 2, 5, 5};
+  EXPECT_NO_THROW(ops::adaptive_max_pool2d_backward(y, idx, in));
+  EXPECT_THROW(ops::adaptive_max_pool2d_backward(y, idx.cpu(), in), Error);  // mixed devices
+  for (int64_t v : {int64_t(-2), int64_t(25)}) {
+    Tensor bad = idx.cpu();
+    bad.data<int64_t>()[0] = v;
+    EXPECT_THROW(ops::adaptive_max_pool2d_backward(y, bad.cuda(), in), Error) << v;
+  }
+  // In the plane but off its window: legal, credited like the CPU's scatter.
+  Tensor off = idx.cpu();
+  off.data<int64_t>()[0] = 24;
+  Tensor g = randn(y.shape(), DType::F32);
+  EXPECT_ALLCLOSE(ops::adaptive_max_pool2d_backward(g.cuda(), off.cuda(), in).cpu(),
+                  ops::adaptive_max_pool2d_backward(g, off, in),
+                  testing::tolerance_for(DType::F32, 9));
+  EXPECT_THROW(adaptive_avg_pool2d(x, {0, 2}), Error);
 }
 
 }  // namespace

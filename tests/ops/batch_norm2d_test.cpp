@@ -7,6 +7,7 @@
 #include <string>
 
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/fixtures.h"
 #include "testing/gradcheck.h"
 
@@ -256,6 +257,167 @@ TEST(BatchNorm2d, RejectsBadArguments) {
   EXPECT_THROW(batch_norm2d(zeros({2, 3, 2, 2}, DType::I64), {}, {}, {}, {}, true), Error);
   EXPECT_THROW(
       ops::batch_norm2d_backward(zeros({2, 3, 2, 1}), x, {}, c3, c3, true, {true, true, true}),
+      Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+// ---- CUDA: against the CPU reference on fresh random inputs ----
+
+namespace afinar {
+namespace {
+
+// Either tensor may be undefined; then both must be.
+void expect_close_or_both_undefined(const Tensor& gpu, const Tensor& cpu, testing::Tolerance tol,
+                                    const char* what) {
+  SCOPED_TRACE(what);
+  ASSERT_EQ(gpu.defined(), cpu.defined());
+  if (!cpu.defined()) return;
+  EXPECT_EQ(gpu.device(), testing::kCuda0);
+  EXPECT_ALLCLOSE(gpu.cpu(), cpu, tol);
+}
+
+Tensor cuda_or_none(const Tensor& t) {
+  return t.defined() ? t.cuda() : Tensor();
+}
+
+// A contiguous copy of x on the GPU starting 1 element past a 16-byte boundary: the kernels'
+// one-element (unvectorised) path even where H·W would allow 16-byte packs.
+Tensor misaligned_cuda(const Tensor& x) {
+  Tensor buf = empty({x.numel() + 1}, x.dtype(), testing::kCuda0);
+  Tensor view = buf.slice(0, 1, x.numel() + 1).reshape(x.shape());
+  view.copy_(x.cuda());
+  return view;
+}
+
+// Forward (training with running statistics over 3 steps, then eval) and backward with every
+// mask, each against the CPU. Tolerances: sums over n = N·H·W values per channel.
+void expect_batch_norm_matches(const Shape& shape, DType t, bool affine, bool misaligned,
+                               Generator& gen) {
+  SCOPED_TRACE(::testing::Message() << shape_str(shape) << " " << t << (affine ? " affine" : "")
+                                    << (misaligned ? " misaligned" : ""));
+  const int64_t C = shape[1], n = shape[0] * shape[2] * shape[3];
+  // x is uniform on [1, 3): |μ|/σ ≈ 3.5, and y = x·scale + shift in T loses about that factor
+  // on top of the sums' rounding (in the CPU reference too), hence safety 32 instead of 8.
+  const auto tol = testing::tolerance_for(t, n, 32);
+  const double momentum = 0.1, eps = 1e-5;
+  Tensor w, b;
+  if (affine) {
+    w = uniform({C}, 0.5, 1.5, t, gen);
+    b = randn({C}, t, gen);
+  }
+  Tensor rm = uniform({C}, -0.5, 0.5, t, gen), rv = uniform({C}, 0.5, 2.0, t, gen);
+  Tensor rm_g = rm.cuda(), rv_g = rv.cuda();
+  const std::vector<std::array<bool, 3>> masks = {{true, true, true},   {true, false, false},
+                                                  {false, true, false}, {false, false, true},
+                                                  {false, true, true},  {true, false, true}};
+  for (int step = 0; step < 4; ++step) {
+    const bool training = step < 3;  // 3 training steps, then eval with the running statistics
+    SCOPED_TRACE(::testing::Message() << "step " << step << (training ? " training" : " eval"));
+    // A mean away from 0 relative to the spread, as after a ReLU: the statistics must not cancel.
+    Tensor x = uniform(shape, 1.0, 3.0, t, gen);
+    Tensor xg = misaligned ? misaligned_cuda(x) : x.cuda();
+    auto ref = ops::batch_norm2d_forward(x, w, b, rm, rv, training, momentum, eps);
+    auto got = ops::batch_norm2d_forward(xg, cuda_or_none(w), cuda_or_none(b), rm_g, rv_g, training,
+                                         momentum, eps);
+    expect_close_or_both_undefined(got.y, ref.y, tol, "y");
+    expect_close_or_both_undefined(got.mean, ref.mean, tol, "mean");
+    expect_close_or_both_undefined(got.invstd, ref.invstd, tol, "invstd");
+    expect_close_or_both_undefined(rm_g, rm, tol, "running_mean");
+    expect_close_or_both_undefined(rv_g, rv, tol, "running_var");
+
+    Tensor g = randn(shape, t, gen);
+    Tensor gg = misaligned ? misaligned_cuda(g) : g.cuda();
+    for (const auto& mask : masks) {
+      SCOPED_TRACE(::testing::Message() << "mask " << mask[0] << mask[1] << mask[2]);
+      auto rb = ops::batch_norm2d_backward(g, x, w, ref.mean, ref.invstd, training, mask);
+      auto gb =
+          ops::batch_norm2d_backward(gg, xg, cuda_or_none(w), got.mean, got.invstd, training, mask);
+      expect_close_or_both_undefined(gb.grad_input, rb.grad_input, tol, "grad_input");
+      expect_close_or_both_undefined(gb.grad_weight, rb.grad_weight, tol, "grad_weight");
+      expect_close_or_both_undefined(gb.grad_bias, rb.grad_bias, tol, "grad_bias");
+    }
+  }
+}
+
+// Shapes: odd H·W (one element per access), H·W % 4 == 0 (16-byte packs), H·W = 1, one image
+// with large planes (rows split across blocks), many blocks per channel, an empty batch.
+const std::vector<Shape> kBnShapes = {{4, 3, 5, 7},     {8, 16, 8, 8},   {6, 5, 1, 1},
+                                      {1, 2, 256, 256}, {16, 8, 56, 56}, {3, 7, 2, 2}};
+
+TEST(BatchNorm2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(51);
+  for (DType t : {DType::F32, DType::F64})
+    for (const Shape& s : kBnShapes) expect_batch_norm_matches(s, t, /*affine=*/true, false, gen);
+}
+
+TEST(BatchNorm2dCuda, NoAffine) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(52);
+  for (DType t : {DType::F32, DType::F64})
+    for (const Shape& s : {Shape{4, 3, 5, 7}, Shape{8, 16, 8, 8}})
+      expect_batch_norm_matches(s, t, /*affine=*/false, false, gen);
+  // Training without running statistics or affine parameters.
+  for (DType t : {DType::F32, DType::F64}) {
+    Tensor x = randn({5, 4, 6, 6}, t, gen);
+    const auto tol = testing::tolerance_for(t, 5 * 36);
+    EXPECT_ALLCLOSE(batch_norm2d(x.cuda(), {}, {}, {}, {}, true).cpu(),
+                    batch_norm2d(x, {}, {}, {}, {}, true), tol);
+  }
+}
+
+TEST(BatchNorm2dCuda, MisalignedInput) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(53);
+  for (DType t : {DType::F32, DType::F64})
+    for (const Shape& s : {Shape{8, 16, 8, 8}, Shape{1, 2, 64, 64}})
+      expect_batch_norm_matches(s, t, /*affine=*/true, /*misaligned=*/true, gen);
+}
+
+TEST(BatchNorm2dCuda, ThroughAutograd) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(54);
+  Tensor x = randn({4, 3, 6, 5}, DType::F64, gen), g = randn({4, 3, 6, 5}, DType::F64, gen);
+  Tensor w = uniform({3}, 0.5, 1.5, DType::F64, gen), b = randn({3}, DType::F64, gen);
+  Tensor xc = x.clone().set_requires_grad(true), xg = x.cuda().set_requires_grad(true);
+  Tensor wc = w.clone().set_requires_grad(true), wg = w.cuda().set_requires_grad(true);
+  Tensor bc = b.clone().set_requires_grad(true), bg = b.cuda().set_requires_grad(true);
+  batch_norm2d(xc, wc, bc, {}, {}, true).backward(g);
+  batch_norm2d(xg, wg, bg, {}, {}, true).backward(g.cuda());
+  const auto tol = testing::tolerance_for(DType::F64, 4 * 30);
+  EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), tol);
+  EXPECT_ALLCLOSE(wg.grad().cpu(), wc.grad(), tol);
+  EXPECT_ALLCLOSE(bg.grad().cpu(), bc.grad(), tol);
+}
+
+TEST(BatchNorm2dCuda, EmptyBatchLeavesRunningStatistics) {
+  AFN_REQUIRE_CUDA();
+  Tensor rm = full({3}, 0.25, DType::F32, testing::kCuda0),
+         rv = ones({3}, DType::F32, testing::kCuda0);
+  auto out = ops::batch_norm2d_forward(zeros({0, 3, 4, 4}, DType::F32, testing::kCuda0), {}, {}, rm,
+                                       rv, true, 0.1, 1e-5);
+  EXPECT_EQ(out.y.shape(), (Shape{0, 3, 4, 4}));
+  auto ref = ops::batch_norm2d_forward(zeros({0, 3, 4, 4}), {}, {}, full({3}, 0.25), ones({3}),
+                                       true, 0.1, 1e-5);
+  EXPECT_EQ(out.mean.cpu().to_vector<float>(), ref.mean.to_vector<float>());
+  EXPECT_EQ(out.invstd.cpu().to_vector<float>(), ref.invstd.to_vector<float>());
+  EXPECT_EQ(rm.cpu().to_vector<float>(), (std::vector<float>{0.25f, 0.25f, 0.25f}));
+  EXPECT_EQ(rv.cpu().to_vector<float>(), (std::vector<float>{1, 1, 1}));
+}
+
+TEST(BatchNorm2dCuda, RejectsBadInput) {
+  AFN_REQUIRE_CUDA();
+  Tensor x = randn({2, 3, 4, 4}, DType::F32, testing::kCuda0);
+  Tensor c3 = ones({3}), c3g = ones({3}, DType::F32, testing::kCuda0);
+  EXPECT_THROW(batch_norm2d(x, c3, c3g, c3g, c3g, true), Error);  // weight on the CPU
+  EXPECT_THROW(batch_norm2d(x, c3g, c3g, c3, c3g, true), Error);  // running_mean on the CPU
+  EXPECT_THROW(batch_norm2d(x, c3g, c3g, {}, {}, false), Error);  // eval without statistics
+  EXPECT_THROW(batch_norm2d(x.cpu(), c3g, c3g, c3g, c3g, true), Error);
+  auto fwd = ops::batch_norm2d_forward(x, c3g, c3g, c3g, c3g, true, 0.1, 1e-5);
+  EXPECT_THROW(
+      ops::batch_norm2d_backward(x.cpu(), x, c3g, fwd.mean, fwd.invstd, true, {true, true, true}),
       Error);
 }
 

@@ -4,7 +4,9 @@
 
 #include <cmath>
 #include <limits>
+#include <string>
 
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -114,6 +116,87 @@ TEST(Dropout, RejectsBadInput) {
   auto out = ops::dropout_forward(x, 0.5, default_generator());
   EXPECT_THROW(ops::dropout_backward(ones({5}), out.mask, 0.5), Error);
   EXPECT_THROW(ops::dropout_backward(ones({4}), ones({4}), 0.5), Error);  // mask must be uint8
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// ---- CUDA vs the CPU reference ------------------------------------------------------------------
+
+TEST(DropoutCuda, MaskMatchesCpu) {
+  AFN_REQUIRE_CUDA();
+  // The mask is a function of (seed, offset, i): bit-identical on both devices, and so are the
+  // outputs (the same x · (m · scale) in the same dtype). Sizes cover a partial last group of 4.
+  Generator data(61);
+  for (DType t : {DType::F32, DType::F64})
+    for (int64_t n : {int64_t(1), int64_t(3), int64_t(4), int64_t(5), int64_t(1000003)})
+      for (double p : {0.1, 0.5, 0.9, 1.0}) {
+        SCOPED_TRACE("n " + std::to_string(n) + " p " + std::to_string(p));
+        const Tensor x = randn({n}, t, data);
+        Generator cpu_gen(1234), gpu_gen(1234);
+        cpu_gen.draw_offset(7);  // start mid-stream
+        gpu_gen.draw_offset(7);
+        const auto ref = ops::dropout_forward(x, p, cpu_gen);
+        const auto out = ops::dropout_forward(x.cuda(), p, gpu_gen);
+        EXPECT_EQ(gpu_gen.offset(), cpu_gen.offset());
+        ASSERT_TRUE(out.mask.device().is_cuda());
+        ASSERT_EQ(out.mask.dtype(), DType::U8);
+        EXPECT_EQ(out.mask.to_vector<uint8_t>(), ref.mask.to_vector<uint8_t>());
+        EXPECT_EQ(out.output.to_vector<double>(), ref.output.to_vector<double>());
+        const Tensor g = randn({n}, t, data);
+        EXPECT_EQ(ops::dropout_backward(g.cuda(), out.mask, p).to_vector<double>(),
+                  ops::dropout_backward(g, ref.mask, p).to_vector<double>());
+      }
+}
+
+TEST(DropoutCuda, MisalignedViewsMatchCpu) {
+  AFN_REQUIRE_CUDA();
+  // Contiguous views one element into their storage take the element-wise path.
+  Generator data(62);
+  const int64_t n = 4099;
+  for (DType t : {DType::F32, DType::F64}) {
+    const Tensor flat = randn({n + 1}, t, data);
+    Generator cpu_gen(9), gpu_gen(9);
+    const auto ref = ops::dropout_forward(flat.slice(0, 1, n + 1), 0.3, cpu_gen);
+    const auto out = ops::dropout_forward(flat.cuda().slice(0, 1, n + 1), 0.3, gpu_gen);
+    EXPECT_EQ(out.mask.to_vector<uint8_t>(), ref.mask.to_vector<uint8_t>());
+    EXPECT_EQ(out.output.to_vector<double>(), ref.output.to_vector<double>());
+    const Tensor g = randn({n + 1}, t, data);
+    EXPECT_EQ(ops::dropout_backward(g.cuda().slice(0, 1, n + 1), out.mask, 0.3).to_vector<double>(),
+              ops::dropout_backward(g.slice(0, 1, n + 1), ref.mask, 0.3).to_vector<double>());
+  }
+}
+
+TEST(DropoutCuda, NaNStaysNaNAndAutogradOnDevice) {
+  AFN_REQUIRE_CUDA();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const Tensor x = from_vector<double>({1.5, -2, nan, 4, 5}, {5});
+  Generator a(3), b(3);
+  const auto yc = dropout(x, 1.0, true, a).to_vector<double>();
+  const auto yg = dropout(x.cuda(), 1.0, true, b).to_vector<double>();
+  EXPECT_EQ(yg[0], 0.0);
+  EXPECT_TRUE(std::isnan(yg[2]));
+  EXPECT_TRUE(std::isnan(yc[2]));
+  Generator c(5);
+  Tensor xa = uniform({300}, 1.0, 2.0, DType::F32, c).cuda().set_requires_grad(true);
+  Tensor xb = xa.detach().cpu().set_requires_grad(true);
+  Generator ga(11), gb(11);
+  dropout(xa, 0.4, true, ga).backward(full({300}, 2.0, DType::F32, testing::kCuda0));
+  dropout(xb, 0.4, true, gb).backward(full({300}, 2.0, DType::F32));
+  ASSERT_TRUE(xa.grad().device().is_cuda());
+  EXPECT_EQ(xa.grad().to_vector<float>(), xb.grad().to_vector<float>());
+}
+
+TEST(DropoutCuda, RejectsMixedDevices) {
+  AFN_REQUIRE_CUDA();
+  const auto out =
+      ops::dropout_forward(ones({8}, DType::F32, testing::kCuda0), 0.5, default_generator());
+  EXPECT_THROW(ops::dropout_backward(ones({8}), out.mask, 0.5), Error);
+  EXPECT_THROW(ops::dropout_backward(ones({8}, DType::F32, testing::kCuda0), out.mask.cpu(), 0.5),
+               Error);
 }
 
 }  // namespace

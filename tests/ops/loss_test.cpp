@@ -4,10 +4,13 @@
 
 #include <cmath>
 #include <limits>
+#include <random>
 #include <string>
 
+#include "afinar/ops/elementwise.h"
 #include "afinar/ops/softmax.h"
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/fixtures.h"
 #include "testing/gradcheck.h"
 
@@ -248,6 +251,182 @@ TEST(CrossEntropy, RejectsBadShapes) {
   EXPECT_THROW(ops::nll_loss_backward(zeros({}, DType::F64), t, fwd.total_weight, 4,
                                       {.weight = ones({3}, DType::F64)}),
                Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// ---- CUDA vs the CPU reference ------------------------------------------------------------------
+
+// Targets in [0, C), every 5th row (and row 1) set to ignore_index.
+Tensor random_targets(int64_t N, int64_t C, int64_t ignore_index, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<int64_t> t(static_cast<size_t>(N));
+  for (int64_t i = 0; i < N; ++i)
+    t[size_t(i)] = (i % 5 == 1) ? ignore_index : int64_t(rng() % uint64_t(C));
+  return from_vector<int64_t>(t, {N});
+}
+
+// allclose where a NaN in `expected` (a mean over no counted rows) must be NaN in `actual`.
+::testing::AssertionResult close_or_both_nan(const Tensor& actual, const Tensor& expected,
+                                             testing::Tolerance tol) {
+  const auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  if (a.size() != e.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < a.size(); ++i) {
+    const bool ok = std::isnan(e[i])
+                        ? std::isnan(a[i])
+                        : a[i] == e[i] ||  // equal infinities (their difference is NaN)
+                              std::abs(a[i] - e[i]) <= tol.atol + tol.rtol * std::abs(e[i]);
+    if (!ok)
+      return ::testing::AssertionFailure()
+             << "element " << i << ": actual " << a[i] << ", expected " << e[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+const char* reduction_name(Reduction r) {
+  return r == Reduction::None ? "none" : r == Reduction::Mean ? "mean" : "sum";
+}
+
+// The upstream gradient of a loss of this reduction: [N] for None, else 0-D.
+Tensor grad_for(Reduction r, int64_t N, DType t, Generator& gen) {
+  return r == Reduction::None ? randn({N}, t, gen) : randn({}, t, gen);
+}
+
+// Forward (loss, W, logp) and backward of cross_entropy and nll_loss on CUDA against the CPU, for
+// every reduction, with and without weights and smoothing and a custom ignore_index.
+void expect_losses_cuda_match(int64_t N, int64_t C, DType t, Generator& gen) {
+  const Tensor x = randn({N, C}, t, gen) * 2.0;
+  const Tensor w = uniform({C}, 0.25, 2.0, t, gen);
+  for (int64_t ignore_index : {int64_t(-100), std::min<int64_t>(2, C - 1)})
+    for (bool weighted : {false, true})
+      for (double eps : {0.0, 0.15})
+        for (Reduction red : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+          SCOPED_TRACE(std::string("[") + std::to_string(N) + ", " + std::to_string(C) + "] " +
+                       (t == DType::F32 ? "f32" : "f64") + " ignore " +
+                       std::to_string(ignore_index) + (weighted ? " weighted" : "") + " eps " +
+                       std::to_string(eps) + " " + reduction_name(red));
+          const Tensor target = random_targets(N, C, ignore_index, uint64_t(N * C + 7));
+          CrossEntropyOptions opt{.weight = weighted ? w : Tensor(),
+                                  .ignore_index = ignore_index,
+                                  .reduction = red,
+                                  .label_smoothing = eps};
+          CrossEntropyOptions gopt = opt;
+          if (weighted) gopt.weight = w.cuda();
+          const Tensor gtarget = target.cuda();
+          // A loss sums C log-probabilities per row, N rows for sum / mean.
+          const auto loss_tol = testing::tolerance_for(t, red == Reduction::None ? C : N * C);
+          const auto row_tol = testing::tolerance_for(t, C);
+
+          const auto ce = ops::cross_entropy_forward(x, target, opt);
+          const auto gce = ops::cross_entropy_forward(x.cuda(), gtarget, gopt);
+          ASSERT_TRUE(gce.loss.device().is_cuda());
+          EXPECT_TRUE(close_or_both_nan(gce.loss.cpu(), ce.loss, loss_tol));
+          EXPECT_ALLCLOSE(gce.total_weight.cpu(), ce.total_weight, testing::tolerance_for(t, N));
+          EXPECT_ALLCLOSE(gce.log_probs.cpu(), ce.log_probs, row_tol);
+          const Tensor g = grad_for(red, N, t, gen);
+          // Both backward kernels get the CPU's saved tensors.
+          EXPECT_ALLCLOSE(
+              ops::cross_entropy_backward(g.cuda(), ce.log_probs.cuda(), gtarget,
+                                          ce.total_weight.cuda(), gopt)
+                  .cpu(),
+              ops::cross_entropy_backward(g, ce.log_probs, target, ce.total_weight, opt), row_tol);
+
+          const auto nll = ops::nll_loss_forward(ce.log_probs, target, opt);
+          const auto gnll = ops::nll_loss_forward(ce.log_probs.cuda(), gtarget, gopt);
+          EXPECT_TRUE(close_or_both_nan(gnll.loss.cpu(), nll.loss, loss_tol));
+          EXPECT_ALLCLOSE(gnll.total_weight.cpu(), nll.total_weight, testing::tolerance_for(t, N));
+          EXPECT_ALLCLOSE(
+              ops::nll_loss_backward(g.cuda(), gtarget, nll.total_weight.cuda(), C, gopt).cpu(),
+              ops::nll_loss_backward(g, target, nll.total_weight, C, opt), row_tol);
+        }
+}
+
+TEST(CrossEntropyCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(51);
+  // Warp per row (C <= 1024 f32 / 512 f64; 16-byte loads when C % 4 == 0 resp. % 2), block per
+  // row with the row in registers (C <= 32768 f32 / 16384 f64), block per row with the online
+  // pass (longer), odd sizes, one class, one row; 5000 rows take the two-stage reduction.
+  const std::vector<std::pair<int64_t, int64_t>> shapes = {
+      {7, 10},   {64, 1000}, {33, 1023}, {5, 1},     {1, 3},   {6, 600},
+      {5, 4099}, {4, 4100},  {3, 20000}, {2, 40000}, {5000, 7}};
+  for (const auto& [N, C] : shapes)
+    for (DType t : {DType::F32, DType::F64}) expect_losses_cuda_match(N, C, t, gen);
+}
+
+TEST(CrossEntropyCuda, AutogradOnDevice) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(52);
+  const Tensor x = randn({37, 100}, DType::F32, gen);
+  const Tensor target = random_targets(37, 100, -100, 3);
+  const Tensor w = uniform({100}, 0.5, 1.5, DType::F32, gen);
+  Tensor a = x.cuda().set_requires_grad(true), b = x.detach().clone().set_requires_grad(true);
+  const Tensor la = cross_entropy(a, target.cuda(), {.weight = w.cuda(), .label_smoothing = 0.1});
+  const Tensor lb = cross_entropy(b, target, {.weight = w, .label_smoothing = 0.1});
+  EXPECT_ALLCLOSE(la.cpu(), lb, testing::tolerance_for(DType::F32, 37 * 100));
+  la.backward();
+  lb.backward();
+  ASSERT_TRUE(a.grad().device().is_cuda());
+  EXPECT_ALLCLOSE(a.grad().cpu(), b.grad(), testing::tolerance_for(DType::F32, 100));
+}
+
+TEST(CrossEntropyCuda, AllRowsIgnored) {
+  AFN_REQUIRE_CUDA();
+  // As the CPU: mean is 0/0 = NaN, sum is 0, the gradient is 0.
+  const Tensor x = randn({3, 5}, DType::F32, testing::kCuda0).set_requires_grad(true);
+  const Tensor t = from_vector<int64_t>({-100, -100, -100}, {3}).cuda();
+  EXPECT_TRUE(std::isnan(cross_entropy(x, t).item<float>()));
+  EXPECT_TRUE(std::isnan(cross_entropy(x, t, {.label_smoothing = 0.2}).item<float>()));
+  const Tensor sum = cross_entropy(x, t, {.reduction = Reduction::Sum});
+  EXPECT_EQ(sum.item<float>(), 0.0f);
+  sum.backward();
+  for (float g : x.grad().to_vector<float>()) EXPECT_EQ(g, 0.0f);
+}
+
+TEST(CrossEntropyCuda, InvalidTargetsThrow) {
+  AFN_REQUIRE_CUDA();
+  // The CPU's message (first bad row, its value), raised without a device assert: the device
+  // stays usable afterwards.
+  for (int64_t C : {int64_t(4), int64_t(3000)}) {  // warp and block kernels
+    const Tensor x = zeros({3, C}, DType::F32, testing::kCuda0);
+    const std::string classes = std::to_string(C) + " classes";
+    const Tensor bad = from_vector<int64_t>({0, C + 3, -1}, {3}).cuda();
+    expect_error_naming([&] { cross_entropy(x, bad); },
+                        {"cross_entropy", "target " + std::to_string(C + 3), "(row 1)", classes});
+    expect_error_naming([&] { nll_loss(x, bad); }, {"nll_loss", "(row 1)", classes});
+    const Tensor neg = from_vector<int64_t>({0, 1, -1}, {3}).cuda();
+    expect_error_naming([&] { cross_entropy(x, neg, {.label_smoothing = 0.1}); },
+                        {"cross_entropy", "target -1", "(row 2)"});
+    const Tensor ok = from_vector<int64_t>({0, 1, 2}, {3}).cuda();
+    const auto fwd = ops::cross_entropy_forward(x, ok, {});
+    expect_error_naming(
+        [&] {
+          ops::cross_entropy_backward(ones({}, DType::F32, testing::kCuda0), fwd.log_probs, bad,
+                                      fwd.total_weight, {});
+        },
+        {"cross_entropy_backward", "(row 1)"});
+    expect_error_naming(
+        [&] {
+          ops::nll_loss_backward(ones({}, DType::F32, testing::kCuda0), neg, fwd.total_weight, C,
+                                 {});
+        },
+        {"nll_loss_backward", "target -1", "(row 2)"});
+    // Still usable: the same call with good targets works.
+    EXPECT_TRUE(std::isfinite(cross_entropy(x, ok).item<float>()));
+  }
+}
+
+TEST(CrossEntropyCuda, RejectsMixedDevices) {
+  AFN_REQUIRE_CUDA();
+  const Tensor x = zeros({2, 4}, DType::F32, testing::kCuda0);
+  const Tensor t = from_vector<int64_t>({0, 1}, {2});
+  EXPECT_THROW(cross_entropy(x, t), Error);                                // target on the CPU
+  EXPECT_THROW(cross_entropy(x, t.cuda(), {.weight = ones({4})}), Error);  // weight on the CPU
+  EXPECT_THROW(nll_loss(x.cpu(), t.cuda()), Error);
 }
 
 }  // namespace

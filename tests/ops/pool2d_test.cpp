@@ -8,6 +8,7 @@
 #include <numeric>
 
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/fixtures.h"
 #include "testing/gradcheck.h"
 
@@ -334,6 +335,226 @@ TEST(AvgPool2d, RejectsBadArguments) {
   EXPECT_THROW(ops::avg_pool2d_backward(y, {1, 2, 6, 7}, k2), Error);  // output would be 3x3
   EXPECT_THROW(ops::avg_pool2d_backward(y, {1, 3, 5, 5}, k2), Error);  // C differs
   EXPECT_THROW(ops::avg_pool2d_backward(y.to(DType::I64), x.shape(), k2), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+// ---- CUDA: against the CPU reference on fresh random inputs ----
+
+namespace afinar {
+namespace {
+
+// Odd and non-divisible plane sizes, a batch large enough for the grid-stride loops, and N = 0.
+const std::vector<Shape> kPoolShapes = {
+    {2, 3, 11, 13}, {1, 2, 7, 5}, {3, 5, 16, 16}, {4, 16, 67, 61}, {0, 3, 9, 9}};
+
+// Values and indices of the max pool are exact (the same scan); backward sums at most
+// `overlap` upstream values into one input.
+void expect_max_pool_matches(const MaxPool2dOptions& opt, const Shape& shape, DType t,
+                             Generator& gen) {
+  SCOPED_TRACE(::testing::Message()
+               << shape_str(shape) << " k " << opt.kernel_size[0] << "x" << opt.kernel_size[1]
+               << " s " << opt.stride[0] << "," << opt.stride[1] << " p " << opt.padding[0] << ","
+               << opt.padding[1] << " d " << opt.dilation[0] << "," << opt.dilation[1] << " ceil "
+               << opt.ceil_mode << " " << t);
+  if (ops::pool2d_output_size(shape[2], opt.kernel_size[0],
+                              opt.stride[0] ? opt.stride[0] : opt.kernel_size[0], opt.padding[0],
+                              opt.dilation[0], opt.ceil_mode) < 1 ||
+      ops::pool2d_output_size(shape[3], opt.kernel_size[1],
+                              opt.stride[1] ? opt.stride[1] : opt.kernel_size[1], opt.padding[1],
+                              opt.dilation[1], opt.ceil_mode) < 1)
+    return;  // too small for this window
+  Tensor x = randn(shape, t, gen);
+  auto [y, idx] = ops::max_pool2d_forward(x, opt);
+  auto [yg, idxg] = ops::max_pool2d_forward(x.cuda(), opt);
+  ASSERT_EQ(yg.device(), testing::kCuda0);
+  EXPECT_EQ(yg.cpu().to_vector<double>(), y.to_vector<double>());
+  EXPECT_EQ(idxg.cpu().to_vector<int64_t>(), idx.to_vector<int64_t>());
+
+  Tensor g = randn(y.shape(), t, gen);
+  Tensor gx = ops::max_pool2d_backward(g, idx, shape, opt);
+  Tensor gxg = ops::max_pool2d_backward(g.cuda(), idxg, shape, opt);
+  EXPECT_ALLCLOSE(gxg.cpu(), gx,
+                  testing::tolerance_for(t, opt.kernel_size[0] * opt.kernel_size[1]));
+}
+
+TEST(MaxPool2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  const std::vector<MaxPool2dOptions> configs = {
+      {.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}},  // ResNet stem
+      {.kernel_size = {2, 2}},                                       // stride = kernel
+      {.kernel_size = {2, 2}, .stride = {2, 2}, .ceil_mode = true},
+      {.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true},
+      {.kernel_size = {3, 2},
+       .stride = {1, 2},
+       .padding = {1, 1},
+       .dilation = {2, 1},
+       .ceil_mode = true},
+      {.kernel_size = {3, 3}, .stride = {1, 1}, .padding = {1, 1}, .dilation = {2, 3}},
+      {.kernel_size = {5, 4}, .stride = {3, 1}, .padding = {2, 1}},
+      {.kernel_size = {1, 1}},
+  };
+  Generator gen(31);
+  for (DType t : {DType::F32, DType::F64})
+    for (const auto& opt : configs)
+      for (const Shape& s : kPoolShapes) expect_max_pool_matches(opt, s, t, gen);
+}
+
+TEST(MaxPool2dCuda, AllPaddingWindowsTiesAndNaN) {
+  AFN_REQUIRE_CUDA();
+  // Dilation 3 on 2x2 with padding 1: the only window reads nothing (-inf, index -1, no grad).
+  const MaxPool2dOptions empty{
+      .kernel_size = {2, 2}, .stride = {1, 1}, .padding = {1, 1}, .dilation = {3, 3}};
+  Generator gen(32);
+  for (DType t : {DType::F32, DType::F64}) expect_max_pool_matches(empty, {2, 3, 2, 2}, t, gen);
+  // Dilated windows that are empty for some outputs only.
+  const MaxPool2dOptions some{
+      .kernel_size = {2, 3}, .stride = {1, 1}, .padding = {1, 1}, .dilation = {4, 3}};
+  for (DType t : {DType::F32, DType::F64}) expect_max_pool_matches(some, {2, 2, 5, 6}, t, gen);
+
+  // Ties keep the first max, NaN propagates with the last NaN's index, an all -inf window points
+  // at its first position.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x =
+      from_vector<double>({2, 2, 1, 2, 1, nan, 3, nan, -kInf, -kInf, -kInf, -kInf}, {1, 1, 3, 4});
+  for (DType t : {DType::F32, DType::F64}) {
+    const MaxPool2dOptions opt{.kernel_size = {1, 2}, .stride = {1, 1}};
+    auto [y, idx] = ops::max_pool2d_forward(x.to(t), opt);
+    auto [yg, idxg] = ops::max_pool2d_forward(x.to(t).cuda(), opt);
+    EXPECT_EQ(idxg.cpu().to_vector<int64_t>(), idx.to_vector<int64_t>());
+    const auto yv = y.to_vector<double>(), ygv = yg.cpu().to_vector<double>();
+    ASSERT_EQ(yv.size(), ygv.size());
+    for (size_t i = 0; i < yv.size(); ++i) {
+      if (std::isnan(yv[i]))
+        EXPECT_TRUE(std::isnan(ygv[i])) << i;
+      else
+        EXPECT_EQ(ygv[i], yv[i]) << i;
+    }
+  }
+}
+
+TEST(MaxPool2dCuda, BackwardThroughAutograd) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(33);
+  const MaxPool2dOptions opt{.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
+  Tensor x = randn({2, 4, 9, 10}, DType::F32, gen);
+  Tensor xc = x.clone().set_requires_grad(true);
+  Tensor xg = x.cuda().set_requires_grad(true);
+  Tensor y = max_pool2d(xc, opt), yg = max_pool2d(xg, opt);
+  Tensor g = randn(y.shape(), DType::F32, gen);
+  y.backward(g);
+  yg.backward(g.cuda());
+  ASSERT_EQ(xg.grad().device(), testing::kCuda0);
+  EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), testing::tolerance_for(DType::F32, 9));
+}
+
+TEST(MaxPool2dCuda, IndicesOffTheirWindowTakeTheScatter) {
+  AFN_REQUIRE_CUDA();
+  // Raw-op indices may point anywhere in the plane: every output of a 4x4 -> 2x2 pool credits
+  // input 15 (off the window of three of them) and output 1 credits input 0.
+  const MaxPool2dOptions opt{.kernel_size = {2, 2}};
+  Generator gen(34);
+  for (DType t : {DType::F32, DType::F64}) {
+    Tensor g = randn({2, 3, 2, 2}, t, gen);
+    std::vector<int64_t> iv(size_t(g.numel()), 15);
+    for (size_t i = 1; i < iv.size(); i += 4) iv[i] = 0;
+    Tensor idx = from_vector<int64_t>(iv, g.shape());
+    const Shape in{2, 3, 4, 4};
+    Tensor gx = ops::max_pool2d_backward(g, idx, in, opt);
+    Tensor gxg = ops::max_pool2d_backward(g.cuda(), idx.cuda(), in, opt);
+    EXPECT_ALLCLOSE(gxg.cpu(), gx, testing::tolerance_for(t, 4));
+  }
+}
+
+TEST(MaxPool2dCuda, RejectsBadInput) {
+  AFN_REQUIRE_CUDA();
+  const MaxPool2dOptions k2{.kernel_size = {2, 2}};
+  Tensor x = randn({1, 2, 5, 5}, DType::F32, testing::kCuda0);
+  auto [y, idx] = ops::max_pool2d_forward(x, k2);
+  const Shape in = x.shape();
+  EXPECT_NO_THROW(ops::max_pool2d_backward(y, idx, in, k2));
+  EXPECT_THROW(ops::max_pool2d_backward(y, idx.cpu(), in, k2), Error);  // mixed devices
+  EXPECT_THROW(ops::max_pool2d_backward(y.cpu(), idx, in, k2), Error);
+  for (int64_t v : {int64_t(25), int64_t(-2), int64_t(1) << 40}) {
+    Tensor bad = idx.cpu();
+    bad.data<int64_t>()[3] = v;  // outside the 5x5 plane
+    EXPECT_THROW(ops::max_pool2d_backward(y, bad.cuda(), in, k2), Error) << v;
+  }
+}
+
+void expect_avg_pool_matches(const AvgPool2dOptions& opt, const Shape& shape, DType t,
+                             Generator& gen) {
+  SCOPED_TRACE(::testing::Message()
+               << shape_str(shape) << " k " << opt.kernel_size[0] << "x" << opt.kernel_size[1]
+               << " s " << opt.stride[0] << "," << opt.stride[1] << " p " << opt.padding[0] << ","
+               << opt.padding[1] << " ceil " << opt.ceil_mode << " cip " << opt.count_include_pad
+               << " div " << opt.divisor_override << " " << t);
+  for (int a = 0; a < 2; ++a)
+    if (ops::pool2d_output_size(
+            shape[size_t(2 + a)], opt.kernel_size[size_t(a)],
+            opt.stride[size_t(a)] ? opt.stride[size_t(a)] : opt.kernel_size[size_t(a)],
+            opt.padding[size_t(a)], 1, opt.ceil_mode) < 1)
+      return;
+  const auto tol = testing::tolerance_for(t, opt.kernel_size[0] * opt.kernel_size[1]);
+  Tensor x = randn(shape, t, gen);
+  Tensor y = ops::avg_pool2d_forward(x, opt);
+  Tensor yg = ops::avg_pool2d_forward(x.cuda(), opt);
+  ASSERT_EQ(yg.device(), testing::kCuda0);
+  EXPECT_ALLCLOSE(yg.cpu(), y, tol);
+  Tensor g = randn(y.shape(), t, gen);
+  Tensor gx = ops::avg_pool2d_backward(g, shape, opt);
+  Tensor gxg = ops::avg_pool2d_backward(g.cuda(), shape, opt);
+  EXPECT_ALLCLOSE(gxg.cpu(), gx, tol);
+}
+
+TEST(AvgPool2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  std::vector<AvgPool2dOptions> configs = {
+      {.kernel_size = {2, 2}},
+      {.kernel_size = {3, 3}, .stride = {1, 1}, .padding = {1, 1}},
+      {.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .ceil_mode = true},
+      {.kernel_size = {3, 2}, .stride = {2, 1}, .padding = {1, 1}, .ceil_mode = true},
+      {.kernel_size = {2, 3}, .stride = {1, 2}, .padding = {1, 1}, .divisor_override = 5},
+      {.kernel_size = {4, 5}, .stride = {3, 2}, .padding = {2, 1}, .ceil_mode = true},
+      {.kernel_size = {7, 7}, .stride = {1, 1}, .padding = {3, 3}},  // >= 32: warp per output
+      {.kernel_size = {7, 5}, .stride = {2, 3}, .padding = {3, 2}, .ceil_mode = true},
+  };
+  // Every configuration with count_include_pad both ways.
+  const size_t n = configs.size();
+  for (size_t i = 0; i < n; ++i) {
+    AvgPool2dOptions o = configs[i];
+    o.count_include_pad = !o.count_include_pad;
+    configs.push_back(o);
+  }
+  Generator gen(35);
+  for (DType t : {DType::F32, DType::F64})
+    for (const auto& opt : configs)
+      for (const Shape& s : kPoolShapes) expect_avg_pool_matches(opt, s, t, gen);
+}
+
+TEST(AvgPool2dCuda, BackwardThroughAutograd) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(36);
+  const AvgPool2dOptions opt{
+      .kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}, .count_include_pad = false};
+  Tensor x = randn({2, 4, 9, 10}, DType::F64, gen);
+  Tensor xc = x.clone().set_requires_grad(true);
+  Tensor xg = x.cuda().set_requires_grad(true);
+  Tensor y = avg_pool2d(xc, opt), yg = avg_pool2d(xg, opt);
+  Tensor g = randn(y.shape(), DType::F64, gen);
+  y.backward(g);
+  yg.backward(g.cuda());
+  EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), testing::tolerance_for(DType::F64, 9));
+}
+
+TEST(AvgPool2dCuda, RejectsBadInput) {
+  AFN_REQUIRE_CUDA();
+  const AvgPool2dOptions k2{.kernel_size = {2, 2}};
+  Tensor x = randn({1, 2, 5, 5}, DType::F32, testing::kCuda0);
+  EXPECT_THROW(avg_pool2d(x, {.kernel_size = {2, 6}}), Error);
+  Tensor y = ops::avg_pool2d_forward(x, k2);
+  EXPECT_THROW(ops::avg_pool2d_backward(y, {1, 2, 6, 7}, k2), Error);
 }
 
 }  // namespace

@@ -3,8 +3,12 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
+#include <string>
 
+#include "afinar/ops/elementwise.h"
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -116,6 +120,154 @@ TEST(Softmax, RejectsBadInput) {
   Tensor y = softmax(zeros({2, 3}, DType::F64), 1);
   EXPECT_THROW(ops::softmax_backward(zeros({3, 2}, DType::F64), y, 1), Error);
   EXPECT_THROW(ops::log_softmax_backward(zeros({2, 3}, DType::F32), y, 1), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// ---- CUDA vs the CPU reference ------------------------------------------------------------------
+
+// NaN where the reference has NaN, elsewhere within tol.
+::testing::AssertionResult close_or_both_nan(const Tensor& actual, const Tensor& expected,
+                                             testing::Tolerance tol) {
+  const auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  if (a.size() != e.size()) return ::testing::AssertionFailure() << "sizes differ";
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(e[i]) != std::isnan(a[i]))
+      return ::testing::AssertionFailure()
+             << "element " << i << ": actual " << a[i] << ", expected " << e[i];
+    // Equal infinities pass (their difference is NaN).
+    if (!std::isnan(e[i]) && a[i] != e[i] &&
+        !(std::abs(a[i] - e[i]) <= tol.atol + tol.rtol * std::abs(e[i])))
+      return ::testing::AssertionFailure()
+             << "element " << i << ": actual " << a[i] << ", expected " << e[i];
+  }
+  return ::testing::AssertionSuccess();
+}
+
+// Forward of both ops and their backward (fed the reference's y, so each kernel is compared
+// alone) on CUDA against the CPU, for x on the CPU.
+void expect_softmax_cuda_matches(const Tensor& x, int64_t dim, Generator& gen) {
+  const DType t = x.dtype();
+  const int64_t C = x.dim() == 0 ? 1 : x.size(dim < 0 ? dim + x.dim() : dim);
+  const auto tol = testing::tolerance_for(t, C);
+  const Tensor gx = x.cuda();
+  for (bool log : {false, true}) {
+    SCOPED_TRACE(std::string(log ? "log_softmax " : "softmax ") + shape_str(x.shape()) + " dim " +
+                 std::to_string(dim) + " " + (t == DType::F32 ? "f32" : "f64"));
+    const Tensor y = log ? ops::log_softmax_forward(x, dim) : ops::softmax_forward(x, dim);
+    const Tensor gy = log ? ops::log_softmax_forward(gx, dim) : ops::softmax_forward(gx, dim);
+    ASSERT_TRUE(gy.device().is_cuda());
+    EXPECT_TRUE(close_or_both_nan(gy.cpu(), y, tol));
+    const Tensor g = randn(x.shape(), t, gen);
+    const Tensor gi = log ? ops::log_softmax_backward(g, y, dim) : ops::softmax_backward(g, y, dim);
+    const Tensor ggi = log ? ops::log_softmax_backward(g.cuda(), y.cuda(), dim)
+                           : ops::softmax_backward(g.cuda(), y.cuda(), dim);
+    EXPECT_TRUE(close_or_both_nan(ggi.cpu(), gi, tol));
+  }
+}
+
+TEST(SoftmaxCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(41);
+  struct Case {
+    Shape shape;
+    int64_t dim;
+  };
+  const std::vector<Case> cases = {
+      {{7, 10}, 1},        // warp per row, 1 element per lane, scalar loads (10 % 4 != 0)
+      {{33, 1000}, -1},    // warp per row, 16-byte loads (the classifier case)
+      {{5, 1023}, 1},      // warp per row, odd length
+      {{9, 512}, 1},       // the longest f64 warp row
+      {{3, 1}, 1},         // C = 1
+      {{2, 3, 17}, 2},     // 3-D, last dim
+      {{6, 1025}, 1},      // block per row, row in registers, scalar loads
+      {{4, 4100}, 1},      // block per row, row in registers, 16-byte loads
+      {{2, 20000}, 1},     // f32: registers forward, online backward; f64: online both ways
+      {{3, 100003}, 1},    // long rows: online max/sum
+      {{4, 37, 5}, 1},     // middle dim, inner < 32
+      {{3, 300, 67}, 1},   // middle dim, inner > 32 (partial tile)
+      {{2, 5, 3, 7}, 0},   // first dim
+      {{2, 2000, 3}, -2},  // middle dim, long lines
+      {{2, 9000, 3}, 1},   // middle dim, lines too long for registers: online pass
+      {{513}, 0},          // 1-D
+      {{}, 0},             // 0-D counts as [1]
+      {{0, 5}, 1},         // empty
+  };
+  for (const Case& c : cases)
+    for (DType t : {DType::F32, DType::F64})
+      expect_softmax_cuda_matches(randn(c.shape, t, gen) * 3.0, c.dim, gen);
+}
+
+TEST(SoftmaxCuda, MisalignedRowsTakeScalarLoads) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(42);
+  for (DType t : {DType::F32, DType::F64})
+    for (int64_t C : {int64_t(1000), int64_t(4096)}) {
+      // A contiguous view one element into its storage: rows are not 16-byte aligned.
+      const Tensor flat = randn({4 * C + 1}, t, gen);
+      const Tensor x = flat.slice(0, 1, 4 * C + 1).reshape({4, C});
+      const Tensor gx = flat.cuda().slice(0, 1, 4 * C + 1).reshape({4, C});
+      ASSERT_TRUE(gx.is_contiguous());
+      const auto tol = testing::tolerance_for(t, C);
+      EXPECT_ALLCLOSE(softmax(gx, 1).cpu(), softmax(x, 1), tol);
+      EXPECT_ALLCLOSE(log_softmax(gx, 1).cpu(), log_softmax(x, 1), tol);
+      const Tensor y = softmax(x, 1), g = randn({4, C}, t, gen);
+      const Tensor gg = randn({4 * C + 1}, t, gen);
+      EXPECT_ALLCLOSE(
+          ops::softmax_backward(gg.cuda().slice(0, 1, 4 * C + 1).reshape({4, C}), y.cuda(), 1)
+              .cpu(),
+          ops::softmax_backward(gg.slice(0, 1, 4 * C + 1).reshape({4, C}), y, 1), tol);
+    }
+}
+
+TEST(SoftmaxCuda, SpecialValuesAsTheCpu) {
+  AFN_REQUIRE_CUDA();
+  // Rows with ±1000, +inf, all -inf, NaN and some -inf: the register path (C = 4), the online
+  // block path (C = 1500) and the columns path (dim 0) must give the CPU's values and NaNs.
+  const double inf = std::numeric_limits<double>::infinity();
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<std::vector<double>> rows = {
+      {1000, 0, -1000, 5}, {inf, 1, 2, 3},   {-inf, -inf, -inf, -inf}, {nan, 1, 2, 3},
+      {-inf, 0, 1, -inf},  {1, inf, inf, 0}, {-inf, nan, -inf, -inf}};
+  for (DType t : {DType::F32, DType::F64})
+    for (int64_t C : {int64_t(4), int64_t(1500)}) {
+      std::vector<double> v;
+      for (const auto& r : rows)
+        for (int64_t c = 0; c < C; ++c) v.push_back(c < 4 ? r[size_t(c)] : -3.0 + double(c % 7));
+      const int64_t n = int64_t(rows.size());
+      const Tensor x = from_vector<double>(v, {n, C}).to(t);
+      const auto tol = testing::tolerance_for(t, C);
+      for (int64_t dim : {1, 0}) {
+        const Tensor xd = dim == 1 ? x : x.transpose(0, 1).contiguous();
+        EXPECT_TRUE(close_or_both_nan(softmax(xd.cuda(), dim).cpu(), softmax(xd, dim), tol))
+            << "C " << C << " dim " << dim;
+        EXPECT_TRUE(close_or_both_nan(log_softmax(xd.cuda(), dim).cpu(), log_softmax(xd, dim), tol))
+            << "C " << C << " dim " << dim;
+      }
+    }
+}
+
+TEST(SoftmaxCuda, AutogradOnDevice) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(43);
+  const Tensor x = randn({6, 50, 3}, DType::F32, gen), g = randn({6, 50, 3}, DType::F32, gen);
+  Tensor a = x.cuda().set_requires_grad(true), b = x.detach().clone().set_requires_grad(true);
+  log_softmax(a, 1).backward(g.cuda());
+  log_softmax(b, 1).backward(g);
+  ASSERT_TRUE(a.grad().device().is_cuda());
+  EXPECT_ALLCLOSE(a.grad().cpu(), b.grad(), testing::tolerance_for(DType::F32, 50));
+}
+
+TEST(SoftmaxCuda, RejectsMixedDevices) {
+  AFN_REQUIRE_CUDA();
+  const Tensor y = softmax(zeros({2, 3}, DType::F32, testing::kCuda0), 1);
+  EXPECT_THROW(ops::softmax_backward(zeros({2, 3}), y, 1), Error);
+  EXPECT_THROW(ops::log_softmax_backward(zeros({2, 3}, DType::F32, testing::kCuda0), y.cpu(), 1),
+               Error);
 }
 
 }  // namespace

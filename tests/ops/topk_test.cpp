@@ -6,7 +6,10 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <random>
+#include <string>
 
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -158,6 +161,184 @@ TEST(Topk, RejectsBadInput) {
       Error);
   EXPECT_THROW(ops::topk_backward(ones({2, 2}), zeros({2, 2}), {2, 5}, 1), Error);
   EXPECT_THROW(ops::topk_backward(ones({3, 2}), zeros({3, 2}, DType::I64), {2, 5}, 1), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// ---- CUDA vs the CPU reference ------------------------------------------------------------------
+
+// Values full of ties: integers in [-3, 3] with zeros of both signs, a NaN every `nan_every`
+// elements (none for 0); or standard normal draws when !ties.
+Tensor topk_input(const Shape& shape, DType t, bool ties, int64_t nan_every, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<double> normal;
+  int64_t n = 1;
+  for (int64_t d : shape) n *= d;
+  std::vector<double> v(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    double x = ties ? double(int64_t(rng() % 7) - 3) : normal(rng);
+    if (x == 0 && rng() % 2) x = -0.0;
+    if (nan_every > 0 && i % nan_every == nan_every / 2) x = kNaN;
+    v[size_t(i)] = x;
+  }
+  return from_vector<double>(v, shape).to(t);
+}
+
+// Same length, NaN at the same places, equal elsewhere (-0 == +0).
+void expect_same_values(const Tensor& actual, const Tensor& expected) {
+  const auto a = actual.to_vector<double>(), e = expected.to_vector<double>();
+  ASSERT_EQ(a.size(), e.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::isnan(e[i]))
+      EXPECT_TRUE(std::isnan(a[i])) << "element " << i;
+    else
+      EXPECT_EQ(a[i], e[i]) << "element " << i;
+  }
+}
+
+struct DimCase {
+  Shape shape;
+  int64_t dim;
+};
+
+TEST(ArgmaxCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  const std::vector<DimCase> cases = {{{7, 10}, 1},    {{33, 1000}, -1},   {{3, 100003}, 1},
+                                      {{4, 37, 5}, 1}, {{3, 300, 67}, 1},  {{2, 5, 3, 7}, 0},
+                                      {{513}, 0},      {{2, 3000, 3}, -2}, {{}, 0}};
+  uint64_t seed = 70;
+  for (const DimCase& c : cases)
+    for (DType t : {DType::F32, DType::F64})
+      for (bool ties : {false, true})
+        for (int64_t nan_every : {int64_t(0), int64_t(29)}) {
+          SCOPED_TRACE(shape_str(c.shape) + " dim " + std::to_string(c.dim) +
+                       (ties ? " ties" : "") + (nan_every ? " NaN" : ""));
+          const Tensor x = topk_input(c.shape, t, ties, nan_every, ++seed);
+          const Tensor gx = x.cuda();
+          EXPECT_EQ(argmax(gx, c.dim).to_vector<int64_t>(), argmax(x, c.dim).to_vector<int64_t>());
+          EXPECT_EQ(argmax(gx, c.dim, true).shape(), argmax(x, c.dim, true).shape());
+          EXPECT_EQ(argmax(gx).item<int64_t>(), argmax(x).item<int64_t>());
+        }
+}
+
+TEST(TopkCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  struct Case {
+    Shape shape;
+    int64_t dim, k;
+  };
+  const std::vector<Case> cases = {
+      // WarpSelect (k <= 32)
+      {{7, 10}, 1, 3},
+      {{33, 1000}, -1, 5},
+      {{9, 1000}, 1, 32},
+      {{4, 37, 5}, 1, 7},
+      {{3, 5000}, 1, 10},
+      {{5}, 0, 5},
+      {{}, 0, 1},
+      // BitonicSort (k > 32, C <= 4096)
+      {{6, 100}, 1, 40},
+      {{5, 4096}, 1, 33},
+      {{3, 300, 7}, 1, 100},
+      {{4, 50}, 1, 50},
+      {{2, 3000}, -1, 3000},
+      // RadixSort (k > 32, C > 4096)
+      {{3, 5000}, 1, 40},
+      {{2, 4097, 3}, 1, 100},
+      {{2, 10000}, 1, 10000},
+  };
+  uint64_t seed = 80;
+  for (const Case& c : cases)
+    for (DType t : {DType::F32, DType::F64})
+      for (bool ties : {false, true})
+        for (bool largest : {true, false}) {
+          SCOPED_TRACE(shape_str(c.shape) + " dim " + std::to_string(c.dim) + " k " +
+                       std::to_string(c.k) + (ties ? " ties" : "") +
+                       (largest ? " largest" : " smallest"));
+          const Tensor x = topk_input(c.shape, t, ties, ties ? 13 : 0, ++seed);
+          const TopK ref = topk(x, c.k, c.dim, largest);
+          const TopK out = topk(x.cuda(), c.k, c.dim, largest);
+          ASSERT_TRUE(out.values.device().is_cuda());
+          ASSERT_EQ(out.values.shape(), ref.values.shape());
+          EXPECT_EQ(out.indices.to_vector<int64_t>(), ref.indices.to_vector<int64_t>());
+          expect_same_values(out.values, ref.values);
+        }
+}
+
+TEST(TopkCuda, TiesNaNAndSmallest) {
+  AFN_REQUIRE_CUDA();
+  // The CPU tests' closed forms, on the device: ties by lower index, NaN first for largest and
+  // last for smallest, -0 tied with +0.
+  const Tensor x = from_vector<double>({2, 7, 7, 1, 7, 2}, {6}).cuda();
+  EXPECT_EQ(topk(x, 4).indices.to_vector<int64_t>(), (std::vector<int64_t>{1, 2, 4, 0}));
+  EXPECT_EQ(topk(x, 3, -1, false).indices.to_vector<int64_t>(), (std::vector<int64_t>{3, 0, 5}));
+  const Tensor n = from_vector<double>({1, kNaN, 3, kNaN, 2}, {5}).cuda();
+  EXPECT_EQ(topk(n, 3).indices.to_vector<int64_t>(), (std::vector<int64_t>{1, 3, 2}));
+  EXPECT_EQ(topk(n, 4, 0, false).indices.to_vector<int64_t>(), (std::vector<int64_t>{0, 4, 2, 1}));
+  EXPECT_EQ(argmax(n, 0).item<int64_t>(), 1);
+  const Tensor z = from_vector<float>({-0.0f, 0.0f, -1.0f, 0.0f}, {4}).cuda();
+  EXPECT_EQ(topk(z, 3).indices.to_vector<int64_t>(), (std::vector<int64_t>{0, 1, 3}));
+  EXPECT_EQ(argmax(z, 0).item<int64_t>(), 0);
+}
+
+TEST(TopkCuda, UnsortedSelectsTheSameSet) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(90);
+  const Tensor x = randn({3, 500}, DType::F32, gen);
+  for (int64_t k : {int64_t(7), int64_t(100)}) {
+    const TopK s = topk(x, k, 1, true, true), u = topk(x.cuda(), k, 1, true, false);
+    auto sorted_rows = [k](const Tensor& idx) {
+      auto v = idx.to_vector<int64_t>();
+      for (size_t r = 0; r < 3; ++r)
+        std::sort(v.begin() + long(r * size_t(k)), v.begin() + long((r + 1) * size_t(k)));
+      return v;
+    };
+    EXPECT_EQ(sorted_rows(u.indices), sorted_rows(s.indices));
+  }
+}
+
+TEST(TopkCuda, Backward) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(91);
+  // Through autograd, last and middle dims.
+  for (int64_t dim : {int64_t(-1), int64_t(1)}) {
+    const Tensor x = randn({4, 60, 3}, DType::F64, gen);
+    Tensor a = x.cuda().set_requires_grad(true), b = x.detach().clone().set_requires_grad(true);
+    const Tensor g = randn({4, 60, 3}, DType::F64, gen).slice(dim < 0 ? 2 : 1, 0, dim < 0 ? 2 : 40);
+    topk(a, dim < 0 ? 2 : 40, dim).values.backward(g.contiguous().cuda());
+    topk(b, dim < 0 ? 2 : 40, dim).values.backward(g.contiguous());
+    ASSERT_TRUE(a.grad().device().is_cuda());
+    EXPECT_EQ(a.grad().to_vector<double>(), b.grad().to_vector<double>());
+  }
+  // Repeated indices add up in the CPU's order; every other element is 0.
+  const Tensor gv = randn({3, 4}, DType::F32, gen);
+  const Tensor idx = from_vector<int64_t>({0, 0, 4, 0, 2, 2, 2, 2, 1, 3, 1, 3}, {3, 4});
+  EXPECT_EQ(ops::topk_backward(gv.cuda(), idx.cuda(), {3, 5}, 1).to_vector<float>(),
+            ops::topk_backward(gv, idx, {3, 5}, 1).to_vector<float>());
+}
+
+TEST(TopkCuda, BadInputThrows) {
+  AFN_REQUIRE_CUDA();
+  const Tensor gv = ones({2, 2}, DType::F32, testing::kCuda0);
+  try {
+    ops::topk_backward(gv, from_vector<int64_t>({0, 1, 5, 0}, {2, 2}).cuda(), {2, 5}, 1);
+    ADD_FAILURE() << "no error thrown";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("index 5 is out of range for a dim of size 5"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(
+      ops::topk_backward(gv, from_vector<int64_t>({0, 1, 2, -1}, {2, 2}).cuda(), {2, 5}, 1), Error);
+  EXPECT_THROW(ops::topk_backward(gv, from_vector<int64_t>({0, 1, 2, 3}, {2, 2}), {2, 5}, 1),
+               Error);  // indices on the CPU
+  // The device is still usable.
+  EXPECT_EQ(topk(ones({5}, DType::F32, testing::kCuda0), 2).indices.to_vector<int64_t>(),
+            (std::vector<int64_t>{0, 1}));
 }
 
 }  // namespace

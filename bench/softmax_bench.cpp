@@ -1,0 +1,78 @@
+// softmax / log_softmax on CUDA, float32, raw ops: achieved GB/s (every array read or written
+// once: forward x + y, backward g + y + grad_input) and the fraction of the device-to-device copy
+// rate measured in the same run. Layouts (kernels/softmax/softmax.cu):
+//   SoftmaxCuda/Fwd_4096x1000, Fwd_65536x1000, LogFwd_65536x1000   warp per row, row in registers
+//   SoftmaxCuda/Fwd_8192x32768            block per row (online max/sum pass, then the write pass)
+//   SoftmaxCuda/Fwd_128x512x1024_dim1     a middle dim (columns kernel)
+//   SoftmaxCuda/Bwd_..., LogBwd_65536x1000  the same layouts backward
+//   ./build-gpu/bench/afinar_bench --benchmark_filter='SoftmaxCuda'
+#include <benchmark/benchmark.h>
+
+#include <functional>
+
+#include "afinar/core/tensor.h"
+#include "afinar/ops/softmax.h"
+#include "cuda_ceilings.h"
+
+namespace afinar {
+namespace {
+
+const Device kGpu{DeviceType::CUDA, 0};
+
+void report(benchmark::State& state, double bytes, const std::function<void()>& op) {
+  double seconds = 0;
+  for (auto _ : state) {
+    seconds = bench::time_cuda(op);
+    state.SetIterationTime(seconds);
+  }
+  const double rate = bytes / seconds;
+  state.counters["GB/s"] = rate / 1e9;
+  state.counters["frac_copy"] = rate / bench::copy_bandwidth_bytes_per_s();
+}
+
+// Forward (x read, y written) or backward (g and y read, grad_input written) of softmax or
+// log_softmax along `dim`.
+void SoftmaxCuda(benchmark::State& state, Shape shape, int64_t dim, bool log, bool backward) {
+  if (cuda_device_count() == 0) {
+    state.SkipWithError("no CUDA GPU visible");
+    return;
+  }
+  Generator gen(1);
+  const Tensor x = randn(shape, DType::F32, kGpu, gen);
+  if (!backward) {
+    report(state, 2.0 * double(x.nbytes()), [&] {
+      if (log)
+        ops::log_softmax_forward(x, dim);
+      else
+        ops::softmax_forward(x, dim);
+    });
+    return;
+  }
+  const Tensor g = randn(shape, DType::F32, kGpu, gen);
+  const Tensor y = log ? ops::log_softmax_forward(x, dim) : ops::softmax_forward(x, dim);
+  report(state, 3.0 * double(x.nbytes()), [&] {
+    if (log)
+      ops::log_softmax_backward(g, y, dim);
+    else
+      ops::softmax_backward(g, y, dim);
+  });
+}
+
+#define AFN_SOFTMAX_BENCH(name, shape, dim, log, backward)              \
+  BENCHMARK_CAPTURE(SoftmaxCuda, name, Shape shape, dim, log, backward) \
+      ->UseManualTime()                                                 \
+      ->Iterations(1)
+
+AFN_SOFTMAX_BENCH(Fwd_4096x1000, ({4096, 1000}), 1, false, false);
+AFN_SOFTMAX_BENCH(Fwd_65536x1000, ({65536, 1000}), 1, false, false);
+AFN_SOFTMAX_BENCH(LogFwd_65536x1000, ({65536, 1000}), 1, true, false);
+AFN_SOFTMAX_BENCH(Fwd_8192x32768, ({8192, 32768}), 1, false, false);
+AFN_SOFTMAX_BENCH(Fwd_128x512x1024_dim1, ({128, 512, 1024}), 1, false, false);
+AFN_SOFTMAX_BENCH(Bwd_4096x1000, ({4096, 1000}), 1, false, true);
+AFN_SOFTMAX_BENCH(Bwd_65536x1000, ({65536, 1000}), 1, false, true);
+AFN_SOFTMAX_BENCH(LogBwd_65536x1000, ({65536, 1000}), 1, true, true);
+AFN_SOFTMAX_BENCH(Bwd_8192x32768, ({8192, 32768}), 1, false, true);
+AFN_SOFTMAX_BENCH(Bwd_128x512x1024_dim1, ({128, 512, 1024}), 1, false, true);
+
+}  // namespace
+}  // namespace afinar

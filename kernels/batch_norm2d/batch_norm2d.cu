@@ -1,0 +1,550 @@
+// batch_norm2d forward and backward on CUDA.
+//
+// Channel c of a contiguous [N, C, H·W] tensor is N runs of H·W values ("rows"), row i starting at
+// (i·C + c)·H·W. Every pass walks these rows with S blocks per channel (grid C·S, block b works on
+// channel b / S), S chosen so that the whole grid is one wave of resident blocks (no tail), and
+// each row split into Sj pieces when there are too few rows (small N) to feed S blocks. Inside a
+// block, tpr threads (a power of two, up to 256) share a row, so short rows (7x7) still keep the
+// threads busy. Loads and stores move 16 bytes (4 floats, 2 doubles) when H·W allows.
+//
+// Training forward: 2 reads of x + 1 write of y.
+//   1. stats: every thread keeps a Welford triple (count, mean, M2) over its elements in T (float
+//      for float32, as PyTorch): each 16-byte pack's own mean and M2 are merged in with Chan's
+//      formula (one division per pack). Blocks merge their threads' triples in double (shuffles,
+//      then shared memory) and write one partial per block. Welford / Chan rather than Σx, Σx²:
+//      no cancellation when |mean| >> std, and the rounding error grows with the per-thread
+//      length (a few hundred elements), not with N·H·W.
+//   2. normalize: every block first merges its channel's S partials (in double, the same order in
+//      every block) into μ and σ², then y = x·scale + shift with scale = γ·invstd and shift =
+//      β - μ·scale; block 0 of each channel writes mean / invstd and updates the running
+//      statistics with the CPU's double expressions. The pass walks its rows in the reverse order
+//      of pass 1, so the rows pass 1 read last are still in L2 when they are read again.
+// Eval forward: normalize from the running statistics (1 read + 1 write).
+// Backward: Σg and Σg·(x - μ) per channel (float per thread, double across threads and blocks),
+//   then dL/dx elementwise (reverse order), each block turning its channel's sums into the
+//   coefficients and block 0 writing dL/dγ, dL/dβ. The sums are skipped when only an eval dL/dx
+//   is wanted. Without a dL/dx or a y pass, a thread-per-channel finalize kernel does the rest.
+#include <algorithm>
+
+#include "batch_norm2d/batch_norm2d.h"
+#include "common.cuh"
+#include "runtime/launch_check.h"
+
+namespace afinar::cuda {
+
+namespace {
+
+constexpr int kThreads = 256;
+
+// How the blocks of a per-channel pass walk the rows (see the top of the file).
+struct Plan {
+  int64_t N, C, HW;
+  int64_t Sj;  // pieces per row
+  int64_t L;   // piece length, a multiple of the pack width
+  int S;       // blocks per channel
+  int tpr;     // threads per row (a power of two)
+  int rpp;     // rows a block works on at once: kThreads / tpr
+};
+
+// f(offset) for every pack of the (channel c, block s) share, offset a multiple of V. kReverse
+// walks the rows from the last to the first.
+template <int V, bool kReverse, typename F>
+__device__ __forceinline__ void for_each_pack(const Plan& p, int64_t c, int64_t s, F&& f) {
+  const int rr = int(threadIdx.x) / p.tpr, l = int(threadIdx.x) % p.tpr;
+  const int64_t rows = p.N * p.Sj;
+  const int64_t step = int64_t(p.S) * p.rpp;
+  const int64_t first = s * p.rpp + rr;
+  if (first >= rows) return;
+  const int64_t last = first + (rows - 1 - first) / step * step;
+  for (int64_t t = 0, r = kReverse ? last : first; t <= (last - first) / step;
+       ++t, r += kReverse ? -step : step) {
+    int64_t i = r, k = 0;
+    if (p.Sj > 1) {
+      i = r / p.Sj;
+      k = r - i * p.Sj;
+    }
+    const int64_t base = (i * p.C + c) * p.HW;
+    const int64_t jb = k * p.L;
+    const int64_t je = jb + p.L < p.HW ? jb + p.L : p.HW;
+    for (int64_t j = jb + int64_t(l) * V; j < je; j += int64_t(p.tpr) * V) f(base + j);
+  }
+}
+
+template <typename T, int V>
+__device__ __forceinline__ Pack<T, V> load(const T* p) {
+  return *reinterpret_cast<const Pack<T, V>*>(p);
+}
+template <typename T, int V>
+__device__ __forceinline__ void store(T* p, const Pack<T, V>& v) {
+  *reinterpret_cast<Pack<T, V>*>(p) = v;
+}
+
+// Chan's merge of the Welford triple (nb, mb, qb) into (n, m, q).
+__device__ __forceinline__ void merge(double& n, double& m, double& q, double nb, double mb,
+                                      double qb) {
+  if (nb == 0) return;
+  const double nn = n + nb, d = mb - m, r = nb / nn;
+  m += d * r;
+  q += qb + d * d * n * r;
+  n = nn;
+}
+
+// Merges the triples of the whole block; the result is valid in thread 0. Fixed order, so
+// deterministic.
+__device__ __forceinline__ void block_merge(double& n, double& m, double& q) {
+  __shared__ double sn[32], sm[32], sq[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+#pragma unroll
+  for (int off = 16; off > 0; off /= 2) {
+    const double nb = __shfl_down_sync(0xffffffffu, n, off);
+    const double mb = __shfl_down_sync(0xffffffffu, m, off);
+    const double qb = __shfl_down_sync(0xffffffffu, q, off);
+    merge(n, m, q, nb, mb, qb);
+  }
+  if (lane == 0) {
+    sn[warp] = n;
+    sm[warp] = m;
+    sq[warp] = q;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    const bool have = lane < int(blockDim.x / 32);
+    n = have ? sn[lane] : 0.0;
+    m = have ? sm[lane] : 0.0;
+    q = have ? sq[lane] : 0.0;
+#pragma unroll
+    for (int off = 16; off > 0; off /= 2) {
+      const double nb = __shfl_down_sync(0xffffffffu, n, off);
+      const double mb = __shfl_down_sync(0xffffffffu, m, off);
+      const double qb = __shfl_down_sync(0xffffffffu, q, off);
+      merge(n, m, q, nb, mb, qb);
+    }
+  }
+}
+
+// Sums a and b over the block; valid in thread 0.
+__device__ __forceinline__ void block_sum2(double& a, double& b) {
+  __shared__ double sa[32], sb[32];
+  const int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+  a = warp_reduce_sum(a);
+  b = warp_reduce_sum(b);
+  if (lane == 0) {
+    sa[warp] = a;
+    sb[warp] = b;
+  }
+  __syncthreads();
+  if (warp == 0) {
+    const bool have = lane < int(blockDim.x / 32);
+    a = warp_reduce_sum(have ? sa[lane] : 0.0);
+    b = warp_reduce_sum(have ? sb[lane] : 0.0);
+  }
+}
+
+// ---- forward ----
+
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_stats_kernel(const T* __restrict__ x, Plan p, double* __restrict__ partials) {
+  const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
+  int64_t cnt = 0;
+  T mean = 0, m2 = 0;
+  for_each_pack<V, false>(p, c, s, [&](int64_t off) {
+    const Pack<T, V> v = load<T, V>(x + off);
+    T sum = 0;
+#pragma unroll
+    for (int k = 0; k < V; ++k) sum += v.v[k];
+    const T pm = sum * (T(1) / T(V));  // V is a power of two: exact
+    T pq = 0;
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      const T d = v.v[k] - pm;
+      pq += d * d;
+    }
+    const int64_t n_new = cnt + V;
+    const T r = T(V) / T(n_new);
+    const T delta = pm - mean;
+    mean += delta * r;
+    m2 += pq + delta * delta * T(cnt) * r;
+    cnt = n_new;
+  });
+  double n = double(cnt), m = double(mean), q = double(m2);
+  block_merge(n, m, q);
+  if (threadIdx.x == 0) {
+    double* out = partials + (c * p.S + s) * 3;
+    out[0] = n;
+    out[1] = m;
+    out[2] = q;
+  }
+}
+
+// Channel c's scale and shift from its merged statistics (training: the Welford triple n, m, q;
+// eval: the running statistics). With `outputs`, also writes mean / invstd and updates the
+// running statistics (the CPU's double expressions; an empty batch leaves them alone). Exactly
+// one thread per channel may pass outputs = true.
+template <typename T>
+__device__ __forceinline__ void finalize_channel(const BatchNormForwardParams<T>& p, int64_t c,
+                                                 double n, double m, double q, bool outputs,
+                                                 T& scale, T& shift) {
+  double mean, var;
+  if (p.training) {
+    mean = m;
+    var = n > 0 ? q / n : 0.0;
+    const double n_total = double(p.N * p.HW), mom = p.momentum;
+    if (outputs && n_total > 0) {
+      if (p.running_mean) p.running_mean[c] = T((1 - mom) * double(p.running_mean[c]) + mom * mean);
+      if (p.running_var)
+        p.running_var[c] =
+            T((1 - mom) * double(p.running_var[c]) + mom * var * n_total / (n_total - 1));
+    }
+  } else {
+    mean = double(p.running_mean[c]);
+    var = double(p.running_var[c]);
+  }
+  const double invstd = 1.0 / sqrt(var + p.eps);
+  if (outputs && p.mean) p.mean[c] = T(mean);
+  if (outputs && p.invstd) p.invstd[c] = T(invstd);
+  const double sc = (p.weight ? double(p.weight[c]) : 1.0) * invstd;
+  scale = T(sc);
+  shift = T((p.bias ? double(p.bias[c]) : 0.0) - mean * sc);
+}
+
+// Merges channel c's S partials over the block (valid in thread 0); every thread must call it.
+__device__ __forceinline__ void merge_partials(const double* __restrict__ partials, int S,
+                                               int64_t c, double& n, double& m, double& q) {
+  n = m = q = 0;
+  for (int i = threadIdx.x; i < S; i += blockDim.x) {
+    const double* ps = partials + (c * S + i) * 3;
+    merge(n, m, q, ps[0], ps[1], ps[2]);
+  }
+  block_merge(n, m, q);
+}
+
+// Per channel (one thread each), when there is no normalize pass to do it (empty input, no y):
+// mean / invstd and the running statistics.
+template <typename T>
+__global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, int S,
+                                           BatchNormForwardParams<T> p) {
+  AFN_GRID_STRIDE_LOOP(c, p.C) {
+    double n = 0, m = 0, q = 0;
+    if (p.training)
+      for (int s = 0; s < S; ++s) {
+        const double* ps = partials + (c * S + s) * 3;
+        merge(n, m, q, ps[0], ps[1], ps[2]);
+      }
+    T scale, shift;
+    finalize_channel(p, c, n, m, q, /*outputs=*/true, scale, shift);
+  }
+}
+
+// y = x·scale + shift. Every block merges its channel's S partials itself (no separate finalize
+// kernel and launch), block 0 of the channel writes mean / invstd and the running statistics;
+// all blocks of a channel merge in the same order, so they normalise with the same statistics.
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_normalize_kernel(BatchNormForwardParams<T> p, const double* __restrict__ partials,
+                        int S_stats, Plan plan) {
+  const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
+  __shared__ T coef[2];
+  double n = 0, m = 0, q = 0;
+  if (p.training) merge_partials(partials, S_stats, c, n, m, q);
+  if (threadIdx.x == 0) finalize_channel(p, c, n, m, q, s == 0, coef[0], coef[1]);
+  __syncthreads();
+  const T sc = coef[0], sh = coef[1];
+  const T* __restrict__ x = p.x;
+  T* __restrict__ y = p.y;
+  for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
+    Pack<T, V> v = load<T, V>(x + off);
+#pragma unroll
+    for (int k = 0; k < V; ++k) v.v[k] = v.v[k] * sc + sh;
+    store<T, V>(y + off, v);
+  });
+}
+
+// ---- backward ----
+
+template <typename T, int V>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_backward_reduce_kernel(const T* __restrict__ g, const T* __restrict__ x,
+                              const T* __restrict__ mean, Plan p, double* __restrict__ partials) {
+  const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
+  const T mu = mean[c];
+  T sg = 0, sgx = 0;  // Σ g, Σ g·(x - μ)
+  for_each_pack<V, false>(p, c, s, [&](int64_t off) {
+    const Pack<T, V> gv = load<T, V>(g + off), xv = load<T, V>(x + off);
+#pragma unroll
+    for (int k = 0; k < V; ++k) {
+      sg += gv.v[k];
+      sgx += gv.v[k] * (xv.v[k] - mu);
+    }
+  });
+  double a = double(sg), b = double(sgx);
+  block_sum2(a, b);
+  if (threadIdx.x == 0) {
+    partials[(c * p.S + s) * 2] = a;
+    partials[(c * p.S + s) * 2 + 1] = b;
+  }
+}
+
+// Channel c's dL/dx coefficients {k = γ·invstd, mean(g), invstd·mean(g·x̂), μ} from its sums
+// (the CPU's double expressions); with `outputs`, also dL/dγ and dL/dβ.
+template <typename T>
+__device__ __forceinline__ void backward_channel(const BatchNormBackwardParams<T>& p, int64_t c,
+                                                 double sum_g, double sum_gxmu, bool outputs,
+                                                 T* coef) {
+  const double n = double(p.N * p.HW);
+  const double invstd = double(p.invstd[c]);
+  const double sum_gxhat = sum_gxmu * invstd;
+  if (outputs && p.grad_weight) p.grad_weight[c] = T(sum_gxhat);
+  if (outputs && p.grad_bias) p.grad_bias[c] = T(sum_g);
+  coef[0] = T((p.weight ? double(p.weight[c]) : 1.0) * invstd);
+  coef[1] = T(n > 0 ? sum_g / n : 0.0);
+  coef[2] = T(n > 0 ? invstd * sum_gxhat / n : 0.0);
+  coef[3] = p.mean[c];
+}
+
+// Sums channel c's S partials over the block (valid in thread 0); every thread must call it.
+__device__ __forceinline__ void sum_partials(const double* __restrict__ partials, int S, int64_t c,
+                                             double& a, double& b) {
+  a = b = 0;
+  for (int i = threadIdx.x; i < S; i += blockDim.x) {
+    a += partials[(c * S + i) * 2];
+    b += partials[(c * S + i) * 2 + 1];
+  }
+  block_sum2(a, b);
+}
+
+// dL/dγ and dL/dβ, one thread per channel, when no grad_input pass does it.
+template <typename T>
+__global__ void bn_backward_finalize_kernel(const double* __restrict__ partials, int S,
+                                            bool have_sums, BatchNormBackwardParams<T> p) {
+  AFN_GRID_STRIDE_LOOP(c, p.C) {
+    double sum_g = 0, sum_gxmu = 0;
+    if (have_sums)
+      for (int s = 0; s < S; ++s) {
+        sum_g += partials[(c * S + s) * 2];
+        sum_gxmu += partials[(c * S + s) * 2 + 1];
+      }
+    T coef[4];
+    backward_channel(p, c, sum_g, sum_gxmu, /*outputs=*/true, coef);
+  }
+}
+
+// dL/dx. Like the forward's normalize, every block sums its channel's partials itself and
+// block 0 of the channel writes dL/dγ and dL/dβ.
+template <typename T, int V, bool kTraining>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_backward_input_kernel(BatchNormBackwardParams<T> p, const double* __restrict__ partials,
+                             int S_sums, bool have_sums, Plan plan) {
+  const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
+  __shared__ T coef[4];
+  double a = 0, b = 0;
+  if (have_sums) sum_partials(partials, S_sums, c, a, b);
+  if (threadIdx.x == 0) backward_channel(p, c, a, b, s == 0, coef);
+  __syncthreads();
+  const T k = coef[0], mean_g = coef[1], c_x = coef[2], mu = coef[3];
+  const T* __restrict__ g = p.grad_output;
+  const T* __restrict__ x = p.x;
+  T* __restrict__ gx = p.grad_input;
+  for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
+    Pack<T, V> gv = load<T, V>(g + off);
+    if constexpr (kTraining) {
+      const Pack<T, V> xv = load<T, V>(x + off);
+#pragma unroll
+      for (int j = 0; j < V; ++j) gv.v[j] = k * (gv.v[j] - mean_g - (xv.v[j] - mu) * c_x);
+    } else {
+#pragma unroll
+      for (int j = 0; j < V; ++j) gv.v[j] = gv.v[j] * k;
+    }
+    store<T, V>(gx + off, gv);
+  });
+}
+
+// ---- host side ----
+
+int current_device() {
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess) dev = 0;
+  return dev;
+}
+
+int device_attribute(cudaDeviceAttr attr, int fallback) {
+  int v = 0;
+  if (cudaDeviceGetAttribute(&v, attr, current_device()) != cudaSuccess || v <= 0) {
+    (void)cudaGetLastError();
+    return fallback;
+  }
+  return v;
+}
+
+int sm_count() {
+  return device_attribute(cudaDevAttrMultiProcessorCount, 1);
+}
+
+// The most blocks of kThreads that can ever be resident on the device.
+int64_t max_resident_blocks() {
+  const int per_sm = device_attribute(cudaDevAttrMaxThreadsPerMultiProcessor, kThreads) / kThreads;
+  return int64_t(sm_count()) * std::max(per_sm, 1);
+}
+
+// Largest S any pass uses for C channels (sizes the partials).
+int64_t splits_cap(int64_t C) {
+  return std::max<int64_t>(1, max_resident_blocks() / C);
+}
+
+size_t partials_bytes(int64_t C) {
+  return (size_t(C * splits_cap(C)) * 3 * sizeof(double) + 15) / 16 * 16;
+}
+
+// Resident blocks per SM of a kernel at kThreads threads (queried once per kernel).
+template <auto Kernel>
+int occupancy() {
+  static const int blocks = [] {
+    int b = 0;
+    if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&b, Kernel, kThreads, 0) != cudaSuccess) {
+      (void)cudaGetLastError();
+      b = 1;
+    }
+    return std::max(b, 1);
+  }();
+  return blocks;
+}
+
+Plan make_plan(int64_t N, int64_t C, int64_t HW, int V, int blocks_per_sm) {
+  Plan p{};
+  p.N = N;
+  p.C = C;
+  p.HW = HW;
+  if (N * HW == 0) {  // nothing to walk; the stats pass still writes empty partials
+    p.N = 0;
+    p.Sj = 1;
+    p.L = V;
+    p.S = 1;
+    p.tpr = kThreads;
+    p.rpp = 1;
+    return p;
+  }
+  // One wave: as many blocks as fit at once, spread over the channels; at least 16 elements per
+  // thread so a block's fixed costs (merges, partial write) stay small.
+  int64_t S = std::max<int64_t>(1, int64_t(sm_count()) * blocks_per_sm / C);
+  S = std::min(S, splits_cap(C));
+  S = std::min(S, std::max<int64_t>(1, N * HW / (kThreads * 16)));
+  // Split rows when N is too small to give every block several rows (pieces of >= 2 block
+  // widths of packs).
+  int64_t Sj = 1;
+  if (N < 4 * S) {
+    Sj = (4 * S + N - 1) / N;
+    Sj = std::min(Sj, std::max<int64_t>(1, HW / (2 * kThreads * V)));
+  }
+  int64_t L = (HW + Sj - 1) / Sj;
+  L = (L + V - 1) / V * V;
+  Sj = (HW + L - 1) / L;
+  S = std::min(S, N * Sj);
+  const int64_t packs = L / V;
+  int tpr = 1;
+  while (tpr < packs && tpr < kThreads) tpr *= 2;
+  p.Sj = Sj;
+  p.L = L;
+  p.S = int(S);
+  p.tpr = tpr;
+  p.rpp = kThreads / tpr;
+  return p;
+}
+
+unsigned grid_of(const Plan& p) {
+  return unsigned(p.C * p.S);
+}
+
+template <typename T, int V>
+void forward_passes(const BatchNormForwardParams<T>& p, double* partials, cudaStream_t stream) {
+  int S = 1;
+  if (p.training) {
+    constexpr auto stats = bn_stats_kernel<T, V>;
+    const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<stats>());
+    stats<<<grid_of(plan), kThreads, 0, stream>>>(p.x, plan, partials);
+    AFN_CUDA_LAUNCH_CHECK();
+    S = plan.S;
+  }
+  if (p.y && p.N * p.HW > 0) {
+    constexpr auto normalize = bn_normalize_kernel<T, V>;
+    const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<normalize>());
+    normalize<<<grid_of(plan), kThreads, 0, stream>>>(p, partials, S, plan);
+  } else {
+    bn_forward_finalize_kernel<T><<<blocks_for(p.C), kThreadsPerBlock, 0, stream>>>(partials, S, p);
+  }
+  AFN_CUDA_LAUNCH_CHECK();
+}
+
+template <typename T, int V>
+void backward_passes(const BatchNormBackwardParams<T>& p, double* partials, cudaStream_t stream) {
+  const bool need_sums = p.grad_weight || p.grad_bias || (p.grad_input && p.training);
+  const bool have_data = p.N * p.HW > 0;
+  const bool have_sums = need_sums && have_data;
+  int S = 1;
+  if (have_sums) {
+    constexpr auto reduce = bn_backward_reduce_kernel<T, V>;
+    const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<reduce>());
+    reduce<<<grid_of(plan), kThreads, 0, stream>>>(p.grad_output, p.x, p.mean, plan, partials);
+    AFN_CUDA_LAUNCH_CHECK();
+    S = plan.S;
+  }
+  if (p.grad_input && have_data) {
+    if (p.training) {
+      constexpr auto input = bn_backward_input_kernel<T, V, true>;
+      const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<input>());
+      input<<<grid_of(plan), kThreads, 0, stream>>>(p, partials, S, have_sums, plan);
+    } else {
+      constexpr auto input = bn_backward_input_kernel<T, V, false>;
+      const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<input>());
+      input<<<grid_of(plan), kThreads, 0, stream>>>(p, partials, S, have_sums, plan);
+    }
+  } else {
+    bn_backward_finalize_kernel<T>
+        <<<blocks_for(p.C), kThreadsPerBlock, 0, stream>>>(partials, S, have_sums, p);
+  }
+  AFN_CUDA_LAUNCH_CHECK();
+}
+
+bool aligned_or_null(const void* p) {
+  return p == nullptr || aligned16(p);
+}
+
+}  // namespace
+
+size_t batch_norm_workspace_bytes(int64_t C) {
+  return partials_bytes(C);
+}
+
+template <typename T>
+void launch_batch_norm_forward(const BatchNormForwardParams<T>& p, void* workspace,
+                               cudaStream_t stream) {
+  if (p.C == 0) return;
+  auto* partials = static_cast<double*>(workspace);
+  constexpr int V = 16 / sizeof(T);
+  if (p.HW % V == 0 && aligned16(p.x) && aligned_or_null(p.y))
+    forward_passes<T, V>(p, partials, stream);
+  else
+    forward_passes<T, 1>(p, partials, stream);
+}
+
+template <typename T>
+void launch_batch_norm_backward(const BatchNormBackwardParams<T>& p, void* workspace,
+                                cudaStream_t stream) {
+  if (p.C == 0) return;
+  auto* partials = static_cast<double*>(workspace);
+  constexpr int V = 16 / sizeof(T);
+  if (p.HW % V == 0 && aligned16(p.grad_output) && aligned16(p.x) && aligned_or_null(p.grad_input))
+    backward_passes<T, V>(p, partials, stream);
+  else
+    backward_passes<T, 1>(p, partials, stream);
+}
+
+template void launch_batch_norm_forward<float>(const BatchNormForwardParams<float>&, void*,
+                                               cudaStream_t);
+template void launch_batch_norm_forward<double>(const BatchNormForwardParams<double>&, void*,
+                                                cudaStream_t);
+template void launch_batch_norm_backward<float>(const BatchNormBackwardParams<float>&, void*,
+                                                cudaStream_t);
+template void launch_batch_norm_backward<double>(const BatchNormBackwardParams<double>&, void*,
+                                                 cudaStream_t);
+
+}  // namespace afinar::cuda
