@@ -14,6 +14,7 @@
 #include <string>
 
 #include "afinar/ops/conv2d.h"
+#include "cuda_ceilings.h"
 
 namespace afinar {
 namespace {
@@ -64,6 +65,101 @@ const bool registered = [] {
           ->UseRealTime()  // the work runs on OpenMP threads: wall time is the cost
           ->Unit(benchmark::kMillisecond);
     }
+  }
+  return true;
+}();
+
+// ---- CUDA ------------------------------------------------------------------------------------
+// conv2d on the GPU, f32, batch 64, 3x3, stride 1, padding 1, no bias, with PyTorch's defaults:
+// the Default (cuDNN) algorithm, set_cudnn_benchmark(true) (the measured choice, as
+// torch.backends.cudnn.benchmark = True) and TF32 allowed (torch.backends.cudnn.allow_tf32).
+//   Conv2dCudaFwdBwd/c64_56 ... c512_7          ResNet18's 3x3 layers (C = K)
+//   Conv2dCudaFwdBwd/vgg_c64_224 ... c512_14    VGG16's 3x3 layers (C = K; the first of each
+//                                                stage, 3->64 and C->2C, left out)
+//   Conv2dCudaFwd/, Conv2dCudaBwdInput/, Conv2dCudaBwdWeight/   each direction alone
+//   Conv2dCudaAlgo/<algo>/c256_14               every CUDA algorithm on one shape (fwd + bwd)
+// TFLOP/s counts 2·N·K·C·R·S·Ho·Wo per direction. Timing: bench::time_cuda (warm-up, which also
+// runs cuDNN's measurement, then the median of synchronised batches). PyTorch on the same
+// shapes and names: bench/torch/conv2d_cuda.py; side by side: tools/gpu/compare_cuda.py.
+//   build/bench/afinar_bench --benchmark_filter=Conv2dCuda
+
+const Device kGpu{DeviceType::CUDA, 0};
+constexpr int64_t kCudaBatch = 64;
+
+// Sets the cuDNN switches for a benchmark and restores them after.
+class CudnnBenchSettings {
+ public:
+  CudnnBenchSettings() : tf32_(tf32_conv_allowed()), benchmark_(cudnn_benchmark()) {
+    allow_tf32_conv(true);
+    set_cudnn_benchmark(true);
+  }
+  ~CudnnBenchSettings() {
+    allow_tf32_conv(tf32_);
+    set_cudnn_benchmark(benchmark_);
+  }
+  CudnnBenchSettings(const CudnnBenchSettings&) = delete;
+  CudnnBenchSettings& operator=(const CudnnBenchSettings&) = delete;
+
+ private:
+  bool tf32_, benchmark_;
+};
+
+void conv2d_cuda_bench(benchmark::State& state, Layer layer, Pass pass, Conv2dAlgo algo) {
+  if (cuda_device_count() == 0) {
+    state.SkipWithError("no CUDA GPU visible");
+    return;
+  }
+  const CudnnBenchSettings settings;
+  const int64_t C = layer.channels, H = layer.size;
+  Generator gen(1);
+  const Tensor x = randn({kCudaBatch, C, H, H}, DType::F32, kGpu, gen);
+  const Tensor w = randn({C, C, 3, 3}, DType::F32, kGpu, gen);
+  const Tensor gy = randn({kCudaBatch, C, H, H}, DType::F32, kGpu, gen);
+  const Conv2dOptions opt{.padding = 1, .algo = algo};
+  const bool fwd = pass == Pass::Fwd || pass == Pass::FwdBwd;
+  const bool bwd_input = pass == Pass::BwdInput || pass == Pass::FwdBwd;
+  const bool bwd_weight = pass == Pass::BwdWeight || pass == Pass::FwdBwd;
+  auto step = [&] {
+    if (fwd) ops::conv2d_forward(x, w, Tensor(), opt);
+    if (bwd_input) ops::conv2d_backward_input(gy, w, x.shape(), opt);
+    if (bwd_weight) ops::conv2d_backward_weight(gy, x, w.shape(), opt);
+  };
+  const int reps = algo == Conv2dAlgo::Direct ? 2 : 10;
+  double seconds = 0;
+  for (auto _ : state) {
+    seconds = bench::time_cuda(step, reps);
+    state.SetIterationTime(seconds);
+  }
+  const double flops_per_op = 2.0 * double(kCudaBatch * C * C * 9 * H * H);
+  const int ops = int(fwd) + int(bwd_input) + int(bwd_weight);
+  state.counters["TFLOP/s"] = ops * flops_per_op / seconds * 1e-12;
+}
+
+const bool registered_cuda = [] {
+  const Layer layers[] = {
+      {"c64_56", 64, 56},       {"c128_28", 128, 28},     {"c256_14", 256, 14},
+      {"c512_7", 512, 7},       {"vgg_c64_224", 64, 224}, {"vgg_c128_112", 128, 112},
+      {"vgg_c256_56", 256, 56}, {"vgg_c512_28", 512, 28}, {"vgg_c512_14", 512, 14}};
+  const std::pair<const char*, Pass> passes[] = {{"Conv2dCudaFwdBwd/", Pass::FwdBwd},
+                                                 {"Conv2dCudaFwd/", Pass::Fwd},
+                                                 {"Conv2dCudaBwdInput/", Pass::BwdInput},
+                                                 {"Conv2dCudaBwdWeight/", Pass::BwdWeight}};
+  for (const auto& [prefix, pass] : passes) {
+    for (const Layer& layer : layers) {
+      benchmark::RegisterBenchmark((std::string(prefix) + layer.name).c_str(), conv2d_cuda_bench,
+                                   layer, pass, Conv2dAlgo::Default)
+          ->UseManualTime()
+          ->Iterations(1)
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
+  for (Conv2dAlgo algo : {Conv2dAlgo::Cudnn, Conv2dAlgo::Im2colGemm, Conv2dAlgo::Direct}) {
+    benchmark::RegisterBenchmark(
+        (std::string("Conv2dCudaAlgo/") + conv2d_algo_name(algo) + "/c256_14").c_str(),
+        conv2d_cuda_bench, Layer{"c256_14", 256, 14}, Pass::FwdBwd, algo)
+        ->UseManualTime()
+        ->Iterations(1)
+        ->Unit(benchmark::kMillisecond);
   }
   return true;
 }();

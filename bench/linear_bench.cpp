@@ -11,6 +11,7 @@
 #include <chrono>
 
 #include "afinar/ops/linear.h"
+#include "cuda_ceilings.h"
 
 namespace afinar {
 namespace {
@@ -52,6 +53,52 @@ const bool registered = [] {
                              HeadShape{"LinearFwdBwd/25088x4096", 25088, 4096},
                              HeadShape{"LinearFwdBwd/4096x4096", 4096, 4096}}) {
     benchmark::RegisterBenchmark(s.name, linear_fwd_bwd, kBatch, s.in, s.out)
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
+
+// ---- CUDA ------------------------------------------------------------------------------------
+// The same heads on the GPU at batch 64 (f32; TF32 off, PyTorch's default for matmul):
+//   LinearCudaFwdBwd/512x1000, /25088x4096, /4096x4096
+// One iteration: forward, dL/dx, dL/dW, dL/db (cuBLAS GEMMs + the bias kernels); TFLOP/s counts
+// the three GEMMs, 6·N·in·out, and frac_cublas compares with cuBLAS SGEMM at 4096³ measured in
+// the same run. Timing: bench::time_cuda (median of synchronised batches after a warm-up).
+//   build/bench/afinar_bench --benchmark_filter=LinearCuda
+
+void linear_cuda_fwd_bwd(benchmark::State& state, int64_t batch, int64_t in, int64_t out) {
+  if (cuda_device_count() == 0) {
+    state.SkipWithError("no CUDA GPU visible");
+    return;
+  }
+  const Device gpu(DeviceType::CUDA, 0);
+  Generator gen(1);
+  Tensor x = randn({batch, in}, DType::F32, gpu, gen), w = randn({out, in}, DType::F32, gpu, gen),
+         b = randn({out}, DType::F32, gpu, gen), g = randn({batch, out}, DType::F32, gpu, gen);
+  auto step = [&] {
+    ops::linear_forward(x, w, b);
+    ops::linear_backward_input(g, w);
+    ops::linear_backward_weight(g, x);
+    ops::linear_backward_bias(g);
+  };
+  double seconds = 0;
+  for (auto _ : state) {
+    seconds = bench::time_cuda(step);
+    state.SetIterationTime(seconds);
+  }
+  const double flops = 6.0 * double(batch * in * out) / seconds;
+  state.counters["TFLOP/s"] = flops * 1e-12;
+  state.counters["frac_cublas"] = flops / bench::cublas_sgemm_flops_per_s();
+}
+
+const bool registered_cuda = [] {
+  constexpr int64_t kBatch = 64;
+  for (const HeadShape& s : {HeadShape{"LinearCudaFwdBwd/512x1000", 512, 1000},
+                             HeadShape{"LinearCudaFwdBwd/25088x4096", 25088, 4096},
+                             HeadShape{"LinearCudaFwdBwd/4096x4096", 4096, 4096}}) {
+    benchmark::RegisterBenchmark(s.name, linear_cuda_fwd_bwd, kBatch, s.in, s.out)
+        ->UseManualTime()
+        ->Iterations(1)
         ->Unit(benchmark::kMillisecond);
   }
   return true;

@@ -2,6 +2,8 @@
 // size, allocation, and dispatch to the device's kernels (math in include/afinar/ops/conv2d.h).
 #include "afinar/ops/conv2d.h"
 
+#include <atomic>
+
 #include "afinar/ops/check_args.h"
 
 namespace afinar {
@@ -14,8 +16,31 @@ const char* conv2d_algo_name(Conv2dAlgo algo) {
       return "Naive";
     case Conv2dAlgo::Im2colGemm:
       return "Im2colGemm";
+    case Conv2dAlgo::Cudnn:
+      return "Cudnn";
+    case Conv2dAlgo::Direct:
+      return "Direct";
   }
   return "unknown";
+}
+
+// Process-wide switches, read by the CUDA backend (kernels/conv2d/) at each call.
+namespace {
+std::atomic<bool> g_cudnn_benchmark{false};  // torch.backends.cudnn.benchmark
+std::atomic<bool> g_allow_tf32_conv{true};   // torch.backends.cudnn.allow_tf32
+}  // namespace
+
+void set_cudnn_benchmark(bool on) {
+  g_cudnn_benchmark.store(on, std::memory_order_relaxed);
+}
+bool cudnn_benchmark() {
+  return g_cudnn_benchmark.load(std::memory_order_relaxed);
+}
+void allow_tf32_conv(bool allow) {
+  g_allow_tf32_conv.store(allow, std::memory_order_relaxed);
+}
+bool tf32_conv_allowed() {
+  return g_allow_tf32_conv.load(std::memory_order_relaxed);
 }
 
 namespace ops {

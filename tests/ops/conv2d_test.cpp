@@ -2,11 +2,14 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdlib>
 #include <functional>
 #include <string>
 
 #include "afinar/ops/reduce.h"
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/fixtures.h"
 #include "testing/gradcheck.h"
 
@@ -261,6 +264,271 @@ TEST(Conv2d, RejectsBadArguments) {
   expect_error([&] { ops::conv2d_backward_weight(zeros({2, 8, 4, 4}, DType::F64), x, w.shape(), {}); },
                "conv2d_backward_weight", "dtype");
   expect_error([&] { ops::conv2d_backward_bias(zeros({2, 8})); }, "conv2d_backward_bias", "4-D");
+}
+
+// ---- CUDA ------------------------------------------------------------------------------------
+// Every CUDA algorithm against the CPU reference (Naive) on fresh random inputs, all four
+// directions, float32 and float64.
+
+const Conv2dAlgo kCudaAlgos[] = {Conv2dAlgo::Default, Conv2dAlgo::Cudnn, Conv2dAlgo::Im2colGemm,
+                                 Conv2dAlgo::Direct};
+
+// Sets the cuDNN switches for a scope and restores them after.
+class CudnnSettings {
+ public:
+  CudnnSettings(bool tf32, bool benchmark)
+      : tf32_(tf32_conv_allowed()), benchmark_(cudnn_benchmark()) {
+    allow_tf32_conv(tf32);
+    set_cudnn_benchmark(benchmark);
+  }
+  ~CudnnSettings() {
+    allow_tf32_conv(tf32_);
+    set_cudnn_benchmark(benchmark_);
+  }
+  CudnnSettings(const CudnnSettings&) = delete;
+  CudnnSettings& operator=(const CudnnSettings&) = delete;
+
+ private:
+  bool tf32_, benchmark_;
+};
+
+// kCases plus shapes for the CUDA kernels' own edges: one image (the bias gradient in one pass),
+// more groups than images (Im2colGemm batches its GEMMs over groups, not images), a plane wider
+// than a block (the bias kernels' loops), a 1-wide output.
+const Case kCudaCases[] = {
+    {"single_image", {1, 5, 17, 19}, {6, 5, 3, 3}, true, {.padding = 1}},
+    {"groups3_stride3",
+     {2, 6, 16, 15},
+     {9, 2, 3, 3},
+     true,
+     {.stride = 3, .padding = {2, 1}, .dilation = {2, 1}, .groups = 3}},
+    {"wide_plane", {2, 3, 21, 40}, {5, 3, 1, 3}, true, {.padding = {0, 1}}},
+    {"one_column_output", {3, 4, 9, 3}, {2, 4, 3, 3}, true, {}},
+};
+
+using TolFn = std::function<testing::Tolerance(DType, int64_t)>;
+
+testing::Tolerance fp_tolerance(DType dt, int64_t length) {
+  return tolerance_for(dt, length);
+}
+
+// cuDNN in float32 without TF32: besides direct and implicit-GEMM kernels, cuDNN may pick (by
+// heuristics or by measurement) Winograd or FFT algorithms, which compute on transformed tiles.
+// The transforms' own rounding multiplies the error of the plain sum by a constant: up to 7.7x
+// the fp_tolerance bound measured on an H100 (cuDNN 9.14; backward_weight on image_groups and
+// the forward of tile_edges in benchmark mode). 32x keeps a 4x margin and still separates full
+// float32 from TF32, whose error is ~1e-3·sqrt(L), 10-50x more on these shapes.
+testing::Tolerance cudnn_fp32_tolerance(DType dt, int64_t length) {
+  return tolerance_for(dt, length, dt == DType::F32 ? 8.0 * 32 : 8.0);
+}
+
+// The tolerance of full-precision results of `algo` (TF32 off).
+TolFn full_precision_tolerance(Conv2dAlgo algo) {
+  return algo == Conv2dAlgo::Default || algo == Conv2dAlgo::Cudnn ? cudnn_fp32_tolerance
+                                                                  : fp_tolerance;
+}
+
+// TF32 products carry a relative error up to ~2^-10 (10-bit mantissas of both operands, fp32
+// sums): with terms of magnitude <= 1 (uniform(-1,1) inputs) a sum of L of them is off by about
+// 1e-3·sqrt(L) (random walk), which is the relative and absolute tolerance. Float64 has no TF32:
+// its tolerance stays the dtype's.
+testing::Tolerance tf32_tolerance(DType dt, int64_t length) {
+  if (dt == DType::F64) return tolerance_for(dt, length);
+  const double t = 1e-3 * std::sqrt(double(length));
+  return {t, t};
+}
+
+// The four directions of case `c` on CUDA with `algo` against the CPU reference (Naive).
+void expect_cuda_matches_reference(const Case& c, DType dt, Conv2dAlgo algo, const TolFn& tol) {
+  SCOPED_TRACE(::testing::Message() << c.name << " " << dt << " " << algo);
+  Generator gen(17);
+  Tensor x = uniform(c.x, -1, 1, dt, gen), w = uniform(c.w, -1, 1, dt, gen);
+  Tensor b = c.bias ? uniform({c.w[0]}, -1, 1, dt, gen) : Tensor();
+  const auto g = ops::conv2d_geometry(c.x, c.w, c.opt, "test");
+  Tensor gy = uniform({g.N, g.K, g.Ho, g.Wo}, -1, 1, dt, gen);
+  const auto ref = with_algo(c.opt, Conv2dAlgo::Naive), dev = with_algo(c.opt, algo);
+  Tensor xd = x.cuda(), wd = w.cuda(), bd = b.defined() ? b.cuda() : Tensor(), gyd = gy.cuda();
+
+  EXPECT_ALLCLOSE(ops::conv2d_forward(xd, wd, bd, dev).cpu(), ops::conv2d_forward(x, w, b, ref),
+                  tol(dt, g.Cg() * g.R * g.S + 1));
+  EXPECT_ALLCLOSE(ops::conv2d_backward_input(gyd, wd, c.x, dev).cpu(),
+                  ops::conv2d_backward_input(gy, w, c.x, ref), tol(dt, g.Kg() * g.R * g.S));
+  EXPECT_ALLCLOSE(ops::conv2d_backward_weight(gyd, xd, c.w, dev).cpu(),
+                  ops::conv2d_backward_weight(gy, x, c.w, ref), tol(dt, g.N * g.Ho * g.Wo));
+  // The bias gradient is a plain float sum on every algorithm (no TF32).
+  EXPECT_ALLCLOSE(ops::conv2d_backward_bias(gyd).cpu(), ops::conv2d_backward_bias(gy),
+                  tolerance_for(dt, g.N * g.Ho * g.Wo));
+}
+
+void expect_all_cases_match(Conv2dAlgo algo, DType dt, const TolFn& tol) {
+  for (const Case& c : kCases) expect_cuda_matches_reference(c, dt, algo, tol);
+  for (const Case& c : kCudaCases) expect_cuda_matches_reference(c, dt, algo, tol);
+}
+
+TEST(Conv2d, CudnnSettingsDefaults) {
+  // PyTorch's defaults: torch.backends.cudnn.benchmark = False, .allow_tf32 = True.
+  EXPECT_FALSE(cudnn_benchmark());
+  EXPECT_TRUE(tf32_conv_allowed());
+}
+
+TEST(Conv2dCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  const CudnnSettings full_fp32(/*tf32=*/false, /*benchmark=*/false);
+  for (Conv2dAlgo algo : kCudaAlgos)
+    for (DType dt : {DType::F32, DType::F64})
+      expect_all_cases_match(algo, dt, full_precision_tolerance(algo));
+}
+
+TEST(Conv2dCuda, Tf32MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  const CudnnSettings tf32(/*tf32=*/true, /*benchmark=*/false);  // PyTorch's default
+  for (Conv2dAlgo algo : {Conv2dAlgo::Cudnn, Conv2dAlgo::Im2colGemm})
+    for (DType dt : {DType::F32, DType::F64}) expect_all_cases_match(algo, dt, tf32_tolerance);
+}
+
+TEST(Conv2dCuda, BenchmarkModeMatchesReference) {
+  AFN_REQUIRE_CUDA();
+  // The measured algorithm choice: the first call of each shape times cuDNN's algorithms (and
+  // overwrites the output while doing so), the second takes the cached choice.
+  for (bool tf32 : {false, true}) {
+    const CudnnSettings settings(tf32, /*benchmark=*/true);
+    for (int call = 0; call < 2; ++call) {
+      SCOPED_TRACE(::testing::Message() << "tf32 " << tf32 << ", call " << call);
+      for (DType dt : {DType::F32, DType::F64})
+        expect_all_cases_match(Conv2dAlgo::Cudnn, dt, tf32 ? tf32_tolerance : cudnn_fp32_tolerance);
+    }
+  }
+}
+
+TEST(Conv2dCuda, LegacyApiMatchesReference) {
+  AFN_REQUIRE_CUDA();
+  // The Cudnn algorithm runs on cuDNN's graph API where it can and falls back on the legacy API
+  // (for a batch split at 2^31 elements, or where no graph plan exists): the legacy road, forced,
+  // by heuristics and by measurement, without and with TF32.
+  ASSERT_EQ(setenv("AFINAR_CUDNN_LEGACY", "1", 1), 0);
+  for (bool tf32 : {false, true}) {
+    for (bool benchmark : {false, true}) {
+      SCOPED_TRACE(::testing::Message() << "tf32 " << tf32 << ", benchmark " << benchmark);
+      const CudnnSettings settings(tf32, benchmark);
+      for (DType dt : {DType::F32, DType::F64})
+        expect_all_cases_match(Conv2dAlgo::Cudnn, dt, tf32 ? tf32_tolerance : cudnn_fp32_tolerance);
+    }
+  }
+  unsetenv("AFINAR_CUDNN_LEGACY");
+}
+
+TEST(Conv2dCuda, Im2colChunks) {
+  AFN_REQUIRE_CUDA();
+  // Im2colGemm unrolls a bounded number of images at a time: one per chunk (1 byte budget), and
+  // two per chunk over five images (the last chunk partial).
+  const CudnnSettings full_fp32(false, false);
+  const Case cases[] = {
+      {"five_images", {5, 4, 7, 6}, {6, 4, 3, 3}, true, {.padding = 1}},
+      {"five_images_groups", {5, 4, 7, 6}, {6, 2, 3, 2}, false, {.stride = 2, .groups = 2}},
+  };
+  for (const char* budget : {"1", "2"}) {
+    for (const Case& c : cases) {
+      const auto g = ops::conv2d_geometry(c.x, c.w, c.opt, "test");
+      const std::string bytes =
+          budget[0] == '1' ? "1" : std::to_string(2 * g.C * g.R * g.S * g.Ho * g.Wo * 8);
+      ASSERT_EQ(setenv("AFN_IM2COL_CHUNK_BYTES", bytes.c_str(), 1), 0);
+      for (DType dt : {DType::F32, DType::F64})
+        expect_cuda_matches_reference(c, dt, Conv2dAlgo::Im2colGemm, fp_tolerance);
+    }
+  }
+  unsetenv("AFN_IM2COL_CHUNK_BYTES");
+}
+
+TEST(Conv2dCuda, AutogradMatchesCpu) {
+  AFN_REQUIRE_CUDA();
+  const CudnnSettings full_fp32(false, false);
+  const Case& c = kCases[3];  // asymmetric_everything
+  Generator gen(19);
+  Tensor x = uniform(c.x, -1, 1, DType::F32, gen), w = uniform(c.w, -1, 1, DType::F32, gen),
+         b = uniform({c.w[0]}, -1, 1, DType::F32, gen);
+  const auto g = ops::conv2d_geometry(c.x, c.w, c.opt, "test");
+  Tensor gy = uniform({g.N, g.K, g.Ho, g.Wo}, -1, 1, DType::F32, gen);
+  Tensor xc = x.detach().set_requires_grad(true), wc = w.detach().set_requires_grad(true),
+         bc = b.detach().set_requires_grad(true);
+  Tensor xd = x.cuda().set_requires_grad(true), wd = w.cuda().set_requires_grad(true),
+         bd = b.cuda().set_requires_grad(true);
+  Tensor yc = conv2d(xc, wc, bc, c.opt), yd = conv2d(xd, wd, bd, c.opt);
+  EXPECT_EQ(yd.device(), testing::kCuda0);
+  yc.backward(gy);
+  yd.backward(gy.cuda());
+  EXPECT_ALLCLOSE(yd.cpu(), yc, cudnn_fp32_tolerance(DType::F32, g.Cg() * g.R * g.S + 1));
+  EXPECT_ALLCLOSE(xd.grad().cpu(), xc.grad(), cudnn_fp32_tolerance(DType::F32, g.Kg() * g.R * g.S));
+  EXPECT_ALLCLOSE(wd.grad().cpu(), wc.grad(), cudnn_fp32_tolerance(DType::F32, g.N * g.Ho * g.Wo));
+  EXPECT_ALLCLOSE(bd.grad().cpu(), bc.grad(), tolerance_for(DType::F32, g.N * g.Ho * g.Wo));
+  EXPECT_EQ(wd.grad().device(), testing::kCuda0);
+}
+
+TEST(Conv2dCuda, FrozenWeightSkipsWeightGradient) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(5);
+  Tensor x = randn({2, 3, 5, 5}, DType::F32, testing::kCuda0, gen).set_requires_grad(true);
+  Tensor w = randn({4, 3, 3, 3}, DType::F32, testing::kCuda0, gen);  // frozen
+  Tensor b = randn({4}, DType::F32, testing::kCuda0, gen).set_requires_grad(true);
+  for (Conv2dAlgo algo : kCudaAlgos) {
+    SCOPED_TRACE(::testing::Message() << algo);
+    x.set_grad(Tensor());
+    b.set_grad(Tensor());
+    reset_op_call_counts();
+    conv2d(x, w, b, {.padding = 1, .algo = algo})
+        .backward(ones({2, 4, 5, 5}, DType::F32, testing::kCuda0));
+    EXPECT_EQ(op_call_count("conv2d_backward_weight"), 0);
+    EXPECT_EQ(op_call_count("conv2d_backward_input"), 1);
+    EXPECT_EQ(op_call_count("conv2d_backward_bias"), 1);
+    EXPECT_FALSE(w.grad().defined());
+    ASSERT_TRUE(x.grad().defined());
+    EXPECT_EQ(x.grad().device(), testing::kCuda0);
+    // gy = 1: db[k] = N·Ho·Wo = 50 exactly.
+    EXPECT_EQ(b.grad().cpu().to_vector<float>(), std::vector<float>(4, 50.0f));
+  }
+}
+
+TEST(Conv2dCuda, EmptyBatch) {
+  AFN_REQUIRE_CUDA();
+  for (Conv2dAlgo algo : kCudaAlgos) {
+    SCOPED_TRACE(::testing::Message() << algo);
+    Tensor x = zeros({0, 3, 5, 5}, DType::F32, testing::kCuda0);
+    Tensor w = ones({4, 3, 3, 3}, DType::F32, testing::kCuda0).set_requires_grad(true);
+    Tensor b = ones({4}, DType::F32, testing::kCuda0).set_requires_grad(true);
+    Tensor y = conv2d(x, w, b, {.algo = algo});
+    EXPECT_EQ(y.shape(), (Shape{0, 4, 3, 3}));
+    y.backward(zeros({0, 4, 3, 3}, DType::F32, testing::kCuda0));
+    EXPECT_EQ(w.grad().cpu().to_vector<float>(), std::vector<float>(4 * 3 * 3 * 3, 0.0f));
+    EXPECT_EQ(b.grad().cpu().to_vector<float>(), std::vector<float>(4, 0.0f));
+  }
+}
+
+TEST(Conv2dCuda, RejectsBadArguments) {
+  AFN_REQUIRE_CUDA();
+  const Tensor x = zeros({2, 4, 6, 6}, DType::F32, testing::kCuda0);
+  const Tensor w = zeros({8, 4, 3, 3}, DType::F32, testing::kCuda0);
+  const Tensor b = zeros({8}, DType::F32, testing::kCuda0);
+  // Mixed devices: never a silent copy.
+  expect_error([&] { conv2d(x, w.cpu(), b); }, "conv2d", "weight is on cpu");
+  expect_error([&] { conv2d(x, w, b.cpu()); }, "conv2d", "bias is on cpu");
+  expect_error([&] { conv2d(x.cpu(), w, Tensor()); }, "conv2d", "weight is on cuda:0");
+  expect_error(
+      [&] {
+        ops::conv2d_backward_weight(zeros({2, 8, 4, 4}), x, w.shape(), {});
+      },
+      "conv2d_backward_weight", "input is on cuda:0");
+  // Each backend's variants only: Naive is the CPU's, Cudnn and Direct are CUDA's.
+  expect_error([&] { conv2d(x, w, b, {.algo = Conv2dAlgo::Naive}); }, "conv2d",
+               "no CUDA implementation");
+  expect_error([&] { conv2d(x.cpu(), w.cpu(), b.cpu(), {.algo = Conv2dAlgo::Cudnn}); }, "conv2d",
+               "no CPU implementation");
+  expect_error([&] { conv2d(x.cpu(), w.cpu(), b.cpu(), {.algo = Conv2dAlgo::Direct}); }, "conv2d",
+               "no CPU implementation");
+  // Shape errors are the front end's, the same on every device.
+  expect_error(
+      [&] {
+        conv2d(x, zeros({8, 3, 3, 3}, DType::F32, testing::kCuda0), b);
+      },
+      "conv2d", "weight expects 3");
 }
 
 }  // namespace

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "afinar/ops/matmul.h"
 #include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/gradcheck.h"
 
 namespace afinar {
@@ -159,6 +163,120 @@ TEST(Linear, RejectsBadArguments) {
     EXPECT_NE(std::string(e.what()).find("linear: input has 5 features"), std::string::npos)
         << e.what();
   }
+}
+
+// ---- CUDA ------------------------------------------------------------------------------------
+// cuBLAS GEMMs and the bias kernels against the CPU backend (OpenBLAS, itself checked against the
+// closed form above) on fresh random inputs.
+
+struct LinearCase {
+  const char* name;
+  Shape x;  // [..., in]
+  int64_t out;
+};
+
+// Odd sizes; one row; leading dims; many rows over few columns (the bias gradient splits the rows
+// over blocks and adds the slices in a second pass); a 1-wide output; no rows at all.
+const LinearCase kLinearCases[] = {
+    {"odd", {37, 53}, 29},   {"one_row", {1, 17}, 33}, {"leading_dims", {2, 3, 19}, 7},
+    {"tall", {1000, 13}, 7}, {"wide", {5, 300}, 1025}, {"one_output", {9, 8}, 1},
+    {"no_rows", {0, 6}, 5},
+};
+
+using TolFn = testing::Tolerance (*)(DType, int64_t);
+
+testing::Tolerance fp_tolerance(DType dt, int64_t length) {
+  return testing::tolerance_for(dt, length);
+}
+
+// TF32 rounds both factors to 10 mantissa bits: each product is off by up to ~2^-10 of itself.
+// With terms of magnitude <= 1 (uniform(-1,1) inputs) a sum of L of them is off by about
+// 1e-3·sqrt(L) (random walk): that is rtol and atol. Float64 has no TF32.
+testing::Tolerance tf32_tolerance(DType dt, int64_t length) {
+  if (dt == DType::F64) return testing::tolerance_for(dt, length);
+  const double t = 1e-3 * std::sqrt(double(length));
+  return {t, t};
+}
+
+void expect_linear_cuda_matches_cpu(const LinearCase& c, DType dt, bool with_bias, TolFn tol) {
+  SCOPED_TRACE(::testing::Message() << c.name << " " << dt << (with_bias ? " bias" : " no bias"));
+  Generator gen(21);
+  const int64_t in = c.x.back();
+  Shape gshape = c.x;
+  gshape.back() = c.out;
+  const int64_t rows = numel_of(Shape(c.x.begin(), c.x.end() - 1));
+  // uniform(-1, 1): every product has magnitude <= 1, as the TF32 tolerance assumes.
+  Tensor x = uniform(c.x, -1, 1, dt, gen), w = uniform({c.out, in}, -1, 1, dt, gen),
+         g = uniform(gshape, -1, 1, dt, gen);
+  Tensor b = with_bias ? uniform({c.out}, -1, 1, dt, gen) : Tensor();
+  Tensor xd = x.cuda(), wd = w.cuda(), gd = g.cuda(), bd = with_bias ? b.cuda() : Tensor();
+
+  Tensor y = ops::linear_forward(xd, wd, bd);
+  EXPECT_EQ(y.shape(), gshape);
+  EXPECT_EQ(y.device(), testing::kCuda0);
+  EXPECT_ALLCLOSE(y.cpu(), ops::linear_forward(x, w, b), tol(dt, in + 1));
+  EXPECT_ALLCLOSE(ops::linear_backward_input(gd, wd).cpu(), ops::linear_backward_input(g, w),
+                  tol(dt, c.out));
+  EXPECT_ALLCLOSE(ops::linear_backward_weight(gd, xd).cpu(), ops::linear_backward_weight(g, x),
+                  tol(dt, rows));
+  EXPECT_ALLCLOSE(ops::linear_backward_bias(gd).cpu(), ops::linear_backward_bias(g),
+                  testing::tolerance_for(dt, rows));  // a plain sum: no TF32
+}
+
+TEST(LinearCuda, MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  ASSERT_FALSE(tf32_matmul_allowed());  // PyTorch's default: full float32 GEMMs
+  for (DType dt : {DType::F32, DType::F64})
+    for (const LinearCase& c : kLinearCases)
+      for (bool with_bias : {true, false})
+        expect_linear_cuda_matches_cpu(c, dt, with_bias, fp_tolerance);
+}
+
+TEST(LinearCuda, Tf32MatchesReference) {
+  AFN_REQUIRE_CUDA();
+  allow_tf32_matmul(true);
+  for (DType dt : {DType::F32, DType::F64})
+    for (const LinearCase& c : kLinearCases)
+      expect_linear_cuda_matches_cpu(c, dt, true, tf32_tolerance);
+  allow_tf32_matmul(false);
+}
+
+TEST(LinearCuda, AutogradAndFrozenWeight) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(22);
+  Tensor x = randn({6, 11}, DType::F64, gen), w = randn({4, 11}, DType::F64, gen),
+         b = randn({4}, DType::F64, gen), g = randn({6, 4}, DType::F64, gen);
+  Tensor xc = x.detach().set_requires_grad(true), wc = w.detach().set_requires_grad(true),
+         bc = b.detach().set_requires_grad(true);
+  Tensor xd = x.cuda().set_requires_grad(true), wd = w.cuda().set_requires_grad(true),
+         bd = b.cuda().set_requires_grad(true);
+  linear(xc, wc, bc).backward(g);
+  linear(xd, wd, bd).backward(g.cuda());
+  EXPECT_ALLCLOSE(xd.grad().cpu(), xc.grad(), testing::tolerance_for(DType::F64, 4));
+  EXPECT_ALLCLOSE(wd.grad().cpu(), wc.grad(), testing::tolerance_for(DType::F64, 6));
+  EXPECT_ALLCLOSE(bd.grad().cpu(), bc.grad(), testing::tolerance_for(DType::F64, 6));
+
+  // A frozen weight on the GPU: no weight-gradient GEMM runs.
+  Tensor wf = w.cuda();
+  reset_op_call_counts();
+  linear(x.cuda().set_requires_grad(true), wf, b.cuda().set_requires_grad(true)).backward(g.cuda());
+  EXPECT_EQ(op_call_count("linear_backward_weight"), 0);
+  EXPECT_EQ(op_call_count("linear_backward_input"), 1);
+  EXPECT_EQ(op_call_count("linear_backward_bias"), 1);
+  EXPECT_FALSE(wf.grad().defined());
+}
+
+TEST(LinearCuda, RejectsMixedDevices) {
+  AFN_REQUIRE_CUDA();
+  Tensor x = zeros({4, 5}, DType::F32, testing::kCuda0),
+         w = zeros({3, 5}, DType::F32, testing::kCuda0),
+         b = zeros({3}, DType::F32, testing::kCuda0);
+  EXPECT_THROW(linear(x, w.cpu(), b), Error);
+  EXPECT_THROW(linear(x, w, b.cpu()), Error);
+  EXPECT_THROW(linear(x.cpu(), w, b), Error);
+  EXPECT_THROW(ops::linear_backward_input(zeros({4, 3}), w), Error);
+  EXPECT_THROW(ops::linear_backward_weight(zeros({4, 3}), x), Error);
+  EXPECT_THROW(linear(x, zeros({3, 5}, DType::F64, testing::kCuda0)), Error);  // dtype
 }
 
 }  // namespace

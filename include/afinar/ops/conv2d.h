@@ -28,14 +28,35 @@
 
 namespace afinar {
 
-// How a backend computes the convolution. Every backend implements Default; the CPU implements
-// Naive (the readable 7-deep loops, the reference) and Im2colGemm (patches unrolled into a matrix
-// times the weight with BLAS; its Default). Tests and benchmarks loop over the variants.
-enum class Conv2dAlgo { Default, Naive, Im2colGemm };
+// How a backend computes the convolution. Every backend implements Default; asking a backend for
+// a variant it lacks is an error, never a silent substitute. Tests and benchmarks loop over the
+// variants of each backend.
+//   Default      the fastest correct one: Im2colGemm on the CPU, Cudnn on CUDA
+//   Naive        (cpu) the readable 7-deep loops: the reference
+//   Im2colGemm   patches unrolled into a matrix (im2col), times the weight with BLAS: OpenBLAS on
+//                the CPU; on CUDA an im2col / col2im kernel plus cuBLAS (kernels/conv2d/)
+//   Cudnn        (cuda) cuDNN's convolutions; the algorithm by cuDNN's heuristics, or measured
+//                when set_cudnn_benchmark(true)
+//   Direct       (cuda) one thread per output element running the loops of the formulas: the
+//                teaching baseline for the GPU
+enum class Conv2dAlgo { Default, Naive, Im2colGemm, Cudnn, Direct };
 const char* conv2d_algo_name(Conv2dAlgo algo);
 inline std::ostream& operator<<(std::ostream& os, Conv2dAlgo algo) {
   return os << conv2d_algo_name(algo);
 }
+
+// torch.backends.cudnn.benchmark: when on, the first call of each convolution shape (geometry,
+// dtype, direction, TF32 setting) times every cuDNN algorithm and keeps the fastest for later
+// calls; when off (the default) cuDNN's heuristics choose without running anything. Either choice
+// is cached per shape.
+void set_cudnn_benchmark(bool on);
+bool cudnn_benchmark();
+
+// torch.backends.cudnn.allow_tf32: float32 convolutions on CUDA may use TF32 tensor cores (10-bit
+// mantissa products, float32 sums). On by default, as in PyTorch. Applies to the Cudnn and the
+// Im2colGemm (its GEMM) algorithms; float64 never uses TF32.
+void allow_tf32_conv(bool allow);
+bool tf32_conv_allowed();
 
 // PyTorch's arguments and defaults. Like PyTorch's int-or-tuple, each pair takes one value for
 // both dimensions ({.stride = 2}) or {height, width} ({.padding = {1, 0}}).

@@ -1,0 +1,59 @@
+// Launchers of the hand-written conv2d kernels: contiguous NCHW device arrays of T (float or
+// double), shapes as in include/afinar/ops/conv2d.h. Plain C++ (the .cu files see no afinar
+// C++20 headers); the .cpp files of this folder turn Tensors into these calls.
+//   conv2d_direct.cu   Conv2dAlgo::Direct: one thread per output element of each direction
+//   conv2d_im2col.cu   Conv2dAlgo::Im2colGemm: im2col / col2im around cuBLAS GEMMs
+//   conv2d_bias.cu     bias broadcast (forward) and per-channel sums (the bias gradient), every
+//   algo
+// The cuDNN path (Conv2dAlgo::Cudnn, the Default) is host code only: conv2d_cudnn.cpp.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+namespace afinar::cuda {
+
+// Every size of one convolution (ops::Conv2dGeometry without the algorithm).
+struct ConvShape {
+  int64_t N, C, H, W;  // input
+  int64_t K, R, S;     // weight [K, C/G, R, S]
+  int64_t Ho, Wo;      // output
+  int64_t sh, sw, ph, pw, dh, dw, G;
+};
+
+// ---- Direct (conv2d_direct.cu) ----------------------------------------------------------------
+// y [N,K,Ho,Wo] (+ bias b [K], may be null), gx [N,C,H,W], gw [K,C/G,R,S]: each written whole.
+template <typename T>
+void launch_conv2d_direct_forward(T* y, const T* x, const T* w, const T* b, const ConvShape& g,
+                                  cudaStream_t stream);
+template <typename T>
+void launch_conv2d_direct_backward_input(T* gx, const T* gy, const T* w, const ConvShape& g,
+                                         cudaStream_t stream);
+template <typename T>
+void launch_conv2d_direct_backward_weight(T* gw, const T* gy, const T* x, const ConvShape& g,
+                                          cudaStream_t stream);
+
+// ---- Im2colGemm (conv2d_im2col.cu) ------------------------------------------------------------
+// For `images` consecutive images of x (x points at the first), P = Ho·Wo:
+//   col[i, (c·R + r)·S + s, oh·Wo + ow] = x[i, c, ih(oh,r), iw(ow,s)]   (0 in the padding)
+// a [images, C·R·S, P] array; col2im is its adjoint (gather: every gx element is written once).
+template <typename T>
+void launch_im2col(T* col, const T* x, int64_t images, const ConvShape& g, cudaStream_t stream);
+template <typename T>
+void launch_col2im(T* gx, const T* col, int64_t images, const ConvShape& g, cudaStream_t stream);
+
+// ---- bias (conv2d_bias.cu) --------------------------------------------------------------------
+// y[n, k, p] += b[k] for y [N, K, P].
+template <typename T>
+void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P,
+                             cudaStream_t stream);
+// out[k] = Σ_{n,p} x[n, k, p] for x [N, K, P] (N ≥ 1): in channel_sum_splits(N, K) slices of the
+// batch per channel, then the slices' partial sums in a fixed order (deterministic, no atomics).
+// `partials` holds K · splits elements (unused, may be null, when splits == 1).
+int64_t channel_sum_splits(int64_t N, int64_t K);
+template <typename T>
+void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, T* partials,
+                        int64_t splits, cudaStream_t stream);
+
+}  // namespace afinar::cuda
