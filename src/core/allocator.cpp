@@ -1,6 +1,8 @@
 #include "afinar/core/allocator.h"
 
+#include <malloc.h>
 #include <atomic>
+
 #include <cstdlib>
 #include <new>
 
