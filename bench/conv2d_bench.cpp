@@ -47,21 +47,21 @@ void conv2d_bench(benchmark::State& state, Layer layer, Pass pass) {
   }
   const double flops_per_op = 2.0 * double(kBatch * C * C * 9 * H * H);
   const int ops = int(fwd) + int(bwd_input) + int(bwd_weight);
-  state.counters["GFLOP/s"] = benchmark::Counter(ops * flops_per_op * 1e-9,
-                                                 benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(ops * flops_per_op * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 const bool registered = [] {
-  const Layer layers[] = {{"c64_56", 64, 56}, {"c128_28", 128, 28}, {"c256_14", 256, 14},
-                          {"c512_7", 512, 7}};
+  const Layer layers[] = {
+      {"c64_56", 64, 56}, {"c128_28", 128, 28}, {"c256_14", 256, 14}, {"c512_7", 512, 7}};
   const std::pair<const char*, Pass> passes[] = {{"Conv2dFwdBwd/", Pass::FwdBwd},
                                                  {"Conv2dFwd/", Pass::Fwd},
                                                  {"Conv2dBwdInput/", Pass::BwdInput},
                                                  {"Conv2dBwdWeight/", Pass::BwdWeight}};
   for (const auto& [prefix, pass] : passes) {
     for (const Layer& layer : layers) {
-      benchmark::RegisterBenchmark((std::string(prefix) + layer.name).c_str(), conv2d_bench,
-                                   layer, pass)
+      benchmark::RegisterBenchmark((std::string(prefix) + layer.name).c_str(), conv2d_bench, layer,
+                                   pass)
           ->UseRealTime()  // the work runs on OpenMP threads: wall time is the cost
           ->Unit(benchmark::kMillisecond);
     }

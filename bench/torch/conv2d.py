@@ -5,34 +5,18 @@ same benchmark names as afinar_bench, so tools/bench/compare.py can put them sid
 
     /usr/bin/python3 bench/torch/conv2d.py [name_regex]
 
-Threads: torch.set_num_threads(AFINAR_BENCH_THREADS, default: the number of CPUs), as afinar
-uses. Conv2dFwdBwd is F.conv2d plus backward to x and the weight (gradients reset to None each
+Threads as afinar uses (bench/torch/timing.py). Conv2dFwdBwd is F.conv2d plus backward to x and the weight (gradients reset to None each
 time); Conv2dFwd, Conv2dBwdInput and Conv2dBwdWeight time one op each, the backward ones through
 aten's convolution_backward with only that gradient asked for (PyTorch's own backward does so
 when only one input requires grad). PyTorch runs these on oneDNN (mkldnn) on the CPU.
 """
-import os
-import re
-import statistics
-import sys
-import time
-
 import torch
 import torch.nn.functional as F
 
+from timing import run
+
 BATCH = 16
 LAYERS = [("c64_56", 64, 56), ("c128_28", 128, 28), ("c256_14", 256, 14), ("c512_7", 512, 7)]
-
-
-def seconds_per_iter(step, warmup=3, min_iters=10, min_seconds=0.5):
-    for _ in range(warmup):
-        step()
-    times = []
-    while len(times) < min_iters or sum(times) < min_seconds:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def steps(channels, size):
@@ -61,13 +45,10 @@ def steps(channels, size):
 
 
 def main():
-    pattern = re.compile(sys.argv[1] if len(sys.argv) > 1 else "")
-    torch.set_num_threads(int(os.environ.get("AFINAR_BENCH_THREADS", os.cpu_count())))
-    for layer, channels, size in LAYERS:
-        for prefix, step in steps(channels, size):
-            name = "%s/%s" % (prefix, layer)
-            if pattern.search(name):
-                print("%s\t%.6g" % (name, seconds_per_iter(step)), flush=True)
+    # Each case builds its tensors only when selected: (name, () -> step).
+    run([("%s/%s" % (prefix, layer), lambda c=channels, z=size, p=prefix: dict(steps(c, z))[p])
+         for layer, channels, size in LAYERS
+         for prefix in ("Conv2dFwdBwd", "Conv2dFwd", "Conv2dBwdInput", "Conv2dBwdWeight")])
 
 
 if __name__ == "__main__":

@@ -3,16 +3,15 @@
 Prints `name<TAB>seconds_per_iter` (the median over timed iterations after a warm-up) for the
 same benchmark names as afinar_bench, so tools/bench/compare.py can put them side by side:
 
-    OPENBLAS_CORETYPE=SkylakeX /usr/bin/python3 bench/torch/linear.py
+    /usr/bin/python3 bench/torch/linear.py [name_regex]
 
-Threads: torch.set_num_threads(2), as afinar uses on this machine. One iteration is F.linear
+Threads as afinar uses (bench/torch/timing.py). One iteration is F.linear
 plus backward to x, weight and bias (gradients reset to None each time, so no accumulation).
 """
-import statistics
-import time
-
 import torch
 import torch.nn.functional as F
+
+from timing import run
 
 BATCH = 16
 SHAPES = [
@@ -22,7 +21,7 @@ SHAPES = [
 ]
 
 
-def seconds_per_iter(in_features, out_features, warmup=3, min_iters=10, min_seconds=1.0):
+def make_step(in_features, out_features):
     gen = torch.Generator().manual_seed(1)
     x = torch.randn(BATCH, in_features, generator=gen).requires_grad_()
     w = torch.randn(out_features, in_features, generator=gen).requires_grad_()
@@ -33,20 +32,11 @@ def seconds_per_iter(in_features, out_features, warmup=3, min_iters=10, min_seco
         x.grad = w.grad = b.grad = None
         F.linear(x, w, b).backward(g)
 
-    for _ in range(warmup):
-        step()
-    times = []
-    while len(times) < min_iters or sum(times) < min_seconds:
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+    return step
 
 
 def main():
-    torch.set_num_threads(2)
-    for name, in_features, out_features in SHAPES:
-        print("%s\t%.6g" % (name, seconds_per_iter(in_features, out_features)), flush=True)
+    run([(name, lambda i=i, o=o: make_step(i, o)) for name, i, o in SHAPES])
 
 
 if __name__ == "__main__":

@@ -75,8 +75,8 @@ Conv2dGeometry conv2d_geometry(const Shape& xs, const Shape& ws, const Conv2dOpt
   AFN_CHECK(xs.size() == 4, op, ": input must be 4-D [N,C,H,W], got shape ", xs);
   AFN_CHECK(ws.size() == 4, op, ": weight must be 4-D [K,C/groups,R,S], got shape ", ws);
   AFN_CHECK(o.groups >= 1, op, ": groups must be positive, got ", o.groups);
-  AFN_CHECK(o.stride.h >= 1 && o.stride.w >= 1, op, ": stride must be positive, got (",
-            o.stride.h, ", ", o.stride.w, ")");
+  AFN_CHECK(o.stride.h >= 1 && o.stride.w >= 1, op, ": stride must be positive, got (", o.stride.h,
+            ", ", o.stride.w, ")");
   AFN_CHECK(o.dilation.h >= 1 && o.dilation.w >= 1, op, ": dilation must be positive, got (",
             o.dilation.h, ", ", o.dilation.w, ")");
   AFN_CHECK(o.padding.h >= 0 && o.padding.w >= 0, op, ": padding must be non-negative, got (",
@@ -132,13 +132,13 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
   Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device());
-  conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output),
-                                                   kernel_arg(weight), g);
+  conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output), kernel_arg(weight),
+                                                   g);
   return gx;
 }
 
-Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x,
-                              const Shape& weight_shape, const Conv2dOptions& options) {
+Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const Shape& weight_shape,
+                              const Conv2dOptions& options) {
   const char* op = "conv2d_backward_weight";
   check_floating(grad_output, op, "grad_output");
   check_same_dtype_device(x, grad_output, op, "input", "grad_output");
@@ -146,8 +146,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x,
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
   Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device());
-  conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output), kernel_arg(x),
-                                                    g);
+  conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output), kernel_arg(x), g);
   return gw;
 }
 

@@ -7,7 +7,6 @@
 #include <functional>
 #include <string>
 
-#include "afinar/ops/reduce.h"
 #include "testing/compare.h"
 #include "testing/cuda.h"
 #include "testing/fixtures.h"
@@ -47,8 +46,7 @@ TEST(Conv2d, MatchesClosedForm) {
       y.backward(ones_like(y));
       EXPECT_EQ(w.grad().to_vector<double>(), (std::vector<double>{12, 16, 24, 28}));
       EXPECT_EQ(b.grad().to_vector<double>(), (std::vector<double>{4}));
-      EXPECT_EQ(x.grad().to_vector<double>(),
-                (std::vector<double>{1, 1, 0, 1, 0, -1, 0, -1, -1}));
+      EXPECT_EQ(x.grad().to_vector<double>(), (std::vector<double>{1, 1, 0, 1, 0, -1, 0, -1, -1}));
 
       // A 2x2 box filter, padding 1, stride 2 on 3x3: windows start at -1 and 1 in each dim.
       Tensor box = ones({1, 1, 2, 2}, dt);
@@ -56,9 +54,9 @@ TEST(Conv2d, MatchesClosedForm) {
                     .to_vector<double>(),
                 (std::vector<double>{1, 2 + 3, 4 + 7, 5 + 6 + 8 + 9}));
       // Dilation 2: the 2x2 box reads the four corners.
-      EXPECT_EQ(conv2d(image_1_to_9(dt), box, {}, {.dilation = 2, .algo = algo})
-                    .to_vector<double>(),
-                (std::vector<double>{1 + 3 + 7 + 9}));
+      EXPECT_EQ(
+          conv2d(image_1_to_9(dt), box, {}, {.dilation = 2, .algo = algo}).to_vector<double>(),
+          (std::vector<double>{1 + 3 + 7 + 9}));
       // Two groups of one channel: channel k sees only input channel k (the second is x + 10).
       Tensor x2 = from_vector<double>({1, 2, 3, 4, 11, 12, 13, 14}, {1, 2, 2, 2}).to(dt);
       Tensor w2 = from_vector<double>({1, 1, 1, 1, 2, 0, 0, 0}, {2, 1, 2, 2}).to(dt);
@@ -76,24 +74,34 @@ struct Case {
   Conv2dOptions opt;
 };
 
-// Odd sizes, every argument, tiles and thread ranges that split images and span their boundaries
-// (the im2col path's tiles hold ≥ 256 output pixels: "many_columns" has more pixels per image than
-// a tile, "tiny_images" many images per tile, in "tile_edges" 250-pixel images meet tiles of
-// 256 pixels, so tiles start and end inside an image's first and last rows, and "image_groups"
-// has tiles of two whole images).
+// Odd sizes, every argument, and the im2col path's tiling (equal parts of an image, or runs of
+// whole images, of up to 1024 output pixels, 512 for the weight gradient; images split between
+// threads): "many_columns" cuts each image into tiles, "tile_inside_a_row" has tiles that lie
+// inside an image's first or last row, "tile_edges", "image_groups" and "tiny_images" have tiles
+// of several whole images.
 const Case kCases[] = {
     {"plain_bias", {2, 3, 7, 9}, {4, 3, 3, 3}, true, {.padding = 1}},
-    {"stride2_groups2_nonsquare", {3, 4, 11, 8}, {6, 2, 3, 2}, false,
+    {"stride2_groups2_nonsquare",
+     {3, 4, 11, 8},
+     {6, 2, 3, 2},
+     false,
      {.stride = 2, .padding = {1, 0}, .groups = 2}},
-    {"depthwise_dilation2", {2, 4, 9, 10}, {4, 1, 3, 3}, true,
+    {"depthwise_dilation2",
+     {2, 4, 9, 10},
+     {4, 1, 3, 3},
+     true,
      {.padding = 2, .dilation = 2, .groups = 4}},
-    {"asymmetric_everything", {2, 6, 13, 11}, {4, 3, 5, 3}, true,
+    {"asymmetric_everything",
+     {2, 6, 13, 11},
+     {4, 3, 5, 3},
+     true,
      {.stride = {2, 3}, .padding = {2, 1}, .dilation = {1, 2}, .groups = 2}},
     {"pointwise", {5, 5, 8, 7}, {3, 5, 1, 1}, false, {}},
     {"same_width_shorter", {2, 3, 8, 9}, {4, 3, 3, 3}, true, {.padding = {0, 1}}},
     {"same_width_taller", {2, 3, 5, 6}, {4, 3, 3, 5}, false, {.padding = 2}},
     {"tiny_images", {7, 3, 4, 5}, {2, 3, 3, 3}, true, {.padding = 1}},
     {"many_columns", {3, 32, 37, 41}, {8, 32, 3, 3}, true, {.padding = 1}},
+    {"tile_inside_a_row", {2, 2, 3, 1100}, {2, 2, 3, 3}, true, {.padding = 1}},
     {"tile_edges", {5, 128, 10, 25}, {4, 128, 3, 3}, false, {.padding = 1}},
     {"image_groups", {7, 128, 10, 12}, {4, 128, 3, 3}, true, {.padding = 1}},
 };
@@ -125,10 +133,16 @@ TEST(Conv2d, Im2colMatchesNaive) {
 TEST(Conv2d, GradCheck) {
   const Case cases[] = {
       {"stride2_padding", {2, 3, 5, 6}, {4, 3, 3, 3}, true, {.stride = 2, .padding = 1}},
-      {"dilation2_groups2", {2, 4, 6, 5}, {4, 2, 2, 3}, true,
+      {"dilation2_groups2",
+       {2, 4, 6, 5},
+       {4, 2, 2, 3},
+       true,
        {.padding = {1, 2}, .dilation = 2, .groups = 2}},
       {"depthwise", {1, 3, 5, 5}, {6, 1, 3, 3}, true, {.padding = 1, .groups = 3}},
-      {"asymmetric", {2, 2, 7, 5}, {3, 2, 3, 2}, true,
+      {"asymmetric",
+       {2, 2, 7, 5},
+       {3, 2, 3, 2},
+       true,
        {.stride = {2, 1}, .padding = {0, 1}, .dilation = {1, 2}}},
   };
   for (Conv2dAlgo algo : kAlgos) {
@@ -257,12 +271,21 @@ TEST(Conv2d, RejectsBadArguments) {
   expect_error(conv(zeros({2, 0, 6, 6}), zeros({8, 0, 3, 3}), b), "conv2d", "zero-size");
 
   // The backward ops check the gradient against the convolution's output shape [2,8,4,4].
-  expect_error([&] { ops::conv2d_backward_input(zeros({2, 8, 5, 4}), w, x.shape(), {}); },
-               "conv2d_backward_input", "grad_output has shape");
-  expect_error([&] { ops::conv2d_backward_weight(zeros({2, 8, 4, 4}), x, {8, 4, 3}, {}); },
-               "conv2d_backward_weight", "weight must be 4-D");
-  expect_error([&] { ops::conv2d_backward_weight(zeros({2, 8, 4, 4}, DType::F64), x, w.shape(), {}); },
-               "conv2d_backward_weight", "dtype");
+  expect_error(
+      [&] {
+        ops::conv2d_backward_input(zeros({2, 8, 5, 4}), w, x.shape(), {});
+      },
+      "conv2d_backward_input", "grad_output has shape");
+  expect_error(
+      [&] {
+        ops::conv2d_backward_weight(zeros({2, 8, 4, 4}), x, {8, 4, 3}, {});
+      },
+      "conv2d_backward_weight", "weight must be 4-D");
+  expect_error(
+      [&] {
+        ops::conv2d_backward_weight(zeros({2, 8, 4, 4}, DType::F64), x, w.shape(), {});
+      },
+      "conv2d_backward_weight", "dtype");
   expect_error([&] { ops::conv2d_backward_bias(zeros({2, 8})); }, "conv2d_backward_bias", "4-D");
 }
 

@@ -69,8 +69,12 @@ def run_torch(afinar_names, name_filter, env):
     for script in sorted(glob.glob(os.path.join(ROOT, "bench", "torch", "*.py"))):
         if not any(n.lower().startswith(op_of(script)) for n in afinar_names):
             continue
-        out = subprocess.run([TORCH_PYTHON, script] + ([name_filter] if name_filter else []),
-                             env=env, check=True, stdout=subprocess.PIPE, text=True).stdout
+        proc = subprocess.run([TORCH_PYTHON, script] + ([name_filter] if name_filter else []),
+                              env=env, stdout=subprocess.PIPE, text=True)
+        if proc.returncode != 0:
+            print("warning: %s failed (status %d); its rows stay empty"
+                  % (os.path.relpath(script, ROOT), proc.returncode), file=sys.stderr)
+        out = proc.stdout
         for line in out.splitlines():
             name, _, seconds = line.partition("\t")
             if seconds and re.search(name_filter or "", name):

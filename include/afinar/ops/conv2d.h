@@ -11,9 +11,10 @@
 // Forward:
 //   y[n,k,oh,ow] = b[k] + Σ_{c ∈ group(k), r, s} x[n, c, ih(oh,r), iw(ow,s)] · w[k, c', r, s]
 // Backward, with gy = dL/dy:
-//   dL/dx[n,c,i,j]   = Σ_{k ∈ group(c), r, s, oh, ow : ih(oh,r) = i, iw(ow,s) = j} gy[n,k,oh,ow]·w[k,c',r,s]
-//   dL/dw[k,c',r,s]  = Σ_{n, oh, ow} gy[n,k,oh,ow] · x[n, c, ih(oh,r), iw(ow,s)]
-//   dL/db[k]         = Σ_{n, oh, ow} gy[n,k,oh,ow]
+//   dL/dx[n,c,i,j]  = Σ_{k ∈ group(c), r, s, oh, ow : ih(oh,r) = i, iw(ow,s) = j}
+//                         gy[n,k,oh,ow] · w[k,c',r,s]
+//   dL/dw[k,c',r,s] = Σ_{n, oh, ow} gy[n,k,oh,ow] · x[n, c, ih(oh,r), iw(ow,s)]
+//   dL/db[k]        = Σ_{n, oh, ow} gy[n,k,oh,ow]
 // Each is a sum of C/G·R·S (forward), K/G·R·S (input gradient) or N·Ho·Wo terms (weight, bias).
 //
 //   Tensor y = conv2d(x, w, b, {.stride = 2, .padding = 3});          // ResNet's stem
@@ -104,8 +105,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
 Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
                              const Shape& input_shape, const Conv2dOptions& options);
 // dL/dw [K,C/G,R,S] from gy and the forward's input.
-Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x,
-                              const Shape& weight_shape, const Conv2dOptions& options);
+Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const Shape& weight_shape,
+                              const Conv2dOptions& options);
 // dL/db [K] from gy [N,K,Ho,Wo].
 Tensor conv2d_backward_bias(const Tensor& grad_output);
 

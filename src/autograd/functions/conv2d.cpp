@@ -16,12 +16,11 @@ struct Conv2dBackward : Node {
   const char* name() const override { return "Conv2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
     const Tensor& gy = g[0];
-    return {
-        needs_input_grad(0) ? ops::conv2d_backward_input(gy, weight.get(), x_shape, options)
-                            : Tensor(),
-        needs_input_grad(1) ? ops::conv2d_backward_weight(gy, x.get(), weight_shape, options)
-                            : Tensor(),
-        needs_input_grad(2) ? ops::conv2d_backward_bias(gy) : Tensor()};
+    return {needs_input_grad(0) ? ops::conv2d_backward_input(gy, weight.get(), x_shape, options)
+                                : Tensor(),
+            needs_input_grad(1) ? ops::conv2d_backward_weight(gy, x.get(), weight_shape, options)
+                                : Tensor(),
+            needs_input_grad(2) ? ops::conv2d_backward_bias(gy) : Tensor()};
   }
   void release_saved() override {
     x.release();

@@ -136,8 +136,7 @@ void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
   if (!use_naive(g.algo, "conv2d")) return conv2d_forward_im2col(y, x, w, b, g);
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward_naive<T>(g, y.data<T>(), x.data<T>(), w.data<T>(),
-                     b.defined() ? b.data<T>() : nullptr);
+    forward_naive<T>(g, y.data<T>(), x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr);
   });
 }
 

@@ -2,7 +2,8 @@
 // a matrix of unrolled input patches (im2col), with OpenBLAS.
 //
 // Columns are the output pixels of the batch, flattened: j = n·P + oh·Wo + ow, P = Ho·Wo. For a
-// tile of T consecutive columns and group g (Cg = C/G input, Kg = K/G output channels, CRS = Cg·R·S)
+// tile of T consecutive columns and group g (Cg = C/G input and Kg = K/G output channels,
+// CRS = Cg·R·S)
 //   col[(c'·R + r)·S + s, j] = x[n, g·Cg + c', ih(oh,r), iw(ow,s)]     (0 in the padding)
 // is a [CRS, T] matrix, and with W_g = w[g·Kg : (g+1)·Kg] viewed as [Kg, CRS] and gY_g the tile's
 // columns of gy[:, g·Kg : (g+1)·Kg] as a [Kg, T] matrix:
@@ -11,16 +12,23 @@
 //   backward_input   dcol[CRS, T]    = W_gᵀ · gY_g          then col2im: dx[n,c,ih,iw] += dcol
 // (col2im is the adjoint of im2col: every patch element adds back to the input pixel it came from).
 //
-// What the choices below buy (ResNet 3x3 layers, batch 16, 2 cores; see tools/bench/README.md):
-//  - Tiles, not whole images: a tile of col sized to stay in the L2 cache (kTileBytes) is
-//    written by im2col and read by the GEMM's packing without a trip to memory. Tiles span image
-//    boundaries when Ho·Wo is small, so the weight (packed by BLAS on every call) is reused over
-//    at least kMinTileColumns columns.
+// What the choices below buy (measured on ResNet18's 3x3 layers, batch 16, 2 cores; the numbers
+// are in tools/bench/README.md):
+//  - Tiles of about 1024 output pixels (512 for the weight gradient), not whole batches: col for
+//    one tile is a few MB at most, written by im2col and read back by BLAS's packing while it is
+//    still in cache, and the weight (which BLAS packs again on every call) is reused over enough
+//    columns. A tile is a part of one image or a run of whole images (small Ho·Wo, where batching
+//    images is what keeps the GEMMs wide); inside one image y and gy are used in place (leading
+//    dimension Ho·Wo), runs of images go through a small buffer.
+//  - Stride 1 with Wo == W (3x3 with padding 1, 1x1 without) makes each col row one contiguous
+//    stretch of the input plane: im2col and col2im become copies and adds of long runs.
 //  - Threads: the images are split into one contiguous range per OpenMP thread; each thread
 //    tiles its own range with its own buffers and calls BLAS single-threaded. No two threads touch
 //    one image, so col2im needs no atomics, and each thread sums its own dW (added up at the end).
 //    OpenBLAS's own thread pool would otherwise compete with the OpenMP threads for the same
 //    cores. With one image there is one range, and BLAS runs on its own threads.
+// What bounds it: OpenBLAS's sgemm on these shapes runs at 150-200 GFLOP/s per core (about 140
+// with only 64 output channels), and im2col plus BLAS's packing of col add 10-20%.
 //
 // Benchmark: build/bench/afinar_bench --benchmark_filter=Conv2d, or tools/bench/compare.py.
 #include <cblas.h>
@@ -28,7 +36,6 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -40,13 +47,10 @@ namespace {
 
 using ops::Conv2dGeometry;
 
-// Tuning knobs (measured, see the header comment).
-int64_t env_or(const char* name, int64_t def) {
-  const char* v = std::getenv(name);
-  return v ? std::atoll(v) : def;
-}
-const int64_t kTileBytes = env_or("AFN_TILE_BYTES", 1 << 20);
-const int64_t kMinTileColumns = env_or("AFN_MIN_TILE", 256);
+// Output pixels per tile (measured on the ResNet18 layers, see the header comment).
+constexpr int64_t kForwardTile = 1024;
+constexpr int64_t kBackwardInputTile = 1024;
+constexpr int64_t kBackwardWeightTile = 512;
 
 // ---- BLAS ------------------------------------------------------------------------------------
 
@@ -119,17 +123,14 @@ struct Range {
 };
 Range valid_outputs(int64_t in_size, int64_t out_size, int64_t stride, int64_t pad,
                     int64_t offset) {
-  const int64_t first = pad - offset;            // o·stride >= first
+  const int64_t first = pad - offset;               // o·stride >= first
   const int64_t last = in_size - 1 + pad - offset;  // o·stride <= last
   const int64_t lo = first <= 0 ? 0 : (first + stride - 1) / stride;
   const int64_t hi = last < 0 ? 0 : std::min(out_size, last / stride + 1);
   return {std::min(lo, hi), hi};
 }
 
-// im2col (kToCol: col ← the tile's patches of group `grp`, 0 in the padding) and its adjoint
-// col2im (x += col, each element added back to the pixel it was read from) share one traversal.
-// `x` points at the whole batch, `col` at the tile's [CRS, width] matrix (col2im may zero the
-// entries that belong to the padding).
+// The batch as im2col reads it (kToCol) or col2im writes it.
 template <bool kToCol, typename T>
 using BatchPtr = std::conditional_t<kToCol, const T*, T*>;
 
@@ -232,6 +233,10 @@ void patches_flat(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchP
   }
 }
 
+// im2col (kToCol: col ← the tile's patches of group `grp`, 0 in the padding) and its adjoint
+// col2im (x += col, each element added back to the pixel it was read from) share one traversal.
+// `x` points at the whole batch, `col` at the tile's [CRS, width] matrix (col2im may zero the
+// entries that belong to the padding).
 template <bool kToCol, typename T>
 void patches(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kToCol, T> x,
              T* col) {
@@ -256,7 +261,8 @@ struct Slab {
 };
 
 // The slab itself when the tile lies in one image (rows of the tensor, ld = P); otherwise `buf`,
-// gathered from the tensor when kGather (else the caller fills it and scatters it back).
+// gathered from the tensor when kGather (else the caller fills it and scatters it back). `t` is
+// const for gathering; a slab of the tensor is written only when the caller's tensor is writable.
 template <bool kGather, typename T>
 Slab<T> slab(const Conv2dGeometry& g, const Tile& tile, int64_t k0, int64_t rows, int64_t planes,
              const T* t, T* buf) {
@@ -288,26 +294,23 @@ void scatter(const Conv2dGeometry& g, const Tile& tile, int64_t k0, int64_t rows
     }
 }
 
-// Tile width: enough pixels that col ([CRS, width]) fills kTileBytes, at least kMinTileColumns.
-int64_t tile_columns(const Conv2dGeometry& g, size_t elem_size) {
-  const int64_t crs = g.Cg() * g.R * g.S;
-  return std::max<int64_t>(kMinTileColumns, kTileBytes / int64_t(elem_size) / crs);
-}
-
 // Runs body(thread, first image, end image) on one contiguous range of images per thread (see
-// the header comment), and returns the number of threads used.
+// the header comment), and returns the number of threads used. Inside an enclosing parallel
+// region (or with one image) it runs on the calling thread alone.
 template <typename Body>
 int for_each_image_range(const Conv2dGeometry& g, const Body& body) {
-  const int threads = int(std::min<int64_t>(omp_get_max_threads(), g.N));
-  if (threads <= 1) {
+  const int64_t wanted = omp_in_parallel() ? 1 : std::min<int64_t>(omp_get_max_threads(), g.N);
+  if (wanted <= 1) {
     body(0, 0, g.N);
     return 1;
   }
   SingleThreadedBlas single;
-#pragma omp parallel num_threads(threads)
+  int threads = 1;
+#pragma omp parallel num_threads(int(wanted))
   {
-    const int t = omp_get_thread_num();
-    body(t, g.N * t / threads, g.N * (t + 1) / threads);
+    const int team = omp_get_num_threads(), t = omp_get_thread_num();  // may be < wanted
+    if (t == 0) threads = team;
+    body(t, g.N * t / team, g.N * (t + 1) / team);
   }
   return threads;
 }
@@ -324,7 +327,8 @@ void for_each_tile(const Conv2dGeometry& g, int64_t n0, int64_t n1, int64_t widt
       for (int64_t i = 0; i < parts; ++i)
         fn(make_tile(g, n * P + P * i / parts, n * P + P * (i + 1) / parts));
   } else {
-    const int64_t images = n1 - n0, per_tile = width / P, groups = (images + per_tile - 1) / per_tile;
+    const int64_t images = n1 - n0, per_tile = width / P,
+                  groups = (images + per_tile - 1) / per_tile;
     for (int64_t i = 0; i < groups; ++i)
       fn(make_tile(g, (n0 + images * i / groups) * P, (n0 + images * (i + 1) / groups) * P));
   }
@@ -337,24 +341,28 @@ std::unique_ptr<T[]> buffer(int64_t n) {
 
 // ---- the three ops ---------------------------------------------------------------------------
 
-// Sizes of the GEMMs, checked against BLAS's int once per call.
+// Sizes of one call: the GEMMs' (checked against BLAS's int once), the tile width, and the
+// widest tile there will be (what the buffers hold: small batches need less than `width`).
 struct Dims {
-  int64_t Kg, crs, width;
+  int64_t Kg, crs, width, max_tile;
   int kg, icrs;
-  explicit Dims(const Conv2dGeometry& g, size_t elem_size)
-      : Kg(g.Kg()), crs(g.Cg() * g.R * g.S), width(tile_columns(g, elem_size)) {
-    kg = blas_int(Kg);
-    icrs = blas_int(crs);
-    blas_int(g.Ho * g.Wo);
+  Dims(const Conv2dGeometry& g, int64_t tile)
+      : Kg(g.Kg()),
+        crs(g.Cg() * g.R * g.S),
+        width(tile),
+        max_tile(std::min(tile, g.N * g.Ho * g.Wo)),
+        kg(blas_int(Kg)),
+        icrs(blas_int(crs)) {
+    blas_int(g.Ho * g.Wo);  // leading dimension of the tensors' slabs
     blas_int(width);
   }
 };
 
 template <typename T>
 void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) {
-  const Dims d(g, sizeof(T));
+  const Dims d(g, kForwardTile);
   for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
-    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
       for (int64_t grp = 0; grp < g.G; ++grp) {
@@ -373,13 +381,15 @@ void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) 
 
 template <typename T>
 void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
-  const Dims d(g, sizeof(T));
+  const Dims d(g, kBackwardInputTile);
   const int64_t image = g.C * g.H * g.W;
   for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
-    std::fill(gx + n0 * image, gx + n1 * image, T(0));  // col2im accumulates
-    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
+      // col2im accumulates: zero each image at its first tile, where it is about to be used.
+      for (const ImageRun& run : tile.images)
+        if (run.p0 == 0) std::fill(gx + run.n * image, gx + (run.n + 1) * image, T(0));
       for (int64_t grp = 0; grp < g.G; ++grp) {
         const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
         gemm(true, false, d.icrs, tw, d.kg, w + grp * d.Kg * d.crs, d.icrs, gyt.data, gyt.ld, T(0),
@@ -392,7 +402,7 @@ void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
 
 template <typename T>
 void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
-  const Dims d(g, sizeof(T));
+  const Dims d(g, kBackwardWeightTile);
   const int64_t size = g.K * d.crs;
   // Thread 0 accumulates into gw itself, every other thread into its own buffer; the first tile
   // of each thread overwrites (beta = 0), so a thread with no images writes zeros.
@@ -401,7 +411,7 @@ void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
     if (t > 0) partial[size_t(t)] = buffer<T>(size);
     T* acc = t == 0 ? gw : partial[size_t(t)].get();
     if (n0 == n1) std::fill(acc, acc + size, T(0));
-    auto col = buffer<T>(d.crs * d.width), buf = buffer<T>(d.Kg * d.width);
+    auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
     T beta = 0;
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
