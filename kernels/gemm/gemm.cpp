@@ -34,7 +34,7 @@ void matmul(const Tensor& c, const Tensor& a, const Tensor& b, MatmulAlgo algo) 
   DeviceGuard guard(dev);
   const int64_t M = a.size(0), K = a.size(1), N = b.size(1);
   if (M == 0 || N == 0) return;
-  if (K == 0) {  // an empty sum: cuBLAS requires k >= 1
+  if (K == 0) {         // an empty sum: cuBLAS requires k >= 1
     Tensor(c).zero_();  // a new handle on c's storage: the kernel's output is written in place
     return;
   }
