@@ -2,13 +2,14 @@
 # Installs afinar's build and test dependencies from Debian's packages. Idempotent: packages
 # already present are skipped, and apt-get runs only when something is missing.
 #   tools/setup.sh            build + test dependencies
-#   tools/setup.sh --goldens  also PyTorch (python3-torch, python3-h5py) to regenerate goldens
+#   tools/setup.sh --goldens  also PyTorch, torchvision and PIL to regenerate goldens
 set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config ccache clang-format
-          libopenblas-dev libhdf5-dev libstb-dev libgtest-dev libbenchmark-dev)
+          libopenblas-dev libhdf5-dev libstb-dev libturbojpeg0-dev zlib1g-dev
+          libgtest-dev libbenchmark-dev libcli11-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--goldens" ]]; then
-  packages+=(python3-torch python3-h5py python3-numpy)
+  packages+=(python3-torch python3-torchvision python3-pil python3-h5py python3-numpy)
 fi
 
 missing=()
