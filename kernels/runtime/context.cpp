@@ -51,6 +51,13 @@ int runtime_device_count() {
   return n;
 }
 
+std::string device_description(int device) {
+  cudaDeviceProp prop{};
+  AFN_CUDA_CHECK(cudaGetDeviceProperties(&prop, device));
+  return detail::concat(prop.name, ", ", double(prop.totalGlobalMem) / double(1 << 30), " GiB, sm_",
+                        prop.major, prop.minor, ", ", prop.multiProcessorCount, " SMs");
+}
+
 cudaStream_t compute_stream(int device) {
   return context(device).compute;
 }

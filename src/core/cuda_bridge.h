@@ -4,12 +4,14 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
 
 #include "afinar/core/allocator.h"
 
 namespace afinar::cuda {
 
 int runtime_device_count();
+std::string device_description(int device);  // name, memory, compute capability
 // The caching allocator (kernels/runtime/caching_allocator.cpp).
 void* allocate(size_t nbytes, int device);
 void deallocate(void* ptr, int device);

@@ -52,6 +52,14 @@ int cuda_device_count() {
 #endif
 }
 
+std::string device_description(const Device& d) {
+  check_device_available(d);
+#ifdef AFINAR_WITH_CUDA
+  if (d.is_cuda()) return cuda::device_description(d.index);
+#endif
+  return "cpu";
+}
+
 void check_device_available(const Device& d) {
   if (d.is_cpu()) return;
   AFN_CHECK(cuda_built(), "device ", d,

@@ -37,6 +37,8 @@ inline std::ostream& operator<<(std::ostream& os, const Device& d) {
 bool cuda_built();
 // Number of visible CUDA devices; 0 when the build has no CUDA or no GPU is present.
 int cuda_device_count();
+// "NVIDIA H100 80GB HBM3, 79.1 GiB, sm_90" for a CUDA device, "cpu" for the cpu.
+std::string device_description(const Device& d);
 // Throws an afinar::Error explaining why `d` cannot be used (no CUDA build, no GPU, bad index).
 void check_device_available(const Device& d);
 
