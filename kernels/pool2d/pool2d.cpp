@@ -93,9 +93,8 @@ void avg_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
 namespace {
 
 // The regular window rule of both axes from the op's options.
-void set_windows(PoolGeometry& g, const std::array<int64_t, 2>& kernel,
-                 const std::array<int64_t, 2>& stride, const std::array<int64_t, 2>& padding,
-                 const std::array<int64_t, 2>& dilation) {
+void set_windows(PoolGeometry& g, const IntPair& kernel, const IntPair& stride,
+                 const IntPair& padding, const IntPair& dilation) {
   PoolAxis* axes[2] = {&g.rows, &g.cols};
   for (int i = 0; i < 2; ++i) {
     axes[i]->adaptive = false;

@@ -12,7 +12,7 @@ AFN_DEFINE_KERNEL(adaptive_max_pool2d_backward, AdaptiveMaxPool2dBackwardFn)
 namespace {
 
 // The output shape [N, C, P, Q] for input x, checking both.
-Shape output_shape(const Tensor& x, const std::array<int64_t, 2>& output_size, const char* op) {
+Shape output_shape(const Tensor& x, const IntPair& output_size, const char* op) {
   check_pool2d_input(x, op);
   AFN_CHECK(output_size[0] >= 1 && output_size[1] >= 1, op,
             ": output_size must be at least 1x1, got ", output_size[0], "x", output_size[1]);
@@ -31,7 +31,7 @@ PoolWindows adaptive_pool_windows(int64_t input, int64_t output) {
   return w;
 }
 
-Tensor adaptive_avg_pool2d_forward(const Tensor& x, std::array<int64_t, 2> output_size) {
+Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
   Tensor y = empty(output_shape(x, output_size, "adaptive_avg_pool2d"), x.dtype(), x.device());
   adaptive_avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous());
   return y;
@@ -45,8 +45,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
   return gi;
 }
 
-std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x,
-                                                      std::array<int64_t, 2> output_size) {
+std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_max_pool2d");
   Tensor y = empty(shape, x.dtype(), x.device());
   Tensor indices = empty(shape, DType::I64, x.device());

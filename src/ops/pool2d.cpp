@@ -17,7 +17,7 @@ AFN_DEFINE_KERNEL(avg_pool2d_backward, AvgPool2dBackwardFn)
 
 namespace {
 
-using Pair = std::array<int64_t, 2>;
+using Pair = IntPair;
 
 std::string str(const Pair& p) {
   return detail::concat("(", p[0], ", ", p[1], ")");

@@ -1,4 +1,5 @@
 #include "afinar/ops/pool2d.h"
+#include "afinar/ops/adaptive_pool2d.h"
 
 #include <gtest/gtest.h>
 
@@ -555,6 +556,25 @@ TEST(AvgPool2dCuda, RejectsBadInput) {
   EXPECT_THROW(avg_pool2d(x, {.kernel_size = {2, 6}}), Error);
   Tensor y = ops::avg_pool2d_forward(x, k2);
   EXPECT_THROW(ops::avg_pool2d_backward(y, {1, 2, 6, 7}, k2), Error);
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// PyTorch's int-or-tuple: kernel_size=3 means (3, 3).
+TEST(MaxPool2d, IntOrPairArguments) {
+  Generator gen(77);
+  Tensor x = randn({2, 3, 11, 9}, DType::F32, gen);
+  EXPECT_EQ(max_pool2d(x, {.kernel_size = 3, .stride = 2, .padding = 1}).to_vector<float>(),
+            max_pool2d(x, {.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}})
+                .to_vector<float>());
+  EXPECT_EQ(avg_pool2d(x, {.kernel_size = 2}).to_vector<float>(),
+            avg_pool2d(x, {.kernel_size = {2, 2}, .stride = {2, 2}}).to_vector<float>());
+  EXPECT_EQ(adaptive_avg_pool2d(x, 1).shape(), (Shape{2, 3, 1, 1}));
+  EXPECT_EQ(adaptive_max_pool2d(x, {2, 3}).shape(), (Shape{2, 3, 2, 3}));
 }
 
 }  // namespace

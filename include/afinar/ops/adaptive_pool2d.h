@@ -21,25 +21,24 @@
 
 #include "afinar/core/tensor.h"
 #include "afinar/ops/dispatch.h"
+#include "afinar/ops/int_pair.h"
 #include "afinar/ops/pool2d.h"
 
 namespace afinar {
 
 // ---- differentiable (recorded on the autograd tape) ----
-Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
-Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size);
+Tensor adaptive_avg_pool2d(const Tensor& x, IntPair output_size);
+Tensor adaptive_max_pool2d(const Tensor& x, IntPair output_size);
 // {y, indices} (indices int64, not differentiable), as adaptive_max_pool2d(return_indices=True).
-std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x,
-                                                           std::array<int64_t, 2> output_size);
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, IntPair output_size);
 
 namespace ops {
 
 // ---- raw ops (no autograd; any strides in, contiguous out) ----
-Tensor adaptive_avg_pool2d_forward(const Tensor& x, std::array<int64_t, 2> output_size);
+Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size);
 // grad_input [N,C,H,W] (= input_shape); the output size is grad_output's.
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape);
-std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x,
-                                                      std::array<int64_t, 2> output_size);
+std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair output_size);
 Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
                                     const Shape& input_shape);
 

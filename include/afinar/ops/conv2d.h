@@ -26,6 +26,7 @@
 
 #include "afinar/core/tensor.h"
 #include "afinar/ops/dispatch.h"
+#include "afinar/ops/int_pair.h"
 
 namespace afinar {
 
@@ -62,12 +63,7 @@ bool tf32_conv_allowed();
 // PyTorch's arguments and defaults. Like PyTorch's int-or-tuple, each pair takes one value for
 // both dimensions ({.stride = 2}) or {height, width} ({.padding = {1, 0}}).
 struct Conv2dOptions {
-  struct Pair {
-    int64_t h, w;
-    constexpr Pair(int64_t both) : h(both), w(both) {}  // implicit, as PyTorch's int
-    constexpr Pair(int64_t h_, int64_t w_) : h(h_), w(w_) {}
-  };
-  Pair stride{1}, padding{0}, dilation{1};
+  IntPair stride{1}, padding{0}, dilation{1};
   int64_t groups = 1;
   Conv2dAlgo algo = Conv2dAlgo::Default;
 };

@@ -40,23 +40,24 @@
 
 #include "afinar/core/tensor.h"
 #include "afinar/ops/dispatch.h"
+#include "afinar/ops/int_pair.h"
 
 namespace afinar {
 
-// Options with PyTorch's defaults; sizes are {height, width}.
-//   max_pool2d(x, {.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}})
+// Options with PyTorch's defaults; each size is one int for both dimensions or {height, width}.
+//   max_pool2d(x, {.kernel_size = 3, .stride = 2, .padding = 1})   // ResNet's stem
 struct MaxPool2dOptions {
-  std::array<int64_t, 2> kernel_size{0, 0};  // required
-  std::array<int64_t, 2> stride{0, 0};       // 0 = kernel_size (PyTorch's stride=None)
-  std::array<int64_t, 2> padding{0, 0};
-  std::array<int64_t, 2> dilation{1, 1};
+  IntPair kernel_size{0};  // required
+  IntPair stride{0};       // 0 = kernel_size (PyTorch's stride=None)
+  IntPair padding{0};
+  IntPair dilation{1};
   bool ceil_mode = false;
 };
 
 struct AvgPool2dOptions {
-  std::array<int64_t, 2> kernel_size{0, 0};  // required
-  std::array<int64_t, 2> stride{0, 0};       // 0 = kernel_size (PyTorch's stride=None)
-  std::array<int64_t, 2> padding{0, 0};
+  IntPair kernel_size{0};  // required
+  IntPair stride{0};       // 0 = kernel_size (PyTorch's stride=None)
+  IntPair padding{0};
   bool ceil_mode = false;
   bool count_include_pad = true;
   int64_t divisor_override = 0;  // 0 = none (PyTorch's None; it rejects 0 itself)

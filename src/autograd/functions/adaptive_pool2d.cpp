@@ -28,8 +28,7 @@ struct AdaptiveAvgPool2dBackward : Node {
 
 }  // namespace
 
-std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x,
-                                                           std::array<int64_t, 2> output_size) {
+std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, IntPair output_size) {
   std::pair<Tensor, Tensor> out = ops::adaptive_max_pool2d_forward(x, output_size);
   record<AdaptiveMaxPool2dBackward>(out.first, {&x}, [&](AdaptiveMaxPool2dBackward& n) {
     n.indices = SavedTensor(out.second);
@@ -38,11 +37,11 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x,
   return out;
 }
 
-Tensor adaptive_max_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+Tensor adaptive_max_pool2d(const Tensor& x, IntPair output_size) {
   return adaptive_max_pool2d_with_indices(x, output_size).first;
 }
 
-Tensor adaptive_avg_pool2d(const Tensor& x, std::array<int64_t, 2> output_size) {
+Tensor adaptive_avg_pool2d(const Tensor& x, IntPair output_size) {
   Tensor y = ops::adaptive_avg_pool2d_forward(x, output_size);
   record<AdaptiveAvgPool2dBackward>(
       y, {&x}, [&](AdaptiveAvgPool2dBackward& n) { n.input_shape = x.shape(); });

@@ -147,10 +147,9 @@ void avg_pool2d_windows_backward(const Tensor& grad_input, const Tensor& grad_ou
 namespace {
 
 // The windows of the op's options along H (axis 0) or W (axis 1) for `output` outputs.
-ops::PoolWindows windows(int64_t input, int64_t output, const std::array<int64_t, 2>& kernel,
-                         const std::array<int64_t, 2>& stride,
-                         const std::array<int64_t, 2>& padding,
-                         const std::array<int64_t, 2>& dilation, int axis) {
+ops::PoolWindows windows(int64_t input, int64_t output, const IntPair& kernel,
+                         const IntPair& stride, const IntPair& padding, const IntPair& dilation,
+                         int axis) {
   return ops::pool_windows(input, output, kernel[axis], stride[axis], padding[axis],
                            dilation[axis]);
 }
