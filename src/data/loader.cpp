@@ -11,11 +11,13 @@
 #include <exception>
 #include <map>
 #include <mutex>
+#include <numeric>
 #include <thread>
 #include <unordered_set>
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/philox.h"
+#include "afinar/data/dataset.h"
 
 namespace afinar::data {
 
@@ -30,26 +32,18 @@ uint64_t philox64(uint64_t seed, uint64_t a, uint64_t epoch, uint32_t stream) {
   return uint64_t(r.w[0]) | uint64_t(r.w[1]) << 32;
 }
 
-// A uniform integer in [0, n) from 64 random bits. The modulo's bias is below n / 2^64, under
-// 2^-32 for any dataset of fewer than 2^32 samples.
-int64_t uniform_below(uint64_t bits, int64_t n) {
-  return int64_t(bits % uint64_t(n));
-}
-
 }  // namespace
 
 std::vector<int64_t> DataLoader::epoch_order(int64_t size, bool shuffle, uint64_t seed,
                                              int64_t epoch) {
-  std::vector<int64_t> order(static_cast<size_t>(size));
-  for (int64_t i = 0; i < size; ++i) order[size_t(i)] = i;
-  if (!shuffle) return order;
-  // Fisher-Yates, swap k with a uniform position in [0, k].
-  for (int64_t k = size - 1; k > 0; --k) {
-    const int64_t j =
-        uniform_below(philox64(seed, uint64_t(k), uint64_t(epoch), kShuffleStream), k + 1);
-    std::swap(order[size_t(k)], order[size_t(j)]);
+  if (!shuffle) {
+    std::vector<int64_t> order(static_cast<size_t>(size));
+    std::iota(order.begin(), order.end(), int64_t(0));
+    return order;
   }
-  return order;
+  // Each epoch's permutation has a generator of its own, keyed by (seed, epoch).
+  Generator gen(philox64(seed, 0, uint64_t(epoch), kShuffleStream));
+  return random_permutation(size, gen);
 }
 
 uint64_t DataLoader::sample_seed(uint64_t seed, int64_t epoch, int64_t index) {
