@@ -22,9 +22,8 @@ import os
 import shutil
 import struct
 import sys
-import zlib
-
 import warnings
+import zlib
 
 import numpy as np
 from PIL import Image, ImageFilter
@@ -48,13 +47,14 @@ def photo(h, w, seed=0):
     return np.clip(np.round(img), 0, 255).astype(np.uint8)
 
 
-# ---- hand-written files (variants PIL cannot save) ------------------------------------------------
+# ---- hand-written files (variants PIL cannot save) -----------------------------------------------
 
 def png_bytes(w, h, bit_depth, color_type, samples, interlace=False, extra_chunks=()):
     """A PNG with filter type 0 rows; samples: array [h, w, channels] of uint8 or >u2."""
 
     def chunk(kind, data):
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        crc = struct.pack(">I", zlib.crc32(kind + data))
+        return struct.pack(">I", len(data)) + kind + data + crc
 
     def rows(a):
         return b"".join(b"\x00" + a[y].tobytes() for y in range(a.shape[0]))
@@ -122,7 +122,7 @@ def pnm_bytes(magic, samples, maxval, comment=False):
     return header + samples.astype(dtype).tobytes()
 
 
-# ---- the fixtures ---------------------------------------------------------------------------------
+# ---- the fixtures --------------------------------------------------------------------------------
 
 def pil_bytes(img, fmt, **kw):
     b = io.BytesIO()
@@ -154,10 +154,11 @@ def fixtures():
     png = files[0][1]
     idat = png.index(b"IDAT")
     bad_idat = bytearray(png)
-    bad_idat[idat + 20] ^= 0x10  # a flipped bit in the zlib data: "broken data stream"
+    bad_idat[idat + 20] ^= 0x10  # a flipped bit in the zlib data (and so a bad IDAT CRC)
     bad_crc = bytearray(png)
     bad_crc[8 + 8 + 13] ^= 1  # the IHDR chunk's CRC: "broken PNG file"
-    files += [("png_corrupt_idat.png", bytes(bad_idat)), ("png_corrupt_header_crc.png", bytes(bad_crc))]
+    files += [("png_corrupt_idat.png", bytes(bad_idat)),
+              ("png_corrupt_header_crc.png", bytes(bad_crc))]
     s16 = lambda c: (RNG.integers(0, 65536, (10, 12, c))).astype(">u2")  # noqa: E731
     g16 = s16(1)
     g16[:5] //= 128  # about half of the values at or below 255, which gray 16-bit keeps
@@ -215,8 +216,9 @@ def fixtures():
         ("bmp_bilevel.bmp", pil_bytes(Image.fromarray(gray).convert("1"), "BMP")),
         ("bmp_rgba32.bmp", pil_bytes(Image.fromarray(rgba, "RGBA"), "BMP")),
         ("bmp_top_down.bmp", bmp_bytes(32, 24, 24, bmp_rows(bgr_rows), top_down=True)),
-        ("bmp_rgb565.bmp", bmp_bytes(32, 24, 16, bmp_rows([px565[y].tobytes() for y in range(23, -1, -1)]),
-                                     compression=3, masks=struct.pack("<III", 0xF800, 0x07E0, 0x001F))),
+        ("bmp_rgb565.bmp", bmp_bytes(32, 24, 16, bmp_rows([r.tobytes() for r in px565[::-1]]),
+                                     compression=3,
+                                     masks=struct.pack("<III", 0xF800, 0x07E0, 0x001F))),
         ("bmp_rle8.bmp", bmp_bytes(8, 4, 8, rle, compression=1, palette=rle_pal)),
     ]
     # PPM / PGM: maxval 255 (PIL), and by hand maxval 100 (rescaled, with ties), 1000 and 65535
