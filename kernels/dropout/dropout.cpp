@@ -2,17 +2,12 @@
 #include "dropout/dropout.h"
 
 #include "afinar/ops/dropout.h"
+#include "afinar/ops/dropout_rule.h"
 #include "runtime/context.h"
 
 namespace afinar::cuda {
 
 namespace {
-
-// 1/(1-p) in T, 0 for p = 1: the CPU reference's keep_scale, so the outputs match bit for bit.
-template <typename T>
-T keep_scale(double p) {
-  return p < 1.0 ? T(1.0 / (1.0 - p)) : T(0);
-}
 
 void dropout_forward(const Tensor& y, const Tensor& mask, const Tensor& x, double p, uint64_t seed,
                      uint64_t offset) {
@@ -21,7 +16,7 @@ void dropout_forward(const Tensor& y, const Tensor& mask, const Tensor& x, doubl
   visit_floating(x.dtype(), "dropout", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_dropout_forward<T>(y.data_ptr<T>(), mask.data_ptr<uint8_t>(), x.data_ptr<T>(), x.numel(),
-                              p, keep_scale<T>(p), seed, offset, compute_stream(dev));
+                              p, dropout_keep_scale<T>(p), seed, offset, compute_stream(dev));
   });
 }
 
@@ -31,7 +26,7 @@ void dropout_backward(const Tensor& gi, const Tensor& go, const Tensor& mask, do
   visit_floating(go.dtype(), "dropout_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_dropout_backward<T>(gi.data_ptr<T>(), go.data_ptr<T>(), mask.data_ptr<uint8_t>(),
-                               go.numel(), keep_scale<T>(p), compute_stream(dev));
+                               go.numel(), dropout_keep_scale<T>(p), compute_stream(dev));
   });
 }
 

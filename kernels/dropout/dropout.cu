@@ -4,7 +4,7 @@
 // moves as 16-byte value accesses (one float4, or two double2) and one 4-byte mask access; a
 // misaligned view or the partial last group takes element accesses. Bytes per element: forward
 // reads x and writes y and the mask; backward reads grad_output and the mask, writes grad_input.
-#include "afinar/core/philox.h"
+#include "afinar/ops/dropout_rule.h"
 #include "common.cuh"
 #include "dropout/dropout.h"
 #include "runtime/launch_check.h"
@@ -28,12 +28,6 @@ struct alignas(4) MaskQuad {
   uint8_t m[4];
 };
 
-// Kept when the element's word, as a float in (0, 1], exceeds p: the CPU's comparison, in
-// double, so both devices agree on every word.
-__device__ __forceinline__ uint8_t keep(uint32_t word, double p) {
-  return double(uint_to_unit_float(word)) > p ? 1 : 0;
-}
-
 template <typename T, bool Aligned>
 __global__ void __launch_bounds__(kBlock)
     dropout_forward_kernel(T* __restrict__ y, uint8_t* __restrict__ mask, const T* __restrict__ x,
@@ -48,7 +42,7 @@ __global__ void __launch_bounds__(kBlock)
       MaskQuad mv;
 #pragma unroll
       for (int k = 0; k < 4; ++k) {
-        mv.m[k] = keep(r.w[k], p);
+        mv.m[k] = dropout_keep(r.w[k], p);
         // x · (m · scale), not m ? x · scale : 0, so a NaN input stays NaN (as the CPU).
         yv.set(k, xv.get(k) * (T(mv.m[k]) * scale));
       }
@@ -56,7 +50,7 @@ __global__ void __launch_bounds__(kBlock)
       *reinterpret_cast<MaskQuad*>(mask + i0) = mv;
     } else {
       for (int k = 0; k < 4 && i0 + k < n; ++k) {
-        const uint8_t m = keep(r.w[k], p);
+        const uint8_t m = dropout_keep(r.w[k], p);
         mask[i0 + k] = m;
         y[i0 + k] = x[i0 + k] * (T(m) * scale);
       }

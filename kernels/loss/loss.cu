@@ -387,28 +387,6 @@ __global__ void __launch_bounds__(kBlock)
 
 // ---- launch helpers ------------------------------------------------------------------------
 
-unsigned grid_cap(int64_t blocks) {
-  return unsigned(blocks < 1 ? 1 : (blocks > 65536 ? 65536 : blocks));
-}
-
-template <typename F>
-void with_per_lane(int per_lane, F&& f) {
-  switch (per_lane) {
-    case 1:
-      return f(std::integral_constant<int, 1>{});
-    case 2:
-      return f(std::integral_constant<int, 2>{});
-    case 4:
-      return f(std::integral_constant<int, 4>{});
-    case 8:
-      return f(std::integral_constant<int, 8>{});
-    case 16:
-      return f(std::integral_constant<int, 16>{});
-    default:
-      return f(std::integral_constant<int, 32>{});
-  }
-}
-
 // `partials` holds 2 * kLossPartials doubles.
 template <typename T>
 void finish(T* loss, T* total_weight, const double* row_loss, const double* row_weight, int64_t N,
@@ -437,7 +415,7 @@ bool block_regs_forward(T* logp, double* row_loss, double* row_weight, T* loss_n
   constexpr int kMaxPerThread = kBlockRowWords * 4 / int(sizeof(T));
   const BlockRowShape shape = block_row_shape(C, vec ? V : 1);
   if (shape.per_thread > kMaxPerThread) return false;
-  const unsigned grid = grid_cap(N);
+  const unsigned grid = blocks_for(N, 1);
   with_per_lane(shape.per_thread, [&](auto per_thread) {
     constexpr int K = decltype(per_thread)::value;
     if constexpr (K <= kMaxPerThread) {
@@ -468,7 +446,7 @@ void loss_backward(T* gi, const T* lp, const T* grad_loss, const int64_t* target
   int tpr = 32;
   while (tpr < kBlock && tpr < packs) tpr *= 2;
   const dim3 block(unsigned(tpr), unsigned(kBlock / tpr));
-  const unsigned grid = grid_cap((N + block.y - 1) / block.y);
+  const unsigned grid = blocks_for((N + block.y - 1) / block.y, 1);
   if (vec)
     loss_backward_kernel<T, V, CE><<<grid, block, 0, s>>>(gi, lp, grad_loss, target, total_weight,
                                                           w, weight_sum, N, C, ignore_index, eps,
@@ -514,13 +492,13 @@ void launch_cross_entropy_forward(T* loss, T* total_weight, T* log_probs, const 
                                   weight, N, C, ignore_index, eps, bad_row, vec, stream)) {
       // launched
     } else if (vec) {
-      cross_entropy_forward_block_kernel<T, V>
-          <<<grid_cap(N), kBlock, 0, stream>>>(log_probs, row_loss, row_weight, loss_none, logits,
-                                               target, weight, N, C, ignore_index, eps, bad_row);
+      cross_entropy_forward_block_kernel<T, V><<<blocks_for(N, 1), kBlock, 0, stream>>>(
+          log_probs, row_loss, row_weight, loss_none, logits, target, weight, N, C, ignore_index,
+          eps, bad_row);
     } else {
-      cross_entropy_forward_block_kernel<T, 1>
-          <<<grid_cap(N), kBlock, 0, stream>>>(log_probs, row_loss, row_weight, loss_none, logits,
-                                               target, weight, N, C, ignore_index, eps, bad_row);
+      cross_entropy_forward_block_kernel<T, 1><<<blocks_for(N, 1), kBlock, 0, stream>>>(
+          log_probs, row_loss, row_weight, loss_none, logits, target, weight, N, C, ignore_index,
+          eps, bad_row);
     }
     AFN_CUDA_LAUNCH_CHECK();
   }

@@ -429,25 +429,6 @@ void warp_backward(T* gi, const T* go, const T* y, int64_t rows, int C, bool vec
       <<<blocks_for(rows * 32, kBlock), kBlock, 0, s>>>(gi, go, y, rows, C);
 }
 
-// Calls f(std::integral_constant<int, kPerLane>) for kPerLane in {1, ..., 32}.
-template <typename F>
-void with_per_lane(int per_lane, F&& f) {
-  switch (per_lane) {
-    case 1:
-      return f(std::integral_constant<int, 1>{});
-    case 2:
-      return f(std::integral_constant<int, 2>{});
-    case 4:
-      return f(std::integral_constant<int, 4>{});
-    case 8:
-      return f(std::integral_constant<int, 8>{});
-    case 16:
-      return f(std::integral_constant<int, 16>{});
-    default:
-      return f(std::integral_constant<int, 32>{});
-  }
-}
-
 template <typename T>
 bool rows_vectorisable(int64_t C, const void* a, const void* b, const void* c = nullptr) {
   constexpr int V = 16 / sizeof(T);

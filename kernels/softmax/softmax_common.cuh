@@ -15,6 +15,7 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "common.cuh"
 
@@ -275,6 +276,26 @@ inline int per_lane_for(int64_t C) {
   int k = 1;
   while (32 * int64_t(k) < C) k *= 2;
   return k;
+}
+
+// Dispatches a run-time values-per-lane count to the compile-time kernel template that holds a
+// row in registers. Calls f(std::integral_constant<int, kPerLane>) for kPerLane in {1, ..., 32}.
+template <typename F>
+void with_per_lane(int per_lane, F&& f) {
+  switch (per_lane) {
+    case 1:
+      return f(std::integral_constant<int, 1>{});
+    case 2:
+      return f(std::integral_constant<int, 2>{});
+    case 4:
+      return f(std::integral_constant<int, 4>{});
+    case 8:
+      return f(std::integral_constant<int, 8>{});
+    case 16:
+      return f(std::integral_constant<int, 16>{});
+    default:
+      return f(std::integral_constant<int, 32>{});
+  }
 }
 
 }  // namespace afinar::cuda::softmax_detail

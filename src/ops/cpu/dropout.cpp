@@ -1,16 +1,11 @@
 // CPU reference of dropout: the mask of element i from Philox block offset + i/4, word i % 4
 // (see include/afinar/ops/dropout.h), so any thread count gives the same mask.
 #include "afinar/ops/dropout.h"
+#include "afinar/ops/dropout_rule.h"
 
 namespace afinar::cpu {
 
 namespace {
-
-// m/(1-p) in T, as PyTorch's noise.div_(1 - p); 0 for p = 1 (PyTorch multiplies by 0 then).
-template <typename T>
-T keep_scale(double p) {
-  return p < 1.0 ? T(1.0 / (1.0 - p)) : T(0);
-}
 
 void dropout_forward(const Tensor& y, const Tensor& mask, const Tensor& x, double p, uint64_t seed,
                      uint64_t offset) {
@@ -19,7 +14,7 @@ void dropout_forward(const Tensor& y, const Tensor& mask, const Tensor& x, doubl
     const T* px = x.data<T>();
     T* py = y.data<T>();
     uint8_t* pm = mask.data<uint8_t>();
-    const T scale = keep_scale<T>(p);
+    const T scale = dropout_keep_scale<T>(p);
     const int64_t n = x.numel(), blocks = int64_t(ops::dropout_blocks(n));
     const Generator gen(seed);
 #pragma omp parallel for schedule(static) if (n > 65536)
@@ -27,7 +22,7 @@ void dropout_forward(const Tensor& y, const Tensor& mask, const Tensor& x, doubl
       const auto words = gen.block(offset + uint64_t(b));
       for (int64_t k = 0; k < 4 && b * 4 + k < n; ++k) {
         const int64_t i = b * 4 + k;
-        pm[i] = double(uint_to_unit_float(words[size_t(k)])) > p ? 1 : 0;
+        pm[i] = dropout_keep(words[size_t(k)], p);
         // x · (m·scale), not m ? x·scale : 0, so a NaN input stays NaN as in PyTorch.
         py[i] = px[i] * (T(pm[i]) * scale);
       }
@@ -41,7 +36,7 @@ void dropout_backward(const Tensor& gi, const Tensor& go, const Tensor& mask, do
     const T* pg = go.data<T>();
     const uint8_t* pm = mask.data<uint8_t>();
     T* pi = gi.data<T>();
-    const T scale = keep_scale<T>(p);
+    const T scale = dropout_keep_scale<T>(p);
     const int64_t n = go.numel();
 #pragma omp parallel for simd if (n > 262144)
     for (int64_t i = 0; i < n; ++i) pi[i] = pg[i] * (T(pm[i]) * scale);
