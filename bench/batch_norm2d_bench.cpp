@@ -29,24 +29,15 @@ namespace {
 
 const Device kGpu{DeviceType::CUDA, 0};
 
+// frac_copy from the bytes this algorithm moves, frac_copy_min from the bytes any must move.
 void run_cuda(benchmark::State& state, double bytes, double min_bytes,
               const std::function<void()>& op) {
-  double seconds = 0;
-  for (auto _ : state) {
-    seconds = bench::time_cuda(op);
-    state.SetIterationTime(seconds);
-  }
-  const double copy = bench::copy_bandwidth_bytes_per_s();
-  state.counters["GB/s"] = bytes / seconds / 1e9;
-  state.counters["frac_copy"] = bytes / seconds / copy;
-  state.counters["frac_copy_min"] = min_bytes / seconds / copy;
+  const double seconds = bench::report_memory_bound(state, bytes, op);
+  state.counters["frac_copy_min"] = min_bytes / seconds / bench::copy_bandwidth_bytes_per_s();
 }
 
 void train_fwd(benchmark::State& state, Shape shape) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   const int64_t c = shape[1];
   Tensor x = randn(shape, DType::F32, kGpu, gen);
@@ -58,10 +49,7 @@ void train_fwd(benchmark::State& state, Shape shape) {
 }
 
 void train_bwd(benchmark::State& state, Shape shape) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   const int64_t c = shape[1];
   Tensor x = randn(shape, DType::F32, kGpu, gen), g = randn(shape, DType::F32, kGpu, gen);

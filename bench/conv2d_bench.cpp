@@ -105,10 +105,7 @@ class CudnnBenchSettings {
 };
 
 void conv2d_cuda_bench(benchmark::State& state, Layer layer, Pass pass, Conv2dAlgo algo) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   const CudnnBenchSettings settings;
   const int64_t C = layer.channels, H = layer.size;
   Generator gen(1);

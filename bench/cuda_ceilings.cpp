@@ -28,6 +28,23 @@ double time_cuda(const std::function<void()>& fn, int reps) {
   return samples[samples.size() / 2];
 }
 
+bool gpu_available(benchmark::State& state) {
+  if (cuda_device_count() > 0) return true;
+  state.SkipWithError("no CUDA GPU visible");
+  return false;
+}
+
+double report_memory_bound(benchmark::State& state, double bytes, const std::function<void()>& op) {
+  double seconds = 0;
+  for (auto _ : state) {
+    seconds = time_cuda(op);
+    state.SetIterationTime(seconds);
+  }
+  state.counters["GB/s"] = bytes / seconds / 1e9;
+  state.counters["frac_copy"] = bytes / seconds / copy_bandwidth_bytes_per_s();
+  return seconds;
+}
+
 double copy_bandwidth_bytes_per_s() {
   static const double rate = [] {
     const int64_t n = int64_t(1) << 28;  // 1 GiB of float32

@@ -11,10 +11,7 @@ namespace afinar {
 namespace {
 
 void BM_GemmCuda(benchmark::State& state, MatmulAlgo algo) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   const int64_t n = state.range(0);
   const Device gpu(DeviceType::CUDA, 0);
   Generator gen(2);

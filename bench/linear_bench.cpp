@@ -67,10 +67,7 @@ const bool registered = [] {
 //   build/bench/afinar_bench --benchmark_filter=LinearCuda
 
 void linear_cuda_fwd_bwd(benchmark::State& state, int64_t batch, int64_t in, int64_t out) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   const Device gpu(DeviceType::CUDA, 0);
   Generator gen(1);
   Tensor x = randn({batch, in}, DType::F32, gpu, gen), w = randn({out, in}, DType::F32, gpu, gen),

@@ -19,25 +19,11 @@ namespace {
 
 const Device kGpu{DeviceType::CUDA, 0};
 
-void report(benchmark::State& state, double bytes, const std::function<void()>& op) {
-  double seconds = 0;
-  for (auto _ : state) {
-    seconds = bench::time_cuda(op);
-    state.SetIterationTime(seconds);
-  }
-  const double rate = bytes / seconds;
-  state.counters["GB/s"] = rate / 1e9;
-  state.counters["frac_copy"] = rate / bench::copy_bandwidth_bytes_per_s();
-}
-
 // Which halves of the op to time.
 enum class Pass { Forward, Backward, Both };
 
 void CrossEntropyCuda(benchmark::State& state, int64_t N, int64_t C, bool weighted, Pass pass) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   const Tensor logits = randn({N, C}, DType::F32, kGpu, gen);
   std::mt19937_64 rng(2);
@@ -54,14 +40,16 @@ void CrossEntropyCuda(benchmark::State& state, int64_t N, int64_t C, bool weight
   const double bytes = double(logits.nbytes());
   switch (pass) {
     case Pass::Forward:
-      report(state, 2 * bytes, [&] { ops::cross_entropy_forward(logits, target, opt); });
+      bench::report_memory_bound(state, 2 * bytes,
+                                 [&] { ops::cross_entropy_forward(logits, target, opt); });
       break;
     case Pass::Backward:
-      report(state, 2 * bytes,
-             [&] { ops::cross_entropy_backward(g, fwd.log_probs, target, fwd.total_weight, opt); });
+      bench::report_memory_bound(state, 2 * bytes, [&] {
+        ops::cross_entropy_backward(g, fwd.log_probs, target, fwd.total_weight, opt);
+      });
       break;
     case Pass::Both:
-      report(state, 4 * bytes, [&] {
+      bench::report_memory_bound(state, 4 * bytes, [&] {
         const auto f = ops::cross_entropy_forward(logits, target, opt);
         ops::cross_entropy_backward(g, f.log_probs, target, f.total_weight, opt);
       });

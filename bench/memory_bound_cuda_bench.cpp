@@ -18,37 +18,24 @@ const Device kGpu{DeviceType::CUDA, 0};
 
 // `bytes_per_element` counts every array the op reads or writes once.
 void run(benchmark::State& state, double bytes_per_element, const std::function<void()>& op) {
-  double seconds = 0;
-  for (auto _ : state) {
-    seconds = bench::time_cuda(op);
-    state.SetIterationTime(seconds);
-  }
-  const double rate = bytes_per_element * double(state.range(0)) / seconds;
-  state.counters["GB/s"] = rate / 1e9;
-  state.counters["frac_copy"] = rate / bench::copy_bandwidth_bytes_per_s();
+  bench::report_memory_bound(state, bytes_per_element * double(state.range(0)), op);
 }
 
-#define AFN_REQUIRE_GPU_BENCH()                 \
-  if (cuda_device_count() == 0) {               \
-    state.SkipWithError("no CUDA GPU visible"); \
-    return;                                     \
-  }
-
 void BM_ReluForwardCuda(benchmark::State& state) {
-  AFN_REQUIRE_GPU_BENCH();
+  if (!bench::gpu_available(state)) return;
   Tensor x = randn({state.range(0)}, DType::F32, kGpu);
   run(state, 8, [&] { ops::relu_forward(x); });
 }
 
 void BM_ReluBackwardCuda(benchmark::State& state) {
-  AFN_REQUIRE_GPU_BENCH();
+  if (!bench::gpu_available(state)) return;
   Tensor g = randn({state.range(0)}, DType::F32, kGpu),
          y = randn({state.range(0)}, DType::F32, kGpu);
   run(state, 12, [&] { ops::relu_backward(g, y); });
 }
 
 void BM_AddCuda(benchmark::State& state) {
-  AFN_REQUIRE_GPU_BENCH();
+  if (!bench::gpu_available(state)) return;
   Tensor a = randn({state.range(0)}, DType::F32, kGpu),
          b = randn({state.range(0)}, DType::F32, kGpu);
   run(state, 12, [&] { ops::add(a, b, 1.0); });
@@ -57,7 +44,7 @@ void BM_AddCuda(benchmark::State& state) {
 // Row sums of [N*C, H*W] (batch norm's per-plane sums: 256x64 planes of 56x56) and of a few
 // long rows, for every teaching variant.
 void BM_SumRowsCuda(benchmark::State& state, ReduceAlgo algo, int64_t inner) {
-  AFN_REQUIRE_GPU_BENCH();
+  if (!bench::gpu_available(state)) return;
   Tensor x = randn({state.range(0) / inner, inner}, DType::F32, kGpu);
   run(state, 4, [&] { ops::sum(x, {1}, false, algo); });
 }

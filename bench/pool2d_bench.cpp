@@ -122,58 +122,44 @@ namespace {
 
 const Device kGpu{DeviceType::CUDA, 0};
 
-void run_cuda(benchmark::State& state, double bytes, const std::function<void()>& op) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
-  double seconds = 0;
-  for (auto _ : state) {
-    seconds = bench::time_cuda(op);
-    state.SetIterationTime(seconds);
-  }
-  state.counters["GB/s"] = bytes / seconds / 1e9;
-  state.counters["frac_copy"] = bytes / seconds / bench::copy_bandwidth_bytes_per_s();
-}
-
 const Shape kStemIn{64, 64, 112, 112};
 
 void max_pool2d_fwd_cuda(benchmark::State& state) {
-  if (cuda_device_count() == 0) return run_cuda(state, 0, [] {});
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   Tensor x = randn(kStemIn, DType::F32, kGpu, gen);
   auto [y, idx] = ops::max_pool2d_forward(x, kStem);
-  run_cuda(state, double(x.nbytes() + y.nbytes() + idx.nbytes()),
-           [&] { ops::max_pool2d_forward(x, kStem); });
+  bench::report_memory_bound(state, double(x.nbytes() + y.nbytes() + idx.nbytes()),
+                             [&] { ops::max_pool2d_forward(x, kStem); });
 }
 
 void max_pool2d_bwd_cuda(benchmark::State& state) {
-  if (cuda_device_count() == 0) return run_cuda(state, 0, [] {});
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   Tensor x = randn(kStemIn, DType::F32, kGpu, gen);
   auto [y, idx] = ops::max_pool2d_forward(x, kStem);
   Tensor g = randn(y.shape(), DType::F32, kGpu, gen);
-  run_cuda(state, double(g.nbytes() + idx.nbytes() + x.nbytes()),
-           [&] { ops::max_pool2d_backward(g, idx, kStemIn, kStem); });
+  bench::report_memory_bound(state, double(g.nbytes() + idx.nbytes() + x.nbytes()),
+                             [&] { ops::max_pool2d_backward(g, idx, kStemIn, kStem); });
 }
 
 const Shape kHeadIn{256, 512, 7, 7};
 
 void adaptive_avg_pool2d_fwd_cuda(benchmark::State& state) {
-  if (cuda_device_count() == 0) return run_cuda(state, 0, [] {});
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   Tensor x = randn(kHeadIn, DType::F32, kGpu, gen);
-  run_cuda(state, double(x.nbytes()) * (1 + 1.0 / 49), [&] {
+  bench::report_memory_bound(state, double(x.nbytes()) * (1 + 1.0 / 49), [&] {
     ops::adaptive_avg_pool2d_forward(x, {1, 1});
   });
 }
 
 void adaptive_avg_pool2d_bwd_cuda(benchmark::State& state) {
-  if (cuda_device_count() == 0) return run_cuda(state, 0, [] {});
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   Tensor g = randn({256, 512, 1, 1}, DType::F32, kGpu, gen);
-  run_cuda(state, double(g.nbytes()) * (1 + 49),
-           [&] { ops::adaptive_avg_pool2d_backward(g, kHeadIn); });
+  bench::report_memory_bound(state, double(g.nbytes()) * (1 + 49),
+                             [&] { ops::adaptive_avg_pool2d_backward(g, kHeadIn); });
 }
 
 const bool registered_cuda = [] {

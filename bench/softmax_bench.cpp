@@ -19,28 +19,14 @@ namespace {
 
 const Device kGpu{DeviceType::CUDA, 0};
 
-void report(benchmark::State& state, double bytes, const std::function<void()>& op) {
-  double seconds = 0;
-  for (auto _ : state) {
-    seconds = bench::time_cuda(op);
-    state.SetIterationTime(seconds);
-  }
-  const double rate = bytes / seconds;
-  state.counters["GB/s"] = rate / 1e9;
-  state.counters["frac_copy"] = rate / bench::copy_bandwidth_bytes_per_s();
-}
-
 // Forward (x read, y written) or backward (g and y read, grad_input written) of softmax or
 // log_softmax along `dim`.
 void SoftmaxCuda(benchmark::State& state, Shape shape, int64_t dim, bool log, bool backward) {
-  if (cuda_device_count() == 0) {
-    state.SkipWithError("no CUDA GPU visible");
-    return;
-  }
+  if (!bench::gpu_available(state)) return;
   Generator gen(1);
   const Tensor x = randn(shape, DType::F32, kGpu, gen);
   if (!backward) {
-    report(state, 2.0 * double(x.nbytes()), [&] {
+    bench::report_memory_bound(state, 2.0 * double(x.nbytes()), [&] {
       if (log)
         ops::log_softmax_forward(x, dim);
       else
@@ -50,7 +36,7 @@ void SoftmaxCuda(benchmark::State& state, Shape shape, int64_t dim, bool log, bo
   }
   const Tensor g = randn(shape, DType::F32, kGpu, gen);
   const Tensor y = log ? ops::log_softmax_forward(x, dim) : ops::softmax_forward(x, dim);
-  report(state, 3.0 * double(x.nbytes()), [&] {
+  bench::report_memory_bound(state, 3.0 * double(x.nbytes()), [&] {
     if (log)
       ops::log_softmax_backward(g, y, dim);
     else
