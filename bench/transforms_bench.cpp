@@ -3,6 +3,10 @@
 //   Transforms/Resize256CenterCrop224       Resize(256) + CenterCrop(224): eval geometry
 //   Transforms/EvalTransform                + ToTensor + Normalize: the whole eval pipeline
 //   Transforms/RandomResizedCrop224Flip     RandomResizedCrop(224) + RandomHorizontalFlip
+//   Transforms/TrainTransform               train_transform(): RandomResizedCrop(224) + flip +
+//                                           ToTensor + Normalize, the default train pipeline
+//   Transforms/TrainTransform341x256        the same on a 341x256 image (what the decoded cache
+//                                           holds at resize 256)
 //   Transforms/HeavyAugmentation            seed 003's train pipeline (heavy_augmentation())
 // torchvision's PIL path on the same machine is the reference (see the report of issue 4).
 //   build/bench/afinar_bench --benchmark_filter=Transforms
@@ -17,8 +21,8 @@ namespace {
 
 // Smooth gradients plus a hash as texture: the resampling cost does not depend on content, but
 // a realistic image keeps the benchmark honest about memory traffic.
-Image test_image() {
-  Image img(375, 500, 3);
+Image test_image(int64_t height = 375, int64_t width = 500) {
+  Image img(height, width, 3);
   for (int64_t y = 0; y < img.height; ++y) {
     for (int64_t x = 0; x < img.width; ++x) {
       uint8_t* p = img.pixel(y, x);
@@ -31,8 +35,8 @@ Image test_image() {
   return img;
 }
 
-void run(benchmark::State& state, const std::function<void(const Image&, Generator&)>& fn) {
-  const Image img = test_image();
+void run(benchmark::State& state, const std::function<void(const Image&, Generator&)>& fn,
+         const Image& img = test_image()) {
   Generator gen(0);
   for (auto _ : state) fn(img, gen);
   state.SetItemsProcessed(int64_t(state.iterations()));
@@ -64,6 +68,17 @@ void random_resized_crop_flip(benchmark::State& state) {
   });
 }
 
+void train_pipeline(benchmark::State& state, int64_t height, int64_t width) {
+  const Compose t = train_transform();
+  run(
+      state,
+      [&](const Image& img, Generator& gen) {
+        Tensor out = t(img, gen);
+        benchmark::DoNotOptimize(out.raw_data());
+      },
+      test_image(height, width));
+}
+
 void heavy_pipeline(benchmark::State& state) {
   const Compose t = train_transform(heavy_augmentation());
   run(state, [&](const Image& img, Generator& gen) {
@@ -78,6 +93,12 @@ BENCHMARK(resize_center_crop)
 BENCHMARK(eval_pipeline)->Name("Transforms/EvalTransform")->Unit(benchmark::kMicrosecond);
 BENCHMARK(random_resized_crop_flip)
     ->Name("Transforms/RandomResizedCrop224Flip")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, 500x375, 375, 500)
+    ->Name("Transforms/TrainTransform")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, 341x256, 256, 341)
+    ->Name("Transforms/TrainTransform341x256")
     ->Unit(benchmark::kMicrosecond);
 BENCHMARK(heavy_pipeline)->Name("Transforms/HeavyAugmentation")->Unit(benchmark::kMicrosecond);
 

@@ -1,6 +1,8 @@
 // Compose and the seeds' standard pipelines.
 #include "data/transforms/internal.h"
 
+#include <algorithm>
+
 namespace afinar::data {
 
 Compose& Compose::then(ImageTransform step) {
@@ -25,9 +27,52 @@ Image Compose::apply_image(const Image& img, Generator& gen) const {
   return out;
 }
 
+namespace {
+
+// Whether a RandomHorizontalFlip flips this time: it draws once from `gen` whatever the image, so
+// running it on a 1×2 probe consumes the same draw and shows the outcome.
+bool draws_flip(const RandomHorizontalFlip& flip, Generator& gen) {
+  Image probe(1, 2, 1);
+  probe.data = {0, 1};
+  return flip(probe, gen).data[0] == 1;
+}
+
+}  // namespace
+
+// The usual tail "[RandomHorizontalFlip,] ToTensor, Normalize" runs as one pass over the image:
+// the flip reads the rows mirrored instead of copying the image, and Normalize, elementwise per
+// channel, is applied once to the 256 values to_tensor can produce per channel (a C×1×256 probe)
+// and then looked up: the same floats, from the same arithmetic, without the intermediate tensor.
 Tensor Compose::operator()(const Image& img, Generator& gen) const {
-  Tensor out = to_tensor(apply_image(img, gen));
-  for (const auto& step : tensor_steps_) out = step(out, gen);
+  const auto* flip =
+      image_steps_.empty() ? nullptr : image_steps_.back().target<RandomHorizontalFlip>();
+  const size_t unfused = image_steps_.size() - (flip != nullptr ? 1 : 0);
+  std::optional<Image> stepped;
+  const Image* cur = &img;
+  for (size_t i = 0; i < unfused; ++i) {
+    stepped = image_steps_[i](*cur, gen);
+    cur = &*stepped;
+  }
+  bool mirrored = false;
+  if (flip != nullptr) {
+    detail::check_image(*cur, "RandomHorizontalFlip");
+    mirrored = draws_flip(*flip, gen);
+  }
+  detail::check_image(*cur, "to_tensor");
+  const auto* norm = tensor_steps_.empty() ? nullptr : tensor_steps_.front().target<Normalize>();
+  const std::vector<float> table = detail::to_tensor_table(cur->channels);
+  const float* lookup = table.data();
+  Tensor normalized_table;
+  if (norm != nullptr) {
+    Tensor probe = empty({cur->channels, 1, 256}, DType::F32);
+    std::copy(table.begin(), table.end(), probe.data<float>());
+    normalized_table = (*norm)(probe);
+    lookup = normalized_table.data<float>();
+  }
+  Tensor out = detail::image_to_tensor(*cur, lookup, mirrored);
+  for (size_t i = norm != nullptr ? 1 : 0; i < tensor_steps_.size(); ++i) {
+    out = tensor_steps_[i](out, gen);
+  }
   return out;
 }
 

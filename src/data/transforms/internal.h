@@ -86,4 +86,12 @@ Image resample(const ImageView& src, ImageSize out, Interpolation interpolation,
 Image resize_center_crop(const Image& img, int64_t size, ImageSize crop_size,
                          Interpolation interpolation);
 
+// ToTensor through a table: y[c, h, w] = table[c·256 + x[h, w', c]] with w' = w, or W - 1 - w
+// when `mirrored` (the image flipped left-right on the way). With table[c·256 + v] =
+// float(v) / 255 (to_tensor_table) this is to_tensor; with that table sent through Normalize it
+// is to_tensor then normalize, value for value, as normalize is elementwise per channel.
+Tensor image_to_tensor(const Image& img, const float* table, bool mirrored);
+// The table of to_tensor for `channels` channels (each channel's 256 entries the same).
+std::vector<float> to_tensor_table(int64_t channels);
+
 }  // namespace afinar::data::detail
