@@ -79,22 +79,36 @@ void gemm(cublasHandle_t h, const Gemm<T>& p) {
       blas_int(p.batch), compute, CUBLAS_GEMM_DEFAULT));
 }
 
-// Scratch for `elements` values of T from the caching allocator.
+// What every direction sets up: the stream and cuBLAS handle, the sizes of the per-group GEMMs
+// (P = Ho·Wo output pixels, CRS = C·R·S rows of an image's unrolled patches, CRSg and Kg per
+// group), how many images one unrolled chunk holds, and that chunk's scratch from the caching
+// allocator.
 template <typename T>
-Tensor scratch(int64_t elements, const Device& device) {
-  return empty({elements * int64_t(sizeof(T))}, DType::U8, device);
-}
+struct Im2colPlan {
+  cudaStream_t stream;
+  cublasHandle_t handle;
+  ConvShape shape;
+  int64_t P, CRS, CRSg, Kg, step;
+  Tensor col_buffer;
+  T* col;
+
+  Im2colPlan(const Conv2dGeometry& g, const Device& dev)
+      : stream(compute_stream(dev.index)),
+        handle(cublas_handle(dev.index)),
+        shape(conv_shape(g)),
+        P(g.Ho * g.Wo),
+        CRS(g.C * g.R * g.S),
+        CRSg(g.Cg() * g.R * g.S),
+        Kg(g.Kg()),
+        step(images_per_chunk(g, sizeof(T))),
+        col_buffer(empty({std::min(step, g.N) * CRS * P * int64_t(sizeof(T))}, DType::U8, dev)),
+        col(static_cast<T*>(col_buffer.raw_data_ptr())) {}
+};
 
 template <typename T>
 void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeometry& g) {
-  const Device dev = x.device();
-  const cudaStream_t s = compute_stream(dev.index);
-  cublasHandle_t h = cublas_handle(dev.index);
-  const ConvShape cs = conv_shape(g);
-  const int64_t P = g.Ho * g.Wo, CRS = g.C * g.R * g.S, CRSg = g.Cg() * g.R * g.S, Kg = g.Kg();
-  const int64_t step = images_per_chunk(g, sizeof(T));
-  Tensor col_buffer = scratch<T>(std::min(step, g.N) * CRS * P, dev);
-  T* col = static_cast<T*>(col_buffer.raw_data_ptr());
+  const Im2colPlan<T> plan(g, x.device());
+  const auto& [s, h, cs, P, CRS, CRSg, Kg, step, col_buffer, col] = plan;
   const T *px = x.data_ptr<T>(), *pw = w.data_ptr<T>();
   T* py = y.data_ptr<T>();
   for (int64_t n0 = 0; n0 < g.N; n0 += step) {
@@ -115,14 +129,8 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Conv2dGeom
 
 template <typename T>
 void backward_input(const Tensor& gx, const Tensor& gy, const Tensor& w, const Conv2dGeometry& g) {
-  const Device dev = gy.device();
-  const cudaStream_t s = compute_stream(dev.index);
-  cublasHandle_t h = cublas_handle(dev.index);
-  const ConvShape cs = conv_shape(g);
-  const int64_t P = g.Ho * g.Wo, CRS = g.C * g.R * g.S, CRSg = g.Cg() * g.R * g.S, Kg = g.Kg();
-  const int64_t step = images_per_chunk(g, sizeof(T));
-  Tensor col_buffer = scratch<T>(std::min(step, g.N) * CRS * P, dev);
-  T* col = static_cast<T*>(col_buffer.raw_data_ptr());
+  const Im2colPlan<T> plan(g, gy.device());
+  const auto& [s, h, cs, P, CRS, CRSg, Kg, step, col_buffer, col] = plan;
   const T *pgy = gy.data_ptr<T>(), *pw = w.data_ptr<T>();
   T* pgx = gx.data_ptr<T>();
   for (int64_t n0 = 0; n0 < g.N; n0 += step) {
@@ -144,14 +152,8 @@ void backward_input(const Tensor& gx, const Tensor& gy, const Tensor& w, const C
 
 template <typename T>
 void backward_weight(const Tensor& gw, const Tensor& gy, const Tensor& x, const Conv2dGeometry& g) {
-  const Device dev = gy.device();
-  const cudaStream_t s = compute_stream(dev.index);
-  cublasHandle_t h = cublas_handle(dev.index);
-  const ConvShape cs = conv_shape(g);
-  const int64_t P = g.Ho * g.Wo, CRS = g.C * g.R * g.S, CRSg = g.Cg() * g.R * g.S, Kg = g.Kg();
-  const int64_t step = images_per_chunk(g, sizeof(T));
-  Tensor col_buffer = scratch<T>(std::min(step, g.N) * CRS * P, dev);
-  T* col = static_cast<T*>(col_buffer.raw_data_ptr());
+  const Im2colPlan<T> plan(g, gy.device());
+  const auto& [s, h, cs, P, CRS, CRSg, Kg, step, col_buffer, col] = plan;
   const T *pgy = gy.data_ptr<T>(), *px = x.data_ptr<T>();
   T* pgw = gw.data_ptr<T>();
   for (int64_t n0 = 0; n0 < g.N; n0 += step) {

@@ -37,8 +37,9 @@ def bench_env(threads):
     return env
 
 
-def run_afinar(binary, name_filter, repetitions, env):
-    """{name: (seconds per iteration, GFLOP/s or None)} from afinar_bench's JSON."""
+def run_afinar(binary, name_filter, repetitions=1, env=None, rate="GFLOP/s"):
+    """{name: (seconds per iteration, the `rate` counter or None)} from afinar_bench's JSON.
+    Shared with tools/gpu/compare_cuda.py (rate "TFLOP/s")."""
     cmd = [binary, "--benchmark_format=json", "--benchmark_filter=" + (name_filter or ".")]
     if repetitions > 1:
         cmd += ["--benchmark_repetitions=%d" % repetitions, "--benchmark_report_aggregates_only"]
@@ -46,15 +47,29 @@ def run_afinar(binary, name_filter, repetitions, env):
                                        text=True).stdout)
     results = {}
     for b in report["benchmarks"]:
+        if b.get("error_occurred"):  # e.g. a GPU benchmark on a machine without one
+            print("afinar: %s: %s" % (b["name"], b.get("error_message", "error")), file=sys.stderr)
+            continue
         if repetitions > 1:
             if b.get("aggregate_name") != "median":
                 continue
             name = b["run_name"]
         else:
             name = b["name"]
-        # UseRealTime() and friends append "/real_time"; the torch scripts print the plain name.
-        name = re.sub(r"/(real|process|manual)_time$", "", name)
-        results[name] = (b["real_time"] * UNIT_SECONDS[b["time_unit"]], b.get("GFLOP/s"))
+        # Iterations(n), UseRealTime() and UseManualTime() append "/iterations:n" and
+        # "/real_time" or "/manual_time"; the torch scripts print the plain name.
+        name = re.sub(r"(/iterations:\d+)?(/(real|process|manual)_time)?$", "", name)
+        results[name] = (b["real_time"] * UNIT_SECONDS[b["time_unit"]], b.get(rate))
+    return results
+
+
+def parse_torch_output(text, name_filter=""):
+    """{name: seconds per iteration} from the `name<TAB>seconds` lines a torch script prints."""
+    results = {}
+    for line in text.splitlines():
+        name, _, seconds = line.partition("\t")
+        if seconds and re.search(name_filter or "", name):
+            results[name] = float(seconds)
     return results
 
 
@@ -74,33 +89,31 @@ def run_torch(afinar_names, name_filter, env):
         if proc.returncode != 0:
             print("warning: %s failed (status %d); its rows stay empty"
                   % (os.path.relpath(script, ROOT), proc.returncode), file=sys.stderr)
-        out = proc.stdout
-        for line in out.splitlines():
-            name, _, seconds = line.partition("\t")
-            if seconds and re.search(name_filter or "", name):
-                results[name] = float(seconds)
+        results.update(parse_torch_output(proc.stdout, name_filter))
     return results
 
 
-def print_table(afinar, torch):
+def print_table(afinar, torch, rate="GFLOP/s", digits=2):
+    """One row per benchmark: both times, their ratio, afinar's `rate` counter and the same work
+    over PyTorch's time. Returns the worst (largest) ratio."""
     names = list(afinar) + [n for n in torch if n not in afinar]
     width = max([len(n) for n in names] + [4])
     print("%-*s %11s %10s %14s %15s %14s" % (width, "name", "afinar ms", "torch ms",
-                                             "afinar/torch", "afinar GFLOP/s", "torch GFLOP/s"))
+                                             "afinar/torch", "afinar " + rate, "torch " + rate))
     worst = 0.0
     for n in names:
-        a_s, gflops = afinar.get(n, (None, None))
+        a_s, a_rate = afinar.get(n, (None, None))
         t_s = torch.get(n)
-        cells = ["%11.2f" % (a_s * 1e3) if a_s else "%11s" % "-",
-                 "%10.2f" % (t_s * 1e3) if t_s else "%10s" % "-"]
+        cells = ["%11.*f" % (digits, a_s * 1e3) if a_s else "%11s" % "-",
+                 "%10.*f" % (digits, t_s * 1e3) if t_s else "%10s" % "-"]
         if a_s and t_s:
             worst = max(worst, a_s / t_s)
-            cells.append("%14.2f" % (a_s / t_s))
+            cells.append("%14.*f" % (digits, a_s / t_s))
         else:
             cells.append("%14s" % "-")
-        cells.append("%15.1f" % gflops if gflops else "%15s" % "-")
-        cells.append("%14.1f" % (gflops * a_s / t_s) if gflops and a_s and t_s else "%14s" % "-")
-        print("%-*s %s" % (width, n, " ".join(cells)))
+        cells.append("%15.1f" % a_rate if a_rate else "%15s" % "-")
+        cells.append("%14.1f" % (a_rate * a_s / t_s) if a_rate and a_s and t_s else "%14s" % "-")
+        print("%-*s %s" % (width, n, " ".join(cells)), flush=True)
     return worst
 
 
