@@ -5,6 +5,8 @@
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
 #include "runtime/dtype_dispatch.h"
+#include "runtime/events.h"
+#include "runtime/pinned_allocator.h"
 
 namespace afinar::cuda {
 
@@ -72,13 +74,28 @@ void normal(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t 
   });
 }
 
+// Pinned host -> device on the copy stream: the host returns at once, the compute stream waits
+// for the copy before any op queued after this call, and the pinned block is not reused until
+// the copy has read it. Overlaps with the compute work queued before the call.
+void transfer_async(const Tensor& dst, const Tensor& src) {
+  AFN_CHECK(src.is_pinned() && dst.device().is_cuda(),
+            "transfer: an asynchronous copy goes from pinned host memory to a CUDA device");
+  const int dev = dst.device().index;
+  DeviceGuard guard(dev);
+  const cudaStream_t copy = copy_stream(dev);
+  AFN_CUDA_CHECK(cudaMemcpyAsync(dst.raw_data_ptr(), src.raw_data_ptr(), dst.nbytes(),
+                                 cudaMemcpyHostToDevice, copy));
+  record_pinned_use(src.raw_data_ptr(), dev, copy);
+  stream_wait(dev, compute_stream(dev), copy);
+}
+
 // Host <-> device and device <-> device copies of contiguous data on the compute stream. A copy
-// to the host waits for it (the caller reads the values next); pinned staging for overlapped
-// loads belongs to the data loader.
-void transfer(const Tensor& dst, const Tensor& src) {
+// to the host waits for it (the caller reads the values next).
+void transfer(const Tensor& dst, const Tensor& src, bool async) {
   AFN_CHECK(dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() &&
                 src.is_contiguous(),
             "transfer: expects contiguous tensors of one shape and dtype");
+  if (async) return transfer_async(dst, src);
   const Device& gpu = dst.device().is_cuda() ? dst.device() : src.device();
   DeviceGuard guard(gpu.index);
   const cudaStream_t stream = compute_stream(gpu.index);

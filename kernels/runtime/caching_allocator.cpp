@@ -8,8 +8,14 @@
 //
 // Stream order: every op runs on the device's compute stream, so a block freed by the host while
 // kernels still read it can be handed to the next op at once — that op's kernels run after the
-// earlier ones on the same stream. (Work on another stream that uses a block must record an event
-// before the block is freed; the copy stream's users do.)
+// earlier ones on the same stream.
+//
+// Copy-stream blocks (the destinations of asynchronous host-to-device copies, MemoryKind::
+// CopyStream) are written on the copy stream and then read on the compute stream, so neither
+// stream's order alone says when they are free. They live in a pool of their own: when one is
+// freed, an event is recorded on the compute stream, and the block is handed out again only once
+// that event has completed (PyTorch's record_stream, for the one pattern we use). The copy stream
+// never waits for compute to reuse memory, so a copy can run while the previous batch computes.
 #include <map>
 #include <memory>
 #include <mutex>
@@ -19,6 +25,7 @@
 #include "core/cuda_bridge.h"
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
+#include "runtime/events.h"
 
 namespace afinar::cuda {
 
@@ -41,24 +48,38 @@ class CachingAllocator {
  public:
   explicit CachingAllocator(int device) : device_(device) {}
 
-  void* allocate(size_t nbytes) {
+  void* allocate(size_t nbytes, bool copy_stream) {
     const size_t size = round_size(nbytes);
     std::lock_guard lock(mu_);
-    void* p = take_cached(size);
+    if (copy_stream) reclaim_completed();
+    void* p = take_cached(free_[copy_stream], size);
     if (!p) p = device_malloc(size, nbytes);
-    live_[p] = size;
+    live_[p] = Block{size, copy_stream};
     stats_.allocated += size;
     stats_.peak_allocated = std::max(stats_.peak_allocated, stats_.allocated);
     return p;
   }
 
-  void deallocate(void* p) {
+  // Called from Storage's destructor: never throws.
+  void deallocate(void* p) noexcept {
     std::lock_guard lock(mu_);
     auto it = live_.find(p);
     if (it == live_.end()) return;  // not ours: never free foreign memory
-    stats_.allocated -= it->second;
-    free_.emplace(it->second, p);
+    const Block block = it->second;
     live_.erase(it);
+    stats_.allocated -= block.size;
+    if (!block.copy_stream) {
+      free_[0].emplace(block.size, p);
+      return;
+    }
+    try {
+      DeviceGuard guard(device_);
+      cudaEvent_t e = acquire_event(device_);
+      AFN_CUDA_CHECK(cudaEventRecord(e, compute_stream(device_)));
+      pending_.push_back(Pending{e, block.size, p});
+    } catch (const Error&) {
+      // The block stays reserved and is never handed out again.
+    }
   }
 
   MemoryStats stats() {
@@ -77,13 +98,40 @@ class CachingAllocator {
   }
 
  private:
+  struct Block {
+    size_t size;
+    bool copy_stream;
+  };
+  // A freed copy-stream block the compute stream may still be reading.
+  struct Pending {
+    cudaEvent_t compute_done;
+    size_t size;
+    void* ptr;
+  };
+
   // Best fit among cached blocks no more than 25% larger than the request.
-  void* take_cached(size_t size) {
-    auto it = free_.lower_bound(size);
-    if (it == free_.end() || it->first > size + size / 4) return nullptr;
+  static void* take_cached(std::multimap<size_t, void*>& free, size_t size) {
+    auto it = free.lower_bound(size);
+    if (it == free.end() || it->first > size + size / 4) return nullptr;
     void* p = it->second;
-    free_.erase(it);
+    free.erase(it);
     return p;
+  }
+
+  // Moves copy-stream blocks whose compute-stream event has completed to their free list.
+  void reclaim_completed() {
+    for (size_t i = 0; i < pending_.size();) {
+      const cudaError_t e = cudaEventQuery(pending_[i].compute_done);
+      if (e == cudaErrorNotReady) {
+        ++i;
+        continue;
+      }
+      AFN_CUDA_CHECK(e);
+      release_event(device_, pending_[i].compute_done);
+      free_[1].emplace(pending_[i].size, pending_[i].ptr);
+      pending_[i] = pending_.back();
+      pending_.pop_back();
+    }
   }
 
   void* device_malloc(size_t size, size_t requested) {
@@ -111,21 +159,27 @@ class CachingAllocator {
   }
 
   void release_cached() {
-    if (free_.empty()) return;
+    if (free_[0].empty() && free_[1].empty() && pending_.empty()) return;
     DeviceGuard guard(device_);
-    // Kernels may still be using a freed block on the stream: finish them first.
+    // Kernels and copies may still be using freed blocks: finish them first. Then every pending
+    // copy-stream block is free too.
     AFN_CUDA_CHECK(cudaStreamSynchronize(compute_stream(device_)));
-    for (auto& [size, p] : free_) {
-      AFN_CUDA_CHECK(cudaFree(p));
-      stats_.reserved -= size;
+    AFN_CUDA_CHECK(cudaStreamSynchronize(copy_stream(device_)));
+    reclaim_completed();
+    for (auto& free : free_) {
+      for (auto& [size, p] : free) {
+        AFN_CUDA_CHECK(cudaFree(p));
+        stats_.reserved -= size;
+      }
+      free.clear();
     }
-    free_.clear();
   }
 
   int device_;
   std::mutex mu_;
-  std::multimap<size_t, void*> free_;
-  std::unordered_map<void*, size_t> live_;
+  std::multimap<size_t, void*> free_[2];  // [0]: compute-stream blocks, [1]: copy-stream blocks
+  std::vector<Pending> pending_;
+  std::unordered_map<void*, Block> live_;
   MemoryStats stats_;
 };
 
@@ -141,8 +195,8 @@ CachingAllocator& allocator(int device) {
 
 }  // namespace
 
-void* allocate(size_t nbytes, int device) {
-  return allocator(device).allocate(nbytes);
+void* allocate(size_t nbytes, int device, bool for_copy_stream) {
+  return allocator(device).allocate(nbytes, for_copy_stream);
 }
 void deallocate(void* ptr, int device) {
   allocator(device).deallocate(ptr);

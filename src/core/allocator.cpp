@@ -44,11 +44,24 @@ void* cpu_allocate(size_t nbytes) {
 }
 }  // namespace
 
-Storage::Storage(size_t nbytes, Device device) : nbytes_(nbytes), device_(device) {
+Storage::Storage(size_t nbytes, Device device, MemoryKind kind)
+    : nbytes_(nbytes), device_(device), kind_(kind) {
   check_device_available(device);
+  AFN_CHECK(kind != MemoryKind::Pinned || device.is_cpu(),
+            "pinned memory is host memory: ask for it on the cpu, not on ", device);
+  AFN_CHECK(kind != MemoryKind::CopyStream || device.is_cuda(),
+            "copy-stream memory lives on a CUDA device, not on ", device);
+  if (kind == MemoryKind::Pinned) {
+    // Page-locking is a CUDA driver service: without a GPU there is nothing to copy to.
+    check_device_available(Device(DeviceType::CUDA, 0));
+  }
 #ifdef AFINAR_WITH_CUDA
   if (device.is_cuda()) {
-    data_ = cuda::allocate(nbytes, device.index);
+    data_ = cuda::allocate(nbytes, device.index, kind == MemoryKind::CopyStream);
+    return;
+  }
+  if (kind == MemoryKind::Pinned) {
+    data_ = cuda::allocate_pinned(nbytes);
     return;
   }
 #endif
@@ -59,6 +72,10 @@ Storage::~Storage() {
 #ifdef AFINAR_WITH_CUDA
   if (device_.is_cuda()) {
     cuda::deallocate(data_, device_.index);
+    return;
+  }
+  if (kind_ == MemoryKind::Pinned) {
+    cuda::deallocate_pinned(data_);
     return;
   }
 #endif

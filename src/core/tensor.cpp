@@ -172,7 +172,8 @@ void Tensor::backward(const Tensor& grad, bool retain_graph) const {
 
 // ---- factories ----------------------------------------------------------------------------------
 
-Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, Device device) {
+Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, Device device,
+                     MemoryKind kind) {
   AFN_CHECK(shape.size() == strides.size(), "empty_strided: shape ", shape, " and strides ",
             strides, " differ in length");
   int64_t span = 1;  // 1 + largest reachable element offset
@@ -183,16 +184,16 @@ Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, De
     if (span) span += (shape[i] - 1) * strides[i];
   }
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(span) * element_size(dtype), device);
+  impl->storage = std::make_shared<Storage>(size_t(span) * element_size(dtype), device, kind);
   impl->shape = shape;
   impl->strides = strides;
   impl->dtype = dtype;
   return Tensor(std::move(impl));
 }
 
-Tensor empty(const Shape& shape, DType dtype, Device device) {
+Tensor empty(const Shape& shape, DType dtype, Device device, MemoryKind kind) {
   numel_of(shape);  // rejects negative sizes with a clear message
-  return empty_strided(shape, contiguous_strides(shape), dtype, device);
+  return empty_strided(shape, contiguous_strides(shape), dtype, device, kind);
 }
 Tensor full(const Shape& shape, double value, DType dtype, Device device) {
   Tensor t = empty(shape, dtype, device);

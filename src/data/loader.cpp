@@ -2,6 +2,10 @@
 // num_workers * prefetch_factor ahead of the batch being delivered, and park finished batches in
 // a map keyed by batch number; next() hands them out in order. start_epoch bumps a generation
 // counter so batches of an abandoned epoch are dropped when they finish.
+//
+// GPU delivery: batches are stacked straight into pinned host memory, and next() keeps one batch
+// ahead on the device: when it returns batch b, the copy of batch b+1 (if a worker has finished
+// it) is already queued on the copy stream, so it runs while the caller computes on batch b.
 #include "afinar/data/loader.h"
 
 #include <algorithm>
@@ -70,6 +74,9 @@ struct DataLoader::State {
   int64_t max_bad = 0;
   LoaderStats stats;
 
+  std::optional<Batch> on_device;  // the batch after the last one delivered, copy in flight
+  MemoryKind host_memory = MemoryKind::Default;  // Pinned when batches go to a GPU
+
   // Loads the samples `indices` of epoch `epoch` (skipping bad ones) and stacks them. Called
   // without the lock held.
   Batch build_batch(const ExampleFn& source, uint64_t seed, int64_t epoch,
@@ -90,6 +97,7 @@ DataLoader::DataLoader(int64_t size, ExampleFn source, LoaderOptions options)
   AFN_CHECK(options_.prefetch_factor >= 1, "DataLoader: prefetch_factor must be >= 1, got ",
             options_.prefetch_factor);
   check_device_available(options_.device);
+  if (options_.device.is_cuda()) state_->host_memory = MemoryKind::Pinned;
   state_->max_bad =
       options_.max_bad_samples >= 0 ? options_.max_bad_samples : std::max<int64_t>(10, size / 100);
 }
@@ -114,8 +122,8 @@ const LoaderStats& DataLoader::stats() const {
 
 namespace {
 
-// Stacks examples into [B,C,H,W] float32 and [B] int64 on the cpu.
-Batch collate(std::vector<Example>& examples, std::vector<int64_t>& indices) {
+// Stacks examples into [B,C,H,W] float32 and [B] int64 on the cpu, in `memory`.
+Batch collate(std::vector<Example>& examples, std::vector<int64_t>& indices, MemoryKind memory) {
   Batch batch;
   batch.indices = std::move(indices);
   const int64_t B = int64_t(examples.size());
@@ -123,8 +131,8 @@ Batch collate(std::vector<Example>& examples, std::vector<int64_t>& indices) {
   const Shape& shape = examples[0].image.shape();
   Shape batch_shape{B};
   batch_shape.insert(batch_shape.end(), shape.begin(), shape.end());
-  batch.images = empty(batch_shape, DType::F32);
-  batch.labels = empty({B}, DType::I64);
+  batch.images = empty(batch_shape, DType::F32, kCPU, memory);
+  batch.labels = empty({B}, DType::I64, kCPU, memory);
   const int64_t per = numel_of(shape);
   float* dst = batch.images.data<float>();
   int64_t* labels = batch.labels.data<int64_t>();
@@ -177,7 +185,7 @@ Batch DataLoader::State::build_batch(const ExampleFn& source, uint64_t seed, int
                 "); the first: ", stats.reasons.front());
     }
   }
-  return collate(examples, kept);
+  return collate(examples, kept, host_memory);
 }
 
 void DataLoader::start_epoch(int64_t epoch) {
@@ -193,6 +201,7 @@ void DataLoader::start_epoch(int64_t epoch) {
     st.ready.clear();
     st.failure = nullptr;
     st.stats.samples = st.stats.skipped = 0;
+    st.on_device.reset();
   }
   if (options_.num_workers > 0 && st.workers.empty()) {
     for (int w = 0; w < options_.num_workers; ++w) {
@@ -232,7 +241,7 @@ void DataLoader::start_epoch(int64_t epoch) {
   st.work_cv.notify_all();
 }
 
-std::optional<Batch> DataLoader::next() {
+std::optional<Batch> DataLoader::next_on_host(bool wait) {
   State& st = *state_;
   AFN_CHECK(st.epoch >= 0, "DataLoader: call start_epoch(epoch) before next()");
   for (;;) {
@@ -242,6 +251,7 @@ std::optional<Batch> DataLoader::next() {
       if (st.next_to_deliver >= st.num_batches) return std::nullopt;
       const int64_t b = st.next_to_deliver;
       if (options_.num_workers == 0) {
+        if (!wait) return std::nullopt;  // nothing is built ahead without workers
         const int64_t bs = options_.batch_size;
         std::vector<int64_t> indices(st.order.begin() + b * bs,
                                      st.order.begin() + std::min<int64_t>((b + 1) * bs, size_));
@@ -250,22 +260,44 @@ std::optional<Batch> DataLoader::next() {
         batch = st.build_batch(source_, options_.seed, epoch, std::move(indices));
         lock.lock();
       } else {
+        if (!wait && !st.failure && !st.ready.count(b)) return std::nullopt;
         st.done_cv.wait(lock, [&] { return st.failure || st.ready.count(b); });
         if (st.failure) std::rethrow_exception(st.failure);
         batch = std::move(st.ready.at(b));
         st.ready.erase(b);
       }
       ++st.next_to_deliver;
-      st.stats.samples += int64_t(batch.indices.size());
     }
     st.work_cv.notify_all();
     if (batch.indices.empty()) continue;  // every sample of this batch was bad
-    if (!options_.device.is_cpu()) {
-      batch.images = batch.images.to(options_.device);
-      batch.labels = batch.labels.to(options_.device);
-    }
     return batch;
   }
+}
+
+std::optional<Batch> DataLoader::next() {
+  State& st = *state_;
+  std::optional<Batch> batch = std::move(st.on_device);
+  st.on_device.reset();
+  if (!batch) {
+    batch = next_on_host(/*wait=*/true);
+    if (batch && !options_.device.is_cpu()) send_to_device(*batch);
+  }
+  if (!batch) return std::nullopt;
+  // Queue the next batch's copy now if a worker has it ready; never wait for it here.
+  if (!options_.device.is_cpu()) {
+    st.on_device = next_on_host(/*wait=*/false);
+    if (st.on_device) send_to_device(*st.on_device);
+  }
+  {
+    std::lock_guard lock(st.mu);
+    st.stats.samples += int64_t(batch->indices.size());
+  }
+  return batch;
+}
+
+void DataLoader::send_to_device(Batch& batch) const {
+  batch.images = batch.images.to(options_.device, /*non_blocking=*/true);
+  batch.labels = batch.labels.to(options_.device, /*non_blocking=*/true);
 }
 
 }  // namespace afinar::data

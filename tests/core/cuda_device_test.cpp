@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "afinar/core/tensor.h"
+#include "afinar/ops/reduce.h"
 #include "testing/compare.h"
 #include "testing/cuda.h"
 
@@ -78,6 +79,57 @@ TEST(CudaAllocator, SteadyStateMakesNoNewDeviceAllocations) {
   EXPECT_EQ(after.device_allocations, before.device_allocations);
   EXPECT_EQ(after.reserved, before.reserved);
   EXPECT_EQ(after.allocated, before.allocated);
+}
+
+TEST(CudaDevice, PinMemoryCopiesIntoPageLockedMemory) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(8);
+  Tensor x = randn({5, 7}, DType::F32, gen).transpose(0, 1);  // non-contiguous source
+  Tensor p = x.pin_memory();
+  EXPECT_TRUE(p.is_pinned());
+  EXPECT_FALSE(x.is_pinned());
+  EXPECT_TRUE(p.is_contiguous());
+  EXPECT_EQ(p.to_vector<float>(), x.to_vector<float>());
+  EXPECT_TRUE(p.pin_memory().is_same(p));  // already pinned: the same tensor
+}
+
+// Each round writes new values into a fresh pinned buffer, queues its copy without waiting and
+// drops the host buffer at once: a pinned block reused before its copy has read it, or a
+// copy-stream block reused while compute still reads it, would show up as wrong sums.
+TEST(CudaDevice, AsyncCopiesFromPinnedMemoryDeliverTheirValues) {
+  AFN_REQUIRE_CUDA();
+  constexpr int kRounds = 50;
+  constexpr int64_t n = (1 << 20) + 3;
+  std::vector<Tensor> sums;
+  for (int r = 0; r < kRounds; ++r) {
+    Tensor host = empty({n}, DType::F64, kCPU, MemoryKind::Pinned);  // f64: exact sums
+    double* p = host.data<double>();
+    for (int64_t i = 0; i < n; ++i) p[i] = double(r);
+    Tensor dev = host.to(kCuda0, /*non_blocking=*/true);
+    EXPECT_EQ(dev.device(), kCuda0);
+    sums.push_back(sum(dev));
+  }
+  for (int r = 0; r < kRounds; ++r)
+    EXPECT_EQ(sums[size_t(r)].item<double>(), double(r) * double(n)) << "round " << r;
+}
+
+TEST(CudaAllocator, AsyncCopyBlocksAreReusedOnceComputeIsDone) {
+  AFN_REQUIRE_CUDA();
+  Tensor host = ones({1 << 20}, DType::F32).pin_memory();
+  auto step = [&] {
+    Tensor dev = host.to(kCuda0, /*non_blocking=*/true);
+    Tensor s = sum(dev);
+  };
+  step();
+  synchronize(kCuda0);
+  step();  // a second block may be taken while the first one's event is pending
+  synchronize(kCuda0);
+  const MemoryStats before = memory_stats(kCuda0);
+  for (int i = 0; i < 10; ++i) {
+    step();
+    synchronize(kCuda0);  // the compute stream is done with each block before the next step
+  }
+  EXPECT_EQ(memory_stats(kCuda0).device_allocations, before.device_allocations);
 }
 
 TEST(CudaAllocator, StatsTrackAllocatedAndPeak) {

@@ -161,5 +161,19 @@ TEST(Tensor, StorageIsFreedWithTheLastHandle) {
   EXPECT_EQ(cpu_bytes_allocated(), before);
 }
 
+TEST(Tensor, PinnedMemoryNeedsAGpu) {
+  if (cuda_device_count() > 0) GTEST_SKIP() << "a GPU is visible: CudaDevice.PinMemory* cover it";
+  Tensor x = ones({3});
+  EXPECT_FALSE(x.is_pinned());
+  try {
+    x.pin_memory();
+    FAIL() << "pin_memory without a GPU must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("cuda"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(empty({3}, DType::F32, kCPU, MemoryKind::Pinned), Error);
+  EXPECT_TRUE(x.to(kCPU, /*non_blocking=*/true).is_same(x));  // already there: no copy
+}
+
 }  // namespace
 }  // namespace afinar

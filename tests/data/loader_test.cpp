@@ -5,6 +5,8 @@
 #include <atomic>
 #include <set>
 
+#include "testing/cuda.h"
+
 namespace afinar::data {
 namespace {
 
@@ -158,6 +160,32 @@ TEST(DataLoader, RestartingAnEpochMidwayStartsClean) {
   const auto full = epoch_contents(loader, 0);  // restarts epoch 0 from its first batch
   DataLoader fresh(40, noisy_sample, {.batch_size = 4, .shuffle = true});
   EXPECT_EQ(full, epoch_contents(fresh, 0));
+}
+
+// Batches delivered on the GPU (pinned staging, copies one batch ahead on the copy stream) hold
+// exactly what the cpu loader delivers, with and without workers.
+TEST(DataLoaderCuda, DeliversTheCpuBatchesOnTheDevice) {
+  AFN_REQUIRE_CUDA();
+  for (int workers : {0, 3}) {
+    LoaderOptions opt{.batch_size = 4, .shuffle = true, .num_workers = workers, .seed = 9};
+    DataLoader cpu_loader(23, noisy_sample, opt);
+    opt.device = testing::kCuda0;
+    DataLoader gpu_loader(23, noisy_sample, opt);
+    for (int64_t epoch : {0, 1}) {
+      cpu_loader.start_epoch(epoch);
+      gpu_loader.start_epoch(epoch);
+      while (auto want = cpu_loader.next()) {
+        auto got = gpu_loader.next();
+        ASSERT_TRUE(got.has_value());
+        EXPECT_EQ(got->images.device(), testing::kCuda0);
+        EXPECT_EQ(got->indices, want->indices);
+        EXPECT_EQ(got->images.cpu().to_vector<float>(), want->images.to_vector<float>());
+        EXPECT_EQ(got->labels.cpu().to_vector<int64_t>(), want->labels.to_vector<int64_t>());
+      }
+      EXPECT_FALSE(gpu_loader.next().has_value());
+      EXPECT_EQ(gpu_loader.stats().samples, 23);
+    }
+  }
 }
 
 }  // namespace

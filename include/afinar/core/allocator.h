@@ -2,6 +2,11 @@
 // aligned (one cache line, one AVX-512 vector). CUDA memory comes from a caching allocator
 // (kernels/runtime/caching_allocator.cpp): freed blocks go to size-binned free lists and are
 // reused in stream order, so a steady-state training step makes no cudaMalloc call.
+//
+// Asynchronous host-to-device copies need two more kinds of memory (MemoryKind): page-locked
+// ("pinned") host memory, which the GPU's copy engine reads by DMA while the host goes on, and
+// device blocks written on the copy stream, which stay reserved until the compute stream has
+// finished with them (kernels/runtime/pinned_allocator.cpp, caching_allocator.cpp).
 #pragma once
 
 #include <cstddef>
@@ -12,10 +17,18 @@
 
 namespace afinar {
 
+// Where a block's memory comes from, beyond its device.
+enum class MemoryKind : uint8_t {
+  Default,     // cpu: aligned heap memory; cuda: caching allocator, compute-stream order
+  Pinned,      // cpu only: page-locked memory (needs a CUDA GPU), source of async copies
+  CopyStream,  // cuda only: written on the copy stream, then read on the compute stream
+};
+
 class Storage {
  public:
-  // Allocates `nbytes` on `device`, uninitialised.
-  Storage(size_t nbytes, Device device);
+  // Allocates `nbytes` on `device`, uninitialised. Pinned needs a cpu device and a visible GPU;
+  // CopyStream a cuda device.
+  Storage(size_t nbytes, Device device, MemoryKind kind = MemoryKind::Default);
   ~Storage();
   Storage(const Storage&) = delete;
   Storage& operator=(const Storage&) = delete;
@@ -23,11 +36,13 @@ class Storage {
   void* data() const { return data_; }
   size_t nbytes() const { return nbytes_; }
   const Device& device() const { return device_; }
+  MemoryKind kind() const { return kind_; }
 
  private:
   void* data_ = nullptr;
   size_t nbytes_ = 0;
   Device device_;
+  MemoryKind kind_;
 };
 
 // Memory held by afinar on one device, in bytes (like torch.cuda.memory_allocated / _reserved /

@@ -77,11 +77,20 @@ class Tensor {
   Tensor contiguous(MemoryFormat fmt = MemoryFormat::Contiguous) const;
 
   // ---- copies and conversions ----
-  Tensor to(DType dtype) const;           // differentiable between floating dtypes
-  Tensor to(const Device& device) const;  // differentiable; a copy unless already there
+  Tensor to(DType dtype) const;  // differentiable between floating dtypes
+  // Differentiable; a copy unless already there. non_blocking (as PyTorch): a host-to-device copy
+  // from pinned memory is queued on the copy stream and the call returns at once; ops on the
+  // result (on the compute stream) wait for the copy. From pageable memory, or towards the host,
+  // the copy is synchronous whatever the flag says.
+  Tensor to(const Device& device, bool non_blocking = false) const;
   Tensor cuda(int index = 0) const { return to(Device(DeviceType::CUDA, index)); }
   Tensor cpu() const { return to(kCPU); }
   Tensor clone() const;  // differentiable
+  // True for cpu tensors in page-locked memory (MemoryKind::Pinned).
+  bool is_pinned() const;
+  // This tensor in pinned memory (a contiguous copy unless already pinned), the source of
+  // asynchronous copies to a GPU. Needs a visible CUDA device, as in PyTorch.
+  Tensor pin_memory() const;
   // In place: copy src's values (converted) into this tensor; shapes must match exactly.
   Tensor& copy_(const Tensor& src);
   Tensor& fill_(double value);
@@ -128,9 +137,10 @@ struct TensorImpl {
 };
 
 // ---- factories ---------------------------------------------------------------------------------
-Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
+Tensor empty(const Shape& shape, DType dtype = DType::F32, Device device = kCPU,
+             MemoryKind kind = MemoryKind::Default);
 Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype = DType::F32,
-                     Device device = kCPU);
+                     Device device = kCPU, MemoryKind kind = MemoryKind::Default);
 Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
 Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
 Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = kCPU);

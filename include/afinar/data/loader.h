@@ -48,7 +48,7 @@ struct LoaderOptions {
   int num_workers = 0;           // 0: load on the calling thread, as PyTorch
   int prefetch_factor = 2;       // batches in flight per worker, as PyTorch
   uint64_t seed = 0;             // shuffle order and per-sample augmentation
-  Device device = kCPU;          // where batches are delivered
+  Device device = kCPU;          // where batches are delivered (cuda: pinned + async copies)
   int64_t max_bad_samples = -1;  // -1: max(10, 1% of the dataset)
 };
 
@@ -87,6 +87,11 @@ class DataLoader {
   static uint64_t sample_seed(uint64_t seed, int64_t epoch, int64_t index);
 
  private:
+  // The next non-empty batch on the cpu, in order; with wait=false only if already built.
+  std::optional<Batch> next_on_host(bool wait);
+  // Queues the batch's copies to options_.device (asynchronous from pinned memory).
+  void send_to_device(Batch& batch) const;
+
   struct State;
   int64_t size_;
   ExampleFn source_;

@@ -18,8 +18,10 @@ using UniformFn = void(const Tensor& dst, double low, double high, uint64_t seed
 using NormalFn = void(const Tensor& dst, double mean, double std, uint64_t seed, uint64_t offset);
 
 // dst = src between devices: same shape and dtype, both contiguous, one side on the cpu or both
-// on CUDA devices. Registered by the CUDA backend (every transfer involves it).
-using TransferFn = void(const Tensor& dst, const Tensor& src);
+// on CUDA devices. Registered by the CUDA backend (every transfer involves it). `async`: src is
+// pinned host memory and dst a CopyStream block; the copy runs on the copy stream, the compute
+// stream waits for it, and the host does not.
+using TransferFn = void(const Tensor& dst, const Tensor& src, bool async);
 
 AFN_DECLARE_KERNEL(fill, FillFn);
 AFN_DECLARE_KERNEL(copy, CopyFn);

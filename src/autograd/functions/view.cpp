@@ -21,8 +21,9 @@ Tensor make_view(const Tensor& t, Shape shape, Strides strides, int64_t offset) 
 }
 
 // Copy of t laid out with `strides` (same shape, dtype, device).
-Tensor copy_with_strides(const Tensor& t, const Strides& strides, DType dtype) {
-  Tensor out = empty_strided(t.shape(), strides, dtype, t.device());
+Tensor copy_with_strides(const Tensor& t, const Strides& strides, DType dtype,
+                         MemoryKind kind = MemoryKind::Default) {
+  Tensor out = empty_strided(t.shape(), strides, dtype, t.device(), kind);
   ops::copy_kernels().get(t.device())(out, t);
   return out;
 }
@@ -181,6 +182,21 @@ Tensor Tensor::clone() const {
   return y;
 }
 
+bool Tensor::is_pinned() const {
+  check_defined("is_pinned");
+  return impl_->storage->kind() == MemoryKind::Pinned;
+}
+
+Tensor Tensor::pin_memory() const {
+  check_defined("pin_memory");
+  AFN_CHECK(device().is_cpu(), "pin_memory: the tensor is on ", device(),
+            "; only cpu tensors can be pinned");
+  if (is_pinned()) return *this;
+  Tensor y = copy_with_strides(*this, contiguous_strides(shape()), dtype(), MemoryKind::Pinned);
+  record<CopyBackward>(y, {this}, [](CopyBackward&) {});
+  return y;
+}
+
 Tensor Tensor::to(DType target) const {
   check_defined("to");
   if (target == dtype()) return *this;
@@ -195,15 +211,18 @@ Tensor Tensor::to(DType target) const {
 
 namespace afinar {
 
-Tensor Tensor::to(const Device& target) const {
+Tensor Tensor::to(const Device& target, bool non_blocking) const {
   check_defined("to");
   if (target == device()) return *this;
   check_device_available(target);
   Tensor src = is_contiguous() ? detach() : detach().contiguous();
-  Tensor y = empty(shape(), dtype(), target);
+  // Only a pinned source can be copied without the host waiting; its destination block is then
+  // written on the copy stream (MemoryKind::CopyStream).
+  const bool async = non_blocking && target.is_cuda() && src.is_pinned();
+  Tensor y = empty(shape(), dtype(), target, async ? MemoryKind::CopyStream : MemoryKind::Default);
   // Every transfer has a CUDA side; its kernel table is keyed by that device.
   const Device cuda_side = target.is_cuda() ? target : device();
-  ops::transfer_kernels().get(cuda_side)(y, src);
+  ops::transfer_kernels().get(cuda_side)(y, src, async);
   record<ToDeviceBackward>(y, {this}, [&](ToDeviceBackward& n) { n.input_device = device(); });
   return y;
 }
