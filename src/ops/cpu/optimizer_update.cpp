@@ -1,0 +1,53 @@
+// CPU reference of sgd_update / adam_update: the element rules of ops/optimizer_rule.h applied
+// tensor by tensor (OpenMP inside the large ones).
+#include "afinar/ops/optimizer_update.h"
+
+namespace afinar::cpu {
+
+namespace {
+
+template <typename T>
+T* ptr_or_null(const std::vector<Tensor>& list, size_t i) {
+  return list.empty() ? nullptr : list[i].data<T>();
+}
+
+void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                const std::vector<Tensor>& bufs, bool init, const SgdHyper& h) {
+  visit_floating(params[0].dtype(), "sgd_update", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (size_t i = 0; i < params.size(); ++i) {
+      T* p = params[i].data<T>();
+      const T* g = grads[i].data<T>();
+      T* b = ptr_or_null<T>(bufs, i);
+      const int64_t n = params[i].numel();
+#pragma omp parallel for if (n > 65536)
+      for (int64_t j = 0; j < n; ++j) sgd_update_element(p[j], g[j], b ? b + j : nullptr, init, h);
+    }
+  });
+}
+
+void adam_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                 const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
+                 const std::vector<Tensor>& max_exp_avg_sqs, const AdamHyper& h) {
+  visit_floating(params[0].dtype(), "adam_update", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (size_t i = 0; i < params.size(); ++i) {
+      T* p = params[i].data<T>();
+      const T* g = grads[i].data<T>();
+      T* m = exp_avgs[i].data<T>();
+      T* v = exp_avg_sqs[i].data<T>();
+      T* vmax = ptr_or_null<T>(max_exp_avg_sqs, i);
+      const int64_t n = params[i].numel();
+#pragma omp parallel for if (n > 65536)
+      for (int64_t j = 0; j < n; ++j)
+        adam_update_element(p[j], g[j], m[j], v[j], vmax ? vmax + j : nullptr, h);
+    }
+  });
+}
+
+}  // namespace
+
+AFN_REGISTER_KERNEL(sgd_update, CPU, sgd_update);
+AFN_REGISTER_KERNEL(adam_update, CPU, adam_update);
+
+}  // namespace afinar::cpu
