@@ -21,7 +21,7 @@ void ParamGroup::set(const std::string& key, double value) {
 }
 
 void Optimizer::add_param_group(std::vector<Tensor> params, const Options& options) {
-  ParamGroup group{std::move(params), defaults_};
+  ParamGroup group{std::move(params), defaults_, std::nullopt};
   for (const auto& [key, value] : options) {
     AFN_CHECK(defaults_.count(key), name(), ": unknown option '", key, "' in a parameter group");
     group.options[key] = value;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -28,6 +29,8 @@ using Options = std::map<std::string, double>;
 struct ParamGroup {
   std::vector<Tensor> params;
   Options options;  // every key of the optimizer's defaults, always present
+  // The lr schedules start from (PyTorch's group["initial_lr"]): set by the first scheduler.
+  std::optional<double> initial_lr;
   double get(const std::string& key) const;
   void set(const std::string& key, double value);  // an unknown key is an error
 };

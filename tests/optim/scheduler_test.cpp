@@ -1,0 +1,162 @@
+// Schedulers against torch.optim.lr_scheduler (tests/data/goldens/scheduler.h5, made by
+// tools/goldens/scheduler.py): the lr of two groups (base 0.1 and 0.01) after construction and
+// after each of 40 steps, and the momentum / beta1 OneCycleLR cycles.
+#include "afinar/optim/scheduler.h"
+
+#include <gtest/gtest.h>
+
+#include <functional>
+
+#include "afinar/optim/adam.h"
+#include "afinar/optim/sgd.h"
+#include "testing/compare.h"
+#include "testing/fixtures.h"
+
+namespace afinar::optim {
+namespace {
+
+// Two groups, lr 0.1 and 0.01, as the golden script's opt_for().
+std::unique_ptr<Optimizer> two_groups(bool adam) {
+  std::unique_ptr<Optimizer> opt;
+  if (adam)
+    opt = std::make_unique<Adam>(std::vector<Tensor>{}, AdamOptions{.lr = 0.1});
+  else
+    opt = std::make_unique<SGD>(std::vector<Tensor>{}, SgdOptions{.lr = 0.1, .momentum = 0.9});
+  opt->param_groups().clear();
+  opt->add_param_group({zeros({1}).set_requires_grad(true)}, {{"lr", 0.1}});
+  opt->add_param_group({zeros({1}).set_requires_grad(true)}, {{"lr", 0.01}});
+  return opt;
+}
+
+using Make = std::function<std::unique_ptr<LRScheduler>(Optimizer&)>;
+struct Case {
+  bool adam;
+  Make make;
+};
+
+// The settings of each golden case, as tools/goldens/scheduler.py writes them.
+const std::map<std::string, Case>& cases() {
+  static const std::map<std::string, Case> kCases = {
+      {"step", {false, [](Optimizer& o) { return std::make_unique<StepLR>(o, 7, 0.1); }}},
+      {"multistep",
+       {false,
+        [](Optimizer& o) {
+          return std::make_unique<MultiStepLR>(o, std::vector<int64_t>{5, 12, 30}, 0.5);
+        }}},
+      {"exponential",
+       {false, [](Optimizer& o) { return std::make_unique<ExponentialLR>(o, 0.9); }}},
+      {"cosine",
+       {false, [](Optimizer& o) { return std::make_unique<CosineAnnealingLR>(o, 15, 1e-4); }}},
+      {"cosine_restarts",
+       {false,
+        [](Optimizer& o) { return std::make_unique<CosineAnnealingWarmRestarts>(o, 5, 2, 1e-3); }}},
+      {"linear_warmup",
+       {false, [](Optimizer& o) { return std::make_unique<LinearLR>(o, 0.1, 1.0, 6); }}},
+      {"warmup_then_cosine",
+       {false,
+        [](Optimizer& o) {
+          std::vector<std::unique_ptr<LRScheduler>> parts;
+          parts.push_back(std::make_unique<LinearLR>(o, 0.01, 1.0, 5));
+          parts.push_back(std::make_unique<CosineAnnealingLR>(o, 35));
+          return std::make_unique<SequentialLR>(o, std::move(parts), std::vector<int64_t>{5});
+        }}},
+      {"onecycle",
+       {false,
+        [](Optimizer& o) {
+          return std::make_unique<OneCycleLR>(
+              o, OneCycleOptions{.max_lr = {1.0, 0.1}, .total_steps = 41});
+        }}},
+      {"onecycle_adam_linear",
+       {true,
+        [](Optimizer& o) {
+          return std::make_unique<OneCycleLR>(o, OneCycleOptions{.max_lr = {0.5},
+                                                                 .total_steps = 41,
+                                                                 .pct_start = 0.25,
+                                                                 .anneal_strategy = "linear",
+                                                                 .div_factor = 10,
+                                                                 .final_div_factor = 100});
+        }}},
+  };
+  return kCases;
+}
+
+std::vector<double> row(const std::vector<double>& table, int64_t s) {
+  return {table[size_t(2 * s)], table[size_t(2 * s + 1)]};
+}
+
+void expect_near_all(const std::vector<double>& got, const std::vector<double>& want,
+                     const std::string& what) {
+  ASSERT_EQ(got.size(), want.size());
+  // Closed forms vs PyTorch's step-by-step products: rounding over <= 40 steps.
+  const testing::Tolerance tol = testing::tolerance_for(DType::F64, 40);
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_NEAR(got[i], want[i], tol.atol + tol.rtol * std::abs(want[i])) << what << " group " << i;
+}
+
+TEST(Scheduler, MatchesTorchSequences) {
+  const auto goldens = testing::load_goldens("scheduler");
+  ASSERT_EQ(goldens.size(), cases().size() + 1);  // + plateau, below
+  for (const auto& c : goldens) {
+    if (c.name == "plateau") continue;
+    SCOPED_TRACE(c.name);
+    const Case& k = cases().at(c.name);
+    auto opt = two_groups(k.adam);
+    auto sched = k.make(*opt);
+    const auto lr = c.tensor("lr").to_vector<double>();
+    const auto mom = c.tensor("momentum").to_vector<double>();
+    const std::string mkey = k.adam ? "beta1" : "momentum";
+    for (int64_t s = 0; s <= c.attr_int("steps"); ++s) {
+      if (s > 0) sched->step();
+      expect_near_all(sched->last_lr(), row(lr, s), "lr at step " + std::to_string(s));
+      expect_near_all({opt->param_groups()[0].get(mkey), opt->param_groups()[1].get(mkey)},
+                      row(mom, s), mkey + " at step " + std::to_string(s));
+    }
+  }
+}
+
+TEST(Scheduler, ReduceLROnPlateauMatchesTorch) {
+  for (const auto& c : testing::load_goldens("scheduler")) {
+    if (c.name != "plateau") continue;
+    auto opt = two_groups(false);
+    ReduceLROnPlateau sched(*opt, {.mode = "min",
+                                   .factor = 0.5,
+                                   .patience = 3,
+                                   .threshold = 1e-3,
+                                   .cooldown = 2,
+                                   .min_lr = {1e-3, 1e-4}});
+    const auto lr = c.tensor("lr").to_vector<double>();
+    const auto metrics = c.tensor("metrics").to_vector<double>();
+    for (int64_t s = 0; s <= c.attr_int("steps"); ++s) {
+      if (s > 0) sched.step(metrics[size_t(s - 1)]);
+      expect_near_all({opt->param_groups()[0].get("lr"), opt->param_groups()[1].get("lr")},
+                      row(lr, s), "lr at step " + std::to_string(s));
+    }
+    return;
+  }
+  FAIL() << "no plateau case in the goldens";
+}
+
+TEST(Scheduler, ResumingAtAnEpochGivesTheSameLr) {
+  auto a = two_groups(false), b = two_groups(false);
+  CosineAnnealingWarmRestarts sa(*a, 3, 2), sb(*b, 3, 2);
+  for (int i = 0; i < 11; ++i) sa.step();
+  sb.load_last_epoch(11);
+  EXPECT_EQ(sa.last_lr(), sb.last_lr());
+}
+
+TEST(Scheduler, BadSettingsAreClearErrors) {
+  auto opt = two_groups(false);
+  EXPECT_THROW(StepLR(*opt, 0), Error);
+  EXPECT_THROW(CosineAnnealingLR(*opt, 0), Error);
+  EXPECT_THROW(LinearLR(*opt, 0.0), Error);
+  EXPECT_THROW(CosineAnnealingWarmRestarts(*opt, 5, 0), Error);
+  EXPECT_THROW(OneCycleLR(*opt, {.max_lr = {1, 2, 3}, .total_steps = 10}), Error);
+  EXPECT_THROW(ReduceLROnPlateau(*opt, {.factor = 1.0}), Error);
+  OneCycleLR one(*opt, {.max_lr = {1.0}, .total_steps = 2});
+  one.step();
+  one.step();
+  EXPECT_THROW(one.step(), Error);  // past total_steps
+}
+
+}  // namespace
+}  // namespace afinar::optim
