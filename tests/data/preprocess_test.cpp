@@ -7,17 +7,14 @@
 #include <filesystem>
 
 #include "afinar/io/hdf5.h"
+#include "testing/cli.h"
 #include "testing/compare.h"
 #include "testing/fixtures.h"
 
 namespace afinar {
 namespace {
 
-int run_cli(const std::string& args) {
-  const std::string cmd = std::string(AFINAR_CLI_PATH) + " " + args + " > /dev/null 2>&1";
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+using testing::run_cli;
 
 TEST(Preprocess, CliMatchesTorchvisionPipeline) {
   const auto dir = std::filesystem::temp_directory_path() / "afinar_preprocess_test";
