@@ -104,28 +104,36 @@ bool File::exists(const std::string& object) const {
   return true;
 }
 
-std::vector<std::string> File::list(const std::string& group) const {
+std::vector<std::string> File::list(const std::string& group, LinkOrder order) const {
   Handle g{H5Gopen2(id_, group.c_str(), H5P_DEFAULT), H5Gclose};
   AFN_CHECK(g.id >= 0, "hdf5: ", path_, " has no group '", group, "'");
   H5G_info_t info;
   H5Gget_info(g, &info);
+  // Creation order is only indexed in groups created with track_order.
+  Handle gcpl{H5Gget_create_plist(g), H5Pclose};
+  unsigned flags = 0;
+  H5Pget_link_creation_order(gcpl, &flags);
+  const bool by_creation = order == LinkOrder::Creation && (flags & H5P_CRT_ORDER_INDEXED);
+  const H5_index_t index = by_creation ? H5_INDEX_CRT_ORDER : H5_INDEX_NAME;
   std::vector<std::string> names;
   for (hsize_t i = 0; i < info.nlinks; ++i) {
-    ssize_t n = H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    ssize_t n = H5Lget_name_by_idx(g, ".", index, H5_ITER_INC, i, nullptr, 0, H5P_DEFAULT);
+    AFN_CHECK(n >= 0, "hdf5: cannot list member ", i, " of ", group, " in ", path_);
     std::string name(size_t(n), '\0');
-    H5Lget_name_by_idx(g, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), size_t(n) + 1,
-                       H5P_DEFAULT);
+    H5Lget_name_by_idx(g, ".", index, H5_ITER_INC, i, name.data(), size_t(n) + 1, H5P_DEFAULT);
     names.push_back(name);
   }
-  std::sort(names.begin(), names.end());
+  if (!by_creation) std::sort(names.begin(), names.end());
   return names;
 }
 
-void File::create_group(const std::string& group) {
+void File::create_group(const std::string& group, bool track_order) {
   if (exists(group)) return;
   Handle lcpl{H5Pcreate(H5P_LINK_CREATE), H5Pclose};
   H5Pset_create_intermediate_group(lcpl, 1);
-  Handle g{H5Gcreate2(id_, group.c_str(), lcpl, H5P_DEFAULT, H5P_DEFAULT), H5Gclose};
+  Handle gcpl{H5Pcreate(H5P_GROUP_CREATE), H5Pclose};
+  if (track_order) H5Pset_link_creation_order(gcpl, H5P_CRT_ORDER_TRACKED | H5P_CRT_ORDER_INDEXED);
+  Handle g{H5Gcreate2(id_, group.c_str(), lcpl, gcpl, H5P_DEFAULT), H5Gclose};
   AFN_CHECK(g.id >= 0, "hdf5: cannot create group '", group, "' in ", path_);
 }
 
@@ -147,22 +155,26 @@ Tensor File::read_tensor(const std::string& dataset) const {
 }
 
 void File::write_tensor(const std::string& dataset, const Tensor& t) {
+  const Tensor c = t.cpu().contiguous();
+  write_raw(dataset, c.dtype(), c.shape(), c.numel() > 0 ? c.raw_data() : nullptr);
+}
+
+void File::write_raw(const std::string& dataset, DType dtype, const Shape& shape,
+                     const void* data) {
   const auto slash = dataset.rfind('/');
   if (slash != std::string::npos && slash > 0) create_group(dataset.substr(0, slash));
-  Tensor c = t.contiguous();
-  std::vector<hsize_t> dims(c.shape().begin(), c.shape().end());
-  Handle space{c.dim() == 0 ? H5Screate(H5S_SCALAR)
-                            : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
+  std::vector<hsize_t> dims(shape.begin(), shape.end());
+  Handle space{shape.empty() ? H5Screate(H5S_SCALAR)
+                             : H5Screate_simple(int(dims.size()), dims.data(), nullptr),
                H5Sclose};
-  Handle ds{H5Dcreate2(id_, dataset.c_str(), native_type(c.dtype()), space, H5P_DEFAULT,
-                       H5P_DEFAULT, H5P_DEFAULT),
+  Handle ds{H5Dcreate2(id_, dataset.c_str(), native_type(dtype), space, H5P_DEFAULT, H5P_DEFAULT,
+                       H5P_DEFAULT),
             H5Dclose};
   AFN_CHECK(ds.id >= 0, "hdf5: cannot create dataset '", dataset, "' in ", path_,
             " (does it exist already?)");
-  if (c.numel() > 0) {
-    AFN_CHECK(
-        H5Dwrite(ds, native_type(c.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, c.raw_data()) >= 0,
-        "hdf5: writing ", dataset, " to ", path_, " failed");
+  if (numel_of(shape) > 0) {
+    AFN_CHECK(H5Dwrite(ds, native_type(dtype), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) >= 0,
+              "hdf5: writing ", dataset, " to ", path_, " failed (disk full?)");
   }
 }
 
@@ -249,6 +261,37 @@ std::string File::read_attr_string(const std::string& object, const std::string&
   return out;
 }
 
+std::vector<std::string> File::read_attr_strings(const std::string& object,
+                                                 const std::string& name) const {
+  Handle a = open_attr(id_, object, name, path_);
+  Handle type{H5Aget_type(a), H5Tclose};
+  AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name,
+            " is not a string array");
+  Handle space{H5Aget_space(a), H5Sclose};
+  const auto n = size_t(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
+  std::vector<std::string> out;
+  if (H5Tis_variable_str(type) > 0) {
+    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
+    H5Tset_size(mem, H5T_VARIABLE);
+    H5Tset_cset(mem, H5Tget_cset(type));
+    std::vector<char*> ptrs(n, nullptr);
+    AFN_CHECK(H5Aread(a, mem, ptrs.data()) >= 0, "hdf5: reading string attribute ", name,
+              " failed");
+    for (char* p : ptrs) out.emplace_back(p ? p : "");
+    H5Dvlen_reclaim(mem, space, H5P_DEFAULT, ptrs.data());
+    return out;
+  }
+  const size_t width = H5Tget_size(type);
+  std::vector<char> buf(n * width);
+  Handle mem{H5Tcopy(type), H5Tclose};
+  AFN_CHECK(H5Aread(a, mem, buf.data()) >= 0, "hdf5: reading string attribute ", name, " failed");
+  for (size_t i = 0; i < n; ++i) {
+    const char* p = buf.data() + i * width;
+    out.emplace_back(p, std::find(p, p + width, '\0'));
+  }
+  return out;
+}
+
 void File::write_attr(const std::string& object, const std::string& name, double value) {
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
   write_attr_raw(id_, object, name, H5T_NATIVE_DOUBLE, space, &value, path_);
@@ -274,6 +317,19 @@ void File::write_attr(const std::string& object, const std::string& name,
   hsize_t n = values.size();
   Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
   write_attr_raw(id_, object, name, H5T_NATIVE_DOUBLE, space, values.data(), path_);
+}
+
+void File::write_attr(const std::string& object, const std::string& name,
+                      const std::vector<std::string>& values) {
+  // Variable-length UTF-8 strings: what h5py writes for a list of str, and reads back as str.
+  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  hsize_t n = values.size();
+  Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
+  std::vector<const char*> ptrs;
+  for (const auto& v : values) ptrs.push_back(v.c_str());
+  write_attr_raw(id_, object, name, type, space, ptrs.data(), path_);
 }
 
 }  // namespace afinar::hdf5

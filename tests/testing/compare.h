@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <string>
 
 #include "afinar/core/tensor.h"
@@ -28,6 +29,17 @@ inline Tolerance tolerance_for(DType dtype, int64_t reduction_length = 1, double
 
 // gtest assertion: every element of `actual` is within tol of `expected` (same shape).
 ::testing::AssertionResult allclose(const Tensor& actual, const Tensor& expected, Tolerance tol);
+
+// Same dtype, shape and bytes (NaN payloads and -0.0 included): for data that must round-trip
+// exactly (file formats, copies).
+inline void expect_identical(const Tensor& got, const Tensor& want, const std::string& what) {
+  ASSERT_EQ(got.dtype(), want.dtype()) << what;
+  ASSERT_EQ(got.shape(), want.shape()) << what;
+  const Tensor a = got.contiguous(), b = want.contiguous();
+  if (a.nbytes() > 0) {
+    EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << what;
+  }
+}
 
 }  // namespace afinar::testing
 

@@ -1,0 +1,113 @@
+// The afinar weights file (DESIGN.md "Formats"): HDF5 with root attributes
+//   format="afinar-weights", format_version=1, arch, num_classes, source, source_sha256,
+//   mean, std, resize, crop [, class_names]
+// and group /state_dict holding one dataset per PyTorch key (`/state_dict/layer1.0.conv1.weight`),
+// same shape as PyTorch, float32 (int64 for num_batches_tracked), in the state_dict's order.
+// Written to `<dst>.tmp-XXXXXX` and renamed, so a failure leaves no partial file.
+//
+//   save_weights("resnet18.h5", sd, meta);
+//   Weights w = load_weights("resnet18.h5");        // checks format and version
+//   ArchGuess g = detect_arch(sd);                   // {"resnet18", 1000} from keys and shapes
+//   check_arch(key_shapes(sd), "vgg16", 1000);       // throws listing what does not match
+//
+// The architectures are torchvision's: vgg11/13/16/19 (+ _bn) and resnet18/34/50/101/152;
+// torchvision_keys() lists each one's state_dict keys and shapes.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "afinar/io/atomic_file.h"
+#include "afinar/io/hdf5.h"
+#include "afinar/nn/state_dict.h"
+
+namespace afinar::io {
+
+inline constexpr const char* kWeightsFormat = "afinar-weights";
+inline constexpr int64_t kWeightsFormatVersion = 1;
+
+// The eval transform of torchvision's published weights: Resize(resize) (bilinear), CenterCrop
+// (crop), Normalize(mean, std).
+struct Preprocessing {
+  int64_t resize = 256;
+  int64_t crop = 224;
+  std::vector<double> mean = {0.485, 0.456, 0.406};
+  std::vector<double> std = {0.229, 0.224, 0.225};
+};
+// torchvision's transform for the weights file `source` (its file name): resize 232 for ResNet50
+// V2 (resnet50-11ad3fa6.pth), 256 for every other ImageNet weight; crop 224; ImageNet mean/std.
+Preprocessing torchvision_preprocessing(const std::string& source);
+
+struct WeightsMeta {
+  std::string arch;
+  int64_t num_classes = 0;
+  std::string source;         // the file the weights came from (its name)
+  std::string source_sha256;  // of that file
+  Preprocessing preprocessing;
+  std::vector<std::string> class_names;  // optional: one per class, index order
+};
+
+struct Weights {
+  StateDict state_dict;
+  WeightsMeta meta;
+};
+
+// ---- architectures ----
+
+using KeyShapes = std::vector<std::pair<std::string, Shape>>;
+KeyShapes key_shapes(const StateDict& sd);
+// Elements in the learnable parameters: every key but BatchNorm's running_mean, running_var and
+// num_batches_tracked buffers (torchvision's counts: resnet18 11,689,512).
+int64_t parameter_count(const KeyShapes& keys);
+// "resnet18: 102 tensors, 11,689,512 params", for the import / export summaries.
+std::string weights_summary(const std::string& arch, const KeyShapes& keys);
+
+// "vgg11", "vgg11_bn", ..., "resnet152": the architectures afinar builds and imports.
+const std::vector<std::string>& supported_archs();
+// torchvision's state_dict keys and shapes for `arch`, in its order (num_batches_tracked
+// included).
+KeyShapes torchvision_keys(const std::string& arch, int64_t num_classes);
+
+struct ArchGuess {
+  std::string arch;
+  int64_t num_classes = 0;
+};
+// The architecture from the keys and shapes: VGG depth from the number of convolutions and _bn
+// from BatchNorm keys, ResNet depth from the blocks per layer and conv3 (Bottleneck); the class
+// count from the head (classifier.6 / fc). The whole key set is then checked against that
+// architecture; anything else is an error naming what was found.
+ArchGuess detect_arch(const KeyShapes& keys);
+ArchGuess detect_arch(const StateDict& sd);
+// The number of classes `arch`'s head has in `keys` (classifier.6.weight or fc.weight rows).
+int64_t head_classes(const KeyShapes& keys, const std::string& arch);
+// Throws an error listing missing, unexpected and mis-shaped keys (the first few of each) when
+// `keys` is not torchvision's `arch` with `num_classes`. num_batches_tracked may be absent
+// (files saved before PyTorch 0.4.1 have none).
+void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes);
+
+// ---- the file ----
+
+// Writes a weights file one tensor at a time (the importer streams from a mapped .pth).
+class WeightsWriter {
+ public:
+  explicit WeightsWriter(const std::string& path);
+  ~WeightsWriter();
+  // `data`: row-major elements of `dtype` (float32, or int64 for num_batches_tracked).
+  void add(const std::string& key, DType dtype, const Shape& shape, const void* data);
+  void add(const std::string& key, const Tensor& t);
+  // Writes the root attributes, closes the file and renames it into place.
+  void commit(const WeightsMeta& meta);
+
+ private:
+  AtomicFile out_;
+  std::unique_ptr<hdf5::File> file_;
+};
+
+void save_weights(const std::string& path, const StateDict& sd, const WeightsMeta& meta);
+// Reads a weights file, checking format and format_version; the state_dict comes back in the
+// order it was written.
+Weights load_weights(const std::string& path);
+
+}  // namespace afinar::io

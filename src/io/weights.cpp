@@ -1,0 +1,394 @@
+// The afinar weights file and torchvision's architectures as key/shape lists (see
+// include/afinar/io/weights.h). The key lists follow torchvision 0.14's model definitions
+// (torchvision/models/vgg.py, resnet.py); tests/io compares them with torchvision's own
+// state_dicts for every architecture.
+#include "afinar/io/weights.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "afinar/core/check.h"
+
+namespace afinar::io {
+
+namespace {
+
+// ---- torchvision's architectures ----
+
+constexpr int64_t kPool = 0;  // 'M' in torchvision's VGG configurations
+
+// torchvision vgg.py cfgs "A", "B", "D", "E".
+const std::map<std::string, std::vector<int64_t>>& vgg_configs() {
+  static const std::map<std::string, std::vector<int64_t>> cfgs = {
+      {"vgg11", {64, kPool, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool}},
+      {"vgg13",
+       {64, 64, kPool, 128, 128, kPool, 256, 256, kPool, 512, 512, kPool, 512, 512, kPool}},
+      {"vgg16",
+       {64, 64, kPool, 128, 128, kPool, 256, 256, 256, kPool, 512, 512, 512, kPool, 512, 512, 512,
+        kPool}},
+      {"vgg19", {64,  64,  kPool, 128, 128,   kPool, 256, 256, 256, 256,  kPool,
+                 512, 512, 512,   512, kPool, 512,   512, 512, 512, kPool}}};
+  return cfgs;
+}
+
+struct ResNetConfig {
+  std::vector<int64_t> blocks;  // per layer1..layer4
+  bool bottleneck;
+};
+
+const std::map<std::string, ResNetConfig>& resnet_configs() {
+  static const std::map<std::string, ResNetConfig> cfgs = {{"resnet18", {{2, 2, 2, 2}, false}},
+                                                           {"resnet34", {{3, 4, 6, 3}, false}},
+                                                           {"resnet50", {{3, 4, 6, 3}, true}},
+                                                           {"resnet101", {{3, 4, 23, 3}, true}},
+                                                           {"resnet152", {{3, 8, 36, 3}, true}}};
+  return cfgs;
+}
+
+void add_batch_norm(KeyShapes& out, const std::string& prefix, int64_t channels) {
+  for (const char* p : {"weight", "bias", "running_mean", "running_var"})
+    out.emplace_back(prefix + "." + p, Shape{channels});
+  out.emplace_back(prefix + ".num_batches_tracked", Shape{});
+}
+
+KeyShapes vgg_keys(const std::vector<int64_t>& cfg, bool bn, int64_t num_classes) {
+  KeyShapes out;
+  int64_t index = 0, in = 3;
+  for (int64_t v : cfg) {
+    if (v == kPool) {
+      index += 1;  // MaxPool2d
+      continue;
+    }
+    const std::string conv = "features." + std::to_string(index);
+    out.emplace_back(conv + ".weight", Shape{v, in, 3, 3});
+    out.emplace_back(conv + ".bias", Shape{v});
+    if (bn) add_batch_norm(out, "features." + std::to_string(index + 1), v);
+    index += bn ? 3 : 2;  // Conv2d [BatchNorm2d] ReLU
+    in = v;
+  }
+  // Linear(512*7*7, 4096) ReLU Dropout Linear(4096, 4096) ReLU Dropout Linear(4096, classes)
+  const std::vector<std::pair<int64_t, Shape>> head = {
+      {0, {4096, 512 * 7 * 7}}, {3, {4096, 4096}}, {6, {num_classes, 4096}}};
+  for (const auto& [i, shape] : head) {
+    out.emplace_back("classifier." + std::to_string(i) + ".weight", shape);
+    out.emplace_back("classifier." + std::to_string(i) + ".bias", Shape{shape[0]});
+  }
+  return out;
+}
+
+KeyShapes resnet_keys(const ResNetConfig& cfg, int64_t num_classes) {
+  KeyShapes out;
+  out.emplace_back("conv1.weight", Shape{64, 3, 7, 7});
+  add_batch_norm(out, "bn1", 64);
+  const int64_t expansion = cfg.bottleneck ? 4 : 1;
+  int64_t in = 64;
+  for (size_t layer = 0; layer < 4; ++layer) {
+    const int64_t planes = 64 << layer;
+    for (int64_t b = 0; b < cfg.blocks[layer]; ++b) {
+      const std::string p = "layer" + std::to_string(layer + 1) + "." + std::to_string(b) + ".";
+      const bool downsample = b == 0 && (layer > 0 || in != planes * expansion);
+      if (cfg.bottleneck) {  // 1x1 reduce, 3x3 (carries the stride: v1.5), 1x1 expand
+        out.emplace_back(p + "conv1.weight", Shape{planes, in, 1, 1});
+        add_batch_norm(out, p + "bn1", planes);
+        out.emplace_back(p + "conv2.weight", Shape{planes, planes, 3, 3});
+        add_batch_norm(out, p + "bn2", planes);
+        out.emplace_back(p + "conv3.weight", Shape{planes * 4, planes, 1, 1});
+        add_batch_norm(out, p + "bn3", planes * 4);
+      } else {
+        out.emplace_back(p + "conv1.weight", Shape{planes, in, 3, 3});
+        add_batch_norm(out, p + "bn1", planes);
+        out.emplace_back(p + "conv2.weight", Shape{planes, planes, 3, 3});
+        add_batch_norm(out, p + "bn2", planes);
+      }
+      if (downsample) {
+        out.emplace_back(p + "downsample.0.weight", Shape{planes * expansion, in, 1, 1});
+        add_batch_norm(out, p + "downsample.1", planes * expansion);
+      }
+      in = planes * expansion;
+    }
+  }
+  out.emplace_back("fc.weight", Shape{num_classes, 512 * expansion});
+  out.emplace_back("fc.bias", Shape{num_classes});
+  return out;
+}
+
+bool is_vgg(const std::string& arch) {
+  return arch.rfind("vgg", 0) == 0;
+}
+
+bool ends_with(const std::string& s, std::string_view suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+const Shape* find_shape(const KeyShapes& keys, const std::string& key) {
+  for (const auto& [k, s] : keys)
+    if (k == key) return &s;
+  return nullptr;
+}
+
+std::string supported_list() {
+  std::string s;
+  for (const auto& a : supported_archs()) s += (s.empty() ? "" : ", ") + a;
+  return s;
+}
+
+// The first few entries of a list for an error message, with the count of the rest.
+std::string first_few(const std::vector<std::string>& items) {
+  constexpr size_t kShown = 5;
+  std::string s;
+  for (size_t i = 0; i < std::min(items.size(), kShown); ++i) s += (i ? ", " : "") + items[i];
+  if (items.size() > kShown) s += " and " + std::to_string(items.size() - kShown) + " more";
+  return s;
+}
+
+}  // namespace
+
+KeyShapes key_shapes(const StateDict& sd) {
+  KeyShapes out;
+  for (const auto& [k, t] : sd) out.emplace_back(k, t.shape());
+  return out;
+}
+
+int64_t parameter_count(const KeyShapes& keys) {
+  int64_t n = 0;
+  for (const auto& [k, shape] : keys) {
+    if (ends_with(k, ".running_mean") || ends_with(k, ".running_var") ||
+        ends_with(k, ".num_batches_tracked"))
+      continue;
+    n += numel_of(shape);
+  }
+  return n;
+}
+
+std::string weights_summary(const std::string& arch, const KeyShapes& keys) {
+  std::string digits = std::to_string(parameter_count(keys)), grouped;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) grouped += ',';
+    grouped += digits[i];
+  }
+  return arch + ": " + std::to_string(keys.size()) + " tensors, " + grouped + " params";
+}
+
+const std::vector<std::string>& supported_archs() {
+  static const std::vector<std::string> archs = [] {
+    std::vector<std::string> a;
+    for (const auto& [name, cfg] : vgg_configs()) {
+      a.push_back(name);
+      a.push_back(name + "_bn");
+    }
+    for (const char* r : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"})
+      a.push_back(r);
+    return a;
+  }();
+  return archs;
+}
+
+KeyShapes torchvision_keys(const std::string& arch, int64_t num_classes) {
+  AFN_CHECK(num_classes > 0, "torchvision_keys: num_classes must be positive, got ", num_classes);
+  const bool bn = ends_with(arch, "_bn");
+  const std::string base = bn ? arch.substr(0, arch.size() - 3) : arch;
+  if (auto it = vgg_configs().find(base); it != vgg_configs().end())
+    return vgg_keys(it->second, bn, num_classes);
+  if (auto it = resnet_configs().find(arch); it != resnet_configs().end())
+    return resnet_keys(it->second, num_classes);
+  AFN_FAIL("unknown architecture '", arch, "'; afinar knows ", supported_list());
+}
+
+int64_t head_classes(const KeyShapes& keys, const std::string& arch) {
+  const std::string head = is_vgg(arch) ? "classifier.6.weight" : "fc.weight";
+  const Shape* s = find_shape(keys, head);
+  AFN_CHECK(s != nullptr && s->size() == 2, "the state_dict has no 2-D '", head, "' (the head of ",
+            arch, "), so it is not a torchvision ", arch);
+  return (*s)[0];
+}
+
+void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes) {
+  const KeyShapes expected = torchvision_keys(arch, num_classes);
+  std::map<std::string, Shape> have(keys.begin(), keys.end());
+  std::vector<std::string> missing, mismatched, unexpected;
+  std::set<std::string> known;
+  for (const auto& [k, shape] : expected) {
+    known.insert(k);
+    auto it = have.find(k);
+    if (it == have.end()) {
+      if (!ends_with(k, "num_batches_tracked")) missing.push_back(k);
+    } else if (it->second != shape) {
+      mismatched.push_back(k + " " + shape_str(it->second) + " (expected " + shape_str(shape) +
+                           ")");
+    }
+  }
+  for (const auto& [k, shape] : keys)
+    if (!known.count(k)) unexpected.push_back(k);
+  if (missing.empty() && mismatched.empty() && unexpected.empty()) return;
+  std::ostringstream msg;
+  msg << "the state_dict is not torchvision's " << arch << " with " << num_classes << " classes:";
+  if (!missing.empty())
+    msg << " missing " << missing.size() << " keys (" << first_few(missing) << ");";
+  if (!unexpected.empty())
+    msg << " unexpected " << unexpected.size() << " keys (" << first_few(unexpected) << ");";
+  if (!mismatched.empty())
+    msg << " " << mismatched.size() << " keys with other shapes (" << first_few(mismatched) << ")";
+  AFN_FAIL(msg.str());
+}
+
+ArchGuess detect_arch(const KeyShapes& keys) {
+  AFN_CHECK(!keys.empty(), "detect_arch: the state_dict is empty");
+  std::string arch;
+  if (find_shape(keys, "classifier.6.weight")) {
+    // VGG: one 4-D weight per convolution; BatchNorm layers carry running statistics.
+    int64_t convs = 0;
+    bool bn = false;
+    for (const auto& [k, s] : keys) {
+      if (k.rfind("features.", 0) != 0) continue;
+      convs += ends_with(k, ".weight") && s.size() == 4;
+      bn = bn || ends_with(k, ".running_mean");
+    }
+    const std::map<int64_t, std::string> by_convs = {
+        {8, "vgg11"}, {10, "vgg13"}, {13, "vgg16"}, {16, "vgg19"}};
+    auto it = by_convs.find(convs);
+    AFN_CHECK(it != by_convs.end(),
+              "the state_dict looks like a VGG (it has classifier.6) but has ", convs,
+              " convolutions; torchvision's VGGs have 8, 10, 13 or 16");
+    arch = it->second + (bn ? "_bn" : "");
+  } else if (find_shape(keys, "fc.weight") && find_shape(keys, "layer1.0.conv1.weight")) {
+    // ResNet: blocks per layer from the highest block index, Bottleneck when blocks have conv3.
+    std::vector<int64_t> blocks(4, 0);
+    for (const auto& [k, s] : keys) {
+      for (int layer = 1; layer <= 4; ++layer) {
+        const std::string prefix = "layer" + std::to_string(layer) + ".";
+        if (k.rfind(prefix, 0) != 0) continue;
+        const int64_t b = std::atoll(k.c_str() + prefix.size());
+        blocks[size_t(layer - 1)] = std::max(blocks[size_t(layer - 1)], b + 1);
+      }
+    }
+    const bool bottleneck = find_shape(keys, "layer1.0.conv3.weight") != nullptr;
+    for (const auto& [name, cfg] : resnet_configs())
+      if (cfg.blocks == blocks && cfg.bottleneck == bottleneck) arch = name;
+    AFN_CHECK(!arch.empty(), "the state_dict looks like a ResNet but has ", shape_str(blocks),
+              " blocks per layer (", bottleneck ? "Bottleneck" : "BasicBlock",
+              "); torchvision's are resnet18 [2,2,2,2], resnet34 [3,4,6,3] (BasicBlock), resnet50 "
+              "[3,4,6,3], resnet101 [3,4,23,3], resnet152 [3,8,36,3] (Bottleneck)");
+  } else {
+    AFN_FAIL("cannot tell the architecture: the state_dict (", keys.size(), " keys, the first '",
+             keys.front().first,
+             "') has neither classifier.6 (VGG) nor layer1 and fc (ResNet); "
+             "afinar imports ",
+             supported_list());
+  }
+  const int64_t classes = head_classes(keys, arch);
+  check_arch(keys, arch, classes);
+  return {arch, classes};
+}
+
+ArchGuess detect_arch(const StateDict& sd) {
+  return detect_arch(key_shapes(sd));
+}
+
+Preprocessing torchvision_preprocessing(const std::string& source) {
+  Preprocessing p;
+  // ResNet50_Weights.IMAGENET1K_V2 evaluates with resize 232; every other published ImageNet
+  // weight of these architectures with 256.
+  const std::string name = std::filesystem::path(source).filename().string();
+  if (name.rfind("resnet50-11ad3fa6", 0) == 0) p.resize = 232;
+  return p;
+}
+
+// ---- the file ----
+
+namespace {
+constexpr const char* kStateDict = "/state_dict";
+
+void check_key(const std::string& key) {
+  AFN_CHECK(!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..",
+            "weights: the state_dict key '", key,
+            "' cannot name an HDF5 dataset (empty, '.', '..' or containing '/')");
+}
+}  // namespace
+
+WeightsWriter::WeightsWriter(const std::string& path) : out_(path) {
+  file_ = std::make_unique<hdf5::File>(hdf5::File::create(out_.temp_path()));
+  file_->create_group(kStateDict, /*track_order=*/true);
+}
+
+WeightsWriter::~WeightsWriter() = default;
+
+void WeightsWriter::add(const std::string& key, DType dtype, const Shape& shape, const void* data) {
+  check_key(key);
+  AFN_CHECK(dtype == DType::F32 || dtype == DType::I64, "weights: '", key, "' has dtype ", dtype,
+            "; a weights file holds float32 (int64 for num_batches_tracked)");
+  AFN_CHECK(file_ != nullptr, "weights: ", out_.destination(), " is already committed");
+  file_->write_raw(std::string(kStateDict) + "/" + key, dtype, shape, data);
+}
+
+void WeightsWriter::add(const std::string& key, const Tensor& t) {
+  const Tensor c = t.cpu().contiguous();
+  add(key, c.dtype(), c.shape(), c.numel() > 0 ? c.raw_data() : nullptr);
+}
+
+void WeightsWriter::commit(const WeightsMeta& meta) {
+  AFN_CHECK(file_ != nullptr, "weights: ", out_.destination(), " is already committed");
+  const Preprocessing& p = meta.preprocessing;
+  AFN_CHECK(p.mean.size() == 3 && p.std.size() == 3, "weights: mean and std need 3 values");
+  hdf5::File& f = *file_;
+  f.write_attr("/", "format", std::string(kWeightsFormat));
+  f.write_attr("/", "format_version", kWeightsFormatVersion);
+  f.write_attr("/", "arch", meta.arch);
+  f.write_attr("/", "num_classes", meta.num_classes);
+  f.write_attr("/", "source", meta.source);
+  f.write_attr("/", "source_sha256", meta.source_sha256);
+  f.write_attr("/", "mean", p.mean);
+  f.write_attr("/", "std", p.std);
+  f.write_attr("/", "resize", p.resize);
+  f.write_attr("/", "crop", p.crop);
+  if (!meta.class_names.empty()) {
+    AFN_CHECK(int64_t(meta.class_names.size()) == meta.num_classes,
+              "weights: ", meta.class_names.size(), " class names for ", meta.num_classes,
+              " classes");
+    f.write_attr("/", "class_names", meta.class_names);
+  }
+  file_.reset();  // closes the HDF5 file before the rename
+  out_.commit();
+}
+
+void save_weights(const std::string& path, const StateDict& sd, const WeightsMeta& meta) {
+  WeightsWriter w(path);
+  for (const auto& [key, t] : sd) w.add(key, t);
+  w.commit(meta);
+}
+
+Weights load_weights(const std::string& path) {
+  const hdf5::File f = hdf5::File::open(path);
+  AFN_CHECK(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kWeightsFormat, path,
+            " is not an afinar weights file (no format=\"", kWeightsFormat,
+            "\" attribute); import a .pth with `afinar import`");
+  const int64_t version = f.read_attr_int("/", "format_version");
+  AFN_CHECK(version == kWeightsFormatVersion, path, " has format_version ", version,
+            "; this afinar reads version ", kWeightsFormatVersion, " (upgrade afinar)");
+  Weights w;
+  WeightsMeta& m = w.meta;
+  m.arch = f.read_attr_string("/", "arch");
+  m.num_classes = f.read_attr_int("/", "num_classes");
+  m.source = f.read_attr_string("/", "source");
+  m.source_sha256 = f.read_attr_string("/", "source_sha256");
+  m.preprocessing.mean = f.read_attr_doubles("/", "mean");
+  m.preprocessing.std = f.read_attr_doubles("/", "std");
+  m.preprocessing.resize = f.read_attr_int("/", "resize");
+  m.preprocessing.crop = f.read_attr_int("/", "crop");
+  AFN_CHECK(m.preprocessing.mean.size() == 3 && m.preprocessing.std.size() == 3, path,
+            ": mean and std must have 3 values");
+  if (f.has_attr("/", "class_names")) m.class_names = f.read_attr_strings("/", "class_names");
+  for (const std::string& key : f.list(kStateDict, hdf5::LinkOrder::Creation)) {
+    Tensor t = f.read_tensor(std::string(kStateDict) + "/" + key);
+    AFN_CHECK(t.dtype() == (ends_with(key, "num_batches_tracked") ? DType::I64 : DType::F32), path,
+              ": dataset ", key, " has dtype ", t.dtype(),
+              "; expected float32 (int64 for num_batches_tracked)");
+    w.state_dict.insert(key, std::move(t));
+  }
+  return w;
+}
+
+}  // namespace afinar::io
