@@ -3,6 +3,7 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <filesystem>
 
 namespace afinar::hdf5 {
 
@@ -66,9 +67,13 @@ Handle open_object(hid_t file, const std::string& object, const std::string& pat
 
 File File::open(const std::string& path) {
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  AFN_CHECK(id >= 0, "hdf5: cannot open '", path,
-            "' for reading (missing, unreadable, or not an "
-            "HDF5 file)");
+  if (id < 0) {
+    std::error_code ec;
+    AFN_CHECK(std::filesystem::is_regular_file(path, ec), "hdf5: cannot open '", path,
+              "' for reading (no such file)");
+    AFN_FAIL("hdf5: cannot read '", path,
+             "': it is truncated, corrupt, unreadable or not an HDF5 file");
+  }
   return File(id, path);
 }
 
@@ -210,6 +215,21 @@ void write_attr_raw(hid_t file, const std::string& object, const std::string& na
   AFN_CHECK(a.id >= 0 && H5Awrite(a, type, data) >= 0, "hdf5: cannot write attribute ", object, "@",
             name, " in ", path);
 }
+
+// The file and memory type of string attributes: variable-length, UTF-8.
+Handle utf8_string_type() {
+  const hid_t type = H5Tcopy(H5T_C_S1);
+  H5Tset_size(type, H5T_VARIABLE);
+  H5Tset_cset(type, H5T_CSET_UTF8);
+  return {type, H5Tclose};  // built in place: a Handle must never be copied (it closes once)
+}
+
+// A variable-length string ends at its first NUL: one inside would silently cut the value.
+void check_no_nul(const std::string& value, const std::string& object, const std::string& name,
+                  const std::string& path) {
+  AFN_CHECK(value.find('\0') == std::string::npos, "hdf5: attribute ", object, "@", name, " in ",
+            path, " would hold a NUL character, which HDF5 strings cannot");
+}
 }  // namespace
 
 double File::read_attr_double(const std::string& object, const std::string& name) const {
@@ -221,6 +241,9 @@ double File::read_attr_double(const std::string& object, const std::string& name
 
 int64_t File::read_attr_int(const std::string& object, const std::string& name) const {
   Handle a = open_attr(id_, object, name, path_);
+  Handle space{H5Aget_space(a), H5Sclose};
+  AFN_CHECK(H5Sget_simple_extent_npoints(space) == 1, "hdf5: attribute ", object, "@", name, " in ",
+            path_, " is not a single value");
   int64_t v = 0;
   AFN_CHECK(H5Aread(a, H5T_NATIVE_INT64, &v) >= 0, "hdf5: attribute ", object, "@", name,
             " is not an integer");
@@ -233,43 +256,24 @@ std::vector<double> File::read_attr_doubles(const std::string& object,
 }
 
 std::string File::read_attr_string(const std::string& object, const std::string& name) const {
-  Handle a = open_attr(id_, object, name, path_);
-  Handle type{H5Aget_type(a), H5Tclose};
-  AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name,
-            " is not a string");
-  // The memory type takes the file's character set: h5py writes UTF-8, which an ASCII memory
-  // type refuses to convert.
-  if (H5Tis_variable_str(type) > 0) {
-    Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-    H5Tset_size(mem, H5T_VARIABLE);
-    H5Tset_cset(mem, H5Tget_cset(type));
-    char* s = nullptr;
-    AFN_CHECK(H5Aread(a, mem, &s) >= 0, "hdf5: reading string attribute ", name, " failed");
-    std::string out = s ? s : "";
-    H5free_memory(s);
-    return out;
-  }
-  // Fixed length: one more byte than stored, so a string that fills its n bytes keeps its last
-  // character next to the terminator the memory type adds.
-  const size_t n = H5Tget_size(type);
-  std::string out(n + 1, '\0');
-  Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(mem, n + 1);
-  H5Tset_cset(mem, H5Tget_cset(type));
-  AFN_CHECK(H5Aread(a, mem, out.data()) >= 0, "hdf5: reading string attribute ", name, " failed");
-  out.resize(std::find(out.begin(), out.end(), '\0') - out.begin());
-  return out;
+  std::vector<std::string> v = read_attr_strings(object, name);
+  AFN_CHECK(v.size() == 1, "hdf5: attribute ", object, "@", name, " in ", path_, " has ", v.size(),
+            " strings, expected one");
+  return v[0];
 }
 
 std::vector<std::string> File::read_attr_strings(const std::string& object,
                                                  const std::string& name) const {
   Handle a = open_attr(id_, object, name, path_);
   Handle type{H5Aget_type(a), H5Tclose};
-  AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name,
-            " is not a string array");
+  AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name, " in ", path_,
+            " is not a string");
   Handle space{H5Aget_space(a), H5Sclose};
   const auto n = size_t(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
   std::vector<std::string> out;
+  // Variable length (what afinar and h5py write) or fixed length (earlier afinar versions wrote
+  // fixed-length ASCII); the memory type takes the file's character set, as an ASCII memory type
+  // refuses to convert UTF-8.
   if (H5Tis_variable_str(type) > 0) {
     Handle mem{H5Tcopy(H5T_C_S1), H5Tclose};
     H5Tset_size(mem, H5T_VARIABLE);
@@ -282,6 +286,8 @@ std::vector<std::string> File::read_attr_strings(const std::string& object,
     return out;
   }
   const size_t width = H5Tget_size(type);
+  AFN_CHECK(width > 0 && n <= (size_t(1) << 32) / width, "hdf5: string attribute ", object, "@",
+            name, " in ", path_, " is implausibly large (", n, " strings of ", width, " bytes)");
   std::vector<char> buf(n * width);
   Handle mem{H5Tcopy(type), H5Tclose};
   AFN_CHECK(H5Aread(a, mem, buf.data()) >= 0, "hdf5: reading string attribute ", name, " failed");
@@ -304,12 +310,14 @@ void File::write_attr(const std::string& object, const std::string& name, int64_
 
 void File::write_attr(const std::string& object, const std::string& name,
                       const std::string& value) {
-  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(type, std::max<size_t>(value.size(), 1));
-  H5Tset_strpad(type, H5T_STR_NULLPAD);
+  // Variable-length UTF-8, as h5py writes a str and reads it back as str (fixed-length ASCII
+  // comes back as bytes). read_attr_string also reads the fixed-length ASCII that earlier afinar
+  // versions wrote.
+  check_no_nul(value, object, name, path_);
+  Handle type = utf8_string_type();
   Handle space{H5Screate(H5S_SCALAR), H5Sclose};
-  std::string padded = value.empty() ? std::string(1, '\0') : value;
-  write_attr_raw(id_, object, name, type, space, padded.data(), path_);
+  const char* p = value.c_str();
+  write_attr_raw(id_, object, name, type, space, &p, path_);
 }
 
 void File::write_attr(const std::string& object, const std::string& name,
@@ -322,13 +330,14 @@ void File::write_attr(const std::string& object, const std::string& name,
 void File::write_attr(const std::string& object, const std::string& name,
                       const std::vector<std::string>& values) {
   // Variable-length UTF-8 strings: what h5py writes for a list of str, and reads back as str.
-  Handle type{H5Tcopy(H5T_C_S1), H5Tclose};
-  H5Tset_size(type, H5T_VARIABLE);
-  H5Tset_cset(type, H5T_CSET_UTF8);
+  Handle type = utf8_string_type();
   hsize_t n = values.size();
   Handle space{H5Screate_simple(1, &n, nullptr), H5Sclose};
   std::vector<const char*> ptrs;
-  for (const auto& v : values) ptrs.push_back(v.c_str());
+  for (const auto& v : values) {
+    check_no_nul(v, object, name, path_);
+    ptrs.push_back(v.c_str());
+  }
   write_attr_raw(id_, object, name, type, space, ptrs.data(), path_);
 }
 

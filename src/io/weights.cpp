@@ -320,8 +320,12 @@ void WeightsWriter::add(const std::string& key, DType dtype, const Shape& shape,
   check_key(key);
   AFN_CHECK(dtype == DType::F32 || dtype == DType::I64, "weights: '", key, "' has dtype ", dtype,
             "; a weights file holds float32 (int64 for num_batches_tracked)");
+  file().write_raw(std::string(kStateDict) + "/" + key, dtype, shape, data);
+}
+
+hdf5::File& WeightsWriter::file() {
   AFN_CHECK(file_ != nullptr, "weights: ", out_.destination(), " is already committed");
-  file_->write_raw(std::string(kStateDict) + "/" + key, dtype, shape, data);
+  return *file_;
 }
 
 void WeightsWriter::add(const std::string& key, const Tensor& t) {
@@ -330,10 +334,9 @@ void WeightsWriter::add(const std::string& key, const Tensor& t) {
 }
 
 void WeightsWriter::commit(const WeightsMeta& meta) {
-  AFN_CHECK(file_ != nullptr, "weights: ", out_.destination(), " is already committed");
+  hdf5::File& f = file();
   const Preprocessing& p = meta.preprocessing;
   AFN_CHECK(p.mean.size() == 3 && p.std.size() == 3, "weights: mean and std need 3 values");
-  hdf5::File& f = *file_;
   f.write_attr("/", "format", std::string(kWeightsFormat));
   f.write_attr("/", "format_version", kWeightsFormatVersion);
   f.write_attr("/", "arch", meta.arch);

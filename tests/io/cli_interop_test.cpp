@@ -5,7 +5,6 @@
 // zipfile on ZIP64 records, and the import of files torch saved in both containers.
 #include <gtest/gtest.h>
 
-#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +15,7 @@
 #include "afinar/io/torch_file.h"
 #include "afinar/io/weights.h"
 #include "afinar/io/zip.h"
+#include "testing/python.h"
 #include "testing/compare.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"
@@ -23,50 +23,13 @@
 namespace afinar {
 namespace {
 
+using testing::cli;
+using testing::contains;
 using testing::expect_identical;
+using testing::python;
+using testing::Result;
 
 namespace fs = std::filesystem;
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-Result run(const std::string& command) {
-  Result r;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-Result cli(const std::string& args) {
-  return run(std::string(AFINAR_CLI_PATH) + " " + args);
-}
-
-bool torch_available() {
-  static const bool ok = run("/usr/bin/python3 -c 'import torch, torchvision, h5py'").code == 0;
-  return ok;
-}
-
-#define SKIP_WITHOUT_TORCH()                                                                  \
-  if (!torch_available())                                                                     \
-  GTEST_SKIP() << "needs /usr/bin/python3 with torch, torchvision and h5py (Debian packages " \
-                  "python3-torch, python3-torchvision, python3-h5py)"
-
-// Runs a Python script (written to `dir`) with arguments; its exit code and output.
-Result python(const testing::TempDir& dir, const std::string& script, const std::string& args) {
-  const std::string path = dir / "check.py";
-  std::ofstream(path) << script;
-  return run("/usr/bin/python3 " + path + " " + args);
-}
-
-bool contains(const std::string& text, const std::string& fragment) {
-  return text.find(fragment) != std::string::npos;
-}
 
 void expect_same_state(const StateDict& got, const StateDict& want) {
   ASSERT_EQ(got.keys(), want.keys());
@@ -293,6 +256,31 @@ m.load_state_dict(sd, strict=True)
 print("torch.load and load_state_dict(strict=True): OK")
 )",
                           (dir / "r18.h5") + " " + (dir / "r18.pth"));
+  EXPECT_EQ(r.code, 0) << r.output;
+}
+
+TEST(Weights, H5pyReadsTheStringAttributesAsStr) {
+  SKIP_WITHOUT_TORCH();
+  testing::TempDir dir;
+  StateDict sd;
+  sd.insert("fc.bias", zeros({2}));
+  io::WeightsMeta meta;
+  meta.arch = "resnet18";
+  meta.num_classes = 2;
+  meta.source = "r\xc3\xa9seau.pth";  // "réseau.pth": UTF-8 survives
+  meta.class_names = {"cat", "dog"};
+  io::save_weights(dir / "w.h5", sd, meta);
+  const Result r = python(dir, R"(
+import sys, h5py
+with h5py.File(sys.argv[1]) as f:
+    a = f.attrs
+    for k in ("format", "arch", "source", "source_sha256"):
+        assert isinstance(a[k], str), (k, type(a[k]))
+    assert a["format"] == "afinar-weights" and a["arch"] == "resnet18", dict(a)
+    assert a["source"] == "r\u00e9seau.pth" and a["source_sha256"] == "", dict(a)
+    assert list(a["class_names"]) == ["cat", "dog"], a["class_names"]
+)",
+                          dir / "w.h5");
   EXPECT_EQ(r.code, 0) << r.output;
 }
 

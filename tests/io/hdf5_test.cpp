@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "testing/fixtures.h"
+
 namespace afinar {
 namespace {
 
@@ -81,6 +83,36 @@ TEST(Hdf5, AttributesRoundTrip) {
   EXPECT_THROW(f.read_attr_int("/", "nope"), Error);
   EXPECT_THROW(f.read_attr_string("/", "momentum"), Error);  // not a string
   std::filesystem::remove(path);
+}
+
+TEST(Hdf5, StringAttributesAreVariableLengthUtf8) {
+  const std::string path = temp_path("utf8.h5");
+  const std::string text = "caf\xc3\xa9 \xe2\x80\x94 \xe6\x97\xa5\xe6\x9c\xac";  // "café — 日本"
+  {
+    auto f = hdf5::File::create(path);
+    f.write_attr("/", "arch", text);
+    f.write_attr("/", "names", std::vector<std::string>{text, "", "b"});
+    EXPECT_THROW(f.write_attr("/", "nul", std::string("a\0b", 3)), Error);  // would be cut at a
+    EXPECT_THROW(f.write_attr("/", "nul", std::vector<std::string>{std::string("a\0b", 3)}), Error);
+  }
+  auto f = hdf5::File::open(path);
+  EXPECT_EQ(f.read_attr_string("/", "arch"), text);
+  EXPECT_EQ(f.read_attr_strings("/", "arch"), std::vector<std::string>{text});  // a scalar is one
+  EXPECT_EQ(f.read_attr_strings("/", "names"), (std::vector<std::string>{text, "", "b"}));
+  EXPECT_FALSE(f.has_attr("/", "nul"));
+  // An array where one value is expected is an error, never a read past a one-value buffer.
+  EXPECT_THROW(f.read_attr_string("/", "names"), Error);
+  std::filesystem::remove(path);
+}
+
+TEST(Hdf5, ReadsFixedLengthAsciiStringAttributes) {
+  // Written by h5py as numpy.bytes_ (tools/fixtures/make_weights_v1.py): fixed-length ASCII,
+  // NULL-padded, the size of the string itself — the form earlier afinar versions wrote.
+  const auto f = hdf5::File::open(testing::test_data_path("fixtures/weights/ascii_attrs_v1.h5"));
+  EXPECT_EQ(f.read_attr_string("/", "format"), "afinar-weights");  // the last character survives
+  EXPECT_EQ(f.read_attr_string("/", "source_sha256"), "");
+  EXPECT_EQ(f.read_attr_strings("/", "arch"), std::vector<std::string>{"resnet18"});
+  EXPECT_THROW(f.read_attr_int("/", "mean"), Error);  // three values, not one
 }
 
 TEST(Hdf5, MissingOrInvalidFilesAreClearErrors) {

@@ -106,6 +106,28 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   EXPECT_EQ(f.list("/state_dict", hdf5::LinkOrder::Creation), sd.keys());
 }
 
+TEST(Weights, LoadsFilesWithFixedLengthAsciiAttributes) {
+  // The form afinar's first writer made (tools/fixtures/make_weights_v1.py states the values).
+  const io::Weights w =
+      io::load_weights(testing::test_data_path("fixtures/weights/ascii_attrs_v1.h5"));
+  EXPECT_EQ(w.meta.arch, "resnet18");
+  EXPECT_EQ(w.meta.num_classes, 2);
+  EXPECT_EQ(w.meta.source, "r18.pth");
+  EXPECT_EQ(w.meta.source_sha256, "");
+  EXPECT_EQ(w.meta.preprocessing.resize, 256);
+  EXPECT_EQ(w.meta.preprocessing.crop, 224);
+  EXPECT_EQ(w.meta.preprocessing.mean, (std::vector<double>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(w.meta.class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(w.state_dict.keys(),
+            (std::vector<std::string>{"fc.weight", "fc.bias", "bn.num_batches_tracked"}));
+  expect_identical(w.state_dict.at("fc.weight"),
+                   from_vector<float>({0, 0.125f, 0.25f, 0.375f, 0.5f, 0.625f}, {2, 3}),
+                   "fc.weight");
+  expect_identical(w.state_dict.at("fc.bias"), from_vector<float>({-1, 2}, {2}), "fc.bias");
+  expect_identical(w.state_dict.at("bn.num_batches_tracked"), full({}, 7, DType::I64),
+                   "num_batches_tracked");
+}
+
 TEST(Weights, RefusesFilesThatAreNotAfinarWeights) {
   testing::TempDir dir;
   {

@@ -97,6 +97,8 @@ class WeightsWriter {
   // `data`: row-major elements of `dtype` (float32, or int64 for num_batches_tracked).
   void add(const std::string& key, DType dtype, const Shape& shape, const void* data);
   void add(const std::string& key, const Tensor& t);
+  // The file being written, for formats built on this one (a checkpoint adds its groups here).
+  hdf5::File& file();
   // Writes the root attributes, closes the file and renames it into place.
   void commit(const WeightsMeta& meta);
 
