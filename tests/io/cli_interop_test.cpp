@@ -15,9 +15,9 @@
 #include "afinar/io/torch_file.h"
 #include "afinar/io/weights.h"
 #include "afinar/io/zip.h"
-#include "testing/python.h"
 #include "testing/compare.h"
 #include "testing/fixtures.h"
+#include "testing/python.h"
 #include "testing/temp_dir.h"
 
 namespace afinar {
