@@ -1,0 +1,63 @@
+// Whole-model inference on the CPU: eval-mode forward of torchvision's resnet18 and vgg16, batch
+// 8 of 224x224 images, f32, under NoGradGuard (what `afinar predict` and evaluation run):
+//   ModelsEvalForward/resnet18
+//   ModelsEvalForward/vgg16
+// GFLOP/s counts 2 FLOPs per multiply-add of the convolutions and linear layers (counted from
+// their output shapes with a forward hook; pools, BatchNorm and ReLU are left out): 3.64 GFLOP
+// per image for resnet18, 30.9 for vgg16. PyTorch on the same models: bench/torch/models.py; side
+// by side: tools/bench/compare.py --filter Models (issue 5 asks for within 1.5x of PyTorch).
+//   build/bench/afinar_bench --benchmark_filter=Models
+#include <benchmark/benchmark.h>
+
+#include <string>
+
+#include "afinar/autograd/grad_mode.h"
+#include "afinar/nn/layers.h"
+#include "afinar/nn/models.h"
+
+namespace afinar {
+namespace {
+
+constexpr int64_t kBatch = 8, kSize = 224;
+
+// FLOPs of one forward: 2·(output elements)·(multiply-adds per output) of every Conv2d and Linear.
+double forward_flops(nn::Module& model, const Tensor& x) {
+  double flops = 0;
+  nn::ScopedForwardHook hook([&](nn::Module& m, const Tensor&, const Tensor& y) {
+    if (auto* conv = dynamic_cast<nn::Conv2d*>(&m)) {
+      const Shape& w = conv->weight().shape();  // [K, C/G, R, S]
+      flops += 2.0 * double(y.numel()) * double(w[1] * w[2] * w[3]);
+    } else if (auto* fc = dynamic_cast<nn::Linear*>(&m)) {
+      flops += 2.0 * double(y.numel()) * double(fc->in_features());
+    }
+  });
+  model(x);
+  return flops;
+}
+
+void models_eval_forward(benchmark::State& state, const std::string& arch) {
+  NoGradGuard no_grad;
+  nn::ModulePtr model = nn::create_model(arch);
+  model->eval();
+  Generator gen(1);
+  const Tensor x = randn({kBatch, 3, kSize, kSize}, DType::F32, gen);
+  const double flops = forward_flops(*model, x);
+  for (auto _ : state) benchmark::DoNotOptimize((*model)(x).raw_data());
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["img/s"] =
+      benchmark::Counter(double(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const bool registered = [] {
+  for (const char* arch : {"resnet18", "vgg16"}) {
+    benchmark::RegisterBenchmark((std::string("ModelsEvalForward/") + arch).c_str(),
+                                 models_eval_forward, std::string(arch))
+        ->UseRealTime()  // the work runs on OpenMP threads: wall time is the cost
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace afinar

@@ -1,0 +1,23 @@
+// The model registry: torchvision's architectures by name, for the CLI (`--arch resnet50`), the
+// weights importer (arch detected from keys) and recipes.
+//
+//   nn::ModulePtr model = nn::create_model("vgg16_bn", 10);
+//   for (const auto& name : nn::model_names()) std::cout << name << "\n";
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "afinar/nn/module.h"
+
+namespace afinar::nn {
+
+// "vgg11", "vgg11_bn", ..., "vgg19_bn", "resnet18", ..., "resnet152", in that order.
+const std::vector<std::string>& model_names();
+bool is_model_name(const std::string& name);
+// A freshly initialised model; an unknown name is an error listing the valid ones, a
+// non-positive num_classes an error too.
+ModulePtr create_model(const std::string& name, int64_t num_classes = 1000);
+
+}  // namespace afinar::nn

@@ -1,0 +1,53 @@
+// The name -> constructor table behind create_model.
+#include "afinar/nn/models.h"
+
+#include <functional>
+#include <utility>
+
+#include "afinar/nn/resnet.h"
+#include "afinar/nn/vgg.h"
+
+namespace afinar::nn {
+
+namespace {
+
+using Factory = std::function<ModulePtr(int64_t)>;
+
+const std::vector<std::pair<std::string, Factory>>& registry() {
+  static const std::vector<std::pair<std::string, Factory>> table = {
+      {"vgg11", vgg11},         {"vgg11_bn", vgg11_bn}, {"vgg13", vgg13},
+      {"vgg13_bn", vgg13_bn},   {"vgg16", vgg16},       {"vgg16_bn", vgg16_bn},
+      {"vgg19", vgg19},         {"vgg19_bn", vgg19_bn}, {"resnet18", resnet18},
+      {"resnet34", resnet34},   {"resnet50", resnet50}, {"resnet101", resnet101},
+      {"resnet152", resnet152},
+  };
+  return table;
+}
+
+}  // namespace
+
+const std::vector<std::string>& model_names() {
+  static const std::vector<std::string> names = [] {
+    std::vector<std::string> out;
+    for (const auto& [name, make] : registry()) out.push_back(name);
+    return out;
+  }();
+  return names;
+}
+
+bool is_model_name(const std::string& name) {
+  for (const auto& n : model_names())
+    if (n == name) return true;
+  return false;
+}
+
+ModulePtr create_model(const std::string& name, int64_t num_classes) {
+  AFN_CHECK(num_classes > 0, "create_model: num_classes must be positive, got ", num_classes);
+  for (const auto& [n, make] : registry())
+    if (n == name) return make(num_classes);
+  std::string valid;
+  for (const auto& n : model_names()) valid += (valid.empty() ? "" : ", ") + n;
+  AFN_FAIL("unknown architecture '", name, "'; valid names: ", valid);
+}
+
+}  // namespace afinar::nn

@@ -1,0 +1,141 @@
+// ResNet as torchvision.models.resnet (torchvision 0.14): BasicBlock, Bottleneck, _make_layer.
+#include "afinar/nn/resnet.h"
+
+#include <string>
+
+#include "afinar/nn/init.h"
+#include "afinar/ops/elementwise.h"
+
+namespace afinar::nn {
+
+namespace {
+
+// torchvision's conv3x3 and conv1x1: no bias, padding 1 for the 3×3.
+std::shared_ptr<Conv2d> conv3x3(int64_t in_planes, int64_t out_planes, int64_t stride = 1) {
+  return std::make_shared<Conv2d>(in_planes, out_planes, 3,
+                                  Conv2dOptions{.stride = stride, .padding = 1, .bias = false});
+}
+
+std::shared_ptr<Conv2d> conv1x1(int64_t in_planes, int64_t out_planes, int64_t stride = 1) {
+  return std::make_shared<Conv2d>(in_planes, out_planes, 1,
+                                  Conv2dOptions{.stride = stride, .bias = false});
+}
+
+// _make_layer: the first block takes the stride and, when the shape changes, a 1×1 projection
+// + BatchNorm as downsample; the others keep the shape. `inplanes` is updated as torchvision's.
+std::shared_ptr<Sequential> make_layer(ResNetBlock block, int64_t& inplanes, int64_t planes,
+                                       int64_t blocks, int64_t stride) {
+  const int64_t expansion =
+      block == ResNetBlock::Basic ? BasicBlock::kExpansion : Bottleneck::kExpansion;
+  auto make_block = [&](int64_t in, int64_t s, ModulePtr downsample) -> ModulePtr {
+    if (block == ResNetBlock::Basic)
+      return std::make_shared<BasicBlock>(in, planes, s, std::move(downsample));
+    return std::make_shared<Bottleneck>(in, planes, s, std::move(downsample));
+  };
+  ModulePtr downsample;
+  if (stride != 1 || inplanes != planes * expansion)
+    downsample = make_sequential(conv1x1(inplanes, planes * expansion, stride),
+                                 std::make_shared<BatchNorm2d>(planes * expansion));
+  auto layer = std::make_shared<Sequential>();
+  layer->push_back(make_block(inplanes, stride, downsample));
+  inplanes = planes * expansion;
+  for (int64_t i = 1; i < blocks; ++i) layer->push_back(make_block(inplanes, 1, nullptr));
+  return layer;
+}
+
+}  // namespace
+
+BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
+    : Module("BasicBlock") {
+  register_module("conv1", conv3x3(inplanes, planes, stride));
+  register_module("bn1", std::make_shared<BatchNorm2d>(planes));
+  register_module("relu", std::make_shared<ReLU>(true));
+  register_module("conv2", conv3x3(planes, planes));
+  register_module("bn2", std::make_shared<BatchNorm2d>(planes));
+  if (downsample) register_module("downsample", std::move(downsample));
+}
+
+Tensor BasicBlock::forward(const Tensor& x) {
+  Module& relu = child("relu");
+  Tensor out = relu(child("bn1")(child("conv1")(x)));
+  out = child("bn2")(child("conv2")(out));
+  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
+  return relu(out + identity);
+}
+
+Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
+    : Module("Bottleneck") {
+  const int64_t width = planes;  // planes · base_width / 64 · groups with torchvision's 64 and 1
+  register_module("conv1", conv1x1(inplanes, width));
+  register_module("bn1", std::make_shared<BatchNorm2d>(width));
+  register_module("conv2", conv3x3(width, width, stride));
+  register_module("bn2", std::make_shared<BatchNorm2d>(width));
+  register_module("conv3", conv1x1(width, planes * kExpansion));
+  register_module("bn3", std::make_shared<BatchNorm2d>(planes * kExpansion));
+  register_module("relu", std::make_shared<ReLU>(true));
+  if (downsample) register_module("downsample", std::move(downsample));
+}
+
+Tensor Bottleneck::forward(const Tensor& x) {
+  Module& relu = child("relu");
+  Tensor out = relu(child("bn1")(child("conv1")(x)));
+  out = relu(child("bn2")(child("conv2")(out)));
+  out = child("bn3")(child("conv3")(out));
+  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
+  return relu(out + identity);
+}
+
+ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)
+    : Module("ResNet") {
+  int64_t inplanes = 64;
+  register_module(
+      "conv1", std::make_shared<Conv2d>(3, inplanes, 7,
+                                        Conv2dOptions{.stride = 2, .padding = 3, .bias = false}));
+  register_module("bn1", std::make_shared<BatchNorm2d>(inplanes));
+  register_module("relu", std::make_shared<ReLU>(true));
+  register_module("maxpool", std::make_shared<MaxPool2d>(
+                                 MaxPool2dOptions{.kernel_size = 3, .stride = 2, .padding = 1}));
+  const int64_t planes[4] = {64, 128, 256, 512};
+  for (size_t i = 0; i < 4; ++i)
+    register_module("layer" + std::to_string(i + 1),
+                    make_layer(block, inplanes, planes[i], layers[i], i == 0 ? 1 : 2));
+  register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(IntPair{1, 1}));
+  register_module("fc", std::make_shared<Linear>(inplanes, num_classes));
+  apply([](Module& m) {
+    if (auto* conv = dynamic_cast<Conv2d*>(&m)) {
+      init::kaiming_normal_(conv->weight(), 0.0, init::FanMode::FanOut, init::Nonlinearity::ReLU);
+    } else if (auto* bn = dynamic_cast<BatchNorm2d*>(&m)) {
+      init::constant_(bn->weight(), 1.0);
+      init::constant_(bn->bias(), 0.0);
+    }
+  });
+}
+
+Tensor ResNet::forward(const Tensor& x) {
+  Tensor y = child("maxpool")(child("relu")(child("bn1")(child("conv1")(x))));
+  for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) y = child(layer)(y);
+  return child("fc")(child("avgpool")(y).flatten(1));
+}
+
+std::shared_ptr<ResNet> resnet18(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Basic, std::array<int64_t, 4>{2, 2, 2, 2},
+                                  num_classes);
+}
+std::shared_ptr<ResNet> resnet34(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Basic, std::array<int64_t, 4>{3, 4, 6, 3},
+                                  num_classes);
+}
+std::shared_ptr<ResNet> resnet50(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
+                                  num_classes);
+}
+std::shared_ptr<ResNet> resnet101(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
+                                  num_classes);
+}
+std::shared_ptr<ResNet> resnet152(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 8, 36, 3},
+                                  num_classes);
+}
+
+}  // namespace afinar::nn

@@ -1,0 +1,358 @@
+// VGG and ResNet against torchvision 0.14 (goldens from tools/goldens/models.py):
+// - structure: every architecture's state_dict keys in order, their shapes, the parameter count
+//   and, for one model per code path, print(model) character for character;
+// - logits: both sides fill every state_dict tensor from the same exact formula (see
+//   tools/goldens/models.py), run the committed input, and must agree within 1e-4 relative
+//   (float32 through up to 50 layers) in eval mode; a train-mode case checks BatchNorm's batch
+//   statistics, the running-statistic updates and the gradients of a backward pass;
+// - torchvision's initialisation schemes (statistically), the registry, num_classes, surgery.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "afinar/autograd/grad_mode.h"
+#include "afinar/nn/init.h"
+#include "afinar/nn/models.h"
+#include "afinar/nn/resnet.h"
+#include "afinar/nn/vgg.h"
+#include "afinar/ops/conv2d.h"
+#include "afinar/ops/elementwise.h"
+#include "afinar/ops/matmul.h"
+#include "afinar/ops/reduce.h"
+#include "testing/compare.h"
+#include "testing/cuda.h"
+#include "testing/fixtures.h"
+
+namespace afinar::nn {
+namespace {
+
+// ---- the fill formula of tools/goldens/models.py --------------------------------------------
+
+uint64_t fmix64(uint64_t x) {  // MurmurHash3's finaliser
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+double uniform01(uint64_t key_index, uint64_t i) {
+  return double(fmix64((key_index << 40) + i) >> 11) * 0x1p-53;
+}
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() &&
+         s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+// The formula's tensor for state_dict entry `name` at position k (float64 math, then cast).
+Tensor formula_tensor(const std::string& name, uint64_t k, const Shape& shape, DType dtype) {
+  const int64_t n = numel_of(shape);
+  if (ends_with(name, "num_batches_tracked")) return full(shape, double(k), dtype);
+  AFN_CHECK(dtype == DType::F32, "formula_tensor: ", name, " is not float32");
+  std::vector<float> v(static_cast<size_t>(n));
+  const double scale = shape.size() >= 2 ? std::sqrt(6.0 / double(n / shape[0])) : 0.0;
+  for (int64_t i = 0; i < n; ++i) {
+    const double u = uniform01(k, uint64_t(i));
+    double value;
+    if (ends_with(name, "running_var"))
+      value = 0.5 + u;
+    else if (ends_with(name, "running_mean"))
+      value = 0.1 * (2 * u - 1);
+    else if (shape.size() >= 2)
+      value = (2 * u - 1) * scale;
+    else if (ends_with(name, "weight"))
+      value = 0.5 + 0.5 * u;
+    else
+      value = 0.1 * (2 * u - 1);
+    v[size_t(i)] = float(value);
+  }
+  return from_vector<float>(v, shape);
+}
+
+// The model with every state_dict tensor from the formula, loaded through load_state_dict.
+ModulePtr filled_model(const std::string& arch) {
+  ModulePtr model;
+  {
+    init::SkipInitGuard skip;  // every value is overwritten below
+    model = create_model(arch);
+  }
+  StateDict sd;
+  uint64_t k = 0;
+  for (const auto& [name, t] : model->state_dict())
+    sd.insert(name, formula_tensor(name, k++, t.shape(), t.dtype()));
+  model->load_state_dict(sd);
+  return model;
+}
+
+testing::GoldenCase golden(const std::string& file, const std::string& name) {
+  for (auto& c : testing::load_goldens(file))
+    if (c.name == name) return c;
+  AFN_FAIL("no case ", name, " in goldens/", file, ".h5");
+}
+
+std::string utf8(const Tensor& bytes) {
+  const auto v = bytes.to_vector<uint8_t>();
+  return std::string(v.begin(), v.end());
+}
+
+// Logits of a deep float32 network: rounding differences (summation orders of conv and GEMM)
+// are relative to the size of the activations, not to each logit, so the bound is 1e-4 of the
+// largest |logit| plus 1e-4 of each.
+testing::Tolerance logits_tolerance(const Tensor& expected) {
+  double max_abs = 0;
+  for (float v : expected.to_vector<float>()) max_abs = std::max(max_abs, double(std::abs(v)));
+  return {1e-4, 1e-4 * max_abs};
+}
+
+// ---- structure ----------------------------------------------------------------------------
+
+TEST(Models, StateDictKeysShapesAndCountsEqualTorchvision) {
+  ASSERT_EQ(model_names().size(), 13u);
+  for (const auto& c : testing::load_goldens("models")) {
+    SCOPED_TRACE(c.name);
+    ModulePtr model;
+    {
+      init::SkipInitGuard skip;  // structure only
+      model = create_model(c.name);
+    }
+    std::vector<std::string> keys;
+    std::istringstream lines(utf8(c.tensor("keys")));
+    for (std::string line; std::getline(lines, line);) keys.push_back(line);
+    const auto dims = c.tensor("shapes").to_vector<int64_t>();
+    const auto ndims = c.tensor("ndims").to_vector<int64_t>();
+    const StateDict sd = model->state_dict();
+    ASSERT_EQ(sd.keys(), keys);
+    size_t at = 0, i = 0;
+    for (const auto& [name, t] : sd) {
+      const Shape expected(dims.begin() + int64_t(at), dims.begin() + int64_t(at) + ndims[i++]);
+      at += size_t(expected.size());
+      EXPECT_EQ(t.shape(), expected) << name;
+    }
+    int64_t params = 0;
+    for (const auto& p : model->parameters()) params += p.numel();
+    EXPECT_EQ(params, c.attr_int("num_params"));
+    if (c.has("repr")) {
+      EXPECT_EQ(model->repr(), utf8(c.tensor("repr")));
+    }
+  }
+}
+
+TEST(Models, ParameterCountsOfTheIssue) {
+  init::SkipInitGuard skip;
+  auto count = [](const ModulePtr& m) {
+    int64_t n = 0;
+    for (const auto& p : m->parameters()) n += p.numel();
+    return n;
+  };
+  EXPECT_EQ(count(vgg16()), 138357544);
+  EXPECT_EQ(count(resnet18()), 11689512);
+  EXPECT_EQ(count(resnet50()), 25557032);
+}
+
+TEST(Models, RegistryNamesAndErrors) {
+  EXPECT_EQ(model_names().front(), "vgg11");
+  EXPECT_EQ(model_names().back(), "resnet152");
+  EXPECT_TRUE(is_model_name("vgg16_bn"));
+  EXPECT_FALSE(is_model_name("alexnet"));
+  try {
+    create_model("resnet19");
+    ADD_FAILURE() << "no error";
+  } catch (const Error& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("unknown architecture 'resnet19'"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("vgg11, vgg11_bn, vgg13"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("resnet152"), std::string::npos) << msg;
+  }
+  EXPECT_THROW(create_model("resnet18", 0), Error);
+  EXPECT_EQ(create_model("resnet34")->type_name(), "ResNet");
+}
+
+TEST(Models, AnyNumClasses) {
+  init::SkipInitGuard skip;
+  auto r = resnet50(10);
+  EXPECT_EQ(r->state_dict().at("fc.weight").shape(), (Shape{10, 2048}));
+  auto v = vgg11_bn(7);
+  EXPECT_EQ(v->state_dict().at("classifier.6.bias").shape(), (Shape{7}));
+  v->eval();
+  NoGradGuard no_grad;
+  EXPECT_EQ((*v)(zeros({2, 3, 32, 32})).shape(), (Shape{2, 7}));  // 32x32: the minimum for VGG
+  EXPECT_EQ((*resnet18(3))(zeros({1, 3, 40, 56})).shape(), (Shape{1, 3}));
+}
+
+// ---- logits parity --------------------------------------------------------------------------
+
+void expect_eval_logits_match(const std::string& arch) {
+  const Tensor x = golden("models_logits", "input").tensor("x");
+  const Tensor expected = golden("models_logits", arch).tensor("logits");
+  ModulePtr model = filled_model(arch);
+  model->eval();
+  NoGradGuard no_grad;
+  const Tensor logits = (*model)(x);
+  EXPECT_ALLCLOSE(logits, expected, logits_tolerance(expected)) << arch;
+}
+
+TEST(ResNet, EvalLogitsMatchTorchvisionResNet18) {
+  expect_eval_logits_match("resnet18");
+}
+
+TEST(ResNet, EvalLogitsMatchTorchvisionResNet50) {
+  expect_eval_logits_match("resnet50");
+}
+
+TEST(Vgg, EvalLogitsMatchTorchvisionVgg16) {
+  expect_eval_logits_match("vgg16");
+}
+
+TEST(Vgg, EvalLogitsMatchTorchvisionVgg11Bn) {
+  expect_eval_logits_match("vgg11_bn");
+}
+
+// The same model on the GPU: with TF32 off it must meet the CPU bound; with TF32 (PyTorch's
+// default for convolutions) each product keeps a 10-bit mantissa (relative error ~5e-4 per
+// layer, growing like the square root of the depth), so 1e-2 of the largest logit.
+TEST(ResNetCuda, EvalLogitsMatchTorchvisionResNet18) {
+  AFN_REQUIRE_CUDA();
+  const Tensor x = golden("models_logits", "input").tensor("x").to(testing::kCuda0);
+  const Tensor expected = golden("models_logits", "resnet18").tensor("logits");
+  ModulePtr model = filled_model("resnet18");
+  model->to(testing::kCuda0);
+  model->eval();
+  NoGradGuard no_grad;
+  const bool tf32_conv = tf32_conv_allowed(), tf32_matmul = tf32_matmul_allowed();
+  allow_tf32_conv(false);
+  allow_tf32_matmul(false);
+  EXPECT_ALLCLOSE((*model)(x).cpu(), expected, logits_tolerance(expected)) << "fp32";
+  allow_tf32_conv(true);
+  allow_tf32_matmul(true);
+  testing::Tolerance tf32 = logits_tolerance(expected);
+  tf32 = {1e-2, tf32.atol * 100};
+  EXPECT_ALLCLOSE((*model)(x).cpu(), expected, tf32) << "tf32";
+  allow_tf32_conv(tf32_conv);
+  allow_tf32_matmul(tf32_matmul);
+}
+
+TEST(ResNet, TrainModeMatchesTorchvision) {
+  const Tensor x = golden("models_logits", "input").tensor("x");
+  const auto c = golden("models_logits", "resnet18_train");
+  ModulePtr model = filled_model("resnet18");
+  model->train();
+  const Tensor logits = (*model)(x);
+  const Tensor expected = c.tensor("logits");
+  EXPECT_ALLCLOSE(logits, expected, logits_tolerance(expected));
+
+  // Running statistics after the forward: (1 - 0.1)·formula + 0.1·batch statistic (unbiased
+  // variance) in float32; num_batches_tracked exactly its formula value + 1.
+  for (const auto& [name, t] : model->named_buffers()) {
+    const Tensor want = c.tensor(name);
+    if (t.dtype() == DType::I64)
+      EXPECT_EQ(t.item<int64_t>(), want.item<int64_t>()) << name;
+    else
+      EXPECT_ALLCLOSE(t, want, testing::tolerance_for(DType::F32, 64, 16)) << name;
+  }
+
+  // Gradients of sum(logits · grad_logits): sums over the batch and all positions, so the bound
+  // is relative to each gradient's largest magnitude.
+  sum(mul(logits, c.tensor("grad_logits"))).backward();
+  for (const char* name : {"conv1.weight", "bn1.weight", "bn1.bias", "layer2.0.downsample.1.weight",
+                           "layer4.1.bn2.weight", "layer4.1.bn2.bias", "fc.bias"}) {
+    const Tensor want = c.tensor(std::string("grad_") + name);
+    Tensor got;
+    for (const auto& [n, p] : model->named_parameters())
+      if (n == name) got = p.grad();
+    ASSERT_TRUE(got.defined()) << name;
+    EXPECT_ALLCLOSE(got, want, logits_tolerance(want)) << name;
+  }
+}
+
+// ---- initialisation -------------------------------------------------------------------------
+
+// Sample standard deviation of a tensor's first (at most) 2^20 values: enough for a 0.7% bound
+// and no 800 MB copy of VGG's 102M-element first linear layer.
+double sample_std(const Tensor& t) {
+  const Tensor flat = t.flatten();
+  const auto v = flat.slice(0, 0, std::min<int64_t>(flat.numel(), 1 << 20)).to_vector<double>();
+  double mean = 0, ss = 0;
+  for (double x : v) mean += x;
+  mean /= double(v.size());
+  for (double x : v) ss += (x - mean) * (x - mean);
+  return std::sqrt(ss / double(v.size() - 1));
+}
+
+// N(0, s²) sample std: relative standard error ≈ 1/√(2n); allow 5 of them.
+void expect_std(const Tensor& t, double s, const std::string& what) {
+  const double n = double(std::min<int64_t>(t.numel(), 1 << 20));
+  EXPECT_NEAR(sample_std(t), s, 5 * s / std::sqrt(2.0 * n)) << what;
+}
+
+TEST(ResNet, InitIsTorchvisions) {
+  auto model = resnet18();
+  for (const auto& [name, m] : model->named_modules()) {
+    if (auto conv = std::dynamic_pointer_cast<Conv2d>(m)) {
+      const Shape& s = conv->weight().shape();  // kaiming_normal_ fan_out, relu
+      expect_std(conv->weight(), std::sqrt(2.0 / double(s[0] * s[2] * s[3])), name);
+    } else if (auto bn = std::dynamic_pointer_cast<BatchNorm2d>(m)) {
+      EXPECT_EQ(bn->weight().to_vector<float>(), std::vector<float>(size_t(bn->num_features()), 1));
+      EXPECT_EQ(bn->bias().to_vector<float>(), std::vector<float>(size_t(bn->num_features()), 0));
+    }
+  }
+  // fc keeps Linear's default: U(±1/√512), std 1/√(3·512).
+  expect_std(model->get_submodule_as<Linear>("fc")->weight(), 1 / std::sqrt(3.0 * 512), "fc");
+}
+
+TEST(Vgg, InitIsTorchvisions) {
+  auto model = vgg11_bn(100);
+  for (const auto& [name, m] : model->named_modules()) {
+    if (auto conv = std::dynamic_pointer_cast<Conv2d>(m)) {
+      const Shape& s = conv->weight().shape();
+      expect_std(conv->weight(), std::sqrt(2.0 / double(s[0] * s[2] * s[3])), name);
+      EXPECT_EQ(conv->bias().to_vector<float>(), std::vector<float>(size_t(s[0]), 0)) << name;
+    } else if (auto fc = std::dynamic_pointer_cast<Linear>(m)) {
+      expect_std(fc->weight(), 0.01, name);
+      EXPECT_EQ(fc->bias().to_vector<float>(), std::vector<float>(size_t(fc->out_features()), 0));
+    }
+  }
+}
+
+// ---- surgery --------------------------------------------------------------------------------
+
+TEST(ResNet, ReplaceFcThenForward) {
+  auto model = resnet18();
+  const int64_t in = model->get_submodule_as<Linear>("fc")->in_features();  // model.fc.in_features
+  model->replace_module(
+      "fc", make_sequential(std::make_shared<Dropout>(0.5), std::make_shared<Linear>(in, 512),
+                            std::make_shared<ReLU>(), std::make_shared<Linear>(512, 4)));
+  EXPECT_EQ((*model)(randn({2, 3, 64, 64})).shape(), (Shape{2, 4}));
+  EXPECT_TRUE(model->state_dict().contains("fc.3.weight"));
+}
+
+TEST(Vgg, ReplaceClassifierAndAvgpoolThenForward) {
+  init::SkipInitGuard skip;
+  auto model = vgg16();
+  model->replace_module("classifier.6", std::make_shared<Linear>(4096, 3));
+  model->eval();
+  NoGradGuard no_grad;
+  EXPECT_EQ((*model)(randn({2, 3, 32, 32})).shape(), (Shape{2, 3}));
+  // A global-pool head: avgpool to 1x1, then a 512-input classifier.
+  model->replace_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(1));
+  model->replace_module("classifier", make_sequential(std::make_shared<Linear>(512, 5)));
+  EXPECT_EQ((*model)(randn({2, 3, 64, 48})).shape(), (Shape{2, 5}));
+  EXPECT_EQ(model->state_dict().at("classifier.0.weight").shape(), (Shape{5, 512}));
+}
+
+TEST(ResNet, BottleneckStridesOnItsThreeByThree) {
+  init::SkipInitGuard skip;
+  auto model = resnet50();
+  EXPECT_EQ(model->get_submodule_as<Conv2d>("layer2.0.conv1")->options().stride, IntPair(1));
+  EXPECT_EQ(model->get_submodule_as<Conv2d>("layer2.0.conv2")->options().stride, IntPair(2));
+  EXPECT_EQ(model->get_submodule_as<Conv2d>("layer2.0.downsample.0")->options().stride, IntPair(2));
+  model->eval();
+  NoGradGuard no_grad;
+  auto layer2 = model->get_submodule("layer2");
+  EXPECT_EQ((*layer2)(zeros({1, 256, 16, 16})).shape(), (Shape{1, 512, 8, 8}));
+}
+
+}  // namespace
+}  // namespace afinar::nn
