@@ -1,0 +1,96 @@
+// Training checkpoints: everything a run needs to continue exactly where it stopped. A checkpoint
+// is an afinar weights file (io/weights.h: root attributes + /state_dict) with three more groups,
+// so `afinar predict` and `afinar export` (io::load_weights) read it as plain weights:
+//   /optimizer  the optimizer's StateDict (optim/optimizer.h: "state.<i>.<buffer>" tensors,
+//               "state.<i>.step" int64 0-D, "param_groups.<g>.<option>" float64 0-D,
+//               "param_groups.<g>.num_params" int64 0-D), in its order; attribute `name`
+//               ("sgd", "adam", "adamw")
+//   /scheduler  attributes `name` and `last_epoch`; ReduceLROnPlateau adds `num_bad_epochs`,
+//               `cooldown_counter` and `best`
+//   /trainer    attributes `checkpoint_version`, `stage`, `epoch` (the next one to run), `step`
+//               (optimizer steps so far), `seed`, `best_metric`, `best_epoch`, `data_position`
+//               (batches of `epoch` already trained), `rng_seed` and `rng_offset` (the default
+//               Generator). Unsigned 64-bit values are stored bit for bit in int64 attributes.
+// Tensors come back bit-exact and integers exact. The file is written under a temporary name and
+// renamed, so a failed save leaves the previous checkpoint (or nothing) in place.
+//
+//   Checkpoint ck{model->state_dict(), meta, opt.state_dict(), opt.name(),
+//                 SchedulerState::of("cosine", sched), trainer_state};
+//   save_checkpoint("runs/x/checkpoint.h5", ck);
+//   Checkpoint back = load_checkpoint("runs/x/checkpoint.h5");
+//   model->load_state_dict(back.model);
+//   restore_optimizer(back, opt);                  // checks the optimizer's name
+//   back.scheduler.restore(sched);                 // after restore_optimizer
+//   default_generator().set_state(back.trainer.rng_seed, back.trainer.rng_offset);
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <optional>
+#include <string>
+
+#include "afinar/io/weights.h"
+#include "afinar/nn/state_dict.h"
+#include "afinar/optim/optimizer.h"
+#include "afinar/optim/scheduler.h"
+
+namespace afinar::train {
+
+// Bumped when the checkpoint groups change incompatibly; load_checkpoint refuses other versions.
+inline constexpr int64_t kCheckpointVersion = 1;
+
+// A learning-rate schedule's position. Every LRScheduler's state is its epoch (scheduler.h);
+// ReduceLROnPlateau also counts bad epochs and keeps the best metric.
+struct SchedulerState {
+  std::string name = "none";  // the schedule's name in the run's configuration
+  int64_t last_epoch = 0;
+  struct Plateau {
+    int64_t num_bad_epochs = 0, cooldown_counter = 0;
+    double best = 0;
+  };
+  std::optional<Plateau> plateau;  // ReduceLROnPlateau only
+
+  static SchedulerState of(const std::string& name, const optim::LRScheduler& scheduler);
+  static SchedulerState of(const std::string& name, const optim::ReduceLROnPlateau& scheduler);
+  // Sets the scheduler's epoch (and so its group lrs): call after restore_optimizer, whose
+  // param_groups carry the lrs of the save.
+  void restore(optim::LRScheduler& scheduler) const;
+  void restore(optim::ReduceLROnPlateau& scheduler) const;  // needs `plateau`
+};
+
+struct TrainerState {
+  int64_t stage = 0;
+  int64_t epoch = 0;                                              // the next epoch to run
+  int64_t step = 0;                                               // global optimizer steps so far
+  uint64_t seed = 0;                                              // the run's seed
+  double best_metric = std::numeric_limits<double>::quiet_NaN();  // NaN: none yet
+  int64_t best_epoch = -1;
+  int64_t data_position = 0;              // batches of `epoch` already consumed
+  uint64_t rng_seed = 0, rng_offset = 0;  // default_generator()'s state (core/rng.h)
+};
+
+struct Checkpoint {
+  StateDict model;
+  io::WeightsMeta meta;
+  StateDict optimizer;         // optim::Optimizer::state_dict()
+  std::string optimizer_name;  // optim::Optimizer::name()
+  SchedulerState scheduler;
+  TrainerState trainer;
+};
+
+// Writes `path` all-or-nothing (temporary + rename). The model's tensors follow the weights file's
+// rules (float32, int64 for num_batches_tracked); the optimizer's must be float32, float64 or
+// int64.
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
+// Reads a checkpoint; a weights file without the checkpoint groups, another version or a missing
+// or malformed entry is an error naming the file and what is wrong. Tensors come back on the CPU.
+Checkpoint load_checkpoint(const std::string& path);
+// Whether `path` is an afinar weights file carrying the checkpoint groups (false for anything
+// else, including an unreadable file).
+bool is_checkpoint(const std::string& path);
+
+// opt.load_state_dict(checkpoint.optimizer) after checking that the checkpoint's optimizer is
+// `opt`'s kind ("adamw" state does not resume an SGD).
+void restore_optimizer(const Checkpoint& checkpoint, optim::Optimizer& opt);
+
+}  // namespace afinar::train

@@ -1,0 +1,248 @@
+// Training checkpoints: a weights file plus /optimizer, /scheduler and /trainer (see
+// include/afinar/train/checkpoint.h for the layout).
+#include "afinar/train/checkpoint.h"
+
+#include <bit>
+#include <cctype>
+#include <vector>
+
+#include "afinar/core/check.h"
+#include "afinar/io/hdf5.h"
+
+namespace afinar::train {
+
+namespace {
+
+constexpr const char* kOptimizer = "/optimizer";
+constexpr const char* kScheduler = "/scheduler";
+constexpr const char* kTrainer = "/trainer";
+
+// ---- the optimizer's flattened state ----
+
+// Checks that `key` and `t` fit Optimizer::state_dict()'s layout, so that a file (or a hand-made
+// Checkpoint) holds nothing load_state_dict would misread and no key that cannot name an HDF5
+// dataset:
+//   state.<i>.step                int64 0-D
+//   state.<i>.<buffer>            float32 / float64, any shape
+//   param_groups.<g>.num_params   int64 0-D
+//   param_groups.<g>.<option>     float64 0-D
+void check_optimizer_entry(const std::string& key, const Tensor& t, const std::string& where) {
+  auto fail = [&](const std::string& why) {
+    AFN_FAIL(where, ": optimizer state entry '", key, "' ", why,
+             " (expected state.<i>.<buffer> or param_groups.<g>.<option>, as "
+             "Optimizer::state_dict() writes)");
+  };
+  const bool is_state = key.rfind("state.", 0) == 0;
+  if (!is_state && key.rfind("param_groups.", 0) != 0) fail("has an unknown prefix");
+  const size_t first = key.find('.') + 1;
+  const size_t dot = key.find('.', first);
+  if (dot == std::string::npos) fail("has no field after the index");
+  if (dot == first) fail("has no index");
+  for (size_t i = first; i < dot; ++i)
+    if (!std::isdigit(static_cast<unsigned char>(key[i]))) fail("has a non-numeric index");
+  const std::string field = key.substr(dot + 1);
+  if (field.empty() || field.find('/') != std::string::npos) fail("has an empty or '/' field");
+  const bool counter = field == (is_state ? "step" : "num_params");
+  const DType want = counter ? DType::I64 : DType::F64;
+  if (counter || !is_state) {
+    if (t.dtype() != want || t.dim() != 0)
+      fail("must be a 0-D " + std::string(counter ? "int64" : "float64") + " scalar");
+  } else if (t.dtype() != DType::F32 && t.dtype() != DType::F64) {
+    fail("must be float32 or float64");
+  }
+}
+
+void write_optimizer(hdf5::File& f, const Checkpoint& ck) {
+  AFN_CHECK(!ck.optimizer_name.empty(), "save_checkpoint: the optimizer's name is empty");
+  f.create_group(kOptimizer, /*track_order=*/true);
+  f.write_attr(kOptimizer, "name", ck.optimizer_name);
+  for (const auto& [key, t] : ck.optimizer) {
+    check_optimizer_entry(key, t, "save_checkpoint " + f.path());
+    f.write_tensor(std::string(kOptimizer) + "/" + key, t);
+  }
+}
+
+// ---- attributes ----
+
+// Unsigned 64-bit values (seeds, Philox offsets) live bit for bit in int64 attributes.
+int64_t to_attr(uint64_t v) {
+  return std::bit_cast<int64_t>(v);
+}
+uint64_t from_attr(int64_t v) {
+  return std::bit_cast<uint64_t>(v);
+}
+
+// Reads the attributes of one checkpoint group, naming the file and group in every error.
+class GroupReader {
+ public:
+  GroupReader(const hdf5::File& f, std::string group) : f_(f), group_(std::move(group)) {}
+  bool has(const std::string& name) const { return f_.has_attr(group_, name); }
+  int64_t integer(const std::string& name, int64_t min) const {
+    require(name);
+    const int64_t v = f_.read_attr_int(group_, name);
+    AFN_CHECK(v >= min, f_.path(), ": checkpoint attribute ", group_, "@", name, " is ", v,
+              "; it must be >= ", min);
+    return v;
+  }
+  uint64_t unsigned_integer(const std::string& name) const {
+    require(name);
+    return from_attr(f_.read_attr_int(group_, name));
+  }
+  double real(const std::string& name) const {
+    require(name);
+    return f_.read_attr_double(group_, name);
+  }
+  std::string text(const std::string& name) const {
+    require(name);
+    return f_.read_attr_string(group_, name);
+  }
+
+ private:
+  void require(const std::string& name) const {
+    AFN_CHECK(has(name), f_.path(), ": the checkpoint's ", group_, " group lacks attribute '", name,
+              "'");
+  }
+  const hdf5::File& f_;
+  std::string group_;
+};
+
+void write_scheduler(hdf5::File& f, const SchedulerState& s) {
+  f.create_group(kScheduler);
+  f.write_attr(kScheduler, "name", s.name);
+  f.write_attr(kScheduler, "last_epoch", s.last_epoch);
+  if (s.plateau) {
+    f.write_attr(kScheduler, "num_bad_epochs", s.plateau->num_bad_epochs);
+    f.write_attr(kScheduler, "cooldown_counter", s.plateau->cooldown_counter);
+    f.write_attr(kScheduler, "best", s.plateau->best);
+  }
+}
+
+SchedulerState read_scheduler(const hdf5::File& f) {
+  const GroupReader g(f, kScheduler);
+  SchedulerState s;
+  s.name = g.text("name");
+  s.last_epoch = g.integer("last_epoch", 0);
+  if (g.has("num_bad_epochs"))
+    s.plateau = SchedulerState::Plateau{g.integer("num_bad_epochs", 0),
+                                        g.integer("cooldown_counter", 0), g.real("best")};
+  return s;
+}
+
+void write_trainer(hdf5::File& f, const TrainerState& t) {
+  f.create_group(kTrainer);
+  f.write_attr(kTrainer, "checkpoint_version", kCheckpointVersion);
+  f.write_attr(kTrainer, "stage", t.stage);
+  f.write_attr(kTrainer, "epoch", t.epoch);
+  f.write_attr(kTrainer, "step", t.step);
+  f.write_attr(kTrainer, "seed", to_attr(t.seed));
+  f.write_attr(kTrainer, "best_metric", t.best_metric);
+  f.write_attr(kTrainer, "best_epoch", t.best_epoch);
+  f.write_attr(kTrainer, "data_position", t.data_position);
+  f.write_attr(kTrainer, "rng_seed", to_attr(t.rng_seed));
+  f.write_attr(kTrainer, "rng_offset", to_attr(t.rng_offset));
+}
+
+TrainerState read_trainer(const hdf5::File& f) {
+  const GroupReader g(f, kTrainer);
+  const int64_t version = g.integer("checkpoint_version", 0);
+  AFN_CHECK(version == kCheckpointVersion, f.path(), " is a checkpoint of version ", version,
+            "; this afinar reads version ", kCheckpointVersion);
+  TrainerState t;
+  t.stage = g.integer("stage", 0);
+  t.epoch = g.integer("epoch", 0);
+  t.step = g.integer("step", 0);
+  t.seed = g.unsigned_integer("seed");
+  t.best_metric = g.real("best_metric");
+  t.best_epoch = g.integer("best_epoch", -1);
+  t.data_position = g.integer("data_position", 0);
+  t.rng_seed = g.unsigned_integer("rng_seed");
+  t.rng_offset = g.unsigned_integer("rng_offset");
+  return t;
+}
+
+// The checkpoint groups `f` lacks, for the error that tells a weights file from a checkpoint.
+std::vector<std::string> missing_groups(const hdf5::File& f) {
+  std::vector<std::string> missing;
+  for (const char* g : {kOptimizer, kScheduler, kTrainer})
+    if (!f.exists(g)) missing.push_back(g);
+  return missing;
+}
+
+}  // namespace
+
+SchedulerState SchedulerState::of(const std::string& name, const optim::LRScheduler& scheduler) {
+  return {name, scheduler.last_epoch(), std::nullopt};
+}
+
+SchedulerState SchedulerState::of(const std::string& name,
+                                  const optim::ReduceLROnPlateau& scheduler) {
+  const optim::ReduceLROnPlateau::State s = scheduler.state();
+  return {name, s.last_epoch, Plateau{s.num_bad_epochs, s.cooldown_counter, s.best}};
+}
+
+void SchedulerState::restore(optim::LRScheduler& scheduler) const {
+  AFN_CHECK(!plateau, "checkpoint: the saved schedule '", name,
+            "' is a ReduceLROnPlateau; it cannot restore an epoch-based scheduler");
+  scheduler.load_last_epoch(last_epoch);
+}
+
+void SchedulerState::restore(optim::ReduceLROnPlateau& scheduler) const {
+  AFN_CHECK(plateau.has_value(), "checkpoint: the saved schedule '", name,
+            "' is not a ReduceLROnPlateau (it has no plateau counters)");
+  scheduler.load_state(
+      {last_epoch, plateau->num_bad_epochs, plateau->cooldown_counter, plateau->best});
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  io::WeightsWriter w(path);
+  for (const auto& [key, t] : checkpoint.model) w.add(key, t);
+  hdf5::File& f = w.file();
+  write_optimizer(f, checkpoint);
+  write_scheduler(f, checkpoint.scheduler);
+  write_trainer(f, checkpoint.trainer);
+  w.commit(checkpoint.meta);
+}
+
+Checkpoint load_checkpoint(const std::string& path) {
+  io::Weights weights = io::load_weights(path);  // format, version, root attributes, state_dict
+  const hdf5::File f = hdf5::File::open(path);
+  const std::vector<std::string> missing = missing_groups(f);
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& g : missing) list += (list.empty() ? "" : ", ") + g;
+    AFN_FAIL(path, " is an afinar weights file but not a checkpoint: it has no ", list,
+             " (a checkpoint carries /optimizer, /scheduler and /trainer; use it as --weights "
+             "to start a new run from these weights)");
+  }
+  Checkpoint ck;
+  ck.model = std::move(weights.state_dict);
+  ck.meta = std::move(weights.meta);
+  ck.trainer = read_trainer(f);  // first: it holds the version
+  ck.optimizer_name = GroupReader(f, kOptimizer).text("name");
+  for (const std::string& key : f.list(kOptimizer, hdf5::LinkOrder::Creation)) {
+    Tensor t = f.read_tensor(std::string(kOptimizer) + "/" + key);
+    check_optimizer_entry(key, t, path);
+    ck.optimizer.insert(key, std::move(t));
+  }
+  ck.scheduler = read_scheduler(f);
+  return ck;
+}
+
+bool is_checkpoint(const std::string& path) {
+  try {
+    const hdf5::File f = hdf5::File::open(path);
+    return f.has_attr("/", "format") && f.read_attr_string("/", "format") == io::kWeightsFormat &&
+           missing_groups(f).empty();
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+void restore_optimizer(const Checkpoint& checkpoint, optim::Optimizer& opt) {
+  AFN_CHECK(checkpoint.optimizer_name == opt.name(), "checkpoint: the saved optimizer is '",
+            checkpoint.optimizer_name, "' but this run's is '", opt.name(),
+            "'; its state cannot be resumed by another optimizer");
+  opt.load_state_dict(checkpoint.optimizer);
+}
+
+}  // namespace afinar::train
