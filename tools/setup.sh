@@ -7,7 +7,7 @@ set -euo pipefail
 
 packages=(build-essential cmake ninja-build pkg-config ccache clang-format
           libopenblas-dev libhdf5-dev libstb-dev libturbojpeg0-dev zlib1g-dev
-          libgtest-dev libbenchmark-dev libcli11-dev dataset-fashion-mnist)
+          libgtest-dev libbenchmark-dev libcli11-dev libtomlplusplus-dev dataset-fashion-mnist)
 if [[ "${1:-}" == "--goldens" ]]; then
   packages+=(python3-torch python3-torchvision python3-pil python3-h5py python3-numpy)
 fi

@@ -1,0 +1,89 @@
+// One epoch of training or evaluation of a classifier over a DataLoader: forward, cross-entropy,
+// backward and optimizer step per batch, with loss, accuracy, top-5 and the confusion matrix.
+//
+// On the GPU nothing here waits for the device between steps: the loss, the top-5 count and the
+// predicted classes stay in device tensors (MetricAccumulator) and are read back once per log
+// interval and at the end of the epoch, so the host queues step k+1 while the GPU runs step k.
+//
+//   EpochStats s = train_epoch(*model, loader, opt, classes, {.label_smoothing = 0.1});
+//   EpochStats v = evaluate(*model, val_loader, classes, {});
+//   std::printf("val acc %.3f  macro F1 %.3f\n", v.accuracy, v.confusion.macro_f1());
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <vector>
+
+#include "afinar/data/loader.h"
+#include "afinar/nn/module.h"
+#include "afinar/optim/optimizer.h"
+#include "afinar/optim/scheduler.h"
+#include "afinar/train/metrics.h"
+
+namespace afinar::train {
+
+// Loss, accuracy and top-5 accumulated over batches. add() queues device work only; read()
+// copies the pending values to the host (the one synchronisation) and folds them in.
+class MetricAccumulator {
+ public:
+  explicit MetricAccumulator(int64_t num_classes);
+  // logits [B, C], targets [B] int64, loss: the batch's mean loss (0-D), all on one device.
+  void add(const Tensor& logits, const Tensor& targets, const Tensor& loss);
+  void read();
+
+  int64_t samples() const { return samples_; }
+  double mean_loss() const { return samples_ ? loss_sum_ / double(samples_) : 0.0; }
+  double accuracy() const { return confusion_.accuracy(); }
+  // Top-5 accuracy, NaN when there are 5 classes or fewer (it would always be 1).
+  double top5() const;
+  const ConfusionMatrix& confusion() const { return confusion_; }
+
+ private:
+  struct Pending {
+    Tensor loss, predictions, targets, top5_correct;
+    int64_t batch;
+  };
+  std::vector<Pending> pending_;
+  ConfusionMatrix confusion_;
+  double loss_sum_ = 0;
+  int64_t samples_ = 0, top5_correct_ = 0;
+};
+
+struct EpochOptions {
+  double label_smoothing = 0;
+  int64_t log_interval = 20;  // steps between progress reports (and host reads)
+  int64_t max_steps = -1;     // stop the epoch once the global step count reaches this (-1: never)
+};
+
+struct Progress {
+  int64_t step = 0, steps = 0;  // within the epoch
+  int64_t samples = 0;
+  double loss = 0, accuracy = 0;
+  double seconds = 0;  // since the epoch started
+};
+using ProgressFn = std::function<void(const Progress&)>;
+
+struct EpochStats {
+  double loss = 0, accuracy = 0;
+  double top5 = std::numeric_limits<double>::quiet_NaN();
+  ConfusionMatrix confusion{1};
+  int64_t samples = 0, steps = 0;
+  double seconds = 0;
+  bool stopped_early = false;  // max_steps was reached
+};
+
+// Trains `model` for one epoch of `loader` (already started for the epoch). `step_scheduler`,
+// when given, steps after every optimizer step (OneCycleLR); `global_step` counts optimizer
+// steps across epochs. A loss that is NaN or infinite is an error naming the step.
+EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt,
+                       int64_t num_classes, const EpochOptions& options, int64_t& global_step,
+                       optim::LRScheduler* step_scheduler = nullptr,
+                       const ProgressFn& progress = {});
+
+// Evaluates in eval mode without gradients (the mode is restored after).
+EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
+                    const EpochOptions& options, const ProgressFn& progress = {});
+
+}  // namespace afinar::train

@@ -1,0 +1,112 @@
+// The epoch loop on a tiny linear classifier over synthetic, separable data: it learns, its
+// accumulated metrics equal a direct computation over the same data, max_steps stops it, and a
+// diverging loss is an error naming the step.
+#include "afinar/train/epoch.h"
+
+#include <gtest/gtest.h>
+
+#include "afinar/autograd/grad_mode.h"
+#include "afinar/nn/layers.h"
+#include "afinar/ops/loss.h"
+#include "afinar/ops/topk.h"
+#include "afinar/optim/sgd.h"
+
+namespace afinar::train {
+namespace {
+
+constexpr int64_t kClasses = 7;
+
+// Sample i: class i % 7, a 1x2x2 "image" whose pixels are noise plus a class-specific offset.
+data::Example sample(int64_t i, Generator& gen) {
+  const int64_t label = i % kClasses;
+  Tensor x = randn({1, 2, 2}, DType::F32, gen);
+  float* p = x.data<float>();
+  p[label % 4] += 4.0f;
+  p[(label / 4) + 2] -= 3.0f * float(label % 2);
+  return {x, label};
+}
+
+std::shared_ptr<nn::Module> classifier() {
+  return std::make_shared<nn::Sequential>(std::vector<nn::ModulePtr>{
+      std::make_shared<nn::Flatten>(), std::make_shared<nn::Linear>(4, kClasses)});
+}
+
+TEST(Epoch, LearnsAndReportsWhatADirectComputationGives) {
+  auto model = classifier();
+  data::DataLoader train(140, sample, {.batch_size = 16, .shuffle = true, .seed = 1});
+  data::DataLoader val(70, sample, {.batch_size = 32, .seed = 2});
+  optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  int64_t global_step = 0;
+  std::vector<Progress> seen;
+  double first_loss = 0;
+  for (int64_t epoch = 0; epoch < 8; ++epoch) {
+    train.start_epoch(epoch);
+    const EpochStats s = train_epoch(*model, train, opt, kClasses, {.log_interval = 3}, global_step,
+                                     nullptr, [&](const Progress& p) { seen.push_back(p); });
+    EXPECT_EQ(s.samples, 140);
+    EXPECT_EQ(s.steps, 9);
+    if (epoch == 0) first_loss = s.loss;
+  }
+  EXPECT_EQ(global_step, 72);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen[0].step, 3);  // every 3 steps, then at the end of the epoch
+  EXPECT_EQ(seen[0].samples, 48);
+
+  val.start_epoch(0);
+  const EpochStats v = evaluate(*model, val, kClasses, {});
+  EXPECT_TRUE(model->is_training());  // restored
+  EXPECT_LT(v.loss, first_loss);
+  EXPECT_GT(v.accuracy, 0.6);
+  EXPECT_TRUE(std::isnan(v.top5) == false);  // 7 classes: top-5 is reported
+
+  // The same numbers straight from the model over the whole validation set.
+  NoGradGuard no_grad;
+  model->eval();
+  val.start_epoch(0);
+  double loss_sum = 0;
+  int64_t correct = 0, n = 0;
+  while (auto b = val.next()) {
+    const Tensor logits = (*model)(b->images);
+    loss_sum += cross_entropy(logits, b->labels, {.reduction = Reduction::Sum}).item<double>();
+    const auto pred = argmax(logits, 1).to_vector<int64_t>();
+    const auto y = b->labels.to_vector<int64_t>();
+    for (size_t i = 0; i < y.size(); ++i) correct += pred[i] == y[i] ? 1 : 0;
+    n += int64_t(y.size());
+  }
+  EXPECT_NEAR(v.loss, loss_sum / double(n), 1e-5 * std::max(1.0, v.loss));
+  EXPECT_DOUBLE_EQ(v.accuracy, double(correct) / double(n));
+  EXPECT_EQ(v.confusion.total(), n);
+}
+
+TEST(Epoch, MaxStepsStopsTraining) {
+  auto model = classifier();
+  data::DataLoader train(140, sample, {.batch_size = 16});
+  optim::SGD opt(model->parameters(), {.lr = 0.1});
+  int64_t global_step = 5;
+  train.start_epoch(0);
+  const EpochStats s = train_epoch(*model, train, opt, kClasses, {.max_steps = 8}, global_step);
+  EXPECT_EQ(global_step, 8);
+  EXPECT_EQ(s.steps, 3);
+  EXPECT_TRUE(s.stopped_early);
+}
+
+TEST(Epoch, DivergingLossIsAnErrorNamingTheStep) {
+  auto model = classifier();
+  {
+    NoGradGuard no_grad;
+    model->parameters()[0].fill_(std::numeric_limits<double>::quiet_NaN());
+  }
+  data::DataLoader train(32, sample, {.batch_size = 16});
+  optim::SGD opt(model->parameters(), {.lr = 0.1});
+  int64_t global_step = 0;
+  train.start_epoch(0);
+  try {
+    train_epoch(*model, train, opt, kClasses, {.log_interval = 1}, global_step);
+    FAIL() << "a NaN loss must stop training";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+}  // namespace afinar::train

@@ -1,0 +1,127 @@
+// `afinar train` end to end on a small real dataset (Fashion-MNIST from Debian's
+// dataset-fashion-mnist, exported to an ImageFolder): the run's files, weights that `afinar
+// predict` reads, and settings that are refused before any training.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "afinar/data/fashion_mnist.h"
+#include "afinar/io/weights.h"
+#include "testing/cli.h"
+#include "testing/temp_dir.h"
+
+namespace afinar {
+namespace {
+
+namespace fs = std::filesystem;
+
+using testing::run_cli;
+
+std::vector<std::string> lines_of(const std::string& path) {
+  std::ifstream in(path);
+  std::vector<std::string> out;
+  for (std::string l; std::getline(in, l);) out.push_back(l);
+  return out;
+}
+
+class TrainCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"))
+      GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh)";
+    // 10 classes x 6 images in train/ and in test/.
+    data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), dir_ / "data",
+                       {.limit_per_class = 6});
+  }
+  testing::TempDir dir_;
+};
+
+TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
+  const std::string out = dir_ / "run";
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
+                        " --lr 0.05 --sched cosine --workers 2 --log-interval 2 --seed 3"
+                        " --output " +
+                        out,
+                    dir_ / "log.txt"),
+            0)
+      << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  const auto csv = lines_of(out + "/metrics.csv");
+  ASSERT_EQ(csv.size(), 6u);  // header, 2 x (train, val), test
+  EXPECT_EQ(csv[0], "epoch,split,loss,acc,top5,precision_macro,recall_macro,f1_macro,lr,seconds");
+  EXPECT_EQ(csv[1].rfind("0,train,", 0), 0u);
+  EXPECT_EQ(csv[2].rfind("0,val,", 0), 0u);
+  EXPECT_EQ(csv[5].find(",test,") != std::string::npos, true);
+  const auto events = lines_of(out + "/events.jsonl");
+  ASSERT_GE(events.size(), 2u);
+  EXPECT_NE(events.front().find("\"event\": \"start\""), std::string::npos);
+  EXPECT_NE(events.back().find("\"event\": \"end\""), std::string::npos);
+  bool tensorboard = false;
+  for (const auto& e : fs::directory_iterator(out))
+    tensorboard |= e.path().filename().string().rfind("events.out.tfevents.", 0) == 0;
+  EXPECT_TRUE(tensorboard);
+  EXPECT_TRUE(fs::exists(out + "/confusion_val.csv"));
+  EXPECT_TRUE(fs::exists(out + "/confusion_test.csv"));
+
+  const io::Weights best = io::load_weights(out + "/best.h5");
+  EXPECT_EQ(best.meta.arch, "resnet18");
+  EXPECT_EQ(best.meta.num_classes, 10);
+  EXPECT_EQ(best.meta.preprocessing.crop, 32);
+  EXPECT_EQ(best.meta.class_names.size(), 10u);
+  // The weights drive `afinar predict` with the run's preprocessing.
+  std::string image;
+  for (const auto& e : fs::recursive_directory_iterator(dir_ / "data/test"))
+    if (e.is_regular_file()) image = e.path().string();
+  EXPECT_EQ(run_cli("predict --weights " + out + "/best.h5 --json " + image, dir_ / "p.txt"), 0);
+  EXPECT_NE(lines_of(dir_ / "p.txt").at(0).find("\"label\""), std::string::npos);
+}
+
+TEST_F(TrainCli, BadSettingsFailBeforeTraining) {
+  const std::string base =
+      "train --data-dir " + (dir_ / "data") + " --image-size 32 --output " + (dir_ / "bad");
+  EXPECT_EQ(run_cli(base + " --freeze '*'", dir_ / "l1"), 1);  // nothing left to train
+  const auto log = lines_of(dir_ / "l1");
+  EXPECT_TRUE(std::any_of(log.begin(), log.end(), [](const std::string& l) {
+    return l.find("every parameter is frozen") != std::string::npos;
+  }));
+  EXPECT_EQ(run_cli(base + " --freeze 'no_such_layer.*'", dir_ / "l2"), 1);
+  EXPECT_EQ(run_cli(base + " --opt rmsprop", dir_ / "l3"), 1);
+  EXPECT_EQ(run_cli(base + " --num-classes 5", dir_ / "l4"), 1);  // the data has 10
+  EXPECT_EQ(run_cli(base + " --model resnet7", dir_ / "l5"), 1);
+  EXPECT_FALSE(fs::exists(dir_ / "bad/metrics.csv"));  // nothing was written
+}
+
+// Two stages from a recipe: the head alone, then everything with a lower lr for the backbone;
+// --epochs on the command line overrides both stages' epochs.
+TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
+  const std::string out = dir_ / "staged";
+  std::ofstream(dir_ / "r.toml")
+      << "[model]\nname = \"resnet18\"\n"
+      << "[data]\ndir = \"" << dir_ / "data"
+      << "\"\n"
+      << "image_size = 32\nbatch_size = 8\n"
+      << "[[stage]]\nepochs = 3\nfreeze = [\"*\"]\nunfreeze = [\"fc.*\"]\n"
+      << "optimizer = { name = \"adam\", lr = 1e-3 }\n"
+      << "[[stage]]\nepochs = 3\nunfreeze = [\"*\"]\n"
+      << "optimizer = { name = \"sgd\", lr = 1e-2, momentum = 0.9 }\n"
+      << "param_groups = [ { params = [\"layer*\", \"conv1.*\"], lr = 1e-3 } ]\n";
+  ASSERT_EQ(run_cli("train --config " + (dir_ / "r.toml") + " --epochs 1 --output " + out,
+                    dir_ / "log.txt"),
+            0)
+      << lines_of(dir_ / "log.txt").back();
+  std::vector<std::string> stages;
+  for (const auto& l : lines_of(out + "/events.jsonl"))
+    if (l.find("\"event\": \"stage\"") != std::string::npos) stages.push_back(l);
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_NE(stages[0].find("\"trainable\": 5130"), std::string::npos)
+      << stages[0];  // fc: 512x10+10
+  EXPECT_NE(stages[1].find("\"frozen\": 0"), std::string::npos) << stages[1];
+  EXPECT_EQ(lines_of(out + "/metrics.csv").size(),
+            1u + 2 * 2 + 1);  // 2 epochs x (train, val), test
+  EXPECT_TRUE(fs::exists(out + "/recipe.toml"));
+}
+
+}  // namespace
+}  // namespace afinar

@@ -1,0 +1,134 @@
+// `afinar train`: fine-tune a torchvision model on an ImageFolder dataset (train/trainer.h).
+// Flags are named as in timm's train.py where they overlap. With --config, a recipe
+// (train/recipe.h) gives the run and the flags given on the command line override it; flags that
+// set a stage (--epochs, --opt, --lr, ...) apply to every stage of the recipe.
+#include <fstream>
+#include <iostream>
+
+#include "afinar/train/recipe.h"
+#include "afinar/train/trainer.h"
+#include "command.h"
+
+namespace afinar::cli {
+
+namespace {
+
+class TrainCommand : public Command {
+ public:
+  const char* name() const override { return "train"; }
+  const char* description() const override {
+    return "Fine-tune a model on an ImageFolder dataset (train/val/test folders or a split)";
+  }
+  void setup(CLI::App& app) override {
+    app_ = &app;
+    train::TrainConfig& c = flags_;
+    app.add_option("--config", config_, "Recipe (TOML); flags given here override it")
+        ->check(CLI::ExistingFile);
+    app.add_option("--data-dir", c.data_dir, "ImageFolder root");
+    app.add_option("--model", c.model, "Architecture (resnet18, vgg16_bn, ...)")
+        ->capture_default_str();
+    app.add_option("--weights", c.weights,
+                   "Starting weights (afinar HDF5); tensors whose name and shape match are loaded")
+        ->check(CLI::ExistingFile);
+    app.add_option("--num-classes", c.num_classes, "Classes of the new head (default: the data's)");
+    app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
+    app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
+    app.add_option("--image-size", c.image_size, "Crop size fed to the model")
+        ->capture_default_str();
+    app.add_option("--val-split", c.val_split, "Validation fraction when there is no val folder")
+        ->capture_default_str();
+    app.add_option("--test-split", c.test_split, "Test fraction when there is no test folder")
+        ->capture_default_str();
+    app.add_option("--output", c.output, "Output directory")->capture_default_str();
+    app.add_option("--seed", c.seed, "Seed of the split, shuffling, augmentation and dropout")
+        ->capture_default_str();
+    app.add_option("-j,--workers", c.workers, "Data loading threads")->capture_default_str();
+    app.add_option("--device", c.device, "cpu or cuda[:N]")->capture_default_str();
+    app.add_option("--max-steps", c.max_steps, "Stop after this many optimizer steps");
+    app.add_option("--log-interval", c.log_interval, "Steps between progress lines")
+        ->capture_default_str();
+    app.add_flag("--no-shuffle", no_shuffle_, "Keep the training set's order");
+    app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
+    // Stage settings.
+    app.add_option("--epochs", epochs_, "Epochs")->capture_default_str();
+    app.add_option("--opt", opt_, "sgd, adam or adamw")->capture_default_str();
+    app.add_option("--lr", lr_, "Learning rate")->capture_default_str();
+    app.add_option("--momentum", momentum_, "SGD momentum")->capture_default_str();
+    app.add_option("--weight-decay", weight_decay_, "Weight decay")->capture_default_str();
+    app.add_option("--sched", sched_, "none, step, exponential or cosine")->capture_default_str();
+    app.add_option("--decay-epochs", step_size_, "StepLR's step size")->capture_default_str();
+    app.add_option("--decay-rate", gamma_, "StepLR / ExponentialLR gamma")->capture_default_str();
+    app.add_option("--warmup-epochs", warmup_, "Linear warm-up epochs")->capture_default_str();
+    app.add_option("--freeze", freeze_, "Freeze parameters matching these glob patterns");
+    app.add_option("--unfreeze", unfreeze_, "Then unfreeze those matching these patterns");
+  }
+
+  int run() override {
+    train::TrainConfig c = config_.empty() ? flags_ : train::load_recipe(config_);
+    if (config_.empty()) c.stages = {train::StageConfig{}};
+    override_run(c);
+    for (train::StageConfig& s : c.stages) override_stage(s);
+    AFN_CHECK(!c.data_dir.empty(), "train: no dataset: give --data-dir or [data] dir in a recipe");
+    const train::TrainResult r = train::run_training(c, std::cout);
+    std::printf("best epoch %ld: accuracy %.4f, loss %.4f", long(r.best_epoch + 1), r.best.accuracy,
+                r.best.loss);
+    if (r.has_test) std::printf("; test accuracy %.4f", r.test.accuracy);
+    std::printf("\noutputs in %s\n", c.output.c_str());
+    return 0;
+  }
+
+ private:
+  // True when the flag is on the command line (or, without a recipe, always: its default counts).
+  bool given(const char* flag) const { return config_.empty() || app_->count(flag) > 0; }
+
+  void override_run(train::TrainConfig& c) const {
+    const train::TrainConfig& f = flags_;
+    if (given("--data-dir")) c.data_dir = f.data_dir;
+    if (given("--model")) c.model = f.model;
+    if (given("--weights")) c.weights = f.weights;
+    if (given("--num-classes")) c.num_classes = f.num_classes;
+    if (given("--batch-size")) c.batch_size = f.batch_size;
+    if (given("--smoothing")) c.smoothing = f.smoothing;
+    if (given("--image-size")) c.image_size = f.image_size;
+    if (given("--val-split")) c.val_split = f.val_split;
+    if (given("--test-split")) c.test_split = f.test_split;
+    if (given("--output")) c.output = f.output;
+    if (given("--seed")) c.seed = f.seed;
+    if (given("--workers")) c.workers = f.workers;
+    if (given("--device")) c.device = f.device;
+    if (given("--max-steps")) c.max_steps = f.max_steps;
+    if (given("--log-interval")) c.log_interval = f.log_interval;
+    if (no_shuffle_) c.shuffle = false;
+    if (no_augment_) c.augment = false;
+  }
+
+  void override_stage(train::StageConfig& s) const {
+    if (given("--epochs")) s.epochs = epochs_;
+    if (given("--opt")) s.optimizer.name = opt_;
+    if (given("--lr")) s.optimizer.options["lr"] = lr_;
+    if (given("--weight-decay")) s.optimizer.options["weight_decay"] = weight_decay_;
+    if (given("--momentum") && s.optimizer.name == "sgd")
+      s.optimizer.options["momentum"] = momentum_;
+    if (given("--sched")) s.scheduler.name = sched_;
+    if (given("--decay-epochs")) s.scheduler.args["step_size"] = double(step_size_);
+    if (given("--decay-rate")) s.scheduler.args["gamma"] = gamma_;
+    if (given("--warmup-epochs")) s.scheduler.warmup_epochs = warmup_;
+    if (given("--freeze")) s.freeze = freeze_;
+    if (given("--unfreeze")) s.unfreeze = unfreeze_;
+  }
+
+  CLI::App* app_ = nullptr;
+  std::string config_;
+  train::TrainConfig flags_;
+  int64_t epochs_ = 1, step_size_ = 7, warmup_ = 0;
+  std::string opt_ = "sgd", sched_ = "none";
+  double lr_ = 0.01, momentum_ = 0.9, weight_decay_ = 0, gamma_ = 0.1;
+  std::vector<std::string> freeze_, unfreeze_;
+  bool no_shuffle_ = false, no_augment_ = false;
+};
+
+}  // namespace
+
+AFN_CLI_COMMAND(TrainCommand);
+
+}  // namespace afinar::cli
