@@ -32,6 +32,11 @@ struct Case {
   bool legacy;  // torch.save's legacy container instead of zip
 };
 
+// What gtest prints for a case (instead of its bytes).
+void PrintTo(const Case& c, std::ostream* os) {
+  *os << c.arch << (c.legacy ? " (legacy container)" : " (zip container)");
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   return info.param.arch + (info.param.legacy ? "_legacy" : "_zip");
 }

@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "testing/compare.h"
+#include "testing/errors.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"
 
@@ -50,14 +51,7 @@ std::vector<ArchKeys> torchvision_archs() {
   return out;
 }
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 size_t files_in(const std::string& dir) {
   return size_t(std::distance(std::filesystem::directory_iterator(dir), {}));

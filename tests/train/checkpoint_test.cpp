@@ -26,6 +26,7 @@
 #include "afinar/optim/adam.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
+#include "testing/errors.h"
 #include "testing/fixtures.h"
 #include "testing/temp_dir.h"
 
@@ -35,14 +36,7 @@ namespace {
 using testing::expect_identical;
 namespace fs = std::filesystem;
 
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "";
-}
+using testing::error_of;
 
 #define EXPECT_ERROR_HAS(statement, fragment)                                     \
   do {                                                                            \
