@@ -188,8 +188,10 @@ Batch DataLoader::State::build_batch(const ExampleFn& source, uint64_t seed, int
   return collate(examples, kept, host_memory);
 }
 
-void DataLoader::start_epoch(int64_t epoch) {
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
   AFN_CHECK(epoch >= 0, "DataLoader: epoch must be >= 0, got ", epoch);
+  AFN_CHECK(first_batch >= 0 && first_batch <= batches_per_epoch(), "DataLoader: first_batch ",
+            first_batch, " is outside the epoch's ", batches_per_epoch(), " batches");
   State& st = *state_;
   {
     std::lock_guard lock(st.mu);
@@ -197,7 +199,7 @@ void DataLoader::start_epoch(int64_t epoch) {
     st.epoch = epoch;
     st.order = epoch_order(size_, options_.shuffle, options_.seed, epoch);
     st.num_batches = batches_per_epoch();
-    st.next_to_build = st.next_to_deliver = 0;
+    st.next_to_build = st.next_to_deliver = first_batch;
     st.ready.clear();
     st.failure = nullptr;
     st.stats.samples = st.stats.skipped = 0;

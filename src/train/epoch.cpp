@@ -72,7 +72,7 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
   int64_t step = 0;
   bool stopped = false;
   while (auto batch = loader.next()) {
-    if (o.max_steps >= 0 && global_step >= o.max_steps) {
+    if ((o.max_steps >= 0 && global_step >= o.max_steps) || (o.interrupt && *o.interrupt)) {
       stopped = true;
       break;
     }

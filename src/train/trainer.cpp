@@ -6,6 +6,7 @@
 #include <fstream>
 #include <memory>
 #include <numeric>
+#include <optional>
 
 #include "afinar/data/dataset.h"
 #include "afinar/data/image_source.h"
@@ -15,6 +16,7 @@
 #include "afinar/nn/models.h"
 #include "afinar/optim/adam.h"
 #include "afinar/optim/sgd.h"
+#include "afinar/train/checkpoint.h"
 #include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
 
@@ -111,6 +113,11 @@ std::unique_ptr<optim::LRScheduler> make_scheduler(const StageConfig& stage,
                                                std::vector<int64_t>{sc.warmup_epochs});
 }
 
+void apply_freezing(const StageConfig& stage, nn::Module& model) {
+  if (!stage.freeze.empty()) nn::freeze(model, stage.freeze);
+  if (!stage.unfreeze.empty()) nn::unfreeze(model, stage.unfreeze);
+}
+
 // Applies the stage's freezing and makes its optimizer and schedule.
 struct Stage {
   std::unique_ptr<optim::Optimizer> opt;
@@ -118,8 +125,7 @@ struct Stage {
 };
 Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model) {
   AFN_CHECK(stage.epochs >= 1, "stage ", index + 1, ": epochs must be >= 1, got ", stage.epochs);
-  if (!stage.freeze.empty()) nn::freeze(model, stage.freeze);
-  if (!stage.unfreeze.empty()) nn::unfreeze(model, stage.unfreeze);
+  apply_freezing(stage, model);
   AFN_CHECK(nn::count_params(model).trainable > 0, "stage ", index + 1,
             ": every parameter is frozen; unfreeze some (--unfreeze / unfreeze = [...])");
   Stage s;
@@ -160,7 +166,8 @@ ProgressFn progress_printer(std::ostream& log, int64_t epoch, int64_t epochs,
 
 }  // namespace
 
-TrainResult run_training(const TrainConfig& c, std::ostream& log) {
+TrainResult run_training(const TrainConfig& c, std::ostream& log,
+                         const std::atomic<bool>* interrupt) {
   // ---- everything that can be wrong is checked before the first step ----
   const Device device(c.device);
   check_device_available(device);
@@ -180,6 +187,18 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log) {
         << (r.ok() ? "" : " but " + r.str() + " (those keep their initialisation)") << "\n";
   }
   check_stages(c, *model);
+  std::optional<Checkpoint> resumed;
+  if (!c.resume.empty()) {
+    resumed = load_checkpoint(c.resume);
+    AFN_CHECK(resumed->meta.arch == c.model && resumed->meta.num_classes == classes,
+              "train: ", c.resume, " is a checkpoint of ", resumed->meta.arch, " with ",
+              resumed->meta.num_classes, " classes, not of this run's ", c.model, " with ",
+              classes);
+    AFN_CHECK(resumed->trainer.stage < int64_t(c.stages.size()), "train: ", c.resume,
+              " was saved in stage ", resumed->trainer.stage + 1, " but the run has ",
+              c.stages.size());
+    model->load_state_dict(resumed->model);
+  }
   const nn::ParamCounts counts = nn::count_params(*model);
   log << c.model << ": " << counts.total << " parameters\n";
   model->to(device);
@@ -220,16 +239,39 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log) {
                              ", \"classes\": " + std::to_string(classes) +
                              ", \"device\": " + io::json_string(device.str()));
   TrainResult result;
-  const EpochOptions eo{
+  EpochOptions eo{
       .label_smoothing = c.smoothing, .log_interval = c.log_interval, .max_steps = c.max_steps};
+  eo.interrupt = interrupt;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
                       [](int64_t n, const StageConfig& s) { return n + s.epochs; });
+  if (resumed) {
+    result.steps = resumed->trainer.step;
+    result.best_epoch = resumed->trainer.best_epoch;
+    result.best.accuracy = resumed->trainer.best_metric;
+    default_generator().set_state(resumed->trainer.rng_seed, resumed->trainer.rng_offset);
+    log << "resuming " << c.resume << " at epoch " << resumed->trainer.epoch + 1 << ", batch "
+        << resumed->trainer.data_position << " (step " << result.steps << ")\n";
+  }
+  const int64_t resume_epoch = resumed ? resumed->trainer.epoch : 0;
   int64_t epoch = 0;  // counted across stages
   double lr = 0;      // of the first group, at the start of the epoch
   bool stopped = false;
   for (size_t si = 0; si < c.stages.size() && !stopped; ++si) {
+    const int64_t stage_end = epoch + c.stages[si].epochs;
+    if (stage_end <= resume_epoch) {  // done before the checkpoint: only its freezing carries over
+      apply_freezing(c.stages[si], *model);
+      epoch = stage_end;
+      continue;
+    }
     Stage stage = prepare_stage(c.stages[si], si, *model);
+    int64_t first_batch = 0;
+    if (resumed && resumed->trainer.stage == int64_t(si)) {  // the checkpoint's optimizer is ours
+      restore_optimizer(*resumed, *stage.opt);
+      resumed->scheduler.restore(*stage.sched);
+      first_batch = resumed->trainer.data_position;
+      epoch = resume_epoch;
+    }
     const nn::ParamCounts counts = nn::count_params(*model);
     log << "stage " << si + 1 << "/" << c.stages.size() << ": " << c.stages[si].epochs
         << " epochs, " << c.stages[si].optimizer.name << ", " << counts.trainable
@@ -237,12 +279,39 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log) {
     run_log.event("stage", "\"stage\": " + std::to_string(si + 1) +
                                ", \"trainable\": " + std::to_string(counts.trainable) +
                                ", \"frozen\": " + std::to_string(counts.frozen));
-    for (int64_t e = 0; e < c.stages[si].epochs && !stopped; ++e, ++epoch) {
+    // The checkpoint after `batches` of `next_epoch` (0: at its start) with this stage's state.
+    auto save = [&](int64_t next_epoch, int64_t batches) {
+      TrainerState ts{int64_t(si),
+                      next_epoch,
+                      result.steps,
+                      c.seed,
+                      result.best.accuracy,
+                      result.best_epoch,
+                      batches,
+                      default_generator().seed(),
+                      default_generator().offset()};
+      save_checkpoint(c.output + "/checkpoint.h5",
+                      {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
+                       SchedulerState::of(c.stages[si].scheduler.name, *stage.sched), ts});
+    };
+    for (; epoch < stage_end && !stopped; ++epoch, first_batch = 0) {
+      if (c.max_steps >= 0 && result.steps >= c.max_steps) {
+        stopped = true;
+        break;
+      }
       lr = stage.opt->param_groups()[0].get("lr");
-      train->start_epoch(epoch);
+      train->start_epoch(epoch, first_batch);
       const EpochStats t =
           train_epoch(*model, *train, *stage.opt, classes, eo, result.steps, nullptr,
                       progress_printer(log, epoch, total_epochs, "train"));
+      if (t.stopped_early) {  // mid-epoch: keep the position, skip validation
+        save(epoch, first_batch + t.steps);
+        run_log.event("stopped", "\"epoch\": " + std::to_string(epoch) +
+                                     ", \"batches\": " + std::to_string(first_batch + t.steps) +
+                                     ", \"step\": " + std::to_string(result.steps));
+        stopped = true;
+        break;
+      }
       run_log.epoch(epoch, "train", t, lr);
       EpochStats judged = t;
       if (val) {
@@ -258,10 +327,16 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log) {
         io::save_weights(c.output + "/best.h5", host_state_dict(*model), meta);
       }
       stage.sched->step();
-      stopped = t.stopped_early;
+      save(epoch + 1, 0);
     }
   }
-  run_log.confusion(val ? "val" : "train", result.best.confusion, splits.classes);
+  if (stopped) {
+    log << "stopped at step " << result.steps << "; continue with --resume " << c.output
+        << "/checkpoint.h5\n";
+  }
+  // The best epoch's confusion matrix (unknown when it came before a resume).
+  if (result.best.confusion.num_classes() == classes)
+    run_log.confusion(val ? "val" : "train", result.best.confusion, splits.classes);
   if (test) {
     model->load_state_dict(io::load_weights(c.output + "/best.h5").state_dict);
     test->start_epoch(0);

@@ -162,6 +162,21 @@ TEST(DataLoader, RestartingAnEpochMidwayStartsClean) {
   EXPECT_EQ(full, epoch_contents(fresh, 0));
 }
 
+// Resuming at batch k of an epoch gives that epoch's batches k, k+1, ... exactly, with workers
+// too; a first batch past the end is an error.
+TEST(DataLoader, StartingMidEpochGivesTheRemainingBatches) {
+  for (int workers : {0, 2}) {
+    DataLoader loader(30, noisy_sample,
+                      {.batch_size = 4, .shuffle = true, .num_workers = workers, .seed = 4});
+    const auto full = epoch_contents(loader, 3);
+    loader.start_epoch(3, 5);
+    std::vector<std::vector<float>> rest;
+    while (auto b = loader.next()) rest.push_back(b->images.to_vector<float>());
+    EXPECT_EQ(rest, std::vector<std::vector<float>>(full.begin() + 5, full.end()));
+    EXPECT_THROW(loader.start_epoch(0, 9), Error);
+  }
+}
+
 // Batches delivered on the GPU (pinned staging, copies one batch ahead on the copy stream) hold
 // exactly what the cpu loader delivers, with and without workers.
 TEST(DataLoaderCuda, DeliversTheCpuBatchesOnTheDevice) {

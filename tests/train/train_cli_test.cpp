@@ -10,6 +10,7 @@
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/io/weights.h"
 #include "testing/cli.h"
+#include "testing/compare.h"
 #include "testing/temp_dir.h"
 
 namespace afinar {
@@ -121,6 +122,29 @@ TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
   EXPECT_EQ(lines_of(out + "/metrics.csv").size(),
             1u + 2 * 2 + 1);  // 2 epochs x (train, val), test
   EXPECT_TRUE(fs::exists(out + "/recipe.toml"));
+}
+
+// A run stopped mid-epoch (--max-steps) and resumed from its checkpoint ends with the same
+// weights and BN buffers, bit for bit, as the run that never stopped (CPU).
+TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
+  const std::string common = "train --data-dir " + (dir_ / "data") +
+                             " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
+                             " --opt adamw --lr 1e-3 --sched cosine --workers 2 --seed 5";
+  ASSERT_EQ(run_cli(common + " --output " + (dir_ / "a"), dir_ / "a.txt"), 0)
+      << lines_of(dir_ / "a.txt").back();
+  // 45 training images in batches of 8: 6 steps per epoch; stop in the middle of the second.
+  ASSERT_EQ(run_cli(common + " --max-steps 9 --output " + (dir_ / "b"), dir_ / "b1.txt"), 0)
+      << lines_of(dir_ / "b1.txt").back();
+  ASSERT_TRUE(fs::exists(dir_ / "b/checkpoint.h5"));
+  ASSERT_EQ(
+      run_cli(common + " --resume " + (dir_ / "b/checkpoint.h5") + " --output " + (dir_ / "b"),
+              dir_ / "b2.txt"),
+      0)
+      << lines_of(dir_ / "b2.txt").back();
+  const io::Weights a = io::load_weights(dir_ / "a/last.h5");
+  const io::Weights b = io::load_weights(dir_ / "b/last.h5");
+  ASSERT_EQ(a.state_dict.size(), b.state_dict.size());
+  for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
 }
 
 }  // namespace

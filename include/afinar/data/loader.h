@@ -71,8 +71,10 @@ class DataLoader {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  // Fixes the epoch's order (a seeded permutation when shuffling) and starts the workers.
-  void start_epoch(int64_t epoch);
+  // Fixes the epoch's order (a seeded permutation when shuffling) and starts the workers. The
+  // epoch starts at batch `first_batch` (resuming mid-epoch): the batches before it are skipped
+  // without being loaded, and the ones after hold what they would hold from batch 0.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0);
   // The next batch in order, or nothing at the end of the epoch.
   std::optional<Batch> next();
 

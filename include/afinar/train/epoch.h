@@ -10,6 +10,7 @@
 //   std::printf("val acc %.3f  macro F1 %.3f\n", v.accuracy, v.confusion.macro_f1());
 #pragma once
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -55,6 +56,8 @@ struct EpochOptions {
   double label_smoothing = 0;
   int64_t log_interval = 20;  // steps between progress reports (and host reads)
   int64_t max_steps = -1;     // stop the epoch once the global step count reaches this (-1: never)
+  // Set (from a signal handler, say) to stop training after the current step.
+  const std::atomic<bool>* interrupt = nullptr;
 };
 
 struct Progress {
@@ -71,7 +74,7 @@ struct EpochStats {
   ConfusionMatrix confusion{1};
   int64_t samples = 0, steps = 0;
   double seconds = 0;
-  bool stopped_early = false;  // max_steps was reached
+  bool stopped_early = false;  // max_steps was reached or the interrupt flag was set
 };
 
 // Trains `model` for one epoch of `loader` (already started for the epoch). `step_scheduler`,

@@ -5,10 +5,11 @@
 // at the end, and the run's files in the output directory (run_log.h, plus last.h5 and best.h5
 // weights files that `afinar predict` reads).
 //
-// Not yet here: checkpoints with optimizer state and --resume, early stopping, TTA, gradual
-// unfreezing and depth-wise (discriminative) learning rates.
+// Not yet here: early stopping, TTA, gradual unfreezing and depth-wise (discriminative) learning
+// rates.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <ostream>
@@ -24,7 +25,7 @@ namespace afinar::train {
 // take the optimizer's defaults.
 struct OptimizerConfig {
   std::string name = "sgd";
-  optim::Options options = {{"lr", 0.01}, {"momentum", 0.9}};
+  optim::Options options = {{"lr", 0.01}};
 };
 
 // The epoch schedule of a stage: "none", "step" (step_size, gamma), "multistep" (milestones,
@@ -77,6 +78,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string device = "cpu";
   int64_t log_interval = 20;
+  std::string resume;  // a checkpoint.h5 of this configuration's run: continue where it stopped
 };
 
 struct TrainResult {
@@ -87,9 +89,14 @@ struct TrainResult {
   int64_t steps = 0;
 };
 
-// Runs the configuration; progress lines go to `log`. Bad settings (unknown model, optimizer or
-// schedule, a pattern matching no parameter, a parameter claimed by two groups, a stage with
-// everything frozen, a missing data folder) are errors before any training step.
-TrainResult run_training(const TrainConfig& config, std::ostream& log);
+// Runs the configuration; progress lines go to `log`. After every epoch, and when training stops
+// early (max_steps, or `interrupt` set, e.g. by Ctrl-C), output/checkpoint.h5 holds everything
+// needed to continue (train/checkpoint.h); TrainConfig::resume continues from it, and on the CPU
+// the resumed run ends with the same weights, bit for bit, as one that never stopped. Bad settings
+// (unknown model, optimizer or schedule, a pattern matching no parameter, a parameter claimed by
+// two groups, a stage with everything frozen, a missing data folder) are errors before any training
+// step.
+TrainResult run_training(const TrainConfig& config, std::ostream& log,
+                         const std::atomic<bool>* interrupt = nullptr);
 
 }  // namespace afinar::train

@@ -2,6 +2,8 @@
 // Flags are named as in timm's train.py where they overlap. With --config, a recipe
 // (train/recipe.h) gives the run and the flags given on the command line override it; flags that
 // set a stage (--epochs, --opt, --lr, ...) apply to every stage of the recipe.
+#include <atomic>
+#include <csignal>
 #include <fstream>
 #include <iostream>
 
@@ -12,6 +14,8 @@
 namespace afinar::cli {
 
 namespace {
+
+std::atomic<bool> g_interrupt{false};  // set by SIGINT
 
 class TrainCommand : public Command {
  public:
@@ -47,6 +51,9 @@ class TrainCommand : public Command {
     app.add_option("--max-steps", c.max_steps, "Stop after this many optimizer steps");
     app.add_option("--log-interval", c.log_interval, "Steps between progress lines")
         ->capture_default_str();
+    app.add_option("--resume", c.resume,
+                   "Continue the run of this checkpoint (RUN/checkpoint.h5; same configuration)")
+        ->check(CLI::ExistingFile);
     app.add_flag("--no-shuffle", no_shuffle_, "Keep the training set's order");
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
     // Stage settings.
@@ -69,7 +76,12 @@ class TrainCommand : public Command {
     override_run(c);
     for (train::StageConfig& s : c.stages) override_stage(s);
     AFN_CHECK(!c.data_dir.empty(), "train: no dataset: give --data-dir or [data] dir in a recipe");
-    const train::TrainResult r = train::run_training(c, std::cout);
+    // Ctrl-C: finish the current step, write the checkpoint and stop; a second one kills.
+    std::signal(SIGINT, [](int) {
+      g_interrupt = true;
+      std::signal(SIGINT, SIG_DFL);
+    });
+    const train::TrainResult r = train::run_training(c, std::cout, &g_interrupt);
     std::printf("best epoch %ld: accuracy %.4f, loss %.4f", long(r.best_epoch + 1), r.best.accuracy,
                 r.best.loss);
     if (r.has_test) std::printf("; test accuracy %.4f", r.test.accuracy);
@@ -98,6 +110,7 @@ class TrainCommand : public Command {
     if (given("--device")) c.device = f.device;
     if (given("--max-steps")) c.max_steps = f.max_steps;
     if (given("--log-interval")) c.log_interval = f.log_interval;
+    if (given("--resume")) c.resume = f.resume;
     if (no_shuffle_) c.shuffle = false;
     if (no_augment_) c.augment = false;
   }
