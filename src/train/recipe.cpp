@@ -147,6 +147,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("seed", c.seed);
   r.get("device", c.device);
   r.get("smoothing", c.smoothing);
+  r.get("patience", c.patience);
   r.get("max_steps", c.max_steps);
   r.get("log_interval", c.log_interval);
   if (const toml::table* m = subtable(r, "model")) {
@@ -211,6 +212,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("seed", int64_t(c.seed));
   root.insert("device", c.device);
   root.insert("smoothing", c.smoothing);
+  root.insert("patience", c.patience);
   root.insert("max_steps", c.max_steps);
   root.insert("log_interval", c.log_interval);
   root.insert(

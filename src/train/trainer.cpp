@@ -256,7 +256,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   const int64_t resume_epoch = resumed ? resumed->trainer.epoch : 0;
   int64_t epoch = 0;  // counted across stages
   double lr = 0;      // of the first group, at the start of the epoch
-  bool stopped = false;
+  bool stopped = false, early_stop = false;
   for (size_t si = 0; si < c.stages.size() && !stopped; ++si) {
     const int64_t stage_end = epoch + c.stages[si].epochs;
     if (stage_end <= resume_epoch) {  // done before the checkpoint: only its freezing carries over
@@ -328,9 +328,17 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       }
       stage.sched->step();
       save(epoch + 1, 0);
+      // Early stopping: epochs since the best one, which the checkpoint keeps across a resume.
+      if (c.patience > 0 && epoch - result.best_epoch >= c.patience) {
+        log << "no better validation accuracy for " << c.patience << " epochs: stopping\n";
+        early_stop = true;
+        run_log.event("early_stop", "\"epoch\": " + std::to_string(epoch) +
+                                        ", \"best_epoch\": " + std::to_string(result.best_epoch));
+        stopped = true;
+      }
     }
   }
-  if (stopped) {
+  if (stopped && !early_stop) {
     log << "stopped at step " << result.steps << "; continue with --resume " << c.output
         << "/checkpoint.h5\n";
   }

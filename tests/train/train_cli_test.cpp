@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 
@@ -145,6 +146,27 @@ TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
   const io::Weights b = io::load_weights(dir_ / "b/last.h5");
   ASSERT_EQ(a.state_dict.size(), b.state_dict.size());
   for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
+}
+
+// --patience 1: the run stops after the first epoch whose validation accuracy is not better than
+// the best so far (lr 0 keeps the weights; only BN statistics move), says so in events.jsonl and
+// writes no row after it. The run is seeded, so where it stops is fixed for this data.
+TEST_F(TrainCli, EarlyStoppingAfterPatienceEpochs) {
+  const std::string out = dir_ / "early";
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --epochs 6 -b 16 --image-size 32 --lr 0 --patience 1 --output " + out,
+                    dir_ / "log.txt"),
+            0);
+  int64_t epoch = -1, best = -1;
+  for (const auto& l : lines_of(out + "/events.jsonl"))
+    if (std::sscanf(l.c_str(), "{\"event\": \"early_stop\", \"epoch\": %ld, \"best_epoch\": %ld",
+                    &epoch, &best) == 2)
+      break;
+  ASSERT_GE(epoch, 1) << "no early_stop event";
+  EXPECT_EQ(epoch - best, 1);
+  EXPECT_LT(epoch, 5);
+  // Header, train and val rows up to `epoch`, and the test row.
+  EXPECT_EQ(lines_of(out + "/metrics.csv").size(), size_t(1 + 2 * (epoch + 1) + 1));
 }
 
 }  // namespace

@@ -2,7 +2,8 @@
 // name of the TrainConfig field it sets; a key afinar does not know is an error naming it and its
 // table, so a typo never silently falls back to a default.
 //
-//   output = "runs/flowers"          # also: seed, device, smoothing, max_steps, log_interval
+//   output = "runs/flowers"          # also: seed, device, smoothing, patience, max_steps,
+//                                    # log_interval
 //   [model]                          # name, weights, num_classes
 //   name = "resnet18"
 //   [data]                           # dir, val_split, test_split, image_size, batch_size,

@@ -5,7 +5,7 @@
 // at the end, and the run's files in the output directory (run_log.h, plus last.h5 and best.h5
 // weights files that `afinar predict` reads).
 //
-// Not yet here: early stopping, TTA, gradual unfreezing and depth-wise (discriminative) learning
+// Not yet here: TTA, new heads, gradual unfreezing and depth-wise (discriminative) learning
 // rates.
 #pragma once
 
@@ -72,6 +72,8 @@ struct TrainConfig {
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;    // label smoothing
+  int64_t patience = 0;    // early stopping: stop after this many epochs without a better
+                           // validation accuracy (0: never)
   int64_t max_steps = -1;  // stop after this many optimizer steps (-1: the epochs decide)
   // run
   std::string output = "runs/afinar";

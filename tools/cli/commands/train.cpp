@@ -37,6 +37,9 @@ class TrainCommand : public Command {
     app.add_option("--num-classes", c.num_classes, "Classes of the new head (default: the data's)");
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
+    app.add_option("--patience", c.patience,
+                   "Early stopping: epochs without a better validation accuracy (0: never)")
+        ->capture_default_str();
     app.add_option("--image-size", c.image_size, "Crop size fed to the model")
         ->capture_default_str();
     app.add_option("--val-split", c.val_split, "Validation fraction when there is no val folder")
@@ -101,6 +104,7 @@ class TrainCommand : public Command {
     if (given("--num-classes")) c.num_classes = f.num_classes;
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
+    if (given("--patience")) c.patience = f.patience;
     if (given("--image-size")) c.image_size = f.image_size;
     if (given("--val-split")) c.val_split = f.val_split;
     if (given("--test-split")) c.test_split = f.test_split;
