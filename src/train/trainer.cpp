@@ -26,16 +26,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A split fraction only where the split has no folder of its own (open_splits refuses both).
-data::SplitOptions split_options(const TrainConfig& c) {
-  const fs::path root(data::expand_user(c.data_dir));
-  const bool has_train = fs::is_directory(root / "train");
-  const bool has_val =
-      has_train && (fs::is_directory(root / "val") || fs::is_directory(root / "valid"));
-  const bool has_test = has_train && fs::is_directory(root / "test");
-  return {has_val ? 0.0 : c.val_split, has_test ? 0.0 : c.test_split, c.seed};
-}
-
 // The stage's optimizer over every parameter of `model`: the parameters no GroupConfig claims
 // first, with the optimizer's options, then each group with its own options on top.
 std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model) {
@@ -165,6 +155,15 @@ ProgressFn progress_printer(std::ostream& log, int64_t epoch, int64_t epochs,
 }
 
 }  // namespace
+
+data::SplitOptions split_options(const TrainConfig& c) {
+  const fs::path root(data::expand_user(c.data_dir));
+  const bool has_train = fs::is_directory(root / "train");
+  const bool has_val =
+      has_train && (fs::is_directory(root / "val") || fs::is_directory(root / "valid"));
+  const bool has_test = has_train && fs::is_directory(root / "test");
+  return {has_val ? 0.0 : c.val_split, has_test ? 0.0 : c.test_split, c.seed};
+}
 
 TrainResult run_training(const TrainConfig& c, std::ostream& log,
                          const std::atomic<bool>* interrupt) {
@@ -345,7 +344,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // The best epoch's confusion matrix (unknown when it came before a resume).
   if (result.best.confusion.num_classes() == classes)
     run_log.confusion(val ? "val" : "train", result.best.confusion, splits.classes);
-  if (test) {
+  if (test && result.best_epoch >= 0) {  // no best.h5 when the run stopped in its first epoch
     model->load_state_dict(io::load_weights(c.output + "/best.h5").state_dict);
     test->start_epoch(0);
     result.test = evaluate(*model, *test, classes, eo,

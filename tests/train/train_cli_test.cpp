@@ -66,6 +66,7 @@ TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
   EXPECT_TRUE(tensorboard);
   EXPECT_TRUE(fs::exists(out + "/confusion_val.csv"));
   EXPECT_TRUE(fs::exists(out + "/confusion_test.csv"));
+  EXPECT_TRUE(fs::exists(out + "/report.html"));  // afinar train writes the report too
 
   const io::Weights best = io::load_weights(out + "/best.h5");
   EXPECT_EQ(best.meta.arch, "resnet18");

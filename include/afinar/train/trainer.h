@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "afinar/data/dataset.h"
 #include "afinar/train/epoch.h"
 
 namespace afinar::train {
@@ -90,6 +91,11 @@ struct TrainResult {
   EpochStats test;  // of the best weights
   int64_t steps = 0;
 };
+
+// The split fractions open_splits gets for the configuration: the configured fraction only for a
+// split that has no folder of its own (open_splits refuses both). The report uses it to find the
+// run's validation and test images again.
+data::SplitOptions split_options(const TrainConfig& config);
 
 // Runs the configuration; progress lines go to `log`. After every epoch, and when training stops
 // early (max_steps, or `interrupt` set, e.g. by Ctrl-C), output/checkpoint.h5 holds everything

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "afinar/train/recipe.h"
+#include "afinar/train/report.h"
 #include "afinar/train/trainer.h"
 #include "command.h"
 
@@ -89,6 +90,11 @@ class TrainCommand : public Command {
                 r.best.loss);
     if (r.has_test) std::printf("; test accuracy %.4f", r.test.accuracy);
     std::printf("\noutputs in %s\n", c.output.c_str());
+    try {  // the run is done either way; a report that cannot be made is only a warning
+      std::printf("report: %s\n", train::write_report(c.output, {.device = c.device}).c_str());
+    } catch (const Error& e) {
+      std::fprintf(stderr, "afinar train: no report: %s\n", e.what());
+    }
     return 0;
   }
 
