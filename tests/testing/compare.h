@@ -5,8 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <string>
 
 #include "afinar/core/tensor.h"
@@ -39,6 +41,20 @@ inline void expect_identical(const Tensor& got, const Tensor& want, const std::s
   if (a.nbytes() > 0) {
     EXPECT_EQ(std::memcmp(a.raw_data(), b.raw_data(), a.nbytes()), 0) << what;
   }
+}
+
+// max |got - want| / max |want| over whole tensors (same shape): the error relative to the
+// reference's scale, for outputs whose small elements carry no meaning alone (logits, weights
+// after training). 0 or infinity when `want` is all zeros.
+inline double max_relative_error(const Tensor& got, const Tensor& want) {
+  const std::vector<double> g = got.to_vector<double>(), w = want.to_vector<double>();
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < w.size(); ++i) {
+    diff = std::max(diff, std::abs(g[i] - w[i]));
+    scale = std::max(scale, std::abs(w[i]));
+  }
+  if (scale == 0) return diff == 0 ? 0 : std::numeric_limits<double>::infinity();
+  return diff / scale;
 }
 
 }  // namespace afinar::testing
