@@ -2,6 +2,7 @@
 // momentum (reads p, g, buf; writes p, buf: 20 B/element) and Adam (p, g, m, v read; p, m, v
 // written: 28 B/element). GPU: GB/s and the fraction of the copy rate (one multi-tensor launch).
 //   ./build/bench/afinar_bench --benchmark_filter=OptimizerUpdate
+//   tools/bench/compare.py --filter OptimizerUpdate      (CPU, against torch.optim)
 #include <benchmark/benchmark.h>
 
 #include <memory>
@@ -66,8 +67,11 @@ void BM_OptimizerUpdateAdamCuda(benchmark::State& state) {
   if (!bench::gpu_available(state)) return;
   run<optim::Adam>(state, Device(DeviceType::CUDA, 0), 28);
 }
-BENCHMARK(BM_OptimizerUpdateSgd)->Unit(benchmark::kMillisecond);
-BENCHMARK(BM_OptimizerUpdateAdam)->Unit(benchmark::kMillisecond);
+// Named as bench/torch/optimizer_update.py's cases (tools/bench/compare.py pairs them).
+BENCHMARK(BM_OptimizerUpdateSgd)
+    ->Name("OptimizerUpdate/sgd_momentum")
+    ->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_OptimizerUpdateAdam)->Name("OptimizerUpdate/adam")->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OptimizerUpdateSgdCuda)->UseManualTime()->Iterations(1);
 BENCHMARK(BM_OptimizerUpdateAdamCuda)->UseManualTime()->Iterations(1);
 
