@@ -8,6 +8,7 @@
 #include <numeric>
 #include <optional>
 
+#include "afinar/core/rng.h"
 #include "afinar/data/dataset.h"
 #include "afinar/data/image_source.h"
 #include "afinar/io/json.h"
@@ -178,6 +179,9 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
             " but the dataset has ", classes, " classes");
   log << splits.describe();
 
+  // The seed drives the model's initialisation and dropout too (torch.manual_seed's role); a
+  // resumed run restores the generator's later state from its checkpoint.
+  default_generator().set_state(c.seed, 0);
   nn::ModulePtr model = nn::create_model(c.model, classes);
   if (!c.weights.empty()) {
     const io::Weights w = io::load_weights(c.weights);
