@@ -29,9 +29,25 @@ def forward_step(arch):
     return step
 
 
+def train_step():
+    """resnet18 in train mode, batch 16 of 64x64: forward, cross-entropy, backward, SGD momentum."""
+    model = torchvision.models.resnet18(num_classes=10).train()
+    x = torch.randn(16, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(16) % 10
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        torch.nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+
+    return step
+
+
 def main():
     run([("ModelsEvalForward/" + arch, lambda a=arch: forward_step(a))
-         for arch in ("resnet18", "vgg16")])
+         for arch in ("resnet18", "vgg16")] +
+        [("ModelsTrainStep/resnet18_64px_b16", train_step)])
 
 
 if __name__ == "__main__":
