@@ -10,6 +10,7 @@
 #include "afinar/nn/freeze.h"
 #include "afinar/nn/resnet.h"
 #include "afinar/nn/summary.h"
+#include "testing/cli.h"
 
 namespace afinar::nn {
 namespace {
@@ -134,37 +135,23 @@ TEST(Summary, WithCommas) {
 
 // ---- the CLI ----------------------------------------------------------------------------------
 
-struct CliResult {
-  int status;
-  std::string output;  // stdout and stderr
-};
-
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(AFINAR_CLI_PATH) + " " + args + " 2>&1";
-  FILE* pipe = popen(cmd.c_str(), "r");
-  CliResult r{-1, ""};
-  if (!pipe) return r;
-  char buf[4096];
-  for (size_t n; (n = fread(buf, 1, sizeof buf, pipe)) > 0;) r.output.append(buf, n);
-  const int status = pclose(pipe);
-  r.status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+using testing::cli;
+using testing::Result;
 
 bool contains(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
 TEST(SummaryCli, PrintsTheTableOfAnArchitecture) {
-  const CliResult r = run_cli("summary --arch resnet18");
-  ASSERT_EQ(r.status, 0) << r.output;
+  const Result r = cli("summary --arch resnet18");
+  ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_TRUE(
       contains(r.output, "            Conv2d-1         [-1, 64, 112, 112]           9,408"));
   EXPECT_TRUE(contains(r.output, "\nTotal params: 11,689,512\n"));
   EXPECT_TRUE(contains(r.output, "\nEstimated Total Size (MB): 107.96\n"));
 
-  const CliResult small = run_cli("summary --arch vgg16 --num-classes 10 --input 3,64,64");
-  ASSERT_EQ(small.status, 0) << small.output;
+  const Result small = cli("summary --arch vgg16 --num-classes 10 --input 3,64,64");
+  ASSERT_EQ(small.code, 0) << small.output;
   // vgg16 with a 10-way last layer: 138,357,544 - 4096·990 - 990.
   EXPECT_TRUE(contains(small.output, "\nTotal params: 134,301,514\n")) << small.output;
   EXPECT_TRUE(contains(small.output, "[-1, 64, 64, 64]"));
@@ -172,23 +159,23 @@ TEST(SummaryCli, PrintsTheTableOfAnArchitecture) {
 }
 
 TEST(SummaryCli, ErrorsExitWithOneAndAMessage) {
-  CliResult r = run_cli("summary --arch resnet19");
-  EXPECT_EQ(r.status, 1);
+  Result r = cli("summary --arch resnet19");
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.output, "afinar: error: unknown architecture 'resnet19'")) << r.output;
   EXPECT_TRUE(contains(r.output, "resnet152")) << r.output;
-  r = run_cli("summary --arch resnet18 --input 3,224");
-  EXPECT_EQ(r.status, 1);
+  r = cli("summary --arch resnet18 --input 3,224");
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.output, "needs 3 sizes C,H,W, got 2")) << r.output;
-  r = run_cli("summary --arch resnet18 --input 3,x,224");
-  EXPECT_EQ(r.status, 1);
+  r = cli("summary --arch resnet18 --input 3,x,224");
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.output, "must be positive integers")) << r.output;
-  r = run_cli("summary --arch resnet18 --num-classes 0");
-  EXPECT_EQ(r.status, 1);
+  r = cli("summary --arch resnet18 --num-classes 0");
+  EXPECT_EQ(r.code, 1);
   EXPECT_TRUE(contains(r.output, "num_classes must be positive")) << r.output;
-  r = run_cli("summary --arch vgg11 --input 3,16,16");  // too small for five 2x2 poolings
-  EXPECT_EQ(r.status, 1) << r.output;
+  r = cli("summary --arch vgg11 --input 3,16,16");  // too small for five 2x2 poolings
+  EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "afinar: error:")) << r.output;
-  EXPECT_NE(run_cli("summary").status, 0);  // --arch is required (CLI11's usage error)
+  EXPECT_NE(cli("summary").code, 0);  // --arch is required (CLI11's usage error)
 }
 
 }  // namespace

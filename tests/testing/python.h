@@ -1,6 +1,6 @@
-// Helpers for the tests that check afinar's files against PyTorch itself: running a command or the
-// real `afinar` executable with its output captured, and Python scripts through /usr/bin/python3
-// when it has torch, torchvision and h5py (SKIP_WITHOUT_TORCH() skips with the reason otherwise).
+// Helpers for the tests that check afinar's files against PyTorch itself: Python scripts through
+// /usr/bin/python3 when it has torch, torchvision and h5py (SKIP_WITHOUT_TORCH() skips with the
+// reason otherwise); commands and the afinar executable through testing/cli.h.
 //
 //   SKIP_WITHOUT_TORCH();
 //   const Result r = python(dir, "import sys, torch; ...", dir / "out.pth");
@@ -8,37 +8,15 @@
 #pragma once
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
 
+#include "testing/cli.h"
 #include "testing/temp_dir.h"
 
 namespace afinar::testing {
-
-struct Result {
-  int code = -1;
-  std::string output;  // stdout and stderr
-};
-
-// Runs `command` through the shell; its exit code (-1 when it did not exit normally) and output.
-inline Result run(const std::string& command) {
-  Result r;
-  FILE* p = popen((command + " 2>&1").c_str(), "r");
-  if (!p) return r;
-  char buf[4096];
-  for (size_t n; (n = std::fread(buf, 1, sizeof(buf), p)) > 0;) r.output.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-// `afinar <args>`: the executable built with the tests.
-inline Result cli(const std::string& args) {
-  return run(std::string(AFINAR_CLI_PATH) + " " + args);
-}
 
 inline bool torch_available() {
   static const bool ok = run("/usr/bin/python3 -c 'import torch, torchvision, h5py'").code == 0;

@@ -3,12 +3,12 @@
 #include "afinar/train/tensorboard.h"
 
 #include <gtest/gtest.h>
-#include <sys/wait.h>
 
 #include <cstring>
 #include <fstream>
 #include <iterator>
 
+#include "testing/cli.h"
 #include "testing/temp_dir.h"
 
 namespace afinar::train {
@@ -118,7 +118,7 @@ TEST(TensorBoard, ScalarsDecodeToWhatWasWritten) {
 }
 
 TEST(TensorBoard, TensorBoardReaderParsesTheFile) {
-  if (std::system("python3 -c 'import tensorboard' > /dev/null 2>&1") != 0)
+  if (testing::run("python3 -c 'import tensorboard'").code != 0)
     GTEST_SKIP() << "the Python tensorboard package is not installed (pip install tensorboard)";
   testing::TempDir dir;
   {
@@ -133,8 +133,8 @@ TEST(TensorBoard, TensorBoardReaderParsesTheFile) {
       "v = [(e.step, round(e.value, 6)) for e in a.Scalars('Loss/val')]\n"
       "assert v == [(0, 1.0), (1, 0.5), (2, 0.333333)], v\n";
   std::ofstream(dir / "check.py") << script;
-  const int status = std::system(("python3 " + (dir / "check.py")).c_str());
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  const testing::Result r = testing::run("python3 " + (dir / "check.py"));
+  EXPECT_EQ(r.code, 0) << r.output;
 }
 
 }  // namespace
