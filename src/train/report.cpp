@@ -17,9 +17,7 @@
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
 #include "afinar/io/atomic_file.h"
-#include "afinar/io/weights.h"
-#include "afinar/nn/init.h"
-#include "afinar/nn/models.h"
+#include "afinar/io/model_file.h"
 #include "afinar/ops/softmax.h"
 #include "afinar/train/html.h"
 #include "afinar/train/recipe.h"
@@ -213,11 +211,7 @@ void label_samples(const Run& r, const std::vector<data::Sample>& chosen,
   if (grid.samples.empty()) return;
   const Device device(options.device);
   const int64_t n = int64_t(grid.samples.size()), classes = r.best.meta.num_classes;
-  nn::ModulePtr model = [&] {
-    nn::init::SkipInitGuard loaded_next;  // no random draws for weights replaced at once
-    return nn::create_model(r.best.meta.arch, classes);
-  }();
-  model->load_state_dict(r.best.state_dict, /*strict=*/true);
+  nn::ModulePtr model = io::load_model(r.best);
   model->to(device);
   model->eval();
   NoGradGuard no_grad;

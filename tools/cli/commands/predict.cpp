@@ -16,8 +16,7 @@
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
 #include "afinar/io/json.h"
-#include "afinar/io/weights.h"
-#include "afinar/nn/models.h"
+#include "afinar/io/model_file.h"
 #include "afinar/ops/softmax.h"
 #include "afinar/ops/topk.h"
 #include "command.h"
@@ -51,15 +50,12 @@ class PredictCommand : public Command {
 
   int run() override {
     const io::Weights w = io::load_weights(weights_);
-    const std::string arch = arch_.empty() ? w.meta.arch : arch_;
-    AFN_CHECK(nn::is_model_name(arch), "predict: unknown architecture '", arch, "'");
     const int64_t classes = w.meta.num_classes;
     if (topk_ == 0) topk_ = std::min<int64_t>(5, classes);
     AFN_CHECK(topk_ >= 1 && topk_ <= classes, "predict: --topk ", topk_, " is out of range for ",
               classes, " classes");
     const Device device(device_);
-    nn::ModulePtr model = nn::create_model(arch, classes);
-    model->load_state_dict(w.state_dict, /*strict=*/true);
+    nn::ModulePtr model = io::load_model(w, arch_);
     model->to(device);
     model->eval();
     const io::Preprocessing& pp = w.meta.preprocessing;
