@@ -175,7 +175,7 @@ TEST(SummaryCli, ErrorsExitWithOneAndAMessage) {
   r = cli("summary --arch vgg11 --input 3,16,16");  // too small for five 2x2 poolings
   EXPECT_EQ(r.code, 1) << r.output;
   EXPECT_TRUE(contains(r.output, "afinar: error:")) << r.output;
-  EXPECT_NE(cli("summary").code, 0);  // --arch is required (CLI11's usage error)
+  EXPECT_EQ(cli("summary").code, 2);  // --arch is required: a usage error
 }
 
 }  // namespace

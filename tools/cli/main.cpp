@@ -1,8 +1,8 @@
 // afinar: training, evaluation, import/export and inspection from one executable.
 //   afinar --help            the commands
 //   afinar COMMAND --help    one command's options
-// Every failure is reported once as "afinar: error: ..." with exit code 1; CLI usage errors exit
-// with CLI11's code (106 for a bad option, etc.) after printing what was wrong.
+// Every failure is reported once as "afinar: error: ..." with exit code 1; usage errors (a wrong
+// or missing flag) exit with 2 after CLI11 prints what was wrong.
 #include <cstdio>
 #include <exception>
 
@@ -36,7 +36,8 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    const int code = app.exit(e);  // prints the message, or the help / version (code 0)
+    return code == 0 ? 0 : 2;      // usage errors exit 2; runtime errors (below) 1
   }
   try {
     for (auto& command : commands)
