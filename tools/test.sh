@@ -19,7 +19,6 @@ cmake --build "$build_dir" -j "$jobs"
 
 tools/check-format.sh
 
-# OpenBLAS (Debian 0.3.21) takes newer AVX-512 CPUs for Haswell and picks its AVX2 kernels;
-# SkylakeX selects the AVX-512 ones (PERF.md). Only where the CPU has AVX-512.
-if grep -q avx512f /proc/cpuinfo 2>/dev/null; then export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}; fi
+# shellcheck source=tools/openblas_env.sh
+source tools/openblas_env.sh
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"

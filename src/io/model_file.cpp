@@ -12,7 +12,7 @@ nn::ModulePtr load_model(const Weights& w, const std::string& arch_override) {
             "' (the weights file's arch attribute, or --arch)");
   nn::ModulePtr model = [&] {
     nn::init::SkipInitGuard loaded_next;  // every tensor is replaced at once: draw nothing
-    return nn::create_model(arch, w.meta.num_classes);
+    return nn::create_model(arch, w.meta.num_classes, w.meta.head);
   }();
   model->load_state_dict(w.state_dict, /*strict=*/true);
   return model;

@@ -115,10 +115,6 @@ KeyShapes resnet_keys(const ResNetConfig& cfg, int64_t num_classes) {
   return out;
 }
 
-bool is_vgg(const std::string& arch) {
-  return arch.rfind("vgg", 0) == 0;
-}
-
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() &&
          s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
@@ -198,16 +194,34 @@ KeyShapes torchvision_keys(const std::string& arch, int64_t num_classes) {
   AFN_FAIL("unknown architecture '", arch, "'; afinar knows ", supported_list());
 }
 
-int64_t head_classes(const KeyShapes& keys, const std::string& arch) {
-  const std::string head = is_vgg(arch) ? "classifier.6.weight" : "fc.weight";
-  const Shape* s = find_shape(keys, head);
-  AFN_CHECK(s != nullptr && s->size() == 2, "the state_dict has no 2-D '", head, "' (the head of ",
-            arch, "), so it is not a torchvision ", arch);
+KeyShapes model_keys(const std::string& arch, int64_t num_classes, const nn::HeadSpec& head) {
+  KeyShapes keys = torchvision_keys(arch, num_classes);
+  if (head.is_default()) return keys;
+  // The head's input width: the last convolution's channels (VGG, after the global pool) or the
+  // inputs of torchvision's fc (ResNet). The head's keys come last, as its module does.
+  const std::string prefix = nn::head_module_name(arch) + ".";
+  int64_t width = 0;
+  KeyShapes out;
+  for (auto& [k, shape] : keys) {
+    if (k == "fc.weight") width = shape[1];
+    if (k.rfind("features.", 0) == 0 && shape.size() == 4) width = shape[0];
+    if (k.rfind(prefix, 0) != 0) out.emplace_back(std::move(k), std::move(shape));
+  }
+  for (auto& entry : nn::head_keys(arch, head, width, num_classes)) out.push_back(std::move(entry));
+  return out;
+}
+
+int64_t head_classes(const KeyShapes& keys, const std::string& arch, const nn::HeadSpec& head) {
+  const std::string key = nn::head_output_key(arch, head);
+  const Shape* s = find_shape(keys, key);
+  AFN_CHECK(s != nullptr && s->size() == 2, "the state_dict has no 2-D '", key, "' (the output of ",
+            arch, " with head ", nn::head_str(head), "), so it is not that model");
   return (*s)[0];
 }
 
-void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes) {
-  const KeyShapes expected = torchvision_keys(arch, num_classes);
+void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes,
+                const nn::HeadSpec& head) {
+  const KeyShapes expected = model_keys(arch, num_classes, head);
   std::map<std::string, Shape> have(keys.begin(), keys.end());
   std::vector<std::string> missing, mismatched, unexpected;
   std::set<std::string> known;
@@ -225,7 +239,9 @@ void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_clas
     if (!known.count(k)) unexpected.push_back(k);
   if (missing.empty() && mismatched.empty() && unexpected.empty()) return;
   std::ostringstream msg;
-  msg << "the state_dict is not torchvision's " << arch << " with " << num_classes << " classes:";
+  msg << "the state_dict is not torchvision's " << arch << " with " << num_classes << " classes";
+  if (!head.is_default()) msg << " and head " << nn::head_str(head);
+  msg << ":";
   if (!missing.empty())
     msg << " missing " << missing.size() << " keys (" << first_few(missing) << ");";
   if (!unexpected.empty())
@@ -235,10 +251,16 @@ void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_clas
   AFN_FAIL(msg.str());
 }
 
-ArchGuess detect_arch(const KeyShapes& keys) {
+ArchGuess detect_arch(const KeyShapes& keys, const nn::HeadSpec& head) {
   AFN_CHECK(!keys.empty(), "detect_arch: the state_dict is empty");
+  // torchvision's own head tells the family (classifier.6 / fc); a new head replaces those keys,
+  // so then the backbone's do (features / layer1).
+  const bool vgg = head.is_default() ? find_shape(keys, "classifier.6.weight") != nullptr
+                                     : find_shape(keys, "features.0.weight") != nullptr;
+  const bool resnet = find_shape(keys, "layer1.0.conv1.weight") != nullptr &&
+                      (!head.is_default() || find_shape(keys, "fc.weight") != nullptr);
   std::string arch;
-  if (find_shape(keys, "classifier.6.weight")) {
+  if (vgg) {
     // VGG: one 4-D weight per convolution; BatchNorm layers carry running statistics.
     int64_t convs = 0;
     bool bn = false;
@@ -250,11 +272,11 @@ ArchGuess detect_arch(const KeyShapes& keys) {
     const std::map<int64_t, std::string> by_convs = {
         {8, "vgg11"}, {10, "vgg13"}, {13, "vgg16"}, {16, "vgg19"}};
     auto it = by_convs.find(convs);
-    AFN_CHECK(it != by_convs.end(),
-              "the state_dict looks like a VGG (it has classifier.6) but has ", convs,
+    AFN_CHECK(it != by_convs.end(), "the state_dict looks like a VGG (it has ",
+              head.is_default() ? "classifier.6" : "features.0", ") but has ", convs,
               " convolutions; torchvision's VGGs have 8, 10, 13 or 16");
     arch = it->second + (bn ? "_bn" : "");
-  } else if (find_shape(keys, "fc.weight") && find_shape(keys, "layer1.0.conv1.weight")) {
+  } else if (resnet) {
     // ResNet: blocks per layer from the highest block index, Bottleneck when blocks have conv3.
     std::vector<int64_t> blocks(4, 0);
     for (const auto& [k, s] : keys) {
@@ -272,20 +294,23 @@ ArchGuess detect_arch(const KeyShapes& keys) {
               " blocks per layer (", bottleneck ? "Bottleneck" : "BasicBlock",
               "); torchvision's are resnet18 [2,2,2,2], resnet34 [3,4,6,3] (BasicBlock), resnet50 "
               "[3,4,6,3], resnet101 [3,4,23,3], resnet152 [3,8,36,3] (Bottleneck)");
-  } else {
+  } else if (head.is_default()) {
     AFN_FAIL("cannot tell the architecture: the state_dict (", keys.size(), " keys, the first '",
              keys.front().first,
              "') has neither classifier.6 (VGG) nor layer1 and fc (ResNet); "
              "afinar imports ",
              supported_list());
+  } else {
+    AFN_FAIL("cannot tell the architecture: the state_dict (", keys.size(), " keys, the first '",
+             keys.front().first, "') has neither features.0 (VGG) nor layer1 (ResNet)");
   }
-  const int64_t classes = head_classes(keys, arch);
-  check_arch(keys, arch, classes);
+  const int64_t classes = head_classes(keys, arch, head);
+  check_arch(keys, arch, classes, head);
   return {arch, classes};
 }
 
-ArchGuess detect_arch(const StateDict& sd) {
-  return detect_arch(key_shapes(sd));
+ArchGuess detect_arch(const StateDict& sd, const nn::HeadSpec& head) {
+  return detect_arch(key_shapes(sd), head);
 }
 
 Preprocessing torchvision_preprocessing(const std::string& source) {
@@ -301,6 +326,34 @@ Preprocessing torchvision_preprocessing(const std::string& source) {
 
 namespace {
 constexpr const char* kStateDict = "/state_dict";
+
+// The head attributes: none for torchvision's own head (files from before heads read as such).
+void write_head(hdf5::File& f, const nn::HeadSpec& head) {
+  nn::check_head(head);
+  if (head.is_default()) return;
+  f.write_attr("/", "head", head.kind);
+  if (head.kind != "mlp") return;
+  f.write_attr("/", "head_hidden", head.hidden);
+  f.write_attr("/", "head_dropout", std::vector<double>(head.dropout.begin(), head.dropout.end()));
+}
+
+nn::HeadSpec read_head(const hdf5::File& f, const std::string& path) {
+  nn::HeadSpec head;
+  if (!f.has_attr("/", "head")) return head;
+  head.kind = f.read_attr_string("/", "head");
+  if (head.kind == "mlp") {
+    head.hidden = f.read_attr_int("/", "head_hidden");
+    const std::vector<double> p = f.read_attr_doubles("/", "head_dropout");
+    AFN_CHECK(p.size() == 2, path, ": head_dropout must have 2 values, got ", p.size());
+    head.dropout = {p[0], p[1]};
+  }
+  try {
+    nn::check_head(head);
+  } catch (const Error& e) {
+    AFN_FAIL(path, ": ", e.what());
+  }
+  return head;
+}
 
 void check_key(const std::string& key) {
   AFN_CHECK(!key.empty() && key.find('/') == std::string::npos && key != "." && key != "..",
@@ -353,6 +406,7 @@ void WeightsWriter::commit(const WeightsMeta& meta) {
               " classes");
     f.write_attr("/", "class_names", meta.class_names);
   }
+  write_head(f, meta.head);
   file_.reset();  // closes the HDF5 file before the rename
   out_.commit();
 }
@@ -384,6 +438,7 @@ Weights load_weights(const std::string& path) {
   AFN_CHECK(m.preprocessing.mean.size() == 3 && m.preprocessing.std.size() == 3, path,
             ": mean and std must have 3 values");
   if (f.has_attr("/", "class_names")) m.class_names = f.read_attr_strings("/", "class_names");
+  m.head = read_head(f, path);
   for (const std::string& key : f.list(kStateDict, hdf5::LinkOrder::Creation)) {
     Tensor t = f.read_tensor(std::string(kStateDict) + "/" + key);
     AFN_CHECK(t.dtype() == (ends_with(key, "num_batches_tracked") ? DType::I64 : DType::F32), path,

@@ -41,10 +41,17 @@ bool is_model_name(const std::string& name) {
   return false;
 }
 
-ModulePtr create_model(const std::string& name, int64_t num_classes) {
+ModulePtr create_model(const std::string& name, int64_t num_classes, const HeadSpec& head) {
   AFN_CHECK(num_classes > 0, "create_model: num_classes must be positive, got ", num_classes);
-  for (const auto& [n, make] : registry())
-    if (n == name) return make(num_classes);
+  check_head(head);
+  for (const auto& [n, make] : registry()) {
+    if (n != name) continue;
+    // torchvision's model first, then the head replaced: the draws of the PyTorch code that
+    // assigns a new head after building the model.
+    ModulePtr model = make(num_classes);
+    set_head(*model, head, num_classes);
+    return model;
+  }
   std::string valid;
   for (const auto& n : model_names()) valid += (valid.empty() ? "" : ", ") + n;
   AFN_FAIL("unknown architecture '", name, "'; valid names: ", valid);

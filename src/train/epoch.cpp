@@ -3,6 +3,8 @@
 #include <chrono>
 
 #include "afinar/autograd/grad_mode.h"
+#include "afinar/ops/elementwise.h"
+#include "afinar/ops/flip.h"
 #include "afinar/ops/loss.h"
 #include "afinar/ops/topk.h"
 #include "afinar/ops/topk_correct.h"
@@ -51,6 +53,18 @@ EpochStats finish(MetricAccumulator& m, int64_t steps, double seconds) {
   s.steps = steps;
   s.seconds = seconds;
   return s;
+}
+
+// The logits evaluate() scores: the model's, or with TTA the mean over the batch and its mirror
+// image, as ttach's ClassificationTTAWrapper(HorizontalFlip(), merge_mode="mean") sums the views'
+// outputs and divides by their count.
+Tensor eval_logits(nn::Module& model, const Tensor& images, bool tta) {
+  if (!tta) return model(images);
+  AFN_CHECK(images.dim() == 4,
+            "evaluate: TTA flips images [N, C, H, W] horizontally, got a batch "
+            "of shape ",
+            images.shape());
+  return (model(images) + model(flip(images, {3}))) * 0.5;
 }
 
 // Reads the accumulated values and reports them (every log_interval steps and at the end).
@@ -111,7 +125,7 @@ EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
   const int64_t steps = loader.batches_per_epoch();
   int64_t step = 0;
   while (auto batch = loader.next()) {
-    const Tensor logits = model(batch->images);
+    const Tensor logits = eval_logits(model, batch->images, o.tta);
     m.add(logits, batch->labels,
           cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing}));
     if (++step % o.log_interval == 0) report(m, step, steps, seconds_since(start), progress);

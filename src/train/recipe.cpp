@@ -94,12 +94,80 @@ optim::Options options_of(const toml::table& t, const std::string& where,
   return o;
 }
 
+// [model] head = "mlp" or { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }.
+nn::HeadSpec read_head(const toml::node& n, const std::string& where) {
+  nn::HeadSpec h;
+  if (auto kind = n.value<std::string>()) {
+    h.kind = *kind;
+  } else {
+    const toml::table* t = n.as_table();
+    AFN_CHECK(t, where,
+              ": 'head' must be a kind (\"default\", \"linear\", \"mlp\") or a table "
+              "such as { kind = \"mlp\", hidden = 512, dropout = [0.5, 0.3] }");
+    Reader hr(*t, where + " head");
+    hr.get("kind", h.kind);
+    AFN_CHECK(h.kind == "mlp" || (!t->contains("hidden") && !t->contains("dropout")), hr.where(),
+              ": 'hidden' and 'dropout' are settings of the mlp head, not of '", h.kind, "'");
+    hr.get("hidden", h.hidden);
+    if (const toml::node* d = hr.take("dropout")) {
+      const toml::array* a = d->as_array();
+      AFN_CHECK(a && a->size() == 2 && (*a)[0].value<double>() && (*a)[1].value<double>(),
+                hr.where(),
+                ": 'dropout' must be two numbers [before the hidden Linear, before "
+                "the output Linear], e.g. [0.5, 0.3]");
+      h.dropout = {*(*a)[0].value<double>(), *(*a)[1].value<double>()};
+    }
+    hr.finish();
+  }
+  try {
+    nn::check_head(h);
+  } catch (const Error& e) {
+    AFN_FAIL(where, ": ", e.what());
+  }
+  return h;
+}
+
+// unfreeze_schedule = [ { epoch = 2, unfreeze = ["layer4.*"] }, ... ]
+std::vector<UnfreezeStep> read_unfreeze_schedule(const toml::node& n, const std::string& where) {
+  const toml::array* a = n.as_array();
+  AFN_CHECK(a, where,
+            ": 'unfreeze_schedule' must be an array of tables such as "
+            "{ epoch = 2, unfreeze = [\"layer4.*\"] }");
+  std::vector<UnfreezeStep> out;
+  for (size_t i = 0; i < a->size(); ++i) {
+    const std::string w = where + ".unfreeze_schedule[" + std::to_string(i) + "]";
+    const toml::table* t = (*a)[i].as_table();
+    AFN_CHECK(t, w, ": must be a table such as { epoch = 2, unfreeze = [\"layer4.*\"] }");
+    AFN_CHECK(t->contains("epoch") && t->contains("unfreeze"), w,
+              ": needs 'epoch' (counted from the stage's start, 0 = its first) and 'unfreeze'");
+    Reader r(*t, w);
+    UnfreezeStep u;
+    r.get("epoch", u.epoch);
+    r.get("unfreeze", u.unfreeze);
+    AFN_CHECK(!u.unfreeze.empty(), w, ": 'unfreeze' must list at least one pattern");
+    r.finish();
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
 StageConfig read_stage(const toml::table& t, const std::string& where) {
   Reader r(t, where);
   StageConfig s;
   r.get("epochs", s.epochs);
   r.get("freeze", s.freeze);
   r.get("unfreeze", s.unfreeze);
+  if (const toml::node* u = r.take("unfreeze_schedule"))
+    s.unfreeze_schedule = read_unfreeze_schedule(*u, where);
+  if (r.table().contains("lr_decay")) {
+    double decay = 0;
+    r.get("lr_decay", decay);
+    AFN_CHECK(decay > 0, where,
+              ": 'lr_decay' must be > 0 (each layer's lr is the next one's "
+              "divided by it; ULMFiT uses 2.6), got ",
+              decay);
+    s.lr_decay = decay;
+  }
   if (const toml::table* o = subtable(r, "optimizer")) {
     Reader opt(*o, where + ".optimizer");
     opt.get("name", s.optimizer.name);
@@ -149,12 +217,15 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("smoothing", c.smoothing);
   r.get("patience", c.patience);
   r.get("max_steps", c.max_steps);
+  r.get("tta", c.tta);
   r.get("log_interval", c.log_interval);
   if (const toml::table* m = subtable(r, "model")) {
     Reader mr(*m, source + " [model]");
     mr.get("name", c.model);
     mr.get("weights", c.weights);
+    mr.get("weights_exclude", c.weights_exclude);
     mr.get("num_classes", c.num_classes);
+    if (const toml::node* h = mr.take("head")) c.head = read_head(*h, mr.where());
     mr.finish();
   }
   if (const toml::table* d = subtable(r, "data")) {
@@ -204,6 +275,15 @@ void put_options(toml::table& t, const optim::Options& o) {
   for (const auto& [k, v] : o) t.insert_or_assign(k, v);
 }
 
+toml::table head_table(const nn::HeadSpec& h) {
+  toml::table t{{"kind", h.kind}};
+  if (h.kind == "mlp") {
+    t.insert("hidden", h.hidden);
+    t.insert("dropout", toml::array{h.dropout[0], h.dropout[1]});
+  }
+  return t;
+}
+
 }  // namespace
 
 std::string to_toml(const TrainConfig& c) {
@@ -214,10 +294,13 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("smoothing", c.smoothing);
   root.insert("patience", c.patience);
   root.insert("max_steps", c.max_steps);
+  root.insert("tta", c.tta);
   root.insert("log_interval", c.log_interval);
-  root.insert(
-      "model",
-      toml::table{{"name", c.model}, {"weights", c.weights}, {"num_classes", c.num_classes}});
+  root.insert("model", toml::table{{"name", c.model},
+                                   {"weights", c.weights},
+                                   {"weights_exclude", strings(c.weights_exclude)},
+                                   {"num_classes", c.num_classes},
+                                   {"head", head_table(c.head)}});
   root.insert("data", toml::table{{"dir", c.data_dir},
                                   {"val_split", c.val_split},
                                   {"test_split", c.test_split},
@@ -242,12 +325,18 @@ std::string to_toml(const TrainConfig& c) {
       put_options(gt, g.options);
       groups.push_back(gt);
     }
-    stages.push_back(toml::table{{"epochs", s.epochs},
-                                 {"freeze", strings(s.freeze)},
-                                 {"unfreeze", strings(s.unfreeze)},
-                                 {"optimizer", opt},
-                                 {"scheduler", sched},
-                                 {"param_groups", groups}});
+    toml::array schedule;
+    for (const UnfreezeStep& u : s.unfreeze_schedule)
+      schedule.push_back(toml::table{{"epoch", u.epoch}, {"unfreeze", strings(u.unfreeze)}});
+    toml::table stage{{"epochs", s.epochs},
+                      {"freeze", strings(s.freeze)},
+                      {"unfreeze", strings(s.unfreeze)},
+                      {"unfreeze_schedule", schedule},
+                      {"optimizer", opt},
+                      {"scheduler", sched},
+                      {"param_groups", groups}};
+    if (s.lr_decay) stage.insert("lr_decay", *s.lr_decay);
+    stages.push_back(std::move(stage));
   }
   root.insert("stage", stages);
   std::ostringstream out;

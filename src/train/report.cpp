@@ -18,6 +18,7 @@
 #include "afinar/data/transforms.h"
 #include "afinar/io/atomic_file.h"
 #include "afinar/io/model_file.h"
+#include "afinar/nn/summary.h"
 #include "afinar/ops/softmax.h"
 #include "afinar/train/html.h"
 #include "afinar/train/recipe.h"
@@ -40,16 +41,6 @@ std::string fixed(double v, int digits) {
   char buf[48];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
   return buf;
-}
-
-// 11181642 -> "11,181,642" (parameter counts).
-std::string grouped(int64_t v) {
-  std::string digits = std::to_string(v < 0 ? -v : v), out;
-  for (size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return v < 0 ? "-" + out : out;
 }
 
 std::string megabytes(uintmax_t bytes) {
@@ -261,7 +252,7 @@ std::string best_split(const Run& r) {
 // A count from an event ("11,181,642"), or a dash.
 std::string count_field(const JsonFields* e, const std::string& key) {
   const double v = e ? json_field_number(*e, key) : NAN;
-  return std::isfinite(v) ? grouped(int64_t(v)) : "&ndash;";
+  return std::isfinite(v) ? nn::with_commas(int64_t(v)) : "&ndash;";
 }
 
 // Interruptions, resumptions and early stopping, in the order of their events.
@@ -636,16 +627,19 @@ std::string write_report(const std::string& run_dir, const ReportOptions& option
   const std::string path = options.output.empty() ? run_dir + "/report.html" : options.output;
   fs::path name = fs::path(run_dir).lexically_normal();
   if (name.filename().empty()) name = name.parent_path();  // "runs/x/"
-  const std::string page =
-      html_page("afinar report: " + name.filename().string(), run_report_section(run_dir, options));
+  write_page(path, "afinar report: " + name.filename().string(),
+             run_report_section(run_dir, options));
+  return path;
+}
+
+void write_page(const std::string& path, const std::string& title, const std::string& body) {
   io::AtomicFile out(path);
   {
     std::ofstream file(out.temp_path(), std::ios::binary);
-    file << page;
+    file << html_page(title, body);
     AFN_CHECK(file.good(), "report: cannot write ", out.temp_path());
   }
   out.commit();
-  return path;
 }
 
 }  // namespace afinar::train

@@ -18,6 +18,7 @@
 #include "afinar/optim/adam.h"
 #include "afinar/optim/sgd.h"
 #include "afinar/train/checkpoint.h"
+#include "afinar/train/progress.h"
 #include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
 
@@ -27,23 +28,22 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The stage's optimizer over every parameter of `model`: the parameters no GroupConfig claims
-// first, with the optimizer's options, then each group with its own options on top.
-std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model) {
-  const OptimizerConfig& oc = stage.optimizer;
-  std::unique_ptr<optim::Optimizer> opt;
-  if (oc.name == "sgd")
-    opt = std::make_unique<optim::SGD>(std::vector<Tensor>{});
-  else if (oc.name == "adam")
-    opt = std::make_unique<optim::Adam>(std::vector<Tensor>{});
-  else if (oc.name == "adamw")
-    opt = std::make_unique<optim::AdamW>(std::vector<Tensor>{});
-  else
-    AFN_FAIL("unknown optimizer '", oc.name, "': expected sgd, adam or adamw");
-  opt->param_groups().clear();
-  std::vector<Tensor> rest;
-  std::vector<std::vector<Tensor>> claimed(stage.param_groups.size());
-  std::vector<size_t> matches(stage.param_groups.size(), 0);
+std::unique_ptr<optim::Optimizer> new_optimizer(const std::string& name) {
+  if (name == "sgd") return std::make_unique<optim::SGD>(std::vector<Tensor>{});
+  if (name == "adam") return std::make_unique<optim::Adam>(std::vector<Tensor>{});
+  if (name == "adamw") return std::make_unique<optim::AdamW>(std::vector<Tensor>{});
+  AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam or adamw");
+}
+
+// The model's parameters split by the stage's param_groups: claimed[g] holds those of entry g,
+// `rest` (with their names) those no entry claims, both in the model's order.
+struct Claims {
+  std::vector<std::vector<Tensor>> claimed;
+  nn::NamedTensors rest;
+};
+Claims claim_parameters(const StageConfig& stage, const nn::Module& model) {
+  Claims c;
+  c.claimed.resize(stage.param_groups.size());
   for (const auto& [name, p] : model.named_parameters()) {
     int owner = -1;
     for (size_t g = 0; g < stage.param_groups.size(); ++g) {
@@ -55,19 +55,72 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::M
                 " and group ", g + 1, "; a parameter belongs to one group");
       owner = int(g);
     }
-    (owner < 0 ? rest : claimed[size_t(owner)]).push_back(p);
-    if (owner >= 0) ++matches[size_t(owner)];
+    if (owner < 0)
+      c.rest.emplace_back(name, p);
+    else
+      c.claimed[size_t(owner)].push_back(p);
   }
-  opt->add_param_group(rest, oc.options);
-  for (size_t g = 0; g < claimed.size(); ++g) {
-    AFN_CHECK(matches[g] > 0, "param_groups: group ", g + 1, " (", stage.param_groups[g].params[0],
-              "...) matches no parameter");
+  for (size_t g = 0; g < c.claimed.size(); ++g)
+    AFN_CHECK(!c.claimed[g].empty(), "param_groups: group ", g + 1, " (",
+              stage.param_groups[g].params[0], "...) matches no parameter");
+  return c;
+}
+
+// Discriminative learning rates (ULMFiT; seed 003 §4): one group per top-level child of the
+// model that holds parameters, lr / decay^(distance from the last child), with the parameters of
+// `rest` under that child. Children with parameters all claimed elsewhere keep their place in the
+// distances but make no group.
+void add_depth_groups(optim::Optimizer& opt, const nn::Module& model, const nn::NamedTensors& rest,
+                      const optim::Options& options, double decay) {
+  AFN_CHECK(decay > 0,
+            "lr_decay must be > 0 (each layer's lr is the next one's divided by it; "
+            "ULMFiT uses 2.6), got ",
+            decay);
+  std::map<std::string, std::vector<Tensor>> by_child;  // "layer1" -> its unclaimed parameters
+  for (const auto& [name, p] : rest) {
+    const size_t dot = name.find('.');
+    AFN_CHECK(dot != std::string::npos, "lr_decay: the parameter '", name, "' of the ",
+              model.type_name(),
+              " is in none of its children; depth groups need every parameter "
+              "in a child");
+    by_child[name.substr(0, dot)].push_back(p);
+  }
+  std::vector<std::string> children;  // those that hold parameters, in order
+  for (const auto& [name, child] : model.named_children())
+    if (!child->parameters().empty()) children.push_back(name);
+  const double lr = options.count("lr") ? options.at("lr") : opt.defaults().at("lr");
+  for (size_t i = 0; i < children.size(); ++i) {
+    auto it = by_child.find(children[i]);
+    if (it == by_child.end()) continue;  // every parameter claimed by an explicit group
+    optim::Options o = options;
+    o["lr"] = lr / std::pow(decay, double(children.size() - 1 - i));
+    opt.add_param_group(std::move(it->second), o);
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model) {
+  const OptimizerConfig& oc = stage.optimizer;
+  std::unique_ptr<optim::Optimizer> opt = new_optimizer(oc.name);
+  opt->param_groups().clear();
+  const Claims c = claim_parameters(stage, model);
+  if (stage.lr_decay) {
+    add_depth_groups(*opt, model, c.rest, oc.options, *stage.lr_decay);
+  } else {
+    std::vector<Tensor> rest;
+    for (const auto& [name, p] : c.rest) rest.push_back(p);
+    opt->add_param_group(std::move(rest), oc.options);
+  }
+  for (size_t g = 0; g < c.claimed.size(); ++g) {
     optim::Options options = oc.options;
     for (const auto& [key, value] : stage.param_groups[g].options) options[key] = value;
-    opt->add_param_group(claimed[g], options);
+    opt->add_param_group(c.claimed[g], options);
   }
   return opt;
 }
+
+namespace {
 
 // The stage's per-epoch schedule, behind an optional linear warm-up (from lr/100).
 std::unique_ptr<optim::LRScheduler> make_scheduler(const StageConfig& stage,
@@ -109,31 +162,102 @@ void apply_freezing(const StageConfig& stage, nn::Module& model) {
   if (!stage.unfreeze.empty()) nn::unfreeze(model, stage.unfreeze);
 }
 
-// Applies the stage's freezing and makes its optimizer and schedule.
+// Every unfreeze_schedule entry's epoch lies in the stage and each of its patterns names a
+// parameter (checked before anything changes, so the error names the entry).
+void check_schedule(const StageConfig& stage, size_t index, const nn::Module& model) {
+  const nn::NamedTensors params = model.named_parameters();
+  for (size_t k = 0; k < stage.unfreeze_schedule.size(); ++k) {
+    const UnfreezeStep& u = stage.unfreeze_schedule[k];
+    AFN_CHECK(u.epoch >= 0 && u.epoch < stage.epochs, "stage ", index + 1,
+              ": unfreeze_schedule entry ", k + 1, " has epoch ", u.epoch,
+              ", outside the stage: its epochs are 0..", stage.epochs - 1,
+              ", counted from the stage's start (a stage shortened with --epochs needs a shorter "
+              "schedule)");
+    AFN_CHECK(!u.unfreeze.empty(), "stage ", index + 1, ": unfreeze_schedule entry ", k + 1,
+              " unfreezes nothing; give it patterns such as unfreeze = [\"layer4.*\"]");
+    for (const std::string& pattern : u.unfreeze)
+      AFN_CHECK(std::any_of(params.begin(), params.end(),
+                            [&](const auto& np) { return nn::glob_match(pattern, np.first); }),
+                "stage ", index + 1, ": unfreeze_schedule entry ", k + 1, " (epoch ", u.epoch,
+                "): the pattern '", pattern, "' matches no parameter (names look like '",
+                params.empty() ? std::string("(none)") : params.front().first, "')");
+  }
+}
+
+// Unfreezes what the stage's schedule unfreezes at its epochs first..last (stage-relative); the
+// entries applied, in order.
+std::vector<const UnfreezeStep*> apply_schedule(const StageConfig& stage, nn::Module& model,
+                                                int64_t first, int64_t last) {
+  std::vector<const UnfreezeStep*> applied;
+  for (const UnfreezeStep& u : stage.unfreeze_schedule) {
+    if (u.epoch < first || u.epoch > last) continue;
+    nn::unfreeze(model, u.unfreeze);
+    applied.push_back(&u);
+  }
+  return applied;
+}
+
+// The group whose lr is the optimizer's own, for the lr the logs show: the first group, or with
+// lr_decay the last depth group (the head's, which the explicit groups follow).
+size_t base_group(const StageConfig& stage, const optim::Optimizer& opt) {
+  if (!stage.lr_decay) return 0;
+  const size_t depth_groups = opt.param_groups().size() - stage.param_groups.size();
+  return depth_groups > 0 ? depth_groups - 1 : 0;
+}
+
+// Applies the stage's freezing and its schedule up to `first_epoch` (stage-relative: 0, or the
+// epoch a resumed run continues) and makes its optimizer and schedule.
 struct Stage {
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<optim::LRScheduler> sched;
+  size_t lr_group = 0;  // base_group
 };
-Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model) {
+Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model,
+                    int64_t first_epoch) {
   AFN_CHECK(stage.epochs >= 1, "stage ", index + 1, ": epochs must be >= 1, got ", stage.epochs);
+  check_schedule(stage, index, model);
   apply_freezing(stage, model);
+  apply_schedule(stage, model, 0, first_epoch);
   AFN_CHECK(nn::count_params(model).trainable > 0, "stage ", index + 1,
-            ": every parameter is frozen; unfreeze some (--unfreeze / unfreeze = [...])");
+            ": every parameter is frozen at the stage's start; unfreeze some (--unfreeze / "
+            "unfreeze = [...], or an unfreeze_schedule entry at epoch 0)");
   Stage s;
   s.opt = make_optimizer(stage, model);
   s.sched = make_scheduler(stage, *s.opt);
+  s.lr_group = base_group(stage, *s.opt);
   return s;
 }
 
-// Every stage's settings, checked in order on the model's parameters before any training; the
-// model's requires_grad flags are restored afterwards.
+// Every stage's settings, checked in order on the model's parameters before any training (each
+// stage starting from the freezing the previous ones leave); the model's requires_grad flags are
+// restored afterwards.
 void check_stages(const TrainConfig& c, nn::Module& model) {
   AFN_CHECK(!c.stages.empty(), "train: no stage to run");
   std::vector<bool> flags;
   for (const Tensor& p : model.parameters()) flags.push_back(p.requires_grad());
-  for (size_t i = 0; i < c.stages.size(); ++i) prepare_stage(c.stages[i], i, model);
+  for (size_t i = 0; i < c.stages.size(); ++i) {
+    prepare_stage(c.stages[i], i, model, 0);
+    apply_schedule(c.stages[i], model, 0, c.stages[i].epochs - 1);
+  }
   auto params = model.parameters();
   for (size_t i = 0; i < params.size(); ++i) params[i].set_requires_grad(flags[i]);
+}
+
+// `sd` without the tensors whose names match one of `patterns`; a pattern that matches none is
+// an error (it is surely a typo).
+StateDict without_excluded(const StateDict& sd, const std::vector<std::string>& patterns) {
+  std::vector<size_t> matches(patterns.size(), 0);
+  StateDict out;
+  for (const auto& [key, t] : sd) {
+    bool excluded = false;
+    for (size_t i = 0; i < patterns.size(); ++i)
+      if (nn::glob_match(patterns[i], key)) excluded = true, ++matches[i];
+    if (!excluded) out.insert(key, t);
+  }
+  for (size_t i = 0; i < patterns.size(); ++i)
+    AFN_CHECK(matches[i] > 0, "weights_exclude: pattern '", patterns[i],
+              "' matches no tensor of the weights file");
+  return out;
 }
 
 // The model's tensors on the cpu, as a weights file stores them.
@@ -143,16 +267,22 @@ StateDict host_state_dict(const nn::Module& model) {
   return out;
 }
 
-ProgressFn progress_printer(std::ostream& log, int64_t epoch, int64_t epochs,
-                            const std::string& split) {
-  return [&log, epoch, epochs, split](const Progress& p) {
-    char line[200];
-    std::snprintf(line, sizeof line,
-                  "epoch %ld/%ld %-5s %5ld/%-5ld loss %.4f acc %.4f %7.1f img/s %6.1f s",
-                  long(epoch + 1), long(epochs), split.c_str(), long(p.step), long(p.steps), p.loss,
-                  p.accuracy, p.seconds > 0 ? double(p.samples) / p.seconds : 0.0, p.seconds);
-    log << line << "\n" << std::flush;
-  };
+// Gradual unfreezing at the start of the stage's epoch `stage_epoch` (global `epoch`), logged.
+void unfreeze_for_epoch(const StageConfig& stage, int64_t stage_epoch, nn::Module& model,
+                        std::ostream& log, RunLog& run_log, int64_t epoch) {
+  for (const UnfreezeStep* u : apply_schedule(stage, model, stage_epoch, stage_epoch)) {
+    const nn::ParamCounts counts = nn::count_params(model);
+    std::string patterns, json;
+    for (const std::string& p : u->unfreeze) {
+      patterns += (patterns.empty() ? "" : ", ") + p;
+      json += (json.empty() ? "" : ", ") + io::json_string(p);
+    }
+    log << "epoch " << epoch + 1 << ": unfreezing " << patterns << ": " << counts.trainable
+        << " trainable parameters, " << counts.frozen << " frozen\n";
+    run_log.event("unfreeze", "\"epoch\": " + std::to_string(epoch) + ", \"patterns\": [" + json +
+                                  "], \"trainable\": " + std::to_string(counts.trainable) +
+                                  ", \"frozen\": " + std::to_string(counts.frozen));
+  }
 }
 
 }  // namespace
@@ -175,17 +305,19 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   AFN_CHECK(nn::is_model_name(c.model), "train: unknown model '", c.model, "'");
   const data::DatasetSplits splits = data::open_splits(c.data_dir, split_options(c));
   const int64_t classes = int64_t(splits.classes.size());
-  AFN_CHECK(c.num_classes == 0 || c.num_classes == classes, "train: --num-classes ", c.num_classes,
-            " but the dataset has ", classes, " classes");
+  AFN_CHECK(c.num_classes == 0 || c.num_classes == classes, "train: the head is set for ",
+            c.num_classes, " classes (--num-classes / [model] num_classes) but the dataset has ",
+            classes, "; leave num_classes out to take the dataset's");
   log << splits.describe();
 
   // The seed drives the model's initialisation and dropout too (torch.manual_seed's role); a
   // resumed run restores the generator's later state from its checkpoint.
   default_generator().set_state(c.seed, 0);
-  nn::ModulePtr model = nn::create_model(c.model, classes);
+  nn::ModulePtr model = nn::create_model(c.model, classes, c.head);
   if (!c.weights.empty()) {
-    const io::Weights w = io::load_weights(c.weights);
-    const nn::LoadStateDictResult r = model->load_state_dict(w.state_dict, /*strict=*/false);
+    const StateDict loaded =
+        without_excluded(io::load_weights(c.weights).state_dict, c.weights_exclude);
+    const nn::LoadStateDictResult r = model->load_state_dict(loaded, /*strict=*/false);
     log << "weights " << c.weights << ": loaded every tensor"
         << (r.ok() ? "" : " but " + r.str() + " (those keep their initialisation)") << "\n";
   }
@@ -197,13 +329,17 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
               "train: ", c.resume, " is a checkpoint of ", resumed->meta.arch, " with ",
               resumed->meta.num_classes, " classes, not of this run's ", c.model, " with ",
               classes);
+    AFN_CHECK(resumed->meta.head == c.head, "train: ", c.resume, " has head '",
+              nn::head_str(resumed->meta.head), "' but this run's head is '", nn::head_str(c.head),
+              "'; resume with the head it was trained with (--head / [model] head)");
     AFN_CHECK(resumed->trainer.stage < int64_t(c.stages.size()), "train: ", c.resume,
               " was saved in stage ", resumed->trainer.stage + 1, " but the run has ",
               c.stages.size());
     model->load_state_dict(resumed->model);
   }
   const nn::ParamCounts counts = nn::count_params(*model);
-  log << c.model << ": " << counts.total << " parameters\n";
+  log << c.model << (c.head.is_default() ? "" : ", head " + nn::head_str(c.head)) << ": "
+      << counts.total << " parameters\n";
   model->to(device);
 
   const int64_t resize = std::lround(double(c.image_size) * 256.0 / 224.0);
@@ -230,13 +366,15 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   meta.preprocessing.resize = resize;
   meta.preprocessing.crop = c.image_size;
   meta.class_names = splits.classes;
+  meta.head = c.head;
 
   // ---- the run ----
-  RunLog run_log(c.output);
+  RunLog run_log(c.output, splits.classes);
   {
     std::ofstream recipe(c.output + "/recipe.toml");  // the resolved recipe: reruns this run
     recipe << to_toml(c);
   }
+  run_log.hparams_start(c);
   run_log.event("start", "\"model\": " + io::json_string(c.model) +
                              ", \"data\": " + io::json_string(c.data_dir) +
                              ", \"classes\": " + std::to_string(classes) +
@@ -258,27 +396,32 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   }
   const int64_t resume_epoch = resumed ? resumed->trainer.epoch : 0;
   int64_t epoch = 0;  // counted across stages
-  double lr = 0;      // of the first group, at the start of the epoch
+  double lr = 0;      // of the optimizer's own group (base_group), at the start of the epoch
   bool stopped = false, early_stop = false;
   for (size_t si = 0; si < c.stages.size() && !stopped; ++si) {
-    const int64_t stage_end = epoch + c.stages[si].epochs;
+    const StageConfig& sc = c.stages[si];
+    const int64_t stage_start = epoch, stage_end = epoch + sc.epochs;
     if (stage_end <= resume_epoch) {  // done before the checkpoint: only its freezing carries over
-      apply_freezing(c.stages[si], *model);
+      apply_freezing(sc, *model);
+      apply_schedule(sc, *model, 0, sc.epochs - 1);
       epoch = stage_end;
       continue;
     }
-    Stage stage = prepare_stage(c.stages[si], si, *model);
+    // The checkpoint's optimizer is this stage's: continue at its epoch, with the schedule's
+    // unfreezing up to that epoch re-applied.
+    const bool resuming = resumed && resumed->trainer.stage == int64_t(si);
+    if (resuming) epoch = resume_epoch;
+    Stage stage = prepare_stage(sc, si, *model, epoch - stage_start);
     int64_t first_batch = 0;
-    if (resumed && resumed->trainer.stage == int64_t(si)) {  // the checkpoint's optimizer is ours
+    if (resuming) {
       restore_optimizer(*resumed, *stage.opt);
       resumed->scheduler.restore(*stage.sched);
       first_batch = resumed->trainer.data_position;
-      epoch = resume_epoch;
     }
     const nn::ParamCounts counts = nn::count_params(*model);
-    log << "stage " << si + 1 << "/" << c.stages.size() << ": " << c.stages[si].epochs
-        << " epochs, " << c.stages[si].optimizer.name << ", " << counts.trainable
-        << " trainable parameters, " << counts.frozen << " frozen\n";
+    log << "stage " << si + 1 << "/" << c.stages.size() << ": " << sc.epochs << " epochs, "
+        << sc.optimizer.name << " (" << stage.opt->param_groups().size() << " parameter groups), "
+        << counts.trainable << " trainable parameters, " << counts.frozen << " frozen\n";
     run_log.event("stage", "\"stage\": " + std::to_string(si + 1) +
                                ", \"trainable\": " + std::to_string(counts.trainable) +
                                ", \"frozen\": " + std::to_string(counts.frozen));
@@ -295,14 +438,18 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
                       default_generator().offset()};
       save_checkpoint(c.output + "/checkpoint.h5",
                       {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
-                       SchedulerState::of(c.stages[si].scheduler.name, *stage.sched), ts});
+                       SchedulerState::of(sc.scheduler.name, *stage.sched), ts});
     };
     for (; epoch < stage_end && !stopped; ++epoch, first_batch = 0) {
       if (c.max_steps >= 0 && result.steps >= c.max_steps) {
         stopped = true;
         break;
       }
-      lr = stage.opt->param_groups()[0].get("lr");
+      // Gradual unfreezing before the epoch's first step. A run resumed mid-epoch had it
+      // re-applied by prepare_stage, and logged before it stopped.
+      if (first_batch == 0)
+        unfreeze_for_epoch(sc, epoch - stage_start, *model, log, run_log, epoch);
+      lr = stage.opt->param_groups()[stage.lr_group].get("lr");
       train->start_epoch(epoch, first_batch);
       const EpochStats t =
           train_epoch(*model, *train, *stage.opt, classes, eo, result.steps, nullptr,
@@ -351,12 +498,15 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   if (test && result.best_epoch >= 0) {  // no best.h5 when the run stopped in its first epoch
     model->load_state_dict(io::load_weights(c.output + "/best.h5").state_dict);
     test->start_epoch(0);
-    result.test = evaluate(*model, *test, classes, eo,
+    EpochOptions test_options = eo;
+    test_options.tta = c.tta;
+    result.test = evaluate(*model, *test, classes, test_options,
                            progress_printer(log, result.best_epoch, total_epochs, "test"));
     result.has_test = true;
     run_log.epoch(result.best_epoch, "test", result.test, lr);
     run_log.confusion("test", result.test.confusion, splits.classes);
   }
+  run_log.hparams_end(result, !stopped || early_stop);
   run_log.event("end", "\"best_epoch\": " + std::to_string(result.best_epoch) +
                            ", \"best_acc\": " + io::json_number(result.best.accuracy) +
                            ", \"steps\": " + std::to_string(result.steps));

@@ -1,6 +1,7 @@
 // The epoch loop on a tiny linear classifier over synthetic, separable data: it learns, its
-// accumulated metrics equal a direct computation over the same data, max_steps stops it, and a
-// diverging loss is an error naming the step.
+// accumulated metrics equal a direct computation over the same data, max_steps stops it, a
+// diverging loss is an error naming the step, and TTA scores the mean of the logits of each image
+// and of its mirror image.
 #include "afinar/train/epoch.h"
 
 #include <gtest/gtest.h>
@@ -105,6 +106,80 @@ TEST(Epoch, DivergingLossIsAnErrorNamingTheStep) {
     FAIL() << "a NaN loss must stop training";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();
+  }
+}
+
+// images [N, C, H, W] mirrored left-right by index arithmetic (independent of the flip op).
+Tensor mirrored(const Tensor& images) {
+  const Shape& s = images.shape();
+  const int64_t W = s[3], rows = images.numel() / W;
+  const std::vector<float> v = images.to_vector<float>();
+  std::vector<float> out(v.size());
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t x = 0; x < W; ++x) out[size_t(r * W + x)] = v[size_t(r * W + W - 1 - x)];
+  return from_vector(out, s);
+}
+
+// With TTA, evaluate() scores (model(x) + model(mirror(x))) / 2 (ttach's mean merge). The model
+// is not flip-invariant (a linear layer on the 2x2 pixels), so the averaged logits differ from
+// the plain ones and the test can tell whether the mirror image was used at all.
+TEST(Epoch, TtaScoresTheMeanOfTheImageAndItsMirror) {
+  auto model = classifier();
+  data::DataLoader val(70, sample, {.batch_size = 32, .seed = 2});
+  val.start_epoch(0);
+  const EpochStats plain = evaluate(*model, val, kClasses, {});
+  val.start_epoch(0);
+  const EpochStats tta = evaluate(*model, val, kClasses, {.tta = true});
+  EXPECT_TRUE(model->is_training());
+
+  NoGradGuard no_grad;
+  model->eval();
+  val.start_epoch(0);
+  double loss_sum = 0, plain_loss_sum = 0;
+  int64_t correct = 0, top5 = 0, n = 0;
+  ConfusionMatrix confusion(kClasses);
+  while (auto b = val.next()) {
+    const Tensor a = (*model)(b->images), m = (*model)(mirrored(b->images));
+    const std::vector<float> av = a.to_vector<float>(), mv = m.to_vector<float>();
+    std::vector<float> mean(av.size());
+    for (size_t i = 0; i < av.size(); ++i) mean[i] = (av[i] + mv[i]) / 2;
+    const Tensor logits = from_vector(mean, a.shape());
+    loss_sum += cross_entropy(logits, b->labels, {.reduction = Reduction::Sum}).item<double>();
+    plain_loss_sum += cross_entropy(a, b->labels, {.reduction = Reduction::Sum}).item<double>();
+    const auto pred = argmax(logits, 1).to_vector<int64_t>();
+    const auto top = topk(logits, 5, 1).indices.to_vector<int64_t>();
+    const auto y = b->labels.to_vector<int64_t>();
+    for (size_t i = 0; i < y.size(); ++i) {
+      correct += pred[i] == y[i] ? 1 : 0;
+      for (size_t k = 0; k < 5; ++k) top5 += top[i * 5 + k] == y[i] ? 1 : 0;
+    }
+    confusion.add(y, pred);
+    n += int64_t(y.size());
+  }
+  ASSERT_EQ(tta.samples, n);
+  // Mean of per-batch means weighted by size vs one sum: f32 rounding over n = 70 terms.
+  EXPECT_NEAR(tta.loss, loss_sum / double(n), 1e-5 * std::max(1.0, tta.loss));
+  EXPECT_NEAR(plain.loss, plain_loss_sum / double(n), 1e-5 * std::max(1.0, plain.loss));
+  EXPECT_GT(std::abs(tta.loss - plain.loss), 1e-3) << "the mirror image changed nothing";
+  EXPECT_DOUBLE_EQ(tta.accuracy, double(correct) / double(n));
+  EXPECT_DOUBLE_EQ(tta.top5, double(top5) / double(n));
+  for (int64_t t = 0; t < kClasses; ++t)
+    for (int64_t p = 0; p < kClasses; ++p) EXPECT_EQ(tta.confusion.at(t, p), confusion.at(t, p));
+}
+
+TEST(Epoch, TtaNeedsImageBatches) {
+  auto model = std::make_shared<nn::Linear>(4, kClasses);
+  data::DataLoader flat(8,
+                        [](int64_t i, Generator& gen) {
+                          return data::Example{randn({4}, DType::F32, gen), i % kClasses};
+                        },
+                        {.batch_size = 4});
+  flat.start_epoch(0);
+  try {
+    evaluate(*model, flat, kClasses, {.tta = true});
+    FAIL() << "TTA on [N, 4] batches must be an error";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("[N, C, H, W]"), std::string::npos) << e.what();
   }
 }
 

@@ -27,9 +27,13 @@
 #include "testing/compare.h"
 #include "testing/errors.h"
 #include "testing/temp_dir.h"
+#include "testing/text_file.h"
 
 namespace afinar {
 namespace {
+
+using testing::lines_of;
+using testing::read_text;
 
 namespace fs = std::filesystem;
 
@@ -315,13 +319,6 @@ TEST(InspectGrid, ConstantTilesAreBlackBetweenWhiteLinesInANearSquareGrid) {
 
 // ---- the command
 // ---------------------------------------------------------------------------------
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 bool contains(const std::vector<std::string>& lines, const std::string& text) {
   return std::any_of(lines.begin(), lines.end(),

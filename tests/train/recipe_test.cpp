@@ -19,6 +19,7 @@ smoothing = 0.1
 [model]
 name = "resnet18"
 weights = "weights/resnet18.h5"
+weights_exclude = ["fc.*"]
 num_classes = 5
 
 [data]
@@ -50,6 +51,7 @@ TEST(Recipe, ReadsTheDocumentedSchema) {
   EXPECT_DOUBLE_EQ(c.smoothing, 0.1);
   EXPECT_EQ(c.model, "resnet18");
   EXPECT_EQ(c.weights, "weights/resnet18.h5");
+  EXPECT_EQ(c.weights_exclude, std::vector<std::string>{"fc.*"});
   EXPECT_EQ(c.num_classes, 5);
   EXPECT_EQ(c.data_dir, "data/flowers");
   EXPECT_EQ(c.batch_size, 64);
@@ -108,7 +110,74 @@ TEST(Recipe, ToTomlReadsBackTheSameConfiguration) {
   EXPECT_EQ(back.stages[0].optimizer.options, c.stages[0].optimizer.options);
   EXPECT_EQ(back.stages[1].scheduler.milestones, c.stages[1].scheduler.milestones);
   EXPECT_EQ(back.data_dir, c.data_dir);
+  EXPECT_EQ(back.weights_exclude, c.weights_exclude);
   EXPECT_EQ(back.seed, c.seed);
+}
+
+const char* kStrategies = R"(
+[model]
+name = "resnet50"
+head = { kind = "mlp", hidden = 512, dropout = [0.4, 0.2] }
+
+[[stage]]
+epochs = 8
+freeze = ["*"]
+unfreeze = ["fc.*"]
+unfreeze_schedule = [ { epoch = 2, unfreeze = ["layer4.*"] },
+                      { epoch = 4, unfreeze = ["layer3.*", "layer2.1.*"] } ]
+lr_decay = 2.6
+optimizer = { name = "adamw", lr = 1e-3 }
+)";
+
+TEST(Recipe, ReadsHeadsUnfreezeSchedulesAndLrDecay) {
+  const TrainConfig c = parse_recipe(kStrategies);
+  EXPECT_EQ(c.head, (nn::HeadSpec{.kind = "mlp", .hidden = 512, .dropout = {0.4, 0.2}}));
+  ASSERT_EQ(c.stages.size(), 1u);
+  const StageConfig& s = c.stages[0];
+  ASSERT_EQ(s.unfreeze_schedule.size(), 2u);
+  EXPECT_EQ(s.unfreeze_schedule[0].epoch, 2);
+  EXPECT_EQ(s.unfreeze_schedule[0].unfreeze, std::vector<std::string>{"layer4.*"});
+  EXPECT_EQ(s.unfreeze_schedule[1].epoch, 4);
+  EXPECT_EQ(s.unfreeze_schedule[1].unfreeze, (std::vector<std::string>{"layer3.*", "layer2.1.*"}));
+  ASSERT_TRUE(s.lr_decay.has_value());
+  EXPECT_EQ(*s.lr_decay, 2.6);
+  // A kind alone takes the head's defaults; no lr_decay key means no depth groups.
+  const TrainConfig d = parse_recipe("[model]\nhead = \"mlp\"\n[[stage]]\nepochs = 1\n");
+  EXPECT_EQ(d.head, (nn::HeadSpec{.kind = "mlp", .hidden = 256, .dropout = {0.5, 0.3}}));
+  EXPECT_FALSE(d.stages[0].lr_decay.has_value());
+  EXPECT_TRUE(parse_recipe("").head.is_default());
+
+  const TrainConfig back = parse_recipe(to_toml(c));
+  EXPECT_EQ(to_toml(back), to_toml(c));
+  EXPECT_EQ(back.head, c.head);
+  EXPECT_EQ(back.stages[0].unfreeze_schedule[1].unfreeze, s.unfreeze_schedule[1].unfreeze);
+  EXPECT_EQ(back.stages[0].lr_decay, s.lr_decay);
+  EXPECT_FALSE(parse_recipe(to_toml(d)).stages[0].lr_decay.has_value());
+}
+
+TEST(Recipe, BadHeadsSchedulesAndLrDecayAreNamed) {
+  auto expect_error = [](const std::string& text, const std::string& fragment) {
+    const std::string e = error_of(text);
+    EXPECT_NE(e.find(fragment), std::string::npos) << "recipe:\n" << text << "error: " << e;
+  };
+  expect_error("[model]\nhead = \"big\"\n", "[model]: unknown head 'big'");
+  expect_error("[model]\nhead = 3\n", "'head' must be a kind");
+  expect_error("[model]\nhead = { kind = \"mlp\", width = 3 }\n", "unknown key 'width'");
+  expect_error("[model]\nhead = { kind = \"mlp\", dropout = [0.5] }\n",
+               "'dropout' must be two numbers");
+  expect_error("[model]\nhead = { kind = \"mlp\", hidden = 0 }\n", "hidden must be >= 1");
+  expect_error("[model]\nhead = { kind = \"default\", hidden = 8 }\n",
+               "settings of the mlp head, not of 'default'");
+  expect_error("[[stage]]\nunfreeze_schedule = [ { unfreeze = [\"fc.*\"] } ]\n",
+               "[[stage]] 1.unfreeze_schedule[0]: needs 'epoch'");
+  expect_error("[[stage]]\nunfreeze_schedule = [ { epoch = 1, unfreeze = [] } ]\n",
+               "'unfreeze' must list at least one pattern");
+  expect_error("[[stage]]\nunfreeze_schedule = [ { epoch = 1, unfreeze = [\"a\"], lr = 1 } ]\n",
+               "unknown key 'lr'");
+  expect_error("[[stage]]\nunfreeze_schedule = { epoch = 1 }\n",
+               "'unfreeze_schedule' must be an array of tables");
+  expect_error("[[stage]]\nlr_decay = 0\n", "[[stage]] 1: 'lr_decay' must be > 0");
+  expect_error("[[stage]]\nlr_decay = \"2.6\"\n", "'lr_decay' must be a number");
 }
 
 // Every recipe shipped in recipes/ parses and names a known model and optimizer.
@@ -125,7 +194,38 @@ TEST(Recipe, ShippedRecipesParse) {
                   s.optimizer.name == "adamw");
     ++count;
   }
-  EXPECT_GE(count, 6);
+  EXPECT_GE(count, 8);
+}
+
+// The seed recipes of this round say what the seeds do (SEEDS.md 000 and 003).
+TEST(Recipe, SeedRecipesCarryTheSeedsSettings) {
+  const std::string dir = std::string(AFINAR_TEST_DATA_DIR) + "/../../recipes/";
+  const TrainConfig vgg = load_recipe(dir + "000_vgg16_block5.toml");
+  EXPECT_EQ(vgg.model, "vgg16");
+  EXPECT_EQ(vgg.head.kind, "linear");
+  EXPECT_EQ(vgg.batch_size, 64);
+  ASSERT_EQ(vgg.stages.size(), 1u);
+  EXPECT_EQ(vgg.stages[0].epochs, 20);
+  EXPECT_EQ(vgg.stages[0].freeze, std::vector<std::string>{"*"});
+  EXPECT_EQ(vgg.stages[0].unfreeze, (std::vector<std::string>{"features.24.*", "features.26.*",
+                                                              "features.28.*", "classifier.*"}));
+  EXPECT_EQ(vgg.stages[0].optimizer.name, "adam");
+  EXPECT_EQ(vgg.stages[0].optimizer.options, (optim::Options{{"lr", 1e-4}}));
+
+  const TrainConfig full = load_recipe(dir + "003_resnet50_full.toml");
+  EXPECT_EQ(full.head, (nn::HeadSpec{.kind = "mlp", .hidden = 512, .dropout = {0.5, 0.3}}));
+  EXPECT_DOUBLE_EQ(full.smoothing, 0.1);
+  const StageConfig& s = full.stages.at(0);
+  EXPECT_EQ(s.optimizer.name, "adamw");
+  EXPECT_EQ(s.scheduler.name, "cosine_restarts");
+  EXPECT_EQ(s.scheduler.args, (std::map<std::string, double>{{"T_0", 5}, {"T_mult", 2}}));
+  ASSERT_EQ(s.unfreeze_schedule.size(), 2u);
+  ASSERT_EQ(s.param_groups.size(), 3u);
+  EXPECT_EQ(s.param_groups[2].options, (optim::Options{{"lr", 1e-3}, {"weight_decay", 1e-2}}));
+
+  const TrainConfig ulmfit = load_recipe(dir + "003_resnet18_ulmfit.toml");
+  EXPECT_EQ(ulmfit.stages.at(0).lr_decay, std::optional<double>(2.6));
+  EXPECT_EQ(ulmfit.stages.at(0).unfreeze_schedule.size(), 3u);
 }
 
 }  // namespace

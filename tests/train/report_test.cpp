@@ -20,70 +20,27 @@
 #include "afinar/train/run_files.h"
 #include "afinar/train/svg_plot.h"
 #include "testing/cli.h"
+#include "testing/html_check.h"
 #include "testing/temp_dir.h"
+#include "testing/text_file.h"
 
 namespace afinar {
 namespace {
 
 namespace fs = std::filesystem;
 
+using testing::lines_of;
+using testing::read_text;
 using testing::run_cli;
+using testing::tag_problem;
 using testing::TempDir;
 using train::base64_encode;
-
-std::string read_text(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::istringstream in(read_text(path));
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 size_t count(const std::string& text, const std::string& what) {
   size_t n = 0;
   for (size_t i = text.find(what); i != std::string::npos; i = text.find(what, i + what.size()))
     ++n;
   return n;
-}
-
-// The first problem with the nesting of elements: every element opened is closed, in order
-// (HTML's void elements and "<x/>" excepted); "" when there is none. The contents of <style> and
-// <script> are skipped; attribute values must not hold a raw '>' (the report escapes them).
-std::string tag_problem(const std::string& html) {
-  static const std::set<std::string> kVoid = {"area",  "base", "br",   "col",    "hr", "img",
-                                              "input", "link", "meta", "source", "wbr"};
-  std::vector<std::string> open;
-  for (size_t i = html.find('<'); i != std::string::npos; i = html.find('<', i)) {
-    if (html.compare(i, 2, "<!") == 0) {  // doctype or comment
-      i = html.find('>', i);
-      continue;
-    }
-    const size_t end = html.find('>', i);
-    if (end == std::string::npos) return "unterminated tag at " + std::to_string(i);
-    const std::string tag = html.substr(i + 1, end - i - 1);
-    const bool closing = !tag.empty() && tag[0] == '/';
-    std::string name;
-    for (size_t k = closing; k < tag.size() && std::isalnum(static_cast<unsigned char>(tag[k]));
-         ++k)
-      name += char(std::tolower(static_cast<unsigned char>(tag[k])));
-    if (name.empty()) return "not a tag: <" + tag + ">";
-    i = end + 1;
-    if (closing) {
-      if (open.empty() || open.back() != name)
-        return "</" + name + "> closes " + (open.empty() ? "nothing" : "<" + open.back() + ">");
-      open.pop_back();
-    } else if (tag.back() != '/' && !kVoid.count(name)) {
-      open.push_back(name);
-      if (name == "style" || name == "script") i = html.find("</" + name, i);
-    }
-  }
-  return open.empty() ? "" : "<" + open.back() + "> is never closed";
 }
 
 // The value of attribute `name` in the first tag of `element`.

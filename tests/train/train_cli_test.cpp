@@ -13,20 +13,17 @@
 #include "testing/cli.h"
 #include "testing/compare.h"
 #include "testing/temp_dir.h"
+#include "testing/text_file.h"
 
 namespace afinar {
 namespace {
 
+using testing::lines_of;
+using testing::read_text;
+
 namespace fs = std::filesystem;
 
 using testing::run_cli;
-
-std::vector<std::string> lines_of(const std::string& path) {
-  std::ifstream in(path);
-  std::vector<std::string> out;
-  for (std::string l; std::getline(in, l);) out.push_back(l);
-  return out;
-}
 
 class TrainCli : public ::testing::Test {
  protected:

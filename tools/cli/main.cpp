@@ -1,10 +1,14 @@
 // afinar: training, evaluation, import/export and inspection from one executable.
 //   afinar --help            the commands
 //   afinar COMMAND --help    one command's options
-// Every failure is reported once as "afinar: error: ..." with exit code 1; usage errors (a wrong
-// or missing flag) exit with 2 after CLI11 prints what was wrong.
+// Every failure is reported as one line, "afinar: error: <what is wrong and what to do>", with
+// exit code 1 (AFINAR_DEBUG=1 adds the failed check and its source location); usage errors (a
+// wrong or missing flag) exit with 2 after CLI11 has printed what was wrong.
+#include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
+#include <string_view>
 
 #include "afinar/core/check.h"
 #include "command.h"
@@ -16,6 +20,18 @@ std::vector<CommandFactory>& command_registry() {
   static std::vector<CommandFactory> registry;
   return registry;
 }
+
+namespace {
+
+// afinar::Error's text is the message, then "\n  check failed: <expr>" (AFN_CHECK) and
+// "\n  at <file>:<line>"; the user gets the message, a developer (AFINAR_DEBUG=1) all of it.
+void print_error(std::string_view what) {
+  if (!std::getenv("AFINAR_DEBUG"))
+    what = what.substr(0, std::min(what.find("\n  check failed: "), what.rfind("\n  at ")));
+  std::fprintf(stderr, "afinar: error: %.*s\n", int(what.size()), what.data());
+}
+
+}  // namespace
 
 }  // namespace afinar::cli
 
@@ -42,11 +58,8 @@ int main(int argc, char** argv) {
   try {
     for (auto& command : commands)
       if (app.got_subcommand(command->name())) return command->run();
-  } catch (const afinar::Error& e) {
-    std::fprintf(stderr, "afinar: error: %s\n", e.what());
-    return 1;
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "afinar: error: %s\n", e.what());
+  } catch (const std::exception& e) {  // afinar::Error and the rest
+    print_error(e.what());
     return 1;
   }
   return 0;

@@ -25,7 +25,8 @@ if ! cmake --build "$build" -j "$(nproc)" >"$out/build.log" 2>&1; then
   exit 1
 fi
 
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-$(grep -q avx512f /proc/cpuinfo && echo SkylakeX)}
+# shellcheck source=tools/openblas_env.sh
+source tools/openblas_env.sh
 AFINAR_CUDA_SYNC=1 ctest --test-dir "$build" -j 4 --output-on-failure >"$out/tests.log" 2>&1
 tests_rc=$?
 

@@ -1,6 +1,7 @@
 // A model built from a weights file: the file's architecture (or `arch`, to read a file into a
-// named one) with the file's class count, its tensors loaded strictly. The one place that turns
-// a weights file into a module, for `afinar predict`, `afinar eval`, the report and library users.
+// named one) with the file's class count and head (nn/head.h), its tensors loaded strictly. The one
+// place that turns a weights file into a module, for `afinar predict`, `afinar eval`, the report
+// and library users.
 //
 //   io::Weights w = io::load_weights("runs/flowers/best.h5");
 //   nn::ModulePtr model = io::load_model(w);     // resnet18 with 5 classes, eval() not implied

@@ -1,6 +1,9 @@
 // The afinar weights file (DESIGN.md "Formats"): HDF5 with root attributes
 //   format="afinar-weights", format_version=1, arch, num_classes, source, source_sha256,
-//   mean, std, resize, crop [, class_names]
+//   mean, std, resize, crop [, class_names] [, head [, head_hidden, head_dropout]]
+// (`head` = "linear" or "mlp" for a model with a new head, nn/head.h; mlp adds head_hidden
+// (int64) and head_dropout (two float64); absent means torchvision's own head, so files written
+// before heads existed read as they did)
 // and group /state_dict holding one dataset per PyTorch key (`/state_dict/layer1.0.conv1.weight`),
 // same shape as PyTorch, float32 (int64 for num_batches_tracked), in the state_dict's order.
 // Written to `<dst>.tmp-XXXXXX` and renamed, so a failure leaves no partial file.
@@ -9,6 +12,7 @@
 //   Weights w = load_weights("resnet18.h5");        // checks format and version
 //   ArchGuess g = detect_arch(sd);                   // {"resnet18", 1000} from keys and shapes
 //   check_arch(key_shapes(sd), "vgg16", 1000);       // throws listing what does not match
+//   check_arch(key_shapes(sd), "vgg16", 10, {.kind = "linear"});   // seed 000's model
 //
 // The architectures are torchvision's: vgg11/13/16/19 (+ _bn) and resnet18/34/50/101/152;
 // torchvision_keys() lists each one's state_dict keys and shapes.
@@ -21,6 +25,7 @@
 
 #include "afinar/io/atomic_file.h"
 #include "afinar/io/hdf5.h"
+#include "afinar/nn/head.h"
 #include "afinar/nn/state_dict.h"
 
 namespace afinar::io {
@@ -47,6 +52,7 @@ struct WeightsMeta {
   std::string source_sha256;  // of that file
   Preprocessing preprocessing;
   std::vector<std::string> class_names;  // optional: one per class, index order
+  nn::HeadSpec head;                     // the model's head (default: torchvision's)
 };
 
 struct Weights {
@@ -70,22 +76,29 @@ const std::vector<std::string>& supported_archs();
 // included).
 KeyShapes torchvision_keys(const std::string& arch, int64_t num_classes);
 
+// The keys and shapes of nn::create_model(arch, num_classes, head): torchvision's with the head's
+// keys in place of its own (the same list for the default head).
+KeyShapes model_keys(const std::string& arch, int64_t num_classes, const nn::HeadSpec& head);
+
 struct ArchGuess {
   std::string arch;
   int64_t num_classes = 0;
 };
 // The architecture from the keys and shapes: VGG depth from the number of convolutions and _bn
 // from BatchNorm keys, ResNet depth from the blocks per layer and conv3 (Bottleneck); the class
-// count from the head (classifier.6 / fc). The whole key set is then checked against that
-// architecture; anything else is an error naming what was found.
-ArchGuess detect_arch(const KeyShapes& keys);
-ArchGuess detect_arch(const StateDict& sd);
-// The number of classes `arch`'s head has in `keys` (classifier.6.weight or fc.weight rows).
-int64_t head_classes(const KeyShapes& keys, const std::string& arch);
+// count from the head (classifier.6 / fc, or the output Linear of `head`, which a weights file's
+// meta names). The whole key set is then checked against that architecture and head; anything
+// else is an error naming what was found. A .pth has no meta: it is imported with the default.
+ArchGuess detect_arch(const KeyShapes& keys, const nn::HeadSpec& head = {});
+ArchGuess detect_arch(const StateDict& sd, const nn::HeadSpec& head = {});
+// The number of classes `arch`'s head has in `keys` (the rows of classifier.6.weight, fc.weight
+// or the head's output weight, nn::head_output_key).
+int64_t head_classes(const KeyShapes& keys, const std::string& arch, const nn::HeadSpec& head = {});
 // Throws an error listing missing, unexpected and mis-shaped keys (the first few of each) when
-// `keys` is not torchvision's `arch` with `num_classes`. num_batches_tracked may be absent
-// (files saved before PyTorch 0.4.1 have none).
-void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes);
+// `keys` is not `arch` with `num_classes` and `head` (model_keys). num_batches_tracked may be
+// absent (files saved before PyTorch 0.4.1 have none).
+void check_arch(const KeyShapes& keys, const std::string& arch, int64_t num_classes,
+                const nn::HeadSpec& head = {});
 
 // ---- the file ----
 

@@ -7,6 +7,7 @@
 //
 //   EpochStats s = train_epoch(*model, loader, opt, classes, {.label_smoothing = 0.1});
 //   EpochStats v = evaluate(*model, val_loader, classes, {});
+//   EpochStats t = evaluate(*model, test_loader, classes, {.tta = true});   // + flipped images
 //   std::printf("val acc %.3f  macro F1 %.3f\n", v.accuracy, v.confusion.macro_f1());
 #pragma once
 
@@ -58,6 +59,10 @@ struct EpochOptions {
   int64_t max_steps = -1;     // stop the epoch once the global step count reaches this (-1: never)
   // Set (from a signal handler, say) to stop training after the current step.
   const std::atomic<bool>* interrupt = nullptr;
+  // evaluate() only: test-time augmentation as ttach's ClassificationTTAWrapper with
+  // HorizontalFlip and merge_mode="mean": logits = (model(x) + model(flip(x, {3}))) / 2 for
+  // images x [N, C, H, W]; loss and metrics come from these averaged logits.
+  bool tta = false;
 };
 
 struct Progress {
@@ -85,7 +90,8 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
                        optim::LRScheduler* step_scheduler = nullptr,
                        const ProgressFn& progress = {});
 
-// Evaluates in eval mode without gradients (the mode is restored after).
+// Evaluates in eval mode without gradients (the mode is restored after); options.tta averages
+// each batch's logits with those of its horizontal flip.
 EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_classes,
                     const EpochOptions& options, const ProgressFn& progress = {});
 

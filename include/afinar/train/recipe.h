@@ -3,18 +3,21 @@
 // table, so a typo never silently falls back to a default.
 //
 //   output = "runs/flowers"          # also: seed, device, smoothing, patience, max_steps,
-//                                    # log_interval
-//   [model]                          # name, weights, num_classes
+//                                    # log_interval, tta
+//   [model]                          # name, weights, num_classes, head
 //   name = "resnet18"
+//   head = { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }   # or "default", "linear"
 //   [data]                           # dir, val_split, test_split, image_size, batch_size,
 //   dir = "data/flowers"             # workers, augment, shuffle
-//   [[stage]]                        # epochs, freeze, unfreeze, optimizer, scheduler,
-//   epochs = 5                       # param_groups
+//   [[stage]]                        # epochs, freeze, unfreeze, unfreeze_schedule, optimizer,
+//   epochs = 5                       # scheduler, param_groups, lr_decay
 //   freeze = ["*"]
 //   unfreeze = ["fc.*"]
+//   unfreeze_schedule = [ { epoch = 2, unfreeze = ["layer4.*"] } ]   # from the stage's start
 //   optimizer = { name = "sgd", lr = 1e-2, momentum = 0.9, weight_decay = 1e-4 }
 //   scheduler = { name = "step", step_size = 7, gamma = 0.1 }
 //   param_groups = [ { params = ["fc.*"], lr = 1e-3 } ]
+//   lr_decay = 2.6                   # discriminative lrs by depth (trainer.h, StageConfig)
 //
 // Optimizer options are PyTorch's (betas = [b1, b2] becomes beta1 / beta2; booleans such as
 // nesterov and amsgrad are true / false); scheduler keys other than name, milestones and

@@ -40,6 +40,9 @@ std::string run_report_section(const std::string& run_dir, const ReportOptions& 
 // A complete page around `body`: the report's stylesheet, UTF-8, no external resource.
 std::string html_page(const std::string& title, const std::string& body);
 
+// html_page(title, body) written to `path` under a temporary name and renamed into place.
+void write_page(const std::string& path, const std::string& title, const std::string& body);
+
 // check_run_dir, then the page written atomically to options.output; returns the path written.
 std::string write_report(const std::string& run_dir, const ReportOptions& options = {});
 

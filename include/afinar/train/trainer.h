@@ -1,22 +1,28 @@
 // A whole fine-tuning run from one configuration: the dataset (ImageFolder with train/val[/test]
-// folders or a seeded stratified split), a torchvision model with a new head for the dataset's
-// classes, optional starting weights, freezing by pattern, an optimizer and an epoch schedule;
-// then epochs of train + validate, the best model kept by validation accuracy, a test evaluation
-// at the end, and the run's files in the output directory (run_log.h, plus last.h5 and best.h5
-// weights files that `afinar predict` reads).
+// folders or a seeded stratified split), a torchvision model with a head (nn/head.h: torchvision's
+// resized, a Linear after a global pool, or a dropout MLP) for the dataset's classes, optional
+// starting weights, freezing by pattern, an optimizer and an epoch schedule; then epochs of train
+// + validate, the best model kept by validation accuracy, a test evaluation at the end, and the
+// run's files in the output directory (run_log.h, plus last.h5 and best.h5 weights files that
+// `afinar predict` reads).
 //
-// Not yet here: TTA, new heads, gradual unfreezing and depth-wise (discriminative) learning
-// rates.
+// The fine-tuning strategies of the seeds (SEEDS.md 000-004) are stage settings: feature
+// extraction and partial unfreezing (freeze / unfreeze patterns, carried from stage to stage),
+// two stages, gradual unfreezing (unfreeze_schedule), per-group learning rates and weight decay
+// (param_groups) and discriminative learning rates (lr_decay, ULMFiT).
 #pragma once
 
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
+#include <optional>
 #include <ostream>
 #include <string>
 #include <vector>
 
 #include "afinar/data/dataset.h"
+#include "afinar/nn/head.h"
 #include "afinar/train/epoch.h"
 
 namespace afinar::train {
@@ -46,14 +52,36 @@ struct GroupConfig {
   optim::Options options;
 };
 
+// Gradual unfreezing (seed 003 §3, ULMFiT): at the start of the stage's epoch `epoch` (0 = its
+// first), before that epoch's first step, the parameters matching `unfreeze` start training.
+struct UnfreezeStep {
+  int64_t epoch = 0;
+  std::vector<std::string> unfreeze;
+};
+
 // Stages run in order, each with its own optimizer and schedule; freezing carries over from one
-// stage to the next (freeze patterns first, then unfreeze).
+// stage to the next (freeze patterns first, then unfreeze, then the unfreeze_schedule as its
+// epochs come).
+//
+// The optimizer holds every parameter of the model, frozen or not: a frozen one has no gradient,
+// so it gets no state and no update until it is unfrozen (PyTorch's optimizer over
+// model.parameters()). Its groups, in order:
+// - without lr_decay: the parameters no param_groups entry claims (the optimizer's options), then
+//   each param_groups entry (the optimizer's options, overridden by its own);
+// - with lr_decay = d (discriminative fine-tuning, ULMFiT's 2.6): the model's top-level children
+//   that hold parameters, in order (resnet: conv1, bn1, layer1..layer4, fc; vgg: features,
+//   classifier), each with the parameters of it that no param_groups entry claims, the last (the
+//   head) with the optimizer's lr and each one before it lr / d^(its distance from the head);
+//   then the param_groups entries, whose own lr wins. A child whose parameters are all claimed
+//   has no group but still counts in the distances.
 struct StageConfig {
   int64_t epochs = 1;
   std::vector<std::string> freeze, unfreeze;
+  std::vector<UnfreezeStep> unfreeze_schedule;
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
   std::vector<GroupConfig> param_groups;
+  std::optional<double> lr_decay;  // > 0
 };
 
 struct TrainConfig {
@@ -68,14 +96,19 @@ struct TrainConfig {
   bool augment = true;  // false: train with the eval transform
   // model
   std::string model = "resnet18";
-  std::string weights;      // HDF5; tensors whose name and shape match are loaded
-  int64_t num_classes = 0;  // 0: the dataset's
+  std::string weights;                       // HDF5; tensors whose name and shape match are loaded
+  std::vector<std::string> weights_exclude;  // glob patterns of tensors not to load from
+                                             // `weights` ("fc.*": a new head)
+  int64_t num_classes = 0;                   // 0: the dataset's
+  nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;    // label smoothing
   int64_t patience = 0;    // early stopping: stop after this many epochs without a better
                            // validation accuracy (0: never)
   int64_t max_steps = -1;  // stop after this many optimizer steps (-1: the epochs decide)
+  bool tta = false;        // the final test evaluation averages each image's logits with its
+                           // horizontal flip's (EpochOptions::tta); validation stays plain
   // run
   std::string output = "runs/afinar";
   uint64_t seed = 0;
@@ -97,13 +130,20 @@ struct TrainResult {
 // run's validation and test images again.
 data::SplitOptions split_options(const TrainConfig& config);
 
+// The stage's optimizer over every parameter of `model`, with the groups described at StageConfig.
+// A group pattern that matches nothing, a parameter claimed by two groups, an unknown optimizer
+// or option and lr_decay <= 0 are errors.
+std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model);
+
 // Runs the configuration; progress lines go to `log`. After every epoch, and when training stops
 // early (max_steps, or `interrupt` set, e.g. by Ctrl-C), output/checkpoint.h5 holds everything
 // needed to continue (train/checkpoint.h); TrainConfig::resume continues from it, and on the CPU
-// the resumed run ends with the same weights, bit for bit, as one that never stopped. Bad settings
-// (unknown model, optimizer or schedule, a pattern matching no parameter, a parameter claimed by
-// two groups, a stage with everything frozen, a missing data folder) are errors before any training
-// step.
+// the resumed run ends with the same weights, bit for bit, as one that never stopped (a resumed
+// run re-applies the unfreeze_schedule up to the checkpoint's epoch). Bad settings (unknown model,
+// optimizer or schedule, a bad head, num_classes other than the data's, a pattern matching no
+// parameter, a parameter claimed by two groups, a stage with everything frozen, an
+// unfreeze_schedule epoch outside its stage, lr_decay <= 0, a missing data folder) are errors
+// before any training step.
 TrainResult run_training(const TrainConfig& config, std::ostream& log,
                          const std::atomic<bool>* interrupt = nullptr);
 

@@ -2,6 +2,8 @@
 // RandomHorizontalFlip.
 #include "data/transforms/internal.h"
 
+#include "afinar/ops/flip.h"
+
 #include <cstring>
 
 namespace afinar::data {
@@ -31,22 +33,7 @@ Image vflip(const Image& img) {
 Tensor hflip(const Tensor& img) {
   AFN_CHECK(img.defined() && img.dim() >= 2, "hflip: expected a tensor image [..., H, W], got ",
             img.defined() ? img.shape() : Shape{});
-  AFN_CHECK(img.device() == kCPU, "hflip: tensor images are flipped on the CPU, got ",
-            img.device());
-  const int64_t W = img.size(-1);
-  // Views have no negative strides, so the flip copies, element by element of any dtype.
-  Tensor src = img.contiguous();
-  Tensor out = empty(img.shape(), img.dtype());
-  const size_t esize = element_size(img.dtype());
-  const int64_t rows = W == 0 ? 0 : img.numel() / W;
-  const auto* in = static_cast<const uint8_t*>(src.raw_data());
-  auto* o = static_cast<uint8_t*>(out.raw_data());
-  for (int64_t r = 0; r < rows; ++r) {
-    for (int64_t x = 0; x < W; ++x) {
-      std::memcpy(o + size_t(r * W + W - 1 - x) * esize, in + size_t(r * W + x) * esize, esize);
-    }
-  }
-  return out;
+  return ops::flip(img, {-1});  // any dtype, any device (include/afinar/ops/flip.h)
 }
 
 RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {

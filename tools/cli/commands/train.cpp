@@ -33,9 +33,26 @@ class TrainCommand : public Command {
     app.add_option("--model", c.model, "Architecture (resnet18, vgg16_bn, ...)")
         ->capture_default_str();
     app.add_option("--weights", c.weights,
-                   "Starting weights (afinar HDF5); tensors whose name and shape match are loaded")
-        ->check(CLI::ExistingFile);
+                   "Starting weights (afinar HDF5); tensors whose name and shape match are loaded "
+                   "('' : none, random initialisation, overriding a recipe's)")
+        ->check(CLI::Validator(
+            [](std::string& path) {
+              return path.empty() ? std::string() : CLI::ExistingFile(path);
+            },
+            "FILE"));
+    app.add_option("--weights-exclude", c.weights_exclude,
+                   "Tensors of --weights not to load (glob patterns, e.g. 'fc.*' for a new head)");
     app.add_option("--num-classes", c.num_classes, "Classes of the new head (default: the data's)");
+    app.add_option("--head", c.head.kind,
+                   "The classifier: default (torchvision's, resized), linear (global pool + "
+                   "Linear), mlp (Dropout, Linear, ReLU, Dropout, Linear)")
+        ->capture_default_str();
+    app.add_option("--head-hidden", c.head.hidden, "Hidden width of the mlp head")
+        ->capture_default_str();
+    app.add_option("--head-dropout", head_dropout_,
+                   "Dropout p of the mlp head before its two Linears (two values)")
+        ->expected(2)
+        ->capture_default_str();
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
     app.add_option("--patience", c.patience,
@@ -60,6 +77,8 @@ class TrainCommand : public Command {
         ->check(CLI::ExistingFile);
     app.add_flag("--no-shuffle", no_shuffle_, "Keep the training set's order");
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
+    app.add_flag("--tta", tta_,
+                 "Test evaluation: average each image's logits with its horizontal flip's");
     // Stage settings.
     app.add_option("--epochs", epochs_, "Epochs")->capture_default_str();
     app.add_option("--opt", opt_, "sgd, adam or adamw")->capture_default_str();
@@ -70,6 +89,9 @@ class TrainCommand : public Command {
     app.add_option("--decay-epochs", step_size_, "StepLR's step size")->capture_default_str();
     app.add_option("--decay-rate", gamma_, "StepLR / ExponentialLR gamma")->capture_default_str();
     app.add_option("--warmup-epochs", warmup_, "Linear warm-up epochs")->capture_default_str();
+    app.add_option("--lr-decay", lr_decay_,
+                   "Discriminative lrs: one group per top-level child, lr / decay^(distance from "
+                   "the head) (ULMFiT: 2.6)");
     app.add_option("--freeze", freeze_, "Freeze parameters matching these glob patterns");
     app.add_option("--unfreeze", unfreeze_, "Then unfreeze those matching these patterns");
   }
@@ -107,7 +129,11 @@ class TrainCommand : public Command {
     if (given("--data-dir")) c.data_dir = f.data_dir;
     if (given("--model")) c.model = f.model;
     if (given("--weights")) c.weights = f.weights;
+    if (given("--weights-exclude")) c.weights_exclude = f.weights_exclude;
     if (given("--num-classes")) c.num_classes = f.num_classes;
+    if (given("--head")) c.head.kind = f.head.kind;
+    if (given("--head-hidden")) c.head.hidden = f.head.hidden;
+    if (given("--head-dropout")) c.head.dropout = {head_dropout_.at(0), head_dropout_.at(1)};
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
     if (given("--patience")) c.patience = f.patience;
@@ -123,6 +149,7 @@ class TrainCommand : public Command {
     if (given("--resume")) c.resume = f.resume;
     if (no_shuffle_) c.shuffle = false;
     if (no_augment_) c.augment = false;
+    if (tta_) c.tta = true;
   }
 
   void override_stage(train::StageConfig& s) const {
@@ -136,6 +163,7 @@ class TrainCommand : public Command {
     if (given("--decay-epochs")) s.scheduler.args["step_size"] = double(step_size_);
     if (given("--decay-rate")) s.scheduler.args["gamma"] = gamma_;
     if (given("--warmup-epochs")) s.scheduler.warmup_epochs = warmup_;
+    if (app_->count("--lr-decay") > 0) s.lr_decay = lr_decay_;
     if (given("--freeze")) s.freeze = freeze_;
     if (given("--unfreeze")) s.unfreeze = unfreeze_;
   }
@@ -147,7 +175,9 @@ class TrainCommand : public Command {
   std::string opt_ = "sgd", sched_ = "none";
   double lr_ = 0.01, momentum_ = 0.9, weight_decay_ = 0, gamma_ = 0.1;
   std::vector<std::string> freeze_, unfreeze_;
-  bool no_shuffle_ = false, no_augment_ = false;
+  std::vector<double> head_dropout_ = {0.5, 0.3};
+  double lr_decay_ = 0;
+  bool no_shuffle_ = false, no_augment_ = false, tta_ = false;
 };
 
 }  // namespace
