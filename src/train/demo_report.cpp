@@ -84,7 +84,9 @@ std::string write_demo_report(const DemoResult& r, const std::string& device) {
       "budget of epochs. Test accuracy is that of each run's best epoch by validation accuracy, "
       "on images from Fashion-MNIST's separate test file.</p>\n";
   body += "<section id=\"strategies\"><h2>Strategies</h2>\n" + results_table(r);
-  body += "<p class=\"note\">Pre-training: " + number(r.source.seconds, "%.1f s") +
+  body += "<p class=\"note\">Pre-training: " +
+          (r.source.reused ? std::string("reused from an earlier demo")
+                           : number(r.source.seconds, "%.1f s")) +
           ", best validation accuracy " + number(r.source.best_val_accuracy, "%.4f") +
           " on classes 0&ndash;4. Whole demo: " + number(r.seconds, "%.1f s") + " on " +
           html_escape(r.device) + ".</p>\n";

@@ -95,6 +95,23 @@ HParams hparams_of(const TrainConfig& c) {
   return h;
 }
 
+int64_t remove_run_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  if (!fs::is_directory(dir)) return 0;
+  const auto is_run_file = [](const std::string& name) {
+    for (const char* fixed : {"metrics.csv", "per_class.csv", "events.jsonl", "recipe.toml",
+                              "checkpoint.h5", "last.h5", "best.h5", "report.html"})
+      if (name == fixed) return true;
+    return name.starts_with("events.out.tfevents.") ||
+           (name.starts_with("confusion_") && name.ends_with(".csv"));
+  };
+  int64_t removed = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir))
+    if (e.is_regular_file() && is_run_file(e.path().filename().string()))
+      removed += fs::remove(e.path()) ? 1 : 0;
+  return removed;
+}
+
 RunLog::RunLog(const std::string& output_dir, std::vector<std::string> class_names)
     : dir_((std::filesystem::create_directories(output_dir), output_dir)),
       class_names_(std::move(class_names)),

@@ -369,6 +369,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   meta.head = c.head;
 
   // ---- the run ----
+  if (!resumed && remove_run_files(c.output) > 0)
+    log << "output: replaced the files of an earlier run in " << c.output << "\n";
   RunLog run_log(c.output, splits.classes);
   {
     std::ofstream recipe(c.output + "/recipe.toml");  // the resolved recipe: reruns this run

@@ -108,6 +108,24 @@ TEST_F(Demo, TrainsEveryStrategyOnDisjointTasks) {
   EXPECT_EQ(page.find("https://"), std::string::npos);
 }
 
+// Pre-training is most of the demo's time: a second demo with the same source settings reuses
+// it, and each strategy's run starts afresh (its metrics.csv holds one run, not two).
+TEST_F(Demo, ASecondDemoReusesThePreTraining) {
+  std::ostringstream first, second;
+  train::run_demo(tiny(), first);
+  const auto stamp = fs::last_write_time(dir_ / "source/best.h5");
+  const train::DemoResult r = train::run_demo(tiny(), second);
+  EXPECT_TRUE(r.source.reused);
+  EXPECT_NE(second.str().find("pre-training: reusing"), std::string::npos) << second.str();
+  EXPECT_EQ(fs::last_write_time(dir_ / "source/best.h5"), stamp);
+  EXPECT_GT(r.source.best_val_accuracy, 0.0);
+  // 2 epochs x (train, val) + the test row.
+  EXPECT_EQ(testing::lines_of(dir_ / "scratch/metrics.csv").size(), 1u + 5u);
+  train::DemoOptions other = tiny();
+  other.source_epochs = 2;  // another pre-training: trained again
+  EXPECT_FALSE(train::run_demo(other, second).source.reused);
+}
+
 TEST_F(Demo, RefusesBadSettings) {
   train::DemoOptions o = tiny();
   o.epochs = 0;

@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <variant>
@@ -129,6 +131,29 @@ TEST(RunLog, MetricsCsvKeepsItsColumnsAndAResumedRunAppends) {
   EXPECT_EQ(per_class.find("epoch,split"), 0u);
   EXPECT_EQ(per_class.find("epoch,split", 1), std::string::npos);
   EXPECT_NE(per_class.find("\n1,train,2,0.500000,1.000000,0.666667,1\n"), std::string::npos);
+}
+
+TEST(RunLog, ANewRunRemovesTheEarlierRunsFilesOnly) {
+  testing::TempDir dir;
+  {
+    RunLog log(dir.path(), {"a", "b", "c"});
+    log.epoch(0, "train", stats(), 0.1);
+    log.confusion("val", stats().confusion, {"a", "b", "c"});
+  }
+  for (const char* name : {"best.h5", "last.h5", "checkpoint.h5", "recipe.toml", "report.html"})
+    std::ofstream(dir / name) << "x";
+  for (const char* name : {"notes.txt", "best.h5.bak", "my_confusion.csv", "data.csv"})
+    std::ofstream(dir / name) << "keep";
+  std::filesystem::create_directory(dir / "events.jsonl.d");  // a folder is never removed
+
+  EXPECT_EQ(remove_run_files(dir.path()), 10);  // 5 + metrics, per_class, events, TB, confusion
+  std::vector<std::string> left;
+  for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+    left.push_back(e.path().filename().string());
+  std::sort(left.begin(), left.end());
+  EXPECT_EQ(left, (std::vector<std::string>{"best.h5.bak", "data.csv", "events.jsonl.d",
+                                            "my_confusion.csv", "notes.txt"}));
+  EXPECT_EQ(remove_run_files(dir / "missing"), 0);
 }
 
 TEST(RunLog, ClassNamesMustMatchTheClasses) {

@@ -37,9 +37,9 @@ struct DemoOptions {
   int workers = 2;
   uint64_t seed = 0;
   // source task
-  int64_t source_train_per_class = 1000, source_val_per_class = 100, source_epochs = 3;
-  // target task: the few-images regime transfer learning is for
-  int64_t target_train_per_class = 60, target_val_per_class = 60, target_test_per_class = 500;
+  int64_t source_train_per_class = 2000, source_val_per_class = 100, source_epochs = 3;
+  // target task: the few-images regime transfer learning is for (150 training images in all)
+  int64_t target_train_per_class = 30, target_val_per_class = 30, target_test_per_class = 500;
   int64_t epochs = 8;  // each strategy's budget
 };
 
@@ -50,6 +50,7 @@ struct StrategyResult {
   double best_val_accuracy = 0, test_accuracy = 0;
   double seconds = 0;
   std::vector<int64_t> trainable;  // trainable parameters of each stage
+  bool reused = false;             // an earlier demo's finished run, not trained again
 };
 
 struct DemoResult {

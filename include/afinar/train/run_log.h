@@ -12,7 +12,8 @@
 //                    metrics hparam/best_val_acc, ... (hparams_end)
 //   confusion_<split>.csv   the last confusion matrix of the split (rows: true class)
 // (and recipe.toml, the resolved recipe, written by the trainer)
-// A resumed run appends to the CSV and JSONL files and adds an event file.
+// A resumed run appends to the CSV and JSONL files and adds an event file; a new run into the
+// same directory first removes the earlier run's files (remove_run_files).
 #pragma once
 
 #include <cstdio>
@@ -43,6 +44,11 @@ HParams hparams_of(const TrainConfig& c);
 // row per true class, its name followed by its counts (train::read_confusion reads it back).
 void write_confusion_csv(const std::string& path, const ConfusionMatrix& m,
                          const std::vector<std::string>& class_names);
+
+// Removes what a run wrote into `dir` (the files above, recipe.toml, checkpoint.h5, last.h5,
+// best.h5, report.html) and nothing else, so that a new run there does not append to an old one;
+// returns how many files went.
+int64_t remove_run_files(const std::string& dir);
 
 class RunLog {
  public:

@@ -1,5 +1,6 @@
 // `afinar demo`: the built-in transfer-learning demo (train/demo.h) — pre-train a ResNet18 on
 // Fashion-MNIST classes 0-4, then compare four strategies on classes 5-9 with few images.
+#include <cmath>
 #include <cstdio>
 #include <iostream>
 
@@ -53,8 +54,11 @@ class DemoCommand : public Command {
         "\nTransfer learning on Fashion-MNIST classes 5-9 (%ld training images per "
         "class), ResNet18 pre-trained on classes 0-4, device %s:\n\n%s\n",
         long(options_.target_train_per_class), r.device.c_str(), train::strategy_table(r).c_str());
-    std::printf("demo: %.1f s in all (pre-training %.1f s); report: %s\n", r.seconds,
-                r.source.seconds, train::write_demo_report(r, r.device).c_str());
+    const std::string pretraining = r.source.reused
+                                        ? std::string("reused from an earlier demo")
+                                        : std::to_string(int(std::lround(r.source.seconds))) + " s";
+    std::printf("demo: %.1f s in all (pre-training %s); report: %s\n", r.seconds,
+                pretraining.c_str(), train::write_demo_report(r, r.device).c_str());
     return 0;
   }
 
