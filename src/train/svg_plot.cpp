@@ -115,16 +115,28 @@ std::string draw_series(const Frame& f, const Series& s) {
   return out;
 }
 
-// Legend entries right-aligned in the top margin, beside the title.
+// Estimated text widths (no font metrics in a hand-written SVG): about 7 px per character of
+// the 11 px labels, 8 px per character of the 13 px bold title.
+double legend_entry_width(const Series& s) {
+  return 7.0 * double(s.name.size()) + 4 + 16 + 10;  // name, gap, colour swatch, gap
+}
+double legend_width(const std::vector<Series>& series) {
+  double w = 0;
+  for (const Series& s : series) w += legend_entry_width(s);
+  return w;
+}
+double title_width(const std::string& title) {
+  return 8.0 * double(title.size());
+}
+
+// Legend entries right-aligned in the top margin at height y: [gap 10][swatch 12, gap 4][name].
 std::string legend(const std::vector<Series>& series, double right, double y) {
   std::string out;
-  double x = right;
-  for (auto it = series.rbegin(); it != series.rend(); ++it) {
-    x -= 7.0 * double(it->name.size()) + 4;
-    out += text(x, y + 4, "start", it->name);
-    x -= 16;
-    out += line(x, y, x + 12, y, "stroke=\"" + it->color + "\" stroke-width=\"3\"");
-    x -= 10;
+  double x = right - legend_width(series);
+  for (const Series& s : series) {
+    out += line(x + 10, y, x + 22, y, "stroke=\"" + s.color + "\" stroke-width=\"3\"");
+    out += text(x + 26, y + 4, "start", s.name);
+    x += legend_entry_width(s);
   }
   return out;
 }
@@ -157,20 +169,24 @@ std::string line_chart(const std::vector<Series>& series, const ChartOptions& o)
                     std::to_string(o.height) + "\" role=\"img\" aria-label=\"" +
                     html_escape(o.title) + "\" font-family=\"sans-serif\" font-size=\"11\">";
   out += text(kLeft, 16, "start", o.title, " font-size=\"13\" font-weight=\"bold\"");
-  const double width = o.width - kLeft - kRight, height = o.height - kTop - kBottom;
+  // The legend sits beside the title, or on a row of its own below it when both do not fit.
+  const bool legend_row =
+      kLeft + title_width(o.title) + 12 > o.width - kRight - legend_width(series);
+  const double top = kTop + (legend_row ? 16 : 0);
+  const double width = o.width - kLeft - kRight, height = o.height - top - kBottom;
   if (xr.empty()) {
-    out += text(kLeft + width / 2, kTop + height / 2, "middle", "no data");
+    out += text(kLeft + width / 2, top + height / 2, "middle", "no data");
     return out + "</svg>";
   }
   const std::vector<double> xt = nice_ticks(xr.lo, xr.hi, 8, o.integer_x);
   const std::vector<double> yt = nice_ticks(yr.lo, yr.hi, 6);
-  const Frame f{xt.front(), xt.back(), yt.front(), yt.back(), kLeft, kTop, width, height};
+  const Frame f{xt.front(), xt.back(), yt.front(), yt.back(), kLeft, top, width, height};
   out += grid_and_ticks(f, xt, yt);
   for (const Series& s : series) out += draw_series(f, s);
-  out += legend(series, o.width - kRight, 12);
+  out += legend(series, o.width - kRight, legend_row ? 30 : 12);
   out += text(kLeft + width / 2, o.height - 8, "middle", o.x_label);
-  out += text(14, kTop + height / 2, "middle", o.y_label,
-              " transform=\"rotate(-90 14 " + num(kTop + height / 2) + ")\"");
+  out += text(14, top + height / 2, "middle", o.y_label,
+              " transform=\"rotate(-90 14 " + num(top + height / 2) + ")\"");
   return out + "</svg>";
 }
 
