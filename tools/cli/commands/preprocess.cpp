@@ -30,8 +30,14 @@ class PreprocessCommand : public Command {
         ->required();
     app.add_option("--resize", resize_, "Shorter side after resizing")->capture_default_str();
     app.add_option("--crop", crop_, "Center crop size")->capture_default_str();
-    app.add_option("--mean", mean_, "Per-channel mean (3 values)")->expected(3)->delimiter(',');
-    app.add_option("--std", std_, "Per-channel std (3 values)")->expected(3)->delimiter(',');
+    app.add_option("--mean", mean_,
+                   "Per-channel mean (3 values; default ImageNet's 0.485,0.456,0.406)")
+        ->expected(3)
+        ->delimiter(',');
+    app.add_option("--std", std_,
+                   "Per-channel std (3 values; default ImageNet's 0.229,0.224,0.225)")
+        ->expected(3)
+        ->delimiter(',');
     app.add_option("--weights", weights_,
                    "Weights file whose resize, crop, mean and std attributes to use")
         ->check(CLI::ExistingFile);
