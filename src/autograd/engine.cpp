@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <unordered_map>
 
+#include "afinar/autograd/anomaly_mode.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/autograd/node.h"
 #include "afinar/ops/elementwise.h"
@@ -21,6 +22,16 @@ namespace {
 void accumulate(Tensor& slot, const Tensor& g) {
   if (!g.defined()) return;
   slot = slot.defined() ? ops::add(slot, g, 1.0) : g;
+}
+
+// Anomaly mode (autograd/anomaly_mode.h): the first non-finite gradient a function returns.
+void check_finite(const Node& node, const std::vector<Tensor>& grads) {
+  for (size_t i = 0; i < grads.size(); ++i) {
+    const std::string bad = first_non_finite(grads[i]);
+    AFN_CHECK(bad.empty(), "anomaly detected: ", node.name(), " returned ", bad, " values in its ",
+              i, "th output (the gradient of its forward op's input ", i,
+              "); the forward op or its inputs produced the first non-finite value");
+  }
 }
 
 }  // namespace
@@ -74,6 +85,7 @@ void run_backward(const std::vector<Tensor>& roots, const std::vector<Tensor>& g
     const bool any = std::any_of(out_grads.begin(), out_grads.end(),
                                  [](const Tensor& g) { return g.defined(); });
     std::vector<Tensor> in_grads = any ? node->apply(std::move(out_grads)) : std::vector<Tensor>{};
+    if (AnomalyMode::is_enabled()) check_finite(*node, in_grads);
     if (!retain_graph) node->release_saved();
     for (size_t i = 0; i < node->next_edges.size(); ++i) {
       const Edge& e = node->next_edges[i];

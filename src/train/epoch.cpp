@@ -1,7 +1,10 @@
 #include "afinar/train/epoch.h"
 
 #include <chrono>
+#include <optional>
+#include <string>
 
+#include "afinar/autograd/anomaly_mode.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/ops/elementwise.h"
 #include "afinar/ops/flip.h"
@@ -13,16 +16,19 @@ namespace afinar::train {
 
 MetricAccumulator::MetricAccumulator(int64_t num_classes) : confusion_(num_classes) {}
 
-void MetricAccumulator::add(const Tensor& logits, const Tensor& targets, const Tensor& loss) {
+void MetricAccumulator::add(const Tensor& logits, const Tensor& targets, const Tensor& loss,
+                            int64_t step) {
   NoGradGuard no_grad;
-  Pending p{loss.detach(), argmax(logits.detach(), 1), targets, Tensor(), targets.size(0)};
+  Pending p{loss.detach(), argmax(logits.detach(), 1), targets, Tensor(), targets.size(0), step};
   if (confusion_.num_classes() > 5) p.top5_correct = topk_correct(logits.detach(), targets, 5);
   pending_.push_back(std::move(p));
 }
 
 void MetricAccumulator::read() {
   for (const Pending& p : pending_) {
-    loss_sum_ += p.loss.item<double>() * double(p.batch);  // the batch mean, weighted by size
+    const double loss = p.loss.item<double>();
+    if (!std::isfinite(loss) && first_non_finite_step_ < 0) first_non_finite_step_ = p.step;
+    loss_sum_ += loss * double(p.batch);  // the batch mean, weighted by size
     samples_ += p.batch;
     confusion_.add(p.targets.to_vector<int64_t>(), p.predictions.to_vector<int64_t>());
     if (p.top5_correct.defined()) top5_correct_ += p.top5_correct.item<int64_t>();
@@ -67,6 +73,28 @@ Tensor eval_logits(nn::Module& model, const Tensor& images, bool tta) {
   return (model(images) + model(flip(images, {3}))) * 0.5;
 }
 
+// The error for a run whose loss stopped being finite at `step`: the first parameter (in
+// registration order) whose gradient, else whose value, is no longer finite now — read on this
+// failure path only.
+[[noreturn]] void diverged(const nn::Module& model, int64_t step) {
+  const auto params = model.named_parameters();
+  auto first_bad = [&](bool gradients) -> std::string {
+    for (const auto& [name, p] : params) {
+      const std::string bad = first_non_finite(gradients ? p.grad() : p);
+      if (!bad.empty())
+        return detail::concat("the first non-finite ", gradients ? "gradient" : "value", " is ",
+                              name, "'s (", bad, ")");
+    }
+    return "";
+  };
+  std::string where = first_bad(true);
+  if (where.empty()) where = first_bad(false);
+  if (where.empty())
+    where = "every parameter and gradient is still finite (the forward overflowed)";
+  AFN_FAIL("training diverged: the loss is not finite at step ", step, "; ", where,
+           ". Lower the learning rate, or rerun with --detect-anomaly to name the op");
+}
+
 // Reads the accumulated values and reports them (every log_interval steps and at the end).
 void report(MetricAccumulator& m, int64_t step, int64_t steps, double seconds,
             const ProgressFn& progress) {
@@ -94,22 +122,24 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
     const Tensor logits = model(batch->images);
     const Tensor loss =
         cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
-    loss.backward();
+    {
+      std::optional<DetectAnomalyGuard> anomaly;
+      if (o.detect_anomaly) anomaly.emplace();
+      loss.backward();
+    }
     opt.step();
     if (step_scheduler) step_scheduler->step();
-    m.add(logits, batch->labels, loss);
-    ++step;
     ++global_step;
+    m.add(logits, batch->labels, loss, global_step);
+    ++step;
     if (step % o.log_interval == 0) {
       report(m, step, steps, seconds_since(start), progress);
       // Checked when the values are on the host anyway: no extra synchronisation.
-      AFN_CHECK(std::isfinite(m.mean_loss()), "training diverged: the loss is ", m.mean_loss(),
-                " at step ", global_step, "; lower the learning rate");
+      if (m.first_non_finite_step() >= 0) diverged(model, m.first_non_finite_step());
     }
   }
   EpochStats s = finish(m, step, seconds_since(start));
-  AFN_CHECK(std::isfinite(s.loss) || s.samples == 0, "training diverged: the loss is ", s.loss,
-            " in the epoch ending at step ", global_step, "; lower the learning rate");
+  if (m.first_non_finite_step() >= 0) diverged(model, m.first_non_finite_step());
   if (progress) progress({step, steps, s.samples, s.loss, s.accuracy, s.seconds});
   s.stopped_early = stopped;
   return s;

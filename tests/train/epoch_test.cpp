@@ -105,7 +105,47 @@ TEST(Epoch, DivergingLossIsAnErrorNamingTheStep) {
     train_epoch(*model, train, opt, kClasses, {.log_interval = 1}, global_step);
     FAIL() << "a NaN loss must stop training";
   } catch (const Error& e) {
-    EXPECT_NE(std::string(e.what()).find("step 1"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("not finite at step 1; the first non-finite gradient is "
+                                         "1.weight's (nan)"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// Images 32.. hold an infinite pixel: the loss of step 3 (batches of 16) is the first that is not
+// finite. Read once per 4 steps, the error still names step 3, and the first parameter that the
+// bad step left non-finite; with detect_anomaly, backward stops at step 3 in the first function
+// that returned a non-finite gradient.
+data::Example poisoned(int64_t i, Generator& gen) {
+  data::Example e = sample(i, gen);
+  if (i >= 32) e.image.data<float>()[0] = std::numeric_limits<float>::infinity();
+  return e;
+}
+
+TEST(Epoch, TheFirstNonFiniteStepIsNamedWhenReadLater) {
+  for (bool anomaly : {false, true}) {
+    SCOPED_TRACE(anomaly ? "detect_anomaly" : "plain");
+    auto model = classifier();
+    data::DataLoader train(64, poisoned, {.batch_size = 16});
+    optim::SGD opt(model->parameters(), {.lr = 0.1});
+    int64_t global_step = 0;
+    train.start_epoch(0);
+    try {
+      train_epoch(*model, train, opt, kClasses, {.log_interval = 4, .detect_anomaly = anomaly},
+                  global_step);
+      FAIL() << "a non-finite loss must stop training";
+    } catch (const Error& e) {
+      const std::string what = e.what();
+      if (anomaly) {
+        EXPECT_EQ(global_step, 2);  // backward of step 3 threw before its optimizer step
+        EXPECT_EQ(what.rfind("anomaly detected: CrossEntropyBackward returned nan", 0), 0u) << what;
+      } else {
+        EXPECT_EQ(global_step, 4);
+        EXPECT_NE(what.find("not finite at step 3; the first non-finite gradient is 1.weight's"),
+                  std::string::npos)
+            << what;
+      }
+    }
   }
 }
 

@@ -31,9 +31,12 @@ namespace afinar::train {
 class MetricAccumulator {
  public:
   explicit MetricAccumulator(int64_t num_classes);
-  // logits [B, C], targets [B] int64, loss: the batch's mean loss (0-D), all on one device.
-  void add(const Tensor& logits, const Tensor& targets, const Tensor& loss);
+  // logits [B, C], targets [B] int64, loss: the batch's mean loss (0-D), all on one device;
+  // `step`: the batch's global optimizer step (names the first non-finite loss).
+  void add(const Tensor& logits, const Tensor& targets, const Tensor& loss, int64_t step = -1);
   void read();
+  // The step of the first batch whose loss was NaN or infinite (-1: none), once read.
+  int64_t first_non_finite_step() const { return first_non_finite_step_; }
 
   int64_t samples() const { return samples_; }
   double mean_loss() const { return samples_ ? loss_sum_ / double(samples_) : 0.0; }
@@ -45,12 +48,12 @@ class MetricAccumulator {
  private:
   struct Pending {
     Tensor loss, predictions, targets, top5_correct;
-    int64_t batch;
+    int64_t batch, step;
   };
   std::vector<Pending> pending_;
   ConfusionMatrix confusion_;
   double loss_sum_ = 0;
-  int64_t samples_ = 0, top5_correct_ = 0;
+  int64_t samples_ = 0, top5_correct_ = 0, first_non_finite_step_ = -1;
 };
 
 struct EpochOptions {
@@ -59,6 +62,9 @@ struct EpochOptions {
   int64_t max_steps = -1;     // stop the epoch once the global step count reaches this (-1: never)
   // Set (from a signal handler, say) to stop training after the current step.
   const std::atomic<bool>* interrupt = nullptr;
+  // Backward under DetectAnomalyGuard (autograd/anomaly_mode.h): the first non-finite gradient
+  // names the op that produced it. Slow (every gradient is read back); for debugging.
+  bool detect_anomaly = false;
   // evaluate() only: test-time augmentation as ttach's ClassificationTTAWrapper with
   // HorizontalFlip and merge_mode="mean": logits = (model(x) + model(flip(x, {3}))) / 2 for
   // images x [N, C, H, W]; loss and metrics come from these averaged logits.
@@ -84,7 +90,9 @@ struct EpochStats {
 
 // Trains `model` for one epoch of `loader` (already started for the epoch). `step_scheduler`,
 // when given, steps after every optimizer step (OneCycleLR); `global_step` counts optimizer
-// steps across epochs. A loss that is NaN or infinite is an error naming the step.
+// steps across epochs. A loss that is NaN or infinite (seen when the losses are read, once per
+// log interval) is an error naming the first such step and the first parameter whose gradient
+// or value is no longer finite.
 EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt,
                        int64_t num_classes, const EpochOptions& options, int64_t& global_step,
                        optim::LRScheduler* step_scheduler = nullptr,

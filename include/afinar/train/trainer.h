@@ -103,12 +103,14 @@ struct TrainConfig {
   nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
-  double smoothing = 0;    // label smoothing
-  int64_t patience = 0;    // early stopping: stop after this many epochs without a better
-                           // validation accuracy (0: never)
-  int64_t max_steps = -1;  // stop after this many optimizer steps (-1: the epochs decide)
-  bool tta = false;        // the final test evaluation averages each image's logits with its
-                           // horizontal flip's (EpochOptions::tta); validation stays plain
+  double smoothing = 0;         // label smoothing
+  int64_t patience = 0;         // early stopping: stop after this many epochs without a better
+                                // validation accuracy (0: never)
+  int64_t max_steps = -1;       // stop after this many optimizer steps (-1: the epochs decide)
+  bool tta = false;             // the final test evaluation averages each image's logits with its
+                                // horizontal flip's (EpochOptions::tta); validation stays plain
+  bool detect_anomaly = false;  // backward under DetectAnomalyGuard: the first non-finite
+                                // gradient names its op (slow; not a recipe setting)
   // run
   std::string output = "runs/afinar";
   uint64_t seed = 0;

@@ -79,6 +79,8 @@ class TrainCommand : public Command {
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
     app.add_flag("--tta", tta_,
                  "Test evaluation: average each image's logits with its horizontal flip's");
+    app.add_flag("--detect-anomaly", c.detect_anomaly,
+                 "Check every gradient backward computes; the first NaN/inf names its op (slow)");
     // Stage settings.
     app.add_option("--epochs", epochs_, "Epochs")->capture_default_str();
     app.add_option("--opt", opt_, "sgd, adam or adamw")->capture_default_str();
@@ -150,6 +152,7 @@ class TrainCommand : public Command {
     if (no_shuffle_) c.shuffle = false;
     if (no_augment_) c.augment = false;
     if (tta_) c.tta = true;
+    if (f.detect_anomaly) c.detect_anomaly = true;
   }
 
   void override_stage(train::StageConfig& s) const {
