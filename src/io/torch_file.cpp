@@ -30,6 +30,13 @@ namespace afinar::io {
 namespace {
 
 constexpr size_t kMaxDims = 64;
+// Elements a file's tensors may materialise beyond the bytes it holds: views that repeat storage
+// elements (stride 0, as torch.save keeps an expanded tensor) are legal, but from a few bytes they
+// could ask for terabytes. 2^24 elements = 64 MiB of float32 of slack.
+constexpr int64_t kMaxRepeatedElements = int64_t(1) << 24;
+// Storage keys are what torch writes: decimal numbers (zip), or ids of letters, digits and '_'
+// (legacy, tar); anything else (a path such as "../x", a NUL) is refused, and so is a long one.
+constexpr size_t kMaxStorageKey = 64;
 
 // ---- checked arithmetic -----------------------------------------------------------------------
 
@@ -221,9 +228,25 @@ std::vector<int64_t> int_list(const PickleValue& v, const std::string& what) {
   return out;
 }
 
+// A storage key, checked against what torch writes (kMaxStorageKey).
+std::string storage_key(const PickleValue& v, const std::string& path) {
+  const std::string key = key_string(v, "storage key");
+  const bool plain = !key.empty() && key.size() <= kMaxStorageKey &&
+                     std::all_of(key.begin(), key.end(),
+                                 [](char c) { return std::isalnum(uint8_t(c)) || c == '_'; });
+  std::string shown = key.substr(0, kMaxStorageKey);  // printable: a NUL would cut the message
+  for (char& c : shown)
+    if (!std::isprint(uint8_t(c))) c = '?';
+  AFN_CHECK(plain, path, ": storage key '", shown,
+            "' is not a torch storage key (letters, digits and '_', at most ", kMaxStorageKey,
+            " characters); the file is hostile or corrupt");
+  return key;
+}
+
 class Loader {
  public:
-  explicit Loader(std::string path) : path_(std::move(path)) {}
+  // `file_size` bounds what the tensors may materialise (kMaxRepeatedElements).
+  Loader(std::string path, uint64_t file_size) : path_(std::move(path)), file_size_(file_size) {}
 
   // ---- phase 1 ----
   void read_state_dict(const PickleValue& root) {
@@ -237,8 +260,13 @@ class Loader {
         break;
       }
     }
+    std::set<std::string> names;
     for (const auto& [k, v] : sd->entries) {
-      const std::string name = k->str("state_dict key");
+      AFN_CHECK(k->is(PickleValue::Kind::String) || k->is(PickleValue::Kind::Bytes), path_,
+                ": a state_dict key is ", k->describe(), ", not a string");
+      const std::string name = k->text;
+      AFN_CHECK(names.insert(name).second, path_, ": the state_dict key '", name,
+                "' appears twice; the file is corrupt or hostile");
       pending_.push_back(tensor_of(*v, name, 0));
       pending_.back().name = name;
     }
@@ -281,7 +309,15 @@ class Loader {
     resolve_views();
     std::vector<TorchTensorRecord> out;
     out.reserve(pending_.size());
-    for (const Pending& p : pending_) out.push_back(record(p, big_endian));
+    int64_t total = 0;
+    for (const Pending& p : pending_) {
+      out.push_back(record(p, big_endian));
+      total = checked_add(total, out.back().numel(), path_);
+      AFN_CHECK(uint64_t(total) <= file_size_ + uint64_t(kMaxRepeatedElements), path_,
+                ": its tensors hold ", total, " elements up to '", p.name, "' but the file has ",
+                file_size_, " bytes: views that repeat storage elements may add at most ",
+                kMaxRepeatedElements, "; the file is hostile or corrupt");
+    }
     return out;
   }
 
@@ -340,7 +376,7 @@ class Loader {
     AFN_CHECK(items[1]->is(PickleValue::Kind::Global) && ends_with(items[1]->text, "Storage"), what,
               ": the storage type is ", items[1]->describe(), ", not a torch storage class");
     const TorchScalar scalar = *torch_scalar_of_global(items[1]->text);
-    const std::string key = key_string(*items[2], "storage key");
+    const std::string key = storage_key(*items[2], path_);
     const int64_t numel = items[4]->to_int("storage size");
     AFN_CHECK(numel >= 0, what, ": storage '", key, "' has negative size ", numel);
     auto [it, inserted] = declared_.emplace(key, std::make_pair(scalar, numel));
@@ -351,7 +387,7 @@ class Loader {
       // Legacy view_metadata (view_key, offset, size): a storage that is a slice of the root.
       const auto& view = items[5]->tuple((what + " view_metadata").c_str());
       AFN_CHECK(view.size() == 3, what, ": view_metadata has ", view.size(), " items, expected 3");
-      const std::string view_key = key_string(*view[0], "view key");
+      const std::string view_key = storage_key(*view[0], path_);
       views_.emplace(view_key,
                      ViewDef{key, view[1]->to_int("view offset"), view[2]->to_int("view size")});
       return view_key;
@@ -414,6 +450,7 @@ class Loader {
   }
 
   std::string path_;
+  uint64_t file_size_;
   std::vector<Pending> pending_;
   std::map<std::string, std::pair<TorchScalar, int64_t>> declared_;  // root key -> type, numel
   std::map<std::string, ViewDef> views_;
@@ -437,15 +474,46 @@ bool zip_big_endian(const ZipReader& zip, const std::string& prefix) {
   return order == "big";
 }
 
+// What torch.save writes and nothing else: names relative, without '..' or '\\', each once, and
+// entries whose data do not overlap (two names for the same bytes, or an entry inside another).
+// Nothing is ever extracted to disk, but a name that could be is a sign of a crafted archive.
+void check_archive(const ZipReader& zip) {
+  const std::string& path = zip.path();
+  std::set<std::string_view> names;
+  std::vector<const ZipEntry*> by_offset;
+  for (const ZipEntry& e : zip.entries()) {
+    const std::string& n = e.name;
+    const bool traversal = n.empty() || n[0] == '/' || n.find('\\') != std::string::npos ||
+                           n.find('\0') != std::string::npos || n == ".." ||
+                           n.compare(0, 3, "../") == 0 || n.find("/../") != std::string::npos ||
+                           ends_with(n, "/..");
+    AFN_CHECK(!traversal, path, ": zip entry name '", n.substr(0, n.find('\0')),
+              "' is absolute, climbs out of the archive ('..') or holds '\\' or NUL; torch.save "
+              "never writes one, the file is hostile or corrupt");
+    AFN_CHECK(names.insert(n).second, path, ": zip entry '", n, "' appears twice");
+    if (e.compressed_size > 0) by_offset.push_back(&e);
+  }
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const ZipEntry* a, const ZipEntry* b) { return a->data_offset < b->data_offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i) {
+    const ZipEntry& a = *by_offset[i - 1];
+    const ZipEntry& b = *by_offset[i];
+    AFN_CHECK(b.data_offset - a.data_offset >= a.compressed_size, path, ": zip entries '", a.name,
+              "' and '", b.name, "' overlap (data at bytes ", a.data_offset, " + ",
+              a.compressed_size, " and ", b.data_offset, "); the file is hostile or corrupt");
+  }
+}
+
 std::vector<TorchTensorRecord> load_zip(const std::shared_ptr<const MappedFile>& file) {
   ZipReader zip(file);
   AFN_CHECK(!zip.entries().empty(), file->path(), ": the zip archive is empty");
+  check_archive(zip);
   const std::string& first = zip.entries().front().name;
   AFN_CHECK(first.find('/') != std::string::npos, file->path(), ": zip entry '", first,
             "' has no folder prefix; this is not a torch.save archive");
   const std::string prefix = first.substr(0, first.find('/'));
   const ZipEntry& pkl = zip.at(prefix + "/data.pkl");
-  Loader loader(file->path());
+  Loader loader(file->path(), file->size());
   const Pickle pickle = Pickle::parse(zip.read(pkl), file->path() + ": " + pkl.name);
   loader.read_state_dict(pickle.root());
   for (const auto& [key, declared] : loader.declared()) {
@@ -496,7 +564,7 @@ std::vector<TorchTensorRecord> load_legacy(const std::shared_ptr<const MappedFil
       path, ": legacy protocol version is ", protocol.root().describe(), ", expected 1001");
   const Pickle sys_info = next_pickle(all, pos, path + ": sys_info");
   const bool big_endian = sys_info_big_endian(sys_info.root(), path);
-  Loader loader(path);
+  Loader loader(path, file->size());
   const Pickle object = next_pickle(all, pos, path + ": object pickle");
   loader.read_state_dict(object.root());
   loader.declare_every_storage(object.root());
@@ -504,7 +572,8 @@ std::vector<TorchTensorRecord> load_legacy(const std::shared_ptr<const MappedFil
   // The storages follow in the listed order: int64 element count, then the raw elements.
   std::set<std::string> seen;
   for (const PickleValue* k : keys.root().tuple("storage key list")) {
-    const std::string key = key_string(*k, "storage key");
+    const std::string key = storage_key(*k, path);
+    AFN_CHECK(!seen.count(key), path, ": storage '", key, "' is listed twice");
     auto it = loader.declared().find(key);
     AFN_CHECK(it != loader.declared().end(), path, ": storage '", key,
               "' is listed but no tensor refers to it, so its element size is unknown");
@@ -605,7 +674,7 @@ std::vector<TorchTensorRecord> load_tar(const std::shared_ptr<const MappedFile>&
   if (files.count("sys_info"))
     big_endian =
         sys_info_big_endian(Pickle::parse(member("sys_info"), path + ": sys_info").root(), path);
-  Loader loader(path);
+  Loader loader(path, file->size());
   // storages: count, then per storage a pickle (key, location, type) + int64 count + elements,
   // then the list of views (view key, root key, offset, size).
   const ByteSpan storages = member("storages");
@@ -618,7 +687,7 @@ std::vector<TorchTensorRecord> load_tar(const std::shared_ptr<const MappedFile>&
         h.size() == 3 && h[2]->is(PickleValue::Kind::Global) && ends_with(h[2]->text, "Storage"),
         path, ": malformed storage header ", header.root().describe());
     const TorchScalar scalar = *torch_scalar_of_global(h[2]->text);
-    const std::string key = key_string(*h[0], "storage key");
+    const std::string key = storage_key(*h[0], path);
     uint64_t count = storages.u64(pos, "storage element count");
     if (big_endian) count = __builtin_bswap64(count);
     AFN_CHECK(count <= uint64_t(INT64_MAX), path, ": storage '", key, "' has ", count,
@@ -632,8 +701,8 @@ std::vector<TorchTensorRecord> load_tar(const std::shared_ptr<const MappedFile>&
   for (const PickleValue* v : views.root().tuple("storage views")) {
     const auto& t = v->tuple("storage view");
     AFN_CHECK(t.size() == 4, path, ": storage view has ", t.size(), " items, expected 4");
-    loader.add_view(key_string(*t[0], "view key"),
-                    {key_string(*t[1], "root key"), t[2]->to_int("offset"), t[3]->to_int("size")});
+    loader.add_view(storage_key(*t[0], path),
+                    {storage_key(*t[1], path), t[2]->to_int("offset"), t[3]->to_int("size")});
   }
   // tensors: count, then per tensor a pickle (key, storage key, type), int32 ndim, 4 unused
   // bytes, ndim int64 sizes, ndim int64 strides, int64 storage offset.

@@ -182,6 +182,7 @@ class Unpickler {
     }
     out_.root_ = pop();
     out_.consumed_ = pos_;
+    check_structure(out_.root_);
     return std::move(out_);
   }
 
@@ -223,12 +224,20 @@ class Unpickler {
 
   // ---- stack ----
   PickleValue* make(K kind) {
+    if (out_.arena_.size() >= PickleLimits::kMaxValues)
+      fail("more than " + std::to_string(PickleLimits::kMaxValues) +
+           " values; a state_dict needs far fewer, the pickle is hostile or corrupt");
     PickleValue& v = out_.arena_.emplace_back();
     v.kind = kind;
     return &v;
   }
   size_t fence() const { return marks_.empty() ? 0 : marks_.back(); }
-  void push(PickleValue* v) { stack_.push_back(v); }
+  void push(PickleValue* v) {
+    // DUP / GET push without making a value: the stack needs a bound of its own.
+    if (stack_.size() >= PickleLimits::kMaxItems)
+      fail("the stack holds more than " + std::to_string(PickleLimits::kMaxItems) + " values");
+    stack_.push_back(v);
+  }
   PickleValue* pop() {
     if (stack_.size() <= fence()) fail("stack underflow");
     PickleValue* v = stack_.back();
@@ -267,6 +276,11 @@ class Unpickler {
     const uint8_t* p = take(n);
     push_text(kind, std::string(reinterpret_cast<const char*>(p), size_t(n)));
   }
+  void check_length(size_t n, const char* container) {
+    if (n > PickleLimits::kMaxItems)
+      fail(std::string("a ") + container + " of " + std::to_string(n) + " items (the limit is " +
+           std::to_string(PickleLimits::kMaxItems) + ")");
+  }
   void push_tuple(std::vector<PickleValue*> items) {
     PickleValue* t = make(K::Tuple);
     t->items = std::move(items);
@@ -274,6 +288,9 @@ class Unpickler {
   }
   // LONG1 / LONG4: n bytes of little-endian two's complement.
   void push_long(uint64_t n) {
+    if (n > PickleLimits::kMaxLongBytes)
+      fail("an integer of " + std::to_string(n) + " bytes (the limit is " +
+           std::to_string(PickleLimits::kMaxLongBytes) + "; torch pickles need at most 10)");
     const uint8_t* p = take(n);
     // Fits in int64 when every byte past the eighth repeats the sign.
     const uint8_t sign = (n > 0 && (p[n - 1] & 0x80)) ? 0xff : 0x00;
@@ -347,6 +364,10 @@ class Unpickler {
   }
   void push_call(PickleValue* callee, std::vector<PickleValue*> args, bool new_object) {
     expect(callee, K::Global, new_object ? "the class of NEWOBJ" : "the callable of REDUCE");
+    // NEWOBJ / INST / OBJ make cls.__new__(cls, ...): only classes, never the rebuild functions.
+    if (new_object && callee->text != "collections.OrderedDict" &&
+        !torch_scalar_of_global(callee->text))
+      fail("NEWOBJ/INST/OBJ of " + callee->text + ", which is a function, not a class");
     if (callee->text == "collections.OrderedDict") {
       if (!args.empty()) fail("OrderedDict with constructor arguments is not supported");
       return push(make(K::Dict));
@@ -368,20 +389,67 @@ class Unpickler {
   // ---- containers ----
   void append_to(PickleValue* list, std::vector<PickleValue*> items) {
     expect(list, K::List, "the target of APPEND");
+    check_length(list->items.size() + items.size(), "list");
     list->items.insert(list->items.end(), items.begin(), items.end());
   }
   void set_items(PickleValue* dict, const std::vector<PickleValue*>& kv) {
     expect(dict, K::Dict, "the target of SETITEM");
     if (kv.size() % 2) fail("SETITEMS with an odd number of items");
+    check_length(dict->entries.size() + kv.size() / 2, "dict");
     for (size_t i = 0; i < kv.size(); i += 2) dict->entries.emplace_back(kv[i], kv[i + 1]);
   }
 
   // ---- memo ----
-  void put(uint64_t index) { memo_[index] = top(); }
+  void put(uint64_t index) {
+    // Python's pickler numbers memo entries 0, 1, 2...: an index past the limit is not one of its.
+    if (index >= PickleLimits::kMaxMemo)
+      fail("memo index " + std::to_string(index) + " is out of range (the limit is " +
+           std::to_string(PickleLimits::kMaxMemo) + ")");
+    memo_[index] = top();
+  }
   void get(uint64_t index) {
     auto it = memo_.find(index);
     if (it == memo_.end()) fail("memo key " + std::to_string(index) + " was never stored");
     push(it->second);
+  }
+
+  // ---- structure ----
+  // The values reachable from the root must form a DAG (sharing through the memo is fine, a
+  // container reaching itself is not) no deeper than kMaxDepth, so that consumers may walk it
+  // recursively. An iterative depth-first walk: on_path marks the values on the current path.
+  static size_t child_count(const PickleValue* v) {
+    return v->items.size() + 2 * v->entries.size() + (v->state ? 1 : 0);
+  }
+  static PickleValue* child(const PickleValue* v, size_t i) {
+    if (i < v->items.size()) return v->items[i];
+    i -= v->items.size();
+    if (i < 2 * v->entries.size())
+      return i % 2 ? v->entries[i / 2].second : v->entries[i / 2].first;
+    return v->state;
+  }
+  void check_structure(const PickleValue* root) const {
+    enum class Mark : uint8_t { OnPath, Done };
+    std::unordered_map<const PickleValue*, Mark> marks;
+    std::vector<std::pair<const PickleValue*, size_t>> path = {{root, 0}};
+    marks[root] = Mark::OnPath;
+    while (!path.empty()) {
+      auto& [v, next] = path.back();
+      if (next == child_count(v)) {
+        marks[v] = Mark::Done;
+        path.pop_back();
+        continue;
+      }
+      const PickleValue* c = child(v, next++);
+      auto [it, fresh] = marks.emplace(c, Mark::OnPath);
+      if (!fresh && it->second == Mark::OnPath)
+        fail("recursive structure: a " + std::string(kind_name(c->kind)) +
+             " contains itself (through the memo or DUP); a state_dict never does");
+      if (!fresh) continue;
+      if (path.size() >= PickleLimits::kMaxDepth)
+        fail("values nested more than " + std::to_string(PickleLimits::kMaxDepth) +
+             " deep; a state_dict nests a few levels, the pickle is hostile or corrupt");
+      path.emplace_back(c, 0);
+    }
   }
 
   void step() {
@@ -395,6 +463,9 @@ class Unpickler {
         le(8);
         return;
       case '(':  // MARK
+        if (marks_.size() >= PickleLimits::kMaxDepth)
+          fail("more than " + std::to_string(PickleLimits::kMaxDepth) +
+               " nested MARKs; a state_dict nests a few levels, the pickle is hostile or corrupt");
         marks_.push_back(stack_.size());
         return;
       case '0':  // POP
@@ -516,7 +587,8 @@ class Unpickler {
         } catch (const std::exception&) {
           used = 0;
         }
-        if (used == 0 || used != s.size()) fail("bad PUT index");
+        if (used == 0 || used != s.size() || s[0] == '-' || s[0] == '+')
+          fail("bad PUT index '" + s.substr(0, 32) + "'");
         return put(index);
       }
       case 'q':
@@ -529,7 +601,8 @@ class Unpickler {
         const std::string s = line();
         char* end = nullptr;
         const uint64_t index = std::strtoull(s.c_str(), &end, 10);
-        if (s.empty() || end != s.c_str() + s.size()) fail("bad GET index");
+        if (s.empty() || end != s.c_str() + s.size() || !std::isdigit(uint8_t(s[0])))
+          fail("bad GET index '" + s.substr(0, 32) + "'");
         return get(index);
       }
       case 'h':

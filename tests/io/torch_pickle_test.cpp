@@ -181,6 +181,74 @@ TEST(TorchPickle, MalformedStreamsGiveClearErrors) {
   expect_error(b({0x80, 2, 0x8b, 0xff, 0xff, 0xff, 0xff}), "negative LONG4 length");
 }
 
+TEST(TorchPickle, NestingLimitsRefuseOnePastTheLimit) {
+  using L = io::PickleLimits;
+  // N wrapped in TUPLE1 k times is k + 1 levels deep: the limit itself passes, one more fails.
+  EXPECT_NO_THROW(parse("\x80\x02N" + std::string(L::kMaxDepth - 1, '\x85') + "."));
+  expect_error("\x80\x02N" + std::string(L::kMaxDepth, '\x85') + ".",
+               "values nested more than 256 deep");
+  // MARKs open at once: kMaxDepth empty tuples nested by TUPLE pass, one more MARK fails.
+  EXPECT_NO_THROW(parse(std::string(L::kMaxDepth, '(') + std::string(L::kMaxDepth, 't') + "."));
+  expect_error(std::string(L::kMaxDepth + 1, '('), "more than 256 nested MARKs");
+}
+
+TEST(TorchPickle, RecursiveStructuresAreRefusedSharingIsNot) {
+  // l = []; l.append(l) through the memo and through DUP; d = {}; d['a'] = d.
+  expect_error(b({0x80, 2, ']', 'q', 0, 'h', 0, 'a', '.'}),
+               "recursive structure: a list contains itself");
+  expect_error("\x80\x02]2a.", "recursive structure: a list contains itself");
+  expect_error(b({0x80, 2, '}', 'q', 0, 'X', 1, 0, 0, 0, 'a', 'h', 0, 's', '.'}),
+               "recursive structure: a dict contains itself");
+  // A cycle through a BUILD state: FloatTensor.__new__() with itself as its state.
+  expect_error("\x80\x02\x63torch\nFloatTensor\n)\x81"s + b({'q', 0, 'h', 0, 'b', '.'}),
+               "recursive structure: a call contains itself");
+  // The same list twice in a tuple is a DAG, as torch writes shared storages.
+  const auto p = parse(b({0x80, 2, ']', 'q', 0, 'h', 0, 0x86, '.'}));
+  EXPECT_EQ(p.root().items[0], p.root().items[1]);
+}
+
+TEST(TorchPickle, MemoIndicesOutsideTheLimitAreRefused) {
+  using L = io::PickleLimits;
+  const uint64_t last = L::kMaxMemo - 1;
+  const std::string put_last =
+      b({'r', int(last & 0xff), int((last >> 8) & 0xff), int((last >> 16) & 0xff), 0});
+  EXPECT_EQ(parse("\x80\x02K\x05" + put_last + "0j" + put_last.substr(1) + ".").root().integer, 5);
+  expect_error(b({0x80, 2, 'N', 'r', 0, 0, 0x10, 0, '.'}), "memo index 1048576 is out of range");
+  expect_error("Np-1\n.", "bad PUT index '-1'");
+  expect_error("Np+1\n.", "bad PUT index '+1'");
+  expect_error("Np0\ng-0\n.", "bad GET index '-0'");
+}
+
+TEST(TorchPickle, ValueCountContainerLengthAndIntegerSizeAreBounded) {
+  using L = io::PickleLimits;
+  // Each "N0" makes a value and drops it: the stack stays small, the value count does not.
+  std::string many = "\x80\x02";
+  for (size_t i = 0; i <= L::kMaxValues; ++i) many += "N0";
+  expect_error(many + "N.", "more than 1048576 values");
+  // One value GET from the memo kMaxItems / 2 + 1 times, twice into one list: no new values,
+  // but the list would grow past kMaxItems.
+  std::string gets;
+  for (size_t i = 0; i < L::kMaxItems / 2 + 1; ++i) gets += "h\x00"s;
+  expect_error(b({0x80, 2, ']', 'N', 'q', 0, '0', '('}) + gets + "e(" + gets + "e.",
+               "a list of 1048578 items (the limit is 1048576)");
+  // Integers: 64 bytes pass (a big int), 65 are refused before their bytes are read.
+  EXPECT_TRUE(parse("\x80\x02\x8a\x40" + std::string(64, '\x01') + ".").root().is(K::BigInt));
+  expect_error("\x80\x02\x8a\x41", "an integer of 65 bytes (the limit is 64");
+}
+
+TEST(TorchPickle, NewobjInstAndObjOnlyInstantiateClasses) {
+  // torch._utils._rebuild_tensor_v2 is whitelisted for REDUCE; cls.__new__ of it is refused.
+  expect_error("\x80\x02\x63torch._utils\n_rebuild_tensor_v2\n)\x81.",
+               "NEWOBJ/INST/OBJ of torch._utils._rebuild_tensor_v2, which is a function");
+  expect_error("(itorch._utils\n_rebuild_parameter\n.",
+               "NEWOBJ/INST/OBJ of torch._utils._rebuild_parameter, which is a function");
+  expect_error("\x80\x01(\x63torch._utils\n_rebuild_tensor\no.",
+               "NEWOBJ/INST/OBJ of torch._utils._rebuild_tensor, which is a function");
+  // Classes are fine: OrderedDict() becomes a dict, torch.FloatTensor a Call.
+  EXPECT_TRUE(parse("\x80\x02\x63\x63ollections\nOrderedDict\n)\x81.").root().is(K::Dict));
+  EXPECT_TRUE(parse("(itorch\nFloatTensor\n.").root().new_object);
+}
+
 TEST(TorchPickle, EveryTruncationOfARealPickleIsAnError) {
   const std::string bytes =
       "\x80\x02\x63\x63ollections\nOrderedDict\nq\x00)Rq\x01(X\x01\x00\x00\x00w"s

@@ -10,6 +10,12 @@
 // offset, strides, legacy view_metadata) are materialised; every range is checked against the
 // storage it reads. A state_dict nested under "state_dict" or "model" (a training checkpoint)
 // is accepted. Only the whitelisted globals of torch_pickle.h resolve; nothing is executed.
+// Hostile files (tests/data/fixtures/hostile/, tools/fixtures/hostile_pth.py) are refused naming
+// the fault: besides the pickle's limits (PickleLimits), zip entry names that are absolute or hold
+// '..', '\' or NUL, duplicate entry names, entries whose data overlap, duplicate state_dict keys,
+// storage keys other than [A-Za-z0-9_]{1,64}, and tensors that together would materialise more
+// elements than the file has bytes plus 2^24 (stride-0 views may repeat elements, not without
+// bound).
 //
 //   StateDict sd = load_torch_file("resnet18-f37072fd.pth");   // float32; int64 for
 //                                                             // num_batches_tracked

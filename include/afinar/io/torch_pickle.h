@@ -9,6 +9,11 @@
 // OrderedDict() becomes a plain Dict. Stack underflow, unknown opcodes, truncated input and
 // lengths beyond the input are errors naming the opcode and byte offset.
 //
+// Hostile input (tests/io/hostile_pth_test.cpp runs tests/data/fixtures/hostile/): besides the
+// whitelist, explicit limits (PickleLimits) bound what a pickle may make, so that memory stays
+// proportional to its size and no consumer recurses without bound. Past the end (at STOP) the
+// values reachable from the root must form a DAG: a container that contains itself is refused.
+//
 //   Pickle p = Pickle::parse(bytes, "resnet18.pth: data.pkl");
 //   for (auto [key, value] : p.root().dict_items()) ...   // key->str(), value->kind == Call
 //
@@ -45,6 +50,22 @@ const char* torch_storage_name(TorchScalar t);  // "FloatStorage"
 // The element type named by a global "torch.FloatStorage" or "torch.FloatTensor"; nullopt for
 // anything else.
 std::optional<TorchScalar> torch_scalar_of_global(std::string_view qualified_name);
+
+// The machine's limits; each refusal names the limit. Real torch.save pickles stay far below
+// them: a state_dict nests ~5 levels (dict, tensor call, args tuple, persistent id, shape) and
+// resnet152's has ~20k values and memo entries.
+struct PickleLimits {
+  // Open MARKs at once, and the nesting depth of the finished value tree (root = 1).
+  static constexpr size_t kMaxDepth = 256;
+  // Values made (112 bytes each, so at most ~120 MiB whatever the input; one per opcode).
+  static constexpr size_t kMaxValues = size_t(1) << 20;
+  // Memo indices are below this (Python's pickler numbers them 0, 1, 2...).
+  static constexpr uint64_t kMaxMemo = uint64_t(1) << 20;
+  // Items of one list / tuple / dict, and values on the stack (GET / DUP push no new value).
+  static constexpr size_t kMaxItems = size_t(1) << 20;
+  // Bytes of a LONG1 / LONG4 integer (torch's legacy magic number has 10).
+  static constexpr uint64_t kMaxLongBytes = 64;
+};
 
 struct PickleValue {
   enum class Kind : uint8_t {
