@@ -96,6 +96,33 @@ void check_pixel_count(int64_t height, int64_t width, const DecodeOptions& optio
             " (a decompression bomb guard, PIL's limit; raise DecodeOptions::max_pixels to allow)");
 }
 
+// A decompression bomb guard tighter than max_pixels for the formats whose coding bounds how
+// many pixels a file of N bytes can describe: a 40-byte header must not make stb_image allocate
+// gigabytes (its GIF decoder allocates 9 bytes per pixel of the logical screen, its PNG decoder
+// the whole inflated size up front) before the missing data is noticed.
+//   PNG  deflate expands at most 1032:1 (a 258-byte match per 2-bit code) and a pixel takes at
+//        least 1 bit of inflated data (1-bit gray or palette): pixels <= 8 · 1032 · N.
+//   GIF  an LZW code is at least 3 bits and expands to at most 4096 pixels:
+//        pixels <= 8 / 3 · 4096 · N < 10923 · N. Applied to the logical screen, which stb
+//        allocates whole: a tiny frame on a larger screen is refused where PIL fills it.
+//   BMP  uncompressed (RLE is refused), at least 1 bit per pixel: pixels <= 8 · N.
+//   PNM  the sample count is checked against the file by decode_pnm.
+// JPEG is left to max_pixels: progressive scans (EOB runs) and arithmetic coding have no useful
+// bound, and TurboJPEG allocates in proportion to the pixels.
+void check_file_can_hold(Format format, int64_t height, int64_t width, size_t file_bytes,
+                         const std::string& name) {
+  int64_t per_byte = 0;
+  const char* why = "";
+  if (format == Format::Png) per_byte = 8 * 1032, why = "deflate expands at most 1032:1";
+  if (format == Format::Gif) per_byte = 10923, why = "an LZW code of 3+ bits yields <= 4096 pixels";
+  if (format == Format::Bmp) per_byte = 8, why = "BMP data is uncompressed";
+  if (per_byte == 0) return;
+  AFN_CHECK(height * width <= per_byte * int64_t(file_bytes), "decode_image: ", name,
+            ": corrupt or truncated image: its header declares ", height, "x", width, " pixels, ",
+            "more than a file of ", file_bytes, " bytes can describe (", why,
+            "); refused before allocating");
+}
+
 // ---- conversions to RGB -------------------------------------------------------------------------
 
 // An H×W×3 image from `channels` (1 or 3) samples per pixel of type T, each mapped through f to a
@@ -177,8 +204,10 @@ StbPixels stb_decode(std::span<const uint8_t> bytes, const std::string& name, in
   AFN_CHECK(bytes.size() <= size_t(INT_MAX), "decode_image: ", name, ": file of ", bytes.size(),
             " bytes is too large for stb_image (at most 2 GiB)");
   int width = 0, height = 0, file_channels = 0;
-  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &file_channels))
+  if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &file_channels)) {
     check_pixel_count(height, width, options, name);
+    check_file_can_hold(detect_format(bytes, name), height, width, bytes.size(), name);
+  }
 
   StbStream stream{bytes};
   const stbi_io_callbacks callbacks{&StbStream::read, &StbStream::skip, &StbStream::eof};
@@ -313,6 +342,13 @@ PnmHeader parse_pnm_header(std::span<const uint8_t> b, const std::string& name) 
   h.data_offset = pos + 1;
   AFN_CHECK(h.width > 0 && h.height > 0, "decode_image: ", name, ": corrupt PNM header (size ",
             h.width, "x", h.height, ")");
+  // stb_image's own limit per side (STBI_MAX_DIMENSIONS); it also keeps width · height ·
+  // channels · 2 bytes below 2^51, so decode_pnm's size arithmetic cannot overflow (a 10-digit
+  // width and height once did, found by fuzzing).
+  constexpr int64_t kMaxSide = int64_t(1) << 24;
+  AFN_CHECK(h.width <= kMaxSide && h.height <= kMaxSide, "decode_image: ", name, ": PNM size ",
+            h.width, "x", h.height, " exceeds ", kMaxSide,
+            " pixels per side; the header is corrupt");
   AFN_CHECK(h.maxval >= 1 && h.maxval <= 65535, "decode_image: ", name,
             ": PNM maxval must be in 1..65535, got ", h.maxval);
   return h;

@@ -63,6 +63,55 @@ Handle open_object(hid_t file, const std::string& object, const std::string& pat
   return {id, H5Oclose};
 }
 
+uint64_t file_size(hid_t file) {
+  hsize_t size = 0;
+  AFN_CHECK(H5Fget_filesize(file, &size) >= 0, "hdf5: cannot get the size of an open file");
+  return size;
+}
+
+// The element count of `space`, checked against `limit` bytes (at `element_size` bytes each)
+// before anything of that size is allocated: a few corrupt or hostile bytes can declare a
+// [2^40] dataset or attribute, and the product of the dimensions can overflow.
+uint64_t checked_points(hid_t space, uint64_t element_size, uint64_t limit, const std::string& what,
+                        const std::string& path) {
+  const int nd = H5Sget_simple_extent_ndims(space);
+  AFN_CHECK(nd >= 0, "hdf5: ", path, ":", what,
+            " has an unreadable dataspace; the file is corrupt");
+  std::vector<hsize_t> dims(static_cast<size_t>(nd));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  uint64_t n = 1, bytes = 0;
+  bool overflow = false;
+  for (hsize_t d : dims) overflow = overflow || __builtin_mul_overflow(n, uint64_t(d), &n);
+  overflow = overflow || __builtin_mul_overflow(n, std::max<uint64_t>(element_size, 1), &bytes);
+  AFN_CHECK(!overflow && bytes <= limit, "hdf5: ", path, ":", what, " declares ",
+            overflow ? std::string("more than 2^64") : std::to_string(bytes),
+            " bytes of data, more than the file can hold (at most ", limit,
+            "); the file is corrupt or not an afinar weights file");
+  return n;
+}
+
+// Deflate's largest compression ratio (a 258-byte match per 2-bit code: about 1032:1): filtered
+// chunks cannot expand by more, which bounds the data of a compressed dataset.
+constexpr uint64_t kMaxDeflateRatio = 1032;
+
+// Datasets whose bytes lie outside the file are refused: external storage reads raw files named
+// by the weights file (any file on disk could end up in a tensor), virtual datasets read other
+// HDF5 files. Returns how many bytes of data the dataset can hold: the file's size for data
+// stored in it, 1032x that for chunked data (compressed, or chunks never written).
+uint64_t dataset_byte_limit(hid_t ds, hid_t file, const std::string& where) {
+  Handle dcpl{H5Dget_create_plist(ds), H5Pclose};
+  AFN_CHECK(dcpl.id >= 0, "hdf5: ", where, ": unreadable dataset properties; the file is corrupt");
+  AFN_CHECK(H5Pget_external_count(dcpl) == 0, "hdf5: ", where,
+            " stores its data in external files, which afinar never reads (a weights file must "
+            "hold its own data); re-save it without external storage");
+  const H5D_layout_t layout = H5Pget_layout(dcpl);
+  AFN_CHECK(layout == H5D_CONTIGUOUS || layout == H5D_COMPACT || layout == H5D_CHUNKED,
+            "hdf5: ", where, " has a virtual or unknown storage layout (", int(layout),
+            "); afinar reads contiguous, compact or chunked datasets only");
+  const uint64_t size = file_size(file);
+  return layout == H5D_CHUNKED ? size * kMaxDeflateRatio : size;
+}
+
 }  // namespace
 
 File File::open(const std::string& path) {
@@ -146,12 +195,13 @@ Tensor File::read_tensor(const std::string& dataset) const {
   Handle ds{H5Dopen2(id_, dataset.c_str(), H5P_DEFAULT), H5Dclose};
   AFN_CHECK(ds.id >= 0, "hdf5: ", path_, " has no dataset '", dataset, "'");
   Handle space{H5Dget_space(ds), H5Sclose};
-  const int nd = H5Sget_simple_extent_ndims(space);
-  std::vector<hsize_t> dims(size_t(std::max(nd, 0)));
-  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   Handle type{H5Dget_type(ds), H5Tclose};
-  Shape shape(dims.begin(), dims.end());
-  Tensor t = empty(shape, dtype_of_h5(type, path_ + ":" + dataset));
+  const DType dtype = dtype_of_h5(type, path_ + ":" + dataset);
+  checked_points(space, element_size(dtype), dataset_byte_limit(ds, id_, path_ + ":" + dataset),
+                 dataset, path_);
+  std::vector<hsize_t> dims(static_cast<size_t>(H5Sget_simple_extent_ndims(space)));
+  H5Sget_simple_extent_dims(space, dims.data(), nullptr);
+  Tensor t = empty(Shape(dims.begin(), dims.end()), dtype);
   if (t.numel() > 0) {
     AFN_CHECK(H5Dread(ds, native_type(t.dtype()), H5S_ALL, H5S_ALL, H5P_DEFAULT, t.raw_data()) >= 0,
               "hdf5: reading ", dataset, " from ", path_, " failed");
@@ -200,8 +250,10 @@ std::vector<double> read_numeric_attr(hid_t file, const std::string& object,
                                       const std::string& name, const std::string& path) {
   Handle a = open_attr(file, object, name, path);
   Handle space{H5Aget_space(a), H5Sclose};
-  const hssize_t n = H5Sget_simple_extent_npoints(space);
-  std::vector<double> v(size_t(std::max<hssize_t>(n, 0)));
+  // An attribute's data lies in the file (attributes are never chunked or external).
+  const uint64_t n =
+      checked_points(space, 1, file_size(file), object + "@" + name + " (attribute)", path);
+  std::vector<double> v(n);
   AFN_CHECK(H5Aread(a, H5T_NATIVE_DOUBLE, v.data()) >= 0, "hdf5: attribute ", object, "@", name,
             " in ", path, " is not numeric");
   return v;
@@ -269,7 +321,8 @@ std::vector<std::string> File::read_attr_strings(const std::string& object,
   AFN_CHECK(H5Tget_class(type) == H5T_STRING, "hdf5: attribute ", object, "@", name, " in ", path_,
             " is not a string");
   Handle space{H5Aget_space(a), H5Sclose};
-  const auto n = size_t(std::max<hssize_t>(H5Sget_simple_extent_npoints(space), 0));
+  const uint64_t n = checked_points(space, H5Tis_variable_str(type) > 0 ? 1 : H5Tget_size(type),
+                                    file_size(id_), object + "@" + name + " (attribute)", path_);
   std::vector<std::string> out;
   // Variable length (what afinar and h5py write) or fixed length (earlier afinar versions wrote
   // fixed-length ASCII); the memory type takes the file's character set, as an ASCII memory type

@@ -48,8 +48,9 @@ Claims claim_parameters(const StageConfig& stage, const nn::Module& model) {
     int owner = -1;
     for (size_t g = 0; g < stage.param_groups.size(); ++g) {
       const auto& patterns = stage.param_groups[g].params;
-      if (std::none_of(patterns.begin(), patterns.end(),
-                       [&](const std::string& pat) { return nn::glob_match(pat, name); }))
+      if (std::none_of(patterns.begin(), patterns.end(), [&, &name = name](const std::string& pat) {
+            return nn::glob_match(pat, name);
+          }))
         continue;
       AFN_CHECK(owner < 0, "param_groups: parameter '", name, "' is claimed by group ", owner + 1,
                 " and group ", g + 1, "; a parameter belongs to one group");

@@ -421,6 +421,33 @@ TEST(Decode, ErrorsNameTheFileAndTheReason) {
       "dht.jpg: corrupt JPEG: a Huffman table (DHT) declares more than 256 codes");
 }
 
+// Decompression bombs found by fuzzing (tests/fuzz/decode/): a 29-byte GIF whose logical screen
+// is 13000x13000 made stb_image allocate 1.5 GB (out, background and history buffers) before
+// decoding its one LZW code; a 68-byte PNG declaring 13000x13000 16-bit RGBA made it allocate the
+// 1.35 GB inflate buffer. Both lie under max_pixels (169M < 179M), so the file-size bound of
+// decode.cpp (check_file_can_hold) must refuse them, before any allocation.
+TEST(Decode, RefusesHeadersDeclaringMorePixelsThanTheFileCanHold) {
+  for (const char* name : {"bomb_gif_screen_13000x13000.gif", "bomb_png_13000x13000_rgba16.png"}) {
+    const std::string path = afinar::testing::test_data_path(std::string("../fuzz/decode/") + name);
+    EXPECT_ERROR_HAS(error_of([&] { decode_image(path); }),
+                     "13000x13000 pixels, more than a file of");
+  }
+  // Real images lie far below the bound: the smallest fixture, a 1-bit 24x32 PNG of 188 bytes,
+  // decodes.
+  EXPECT_EQ(decode_image(fixture_path("png_bilevel.png")).height, 24);
+}
+
+// Found by fuzzing (tests/fuzz/decode/pnm_10_digit_size.ppm): a PPM header of 6666666666 x 1
+// ... made decode_pnm compute width · height · channels past int64 (undefined behaviour) before
+// its truncation check. Sides are bounded first.
+TEST(Decode, PnmSidesAreBoundedBeforeSizeArithmetic) {
+  EXPECT_ERROR_HAS(
+      error_of([] { decode_image(as_bytes("P6 6666666666 6666666666 255\n"), "a.ppm"); }),
+      "a.ppm: PNM size 6666666666x6666666666 exceeds 16777216 pixels per side");
+  const std::string path = afinar::testing::test_data_path("../fuzz/decode/pnm_10_digit_size.ppm");
+  EXPECT_ERROR_HAS(error_of([&] { decode_image(path); }), "exceeds 16777216 pixels per side");
+}
+
 TEST(Decode, OptionsAreChecked) {
   const std::string path = fixture_path("jpeg_420.jpg");  // 29x37
   EXPECT_ERROR_HAS(error_of([&] { decode_image(path, {.max_pixels = 29 * 37 - 1}); }),

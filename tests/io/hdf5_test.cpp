@@ -136,5 +136,35 @@ TEST(Hdf5, MissingOrInvalidFilesAreClearErrors) {
   std::filesystem::remove(path);
 }
 
+// The message of the afinar::Error `f` throws ("" when it throws nothing).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Hostile weights files found by fuzzing (tests/fuzz/make_hostile_h5.c writes them): a few KB
+// that declare terabytes must be refused before the tensor is allocated, not fail in malloc.
+TEST(Hdf5, RefusesDatasetsLargerThanTheFileCanHold) {
+  for (const char* name : {"huge_chunked.h5", "huge_contiguous.h5"}) {
+    const std::string path = testing::test_data_path(std::string("../fuzz/weights/") + name);
+    const auto f = hdf5::File::open(path);
+    const std::string msg = error_of([&] { f.read_tensor("/state_dict/fc.weight"); });
+    EXPECT_NE(msg.find("more than the file can hold"), std::string::npos) << name << ": " << msg;
+  }
+}
+
+// External storage makes HDF5 read a raw file named inside the weights file (here
+// /etc/hostname): any file on disk could be read into a tensor. Refused, naming the reason.
+TEST(Hdf5, RefusesDatasetsStoredInExternalFiles) {
+  const auto f = hdf5::File::open(testing::test_data_path("../fuzz/weights/external.h5"));
+  const std::string msg = error_of([&] { f.read_tensor("/state_dict/fc.weight"); });
+  EXPECT_NE(msg.find("external files"), std::string::npos) << msg;
+}
+
 }  // namespace
 }  // namespace afinar
