@@ -3,9 +3,15 @@
 #include "afinar/train/recipe.h"
 
 #include <toml++/toml.h>
+
+#include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <limits>
+#include <map>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "afinar/core/check.h"
 
@@ -22,10 +28,15 @@ class Reader {
   void get(const char* key, T& out) {
     const toml::node* n = take(key);
     if (!n) return;
+    // value_exact: toml++'s value<> would take 1 for true and 1e12 or 7.9 for an integer.
     if constexpr (std::is_same_v<T, bool>) {
-      out = require(n->value<bool>(), key, "true or false");
+      out = require(n->value_exact<bool>(), key, "true or false");
     } else if constexpr (std::is_integral_v<T>) {
-      out = T(require(n->value<int64_t>(), key, "an integer"));
+      const int64_t v = require(n->value_exact<int64_t>(), key, "an integer (no decimal point)");
+      AFN_CHECK(std::in_range<T>(v), where_, ": '", key, "' = ", v, " is out of range (",
+                int64_t(std::numeric_limits<T>::min()), " to ",
+                std::min<uint64_t>(std::numeric_limits<T>::max(), INT64_MAX), ")");
+      out = T(v);
     } else if constexpr (std::is_floating_point_v<T>) {
       out = require(n->value<double>(), key, "a number");
     } else if constexpr (std::is_same_v<T, std::string>) {
@@ -35,7 +46,8 @@ class Reader {
       AFN_CHECK(a, where_, ": '", key, "' must be an array");
       out.clear();
       for (const toml::node& e : *a)
-        out.push_back(require(e.value<typename T::value_type>(), key, "an array of one type"));
+        out.push_back(
+            require(e.value_exact<typename T::value_type>(), key, "an array of one type"));
     }
   }
 
@@ -151,6 +163,29 @@ std::vector<UnfreezeStep> read_unfreeze_schedule(const toml::node& n, const std:
   return out;
 }
 
+// The arguments of the schedules (trainer.cpp, make_scheduler; PyTorch's names). Any other key
+// would be ignored there, so a typo such as 'step' for 'step_size' is refused. An argument of
+// another schedule is let through: a run's resolved recipe.toml carries the command line's
+// step_size and gamma whatever its schedule, and reading it back must work.
+const std::set<std::string>& schedule_arguments() {
+  static const std::set<std::string> args = {"step_size", "gamma", "T_max",
+                                             "eta_min",   "T_0",   "T_mult"};
+  return args;
+}
+
+const std::set<std::string>& schedule_names() {
+  static const std::set<std::string> names = {"none",        "step",   "multistep",
+                                              "exponential", "cosine", "cosine_restarts"};
+  return names;
+}
+
+void check_schedule_keys(const SchedulerConfig& sc, const std::string& where) {
+  for (const auto& [key, value] : sc.args)
+    AFN_CHECK(schedule_arguments().count(key), where, ": '", key,
+              "' is not an argument of a schedule (step_size, gamma: step; gamma: multistep, "
+              "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts)");
+}
+
 StageConfig read_stage(const toml::table& t, const std::string& where) {
   Reader r(t, where);
   StageConfig s;
@@ -179,6 +214,7 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
     sr.get("milestones", s.scheduler.milestones);
     sr.get("warmup_epochs", s.scheduler.warmup_epochs);
     s.scheduler.args = options_of(*sc, sr.where(), {"name", "milestones", "warmup_epochs"});
+    check_schedule_keys(s.scheduler, sr.where());
   }
   if (const toml::node* g = r.take("param_groups")) {
     const toml::array* a = g->as_array();
@@ -200,6 +236,90 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
 }
 
 }  // namespace
+
+namespace {
+
+// A finite number in [lo, hi) (hi_open) or [lo, hi]; `setting` names it as a flag and a key.
+void check_range(double v, double lo, double hi, bool hi_open, const std::string& where,
+                 const char* setting) {
+  const bool ok = std::isfinite(v) && v >= lo && (hi_open ? v < hi : v <= hi);
+  AFN_CHECK(ok, where, ": ", setting, " must be in [", lo, ", ", hi, hi_open ? ")" : "]", ", got ",
+            v);
+}
+
+void check_at_least(int64_t v, int64_t lo, const std::string& where, const char* setting) {
+  AFN_CHECK(v >= lo, where, ": ", setting, " must be >= ", lo, ", got ", v);
+}
+
+// Optimizer options are rates and coefficients: finite (the optimizer checks their ranges).
+void check_finite_options(const optim::Options& o, const std::string& where) {
+  for (const auto& [key, v] : o)
+    AFN_CHECK(std::isfinite(v), where, ": '", key, "' must be a finite number, got ", v);
+}
+
+void check_schedule(const SchedulerConfig& sc, const std::string& where) {
+  AFN_CHECK(schedule_names().count(sc.name), where, ": unknown schedule '", sc.name,
+            "' (--sched / scheduler name): expected none, step, multistep, exponential, cosine "
+            "or cosine_restarts");
+  for (const auto& [key, v] : sc.args) {
+    AFN_CHECK(std::isfinite(v), where, ": scheduler '", key, "' must be a finite number, got ", v);
+    // PyTorch's ints, each a count of epochs (>= 1) or a factor of the cycle length (>= 1).
+    if (key == "step_size" || key == "T_max" || key == "T_0" || key == "T_mult")
+      AFN_CHECK(v >= 1 && std::floor(v) == v, where, ": scheduler '", key,
+                "' must be a whole number >= 1 (epochs), got ", v);
+    if (key == "gamma")
+      AFN_CHECK(v > 0, where, ": scheduler 'gamma' (--decay-rate) must be > 0 (the lr is ",
+                "multiplied by it), got ", v);
+    if (key == "eta_min") AFN_CHECK(v >= 0, where, ": scheduler 'eta_min' must be >= 0, got ", v);
+  }
+  for (size_t i = 0; i < sc.milestones.size(); ++i)
+    AFN_CHECK(sc.milestones[i] >= 1 && (i == 0 || sc.milestones[i] > sc.milestones[i - 1]), where,
+              ": scheduler 'milestones' must be increasing epochs >= 1, e.g. [30, 60]");
+  check_at_least(sc.warmup_epochs, 0, where, "warmup_epochs (--warmup-epochs)");
+}
+
+// Each value on its own (check_config less the checks that span settings a recipe may leave to
+// the command line, such as weights_exclude with --weights).
+void check_values(const TrainConfig& c, const std::string& where) {
+  check_at_least(c.batch_size, 1, where, "the batch size (--batch-size, [data] batch_size)");
+  AFN_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageSize, where,
+            ": the image size (--image-size, [data] image_size) must be in [1, ", kMaxImageSize,
+            "], got ", c.image_size);
+  AFN_CHECK(c.workers >= 0 && c.workers <= kMaxWorkers, where,
+            ": workers (--workers, [data] workers) must be in [0, ", kMaxWorkers, "], got ",
+            c.workers);
+  check_range(c.val_split, 0, 1, true, where, "val_split (--val-split, [data] val_split)");
+  check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
+  check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
+  check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
+  check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
+  check_at_least(c.log_interval, 1, where, "log_interval (--log-interval, log_interval)");
+  check_at_least(c.num_classes, 0, where,
+                 "num_classes (--num-classes, [model] num_classes; 0: the dataset's)");
+  for (size_t i = 0; i < c.stages.size(); ++i) {
+    const StageConfig& s = c.stages[i];
+    const std::string w = where + " stage " + std::to_string(i + 1);
+    check_at_least(s.epochs, 1, w, "epochs (--epochs, epochs)");
+    check_finite_options(s.optimizer.options, w + " optimizer");
+    for (size_t g = 0; g < s.param_groups.size(); ++g)
+      check_finite_options(s.param_groups[g].options,
+                           w + " param_groups[" + std::to_string(g) + "]");
+    check_schedule(s.scheduler, w);
+    if (s.lr_decay)
+      AFN_CHECK(std::isfinite(*s.lr_decay) && *s.lr_decay > 0, w,
+                ": lr_decay must be > 0 and finite (--lr-decay; ULMFiT uses 2.6), got ",
+                *s.lr_decay);
+  }
+}
+
+}  // namespace
+
+void check_config(const TrainConfig& c, const std::string& where) {
+  check_values(c, where);
+  AFN_CHECK(c.weights_exclude.empty() || !c.weights.empty(), where,
+            ": weights_exclude (--weights-exclude, [model] weights_exclude) is given but there "
+            "are no weights to load (--weights, [model] weights)");
+}
 
 TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   toml::table root;
@@ -252,10 +372,20 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     }
   }
   r.finish();
+  check_values(c, source);
   return c;
 }
 
 TrainConfig load_recipe(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  AFN_CHECK(fs::is_regular_file(path, ec), "cannot read the recipe ", path, ": ",
+            fs::exists(path, ec) ? "not a regular file" : "no such file",
+            "; give the path of a TOML file (recipes/ has examples)");
+  constexpr uintmax_t kMaxBytes = uintmax_t(1) << 20;  // recipes are a few hundred bytes
+  const uintmax_t bytes = fs::file_size(path, ec);
+  AFN_CHECK(!ec && bytes <= kMaxBytes, "cannot read the recipe ", path, ": ",
+            ec ? ec.message() : detail::concat(bytes, " bytes is not a recipe (at most 1 MiB)"));
   std::ifstream in(path);
   AFN_CHECK(in, "cannot read the recipe ", path);
   std::stringstream text;

@@ -300,6 +300,7 @@ data::SplitOptions split_options(const TrainConfig& c) {
 TrainResult run_training(const TrainConfig& c, std::ostream& log,
                          const std::atomic<bool>* interrupt) {
   // ---- everything that can be wrong is checked before the first step ----
+  check_config(c);  // every value in its range (train/recipe.h), before anything is opened
   const Device device(c.device);
   check_device_available(device);
   AFN_CHECK(c.batch_size >= 1, "train: batch size must be >= 1, got ", c.batch_size);

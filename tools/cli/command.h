@@ -9,9 +9,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace afinar::cli {
@@ -26,6 +29,14 @@ class Command {
   // Runs after parsing; returns the process exit code. Errors throw afinar::Error.
   virtual int run() = 0;
 };
+
+// What a user is shown of an error: afinar::Error's text is the message, then
+// "\n  check failed: <expr>" (AFN_CHECK) and "\n  at <file>:<line>"; the user gets the message,
+// a developer who sets AFINAR_DEBUG=1 all of it.
+inline std::string_view user_message(std::string_view what) {
+  if (std::getenv("AFINAR_DEBUG")) return what;
+  return what.substr(0, std::min(what.find("\n  check failed: "), what.rfind("\n  at ")));
+}
 
 using CommandFactory = std::function<std::unique_ptr<Command>()>;
 std::vector<CommandFactory>& command_registry();

@@ -4,9 +4,7 @@
 // Every failure is reported as one line, "afinar: error: <what is wrong and what to do>", with
 // exit code 1 (AFINAR_DEBUG=1 adds the failed check and its source location); usage errors (a
 // wrong or missing flag) exit with 2 after CLI11 has printed what was wrong.
-#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <string_view>
 
@@ -23,11 +21,8 @@ std::vector<CommandFactory>& command_registry() {
 
 namespace {
 
-// afinar::Error's text is the message, then "\n  check failed: <expr>" (AFN_CHECK) and
-// "\n  at <file>:<line>"; the user gets the message, a developer (AFINAR_DEBUG=1) all of it.
 void print_error(std::string_view what) {
-  if (!std::getenv("AFINAR_DEBUG"))
-    what = what.substr(0, std::min(what.find("\n  check failed: "), what.rfind("\n  at ")));
+  what = user_message(what);
   std::fprintf(stderr, "afinar: error: %.*s\n", int(what.size()), what.data());
 }
 

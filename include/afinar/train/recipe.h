@@ -30,8 +30,26 @@
 
 namespace afinar::train {
 
-// Parses recipe text; `source` names it in error messages (a path, or "<string>").
+// Bounds of check_config, shared with the commands that take the same settings (eval, demo,
+// preprocess): a crop larger than this (a 4096x4096 RGB float image is 200 MB, per image of the
+// batch) or more loader threads than this is a typo, not a run.
+inline constexpr int64_t kMaxImageSize = 4096;
+inline constexpr int kMaxWorkers = 256;
+
+// Every value of the configuration in its range, checked before anything is opened or trained:
+// batch_size >= 1, image_size in [1, kMaxImageSize], workers in [0, kMaxWorkers], val_split and
+// test_split in [0, 1), smoothing in [0, 1), patience >= 0, max_steps >= -1, log_interval >= 1,
+// num_classes >= 0, weights_exclude only with weights; per stage epochs >= 1, finite optimizer
+// and group options, schedule arguments known to the schedule, finite, integral where PyTorch
+// takes an int (step_size, T_max, T_0, T_mult) and positive where it divides by them,
+// milestones increasing and >= 1, warmup_epochs >= 0, lr_decay finite and > 0. The error names
+// the setting as a flag and as a recipe key; `where` starts it (the recipe's path, or "train").
+void check_config(const TrainConfig& config, const std::string& where = "train");
+
+// Parses recipe text; `source` names it in error messages (a path, or "<string>"). Each value is
+// checked as check_config does (but weights_exclude without weights: --weights may add them).
 TrainConfig parse_recipe(const std::string& text, const std::string& source = "<string>");
+// A regular file of at most 1 MiB (not a folder, a device or a stream such as /dev/zero).
 TrainConfig load_recipe(const std::string& path);
 // The configuration as a recipe that parse_recipe reads back to the same configuration (the
 // resolved recipe a run writes next to its outputs).

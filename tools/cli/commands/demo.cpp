@@ -2,14 +2,57 @@
 // Fashion-MNIST classes 0-4, then compare four strategies on classes 5-9 with few images.
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 
+#include "afinar/core/device.h"
 #include "afinar/train/demo.h"
+#include "afinar/train/recipe.h"
 #include "command.h"
 
 namespace afinar::cli {
 
 namespace {
+
+namespace fs = std::filesystem;
+
+// Fashion-MNIST's images per class: 6000 in the train file (the source task's training and
+// validation images, the target task's training and validation images), 1000 in the t10k file.
+constexpr int64_t kTrainPerClass = 6000, kTestPerClass = 1000;
+
+// Every option in range before the export and the pre-training start (minutes of work).
+void check_options(const train::DemoOptions& o) {
+  AFN_CHECK(o.epochs >= 1 && o.source_epochs >= 1,
+            "demo: --epochs and --source-epochs must be >= 1, got ", o.epochs, " and ",
+            o.source_epochs);
+  AFN_CHECK(o.image_size >= 1 && o.image_size <= train::kMaxImageSize,
+            "demo: --image-size must be in [1, ", train::kMaxImageSize, "], got ", o.image_size);
+  AFN_CHECK(o.batch_size >= 1, "demo: --batch-size must be >= 1, got ", o.batch_size);
+  AFN_CHECK(o.workers >= 0 && o.workers <= train::kMaxWorkers, "demo: --workers must be in [0, ",
+            train::kMaxWorkers, "], got ", o.workers);
+  AFN_CHECK(o.source_train_per_class >= 1 && o.source_val_per_class >= 1 &&
+                o.source_train_per_class + o.source_val_per_class <= kTrainPerClass,
+            "demo: --source-per-class must be in [1, ", kTrainPerClass - o.source_val_per_class,
+            "] (Fashion-MNIST has ", kTrainPerClass, " training images per class, ",
+            o.source_val_per_class, " of them for validation), got ", o.source_train_per_class);
+  AFN_CHECK(o.target_train_per_class >= 1 && o.target_val_per_class >= 1 &&
+                o.target_train_per_class + o.target_val_per_class <= kTrainPerClass,
+            "demo: --target-per-class and --target-val-per-class must be >= 1 and add up to at "
+            "most ",
+            kTrainPerClass, " (Fashion-MNIST's training images per class), got ",
+            o.target_train_per_class, " and ", o.target_val_per_class);
+  AFN_CHECK(o.target_test_per_class >= 1 && o.target_test_per_class <= kTestPerClass,
+            "demo: --target-test-per-class must be in [1, ", kTestPerClass,
+            "] (Fashion-MNIST's test images per class), got ", o.target_test_per_class);
+  if (o.device != "auto") check_device_available(Device(o.device));
+  std::error_code ec;
+  AFN_CHECK(o.fashion_mnist_dir.empty() || fs::is_directory(o.fashion_mnist_dir, ec),
+            "demo: --fashion-mnist-dir ", o.fashion_mnist_dir,
+            " is not a folder; give the folder of the Fashion-MNIST IDX files, or leave it out "
+            "for Debian's dataset-fashion-mnist");
+  AFN_CHECK(!fs::exists(o.output, ec) || fs::is_directory(o.output, ec), "demo: --output ",
+            o.output, " exists and is not a folder; give a folder for the demo's data and runs");
+}
 
 class DemoCommand : public Command {
  public:
@@ -49,6 +92,7 @@ class DemoCommand : public Command {
   }
 
   int run() override {
+    check_options(options_);
     const train::DemoResult r = train::run_demo(options_, std::cout);
     std::printf(
         "\nTransfer learning on Fashion-MNIST classes 5-9 (%ld training images per "

@@ -26,6 +26,7 @@
 #include "afinar/io/json.h"
 #include "afinar/io/model_file.h"
 #include "afinar/train/epoch.h"
+#include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
 #include "command.h"
 
@@ -135,7 +136,8 @@ class EvalCommand : public Command {
     AFN_CHECK(fs::is_regular_file(weights_), "eval: no weights file ", weights_,
               "; give an afinar weights file (afinar import / afinar train write them)");
     AFN_CHECK(batch_size_ >= 1, "eval: --batch-size must be >= 1, got ", batch_size_);
-    AFN_CHECK(workers_ >= 0, "eval: --workers must be >= 0, got ", workers_);
+    AFN_CHECK(workers_ >= 0 && workers_ <= train::kMaxWorkers, "eval: --workers must be in [0, ",
+              train::kMaxWorkers, "], got ", workers_);
     const Device device(device_);
     check_device_available(device);
     const io::Weights w = io::load_weights(weights_);

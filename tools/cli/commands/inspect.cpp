@@ -80,7 +80,7 @@ class InspectCommand : public Command {
         ->needs(dir);
     app.add_option("-b,--batch-size", batch_, "Images from --data-dir")
         ->capture_default_str()
-        ->check(CLI::PositiveNumber);
+        ->check(CLI::Range(int64_t(1), int64_t(1) << 20));
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
     app.add_option("--dump", options_.dump,
                    "Module name patterns (glob): outputs to OUT/activations.h5 and "

@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstdio>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "afinar/autograd/grad_mode.h"
@@ -68,7 +69,10 @@ class PredictCommand : public Command {
         Generator unused(0);  // the eval pipeline draws nothing
         x = transform(data::decode_image(path), unused);
       } catch (const Error& e) {
-        std::fprintf(stderr, "afinar predict: skipping %s: %s\n", path.c_str(), e.what());
+        // One line per image, like main's errors.
+        const std::string_view message = user_message(e.what());
+        std::fprintf(stderr, "afinar: error: predict: skipped %s: %.*s\n", path.c_str(),
+                     int(message.size()), message.data());
         status = 1;
         continue;
       }

@@ -4,12 +4,14 @@
 // into dataset `input` [3, crop, crop] float32. The defaults are the torchvision ImageNet
 // weights' (256, 224, ImageNet mean/std); --weights takes resize, crop, mean and std from a
 // weights file's attributes instead.
+#include <cmath>
 #include <cstdio>
-#include <filesystem>
 
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
+#include "afinar/io/atomic_file.h"
 #include "afinar/io/hdf5.h"
+#include "afinar/train/recipe.h"
 #include "command.h"
 
 namespace afinar::cli {
@@ -45,13 +47,14 @@ class PreprocessCommand : public Command {
 
   int run() override {
     if (!weights_.empty()) read_weights_preprocessing();
+    check_settings();
     const data::Image img = data::decode_image(image_);
     Generator unused(0);  // the eval pipeline draws nothing
     const Tensor input = data::eval_transform(resize_, crop_, mean_, std_)(img, unused);
     // Written under a temporary name and renamed, so a failure leaves no partial file behind.
-    const std::string tmp = output_ + ".tmp";
+    io::AtomicFile out(output_);
     {
-      auto f = hdf5::File::create(tmp);
+      auto f = hdf5::File::create(out.temp_path());
       f.write_tensor("/input", input);
       f.write_attr("/", "image", image_);
       f.write_attr("/", "resize", resize_);
@@ -59,7 +62,7 @@ class PreprocessCommand : public Command {
       f.write_attr("/", "mean", mean_);
       f.write_attr("/", "std", std_);
     }
-    std::filesystem::rename(tmp, output_);
+    out.commit();
     std::printf("%s: %s from %s (%ldx%ld), resize %ld, crop %ld\n", output_.c_str(),
                 shape_str(input.shape()).c_str(), image_.c_str(), long(img.width), long(img.height),
                 long(resize_), long(crop_));
@@ -67,6 +70,21 @@ class PreprocessCommand : public Command {
   }
 
  private:
+  // Sizes a resize can allocate and statistics that keep every value finite, before decoding.
+  void check_settings() const {
+    const std::string from = weights_.empty() ? "" : " (from " + weights_ + ")";
+    for (const auto& [flag, v] : {std::pair{"--resize", resize_}, std::pair{"--crop", crop_}})
+      AFN_CHECK(v >= 1 && v <= train::kMaxImageSize, "preprocess: ", flag, from, " must be in [1, ",
+                train::kMaxImageSize, "], got ", v);
+    AFN_CHECK(mean_.size() == 3 && std_.size() == 3, "preprocess: mean and std", from,
+              " need 3 values each (R, G, B), got ", mean_.size(), " and ", std_.size());
+    for (int c = 0; c < 3; ++c)
+      AFN_CHECK(std::isfinite(mean_[c]) && std::isfinite(std_[c]) && std_[c] != 0,
+                "preprocess: mean and std", from,
+                " must be finite numbers and std non-zero, got mean ", mean_[c], ", std ", std_[c],
+                " for channel ", c);
+  }
+
   // The weights file's preprocessing (DESIGN.md "Formats": root attributes resize, crop, mean,
   // std); command-line values given explicitly are replaced by the file's.
   void read_weights_preprocessing() {

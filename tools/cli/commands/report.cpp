@@ -20,7 +20,8 @@ class ReportCommand : public Command {
     app.add_option("run_dir", run_dir_, "Output folder of afinar train")->required();
     app.add_option("-o,--output", options_.output, "Report file (default: RUN_DIR/report.html)");
     app.add_option("--samples", options_.samples, "Sample images labelled by best.h5 (0: none)")
-        ->capture_default_str();
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
     app.add_option("--thumbnail", options_.thumbnail, "Their size in pixels")
         ->capture_default_str()
         ->check(CLI::Range(8, 1024));

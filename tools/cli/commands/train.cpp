@@ -117,7 +117,8 @@ class TrainCommand : public Command {
     try {  // the run is done either way; a report that cannot be made is only a warning
       std::printf("report: %s\n", train::write_report(c.output, {.device = c.device}).c_str());
     } catch (const Error& e) {
-      std::fprintf(stderr, "afinar train: no report: %s\n", e.what());
+      const std::string_view message = user_message(e.what());
+      std::fprintf(stderr, "afinar train: no report: %.*s\n", int(message.size()), message.data());
     }
     return 0;
   }
