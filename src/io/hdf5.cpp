@@ -10,8 +10,14 @@ namespace afinar::hdf5 {
 namespace {
 
 // Silences the C library's own error printing: failures become afinar::Error with context.
+// HDF5's own error printing is off (afinar reports errors itself), and so is its exit handler:
+// after a failed write (a full disk) the file's close fails too, and HDF5 1.10's atexit cleanup
+// then crashes on that file (h5py issue 914), turning a clear error into a segfault.
 struct QuietErrors {
-  QuietErrors() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+  QuietErrors() {
+    H5dont_atexit();
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+  }
 };
 const QuietErrors quiet;
 

@@ -2,12 +2,20 @@
 // include/afinar/train/checkpoint.h for the layout).
 #include "afinar/train/checkpoint.h"
 
+#include <unistd.h>
+
 #include <bit>
 #include <cctype>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
 #include <vector>
 
 #include "afinar/core/check.h"
+#include "afinar/io/atomic_file.h"
 #include "afinar/io/hdf5.h"
+#include "afinar/io/sha256.h"
 
 namespace afinar::train {
 
@@ -128,7 +136,7 @@ SchedulerState read_scheduler(const hdf5::File& f) {
   return s;
 }
 
-void write_trainer(hdf5::File& f, const TrainerState& t) {
+void write_trainer(hdf5::File& f, const TrainerState& t, const std::string& sha256) {
   f.create_group(kTrainer);
   f.write_attr(kTrainer, "checkpoint_version", kCheckpointVersion);
   f.write_attr(kTrainer, "stage", t.stage);
@@ -140,6 +148,7 @@ void write_trainer(hdf5::File& f, const TrainerState& t) {
   f.write_attr(kTrainer, "data_position", t.data_position);
   f.write_attr(kTrainer, "rng_seed", to_attr(t.rng_seed));
   f.write_attr(kTrainer, "rng_offset", to_attr(t.rng_offset));
+  f.write_attr(kTrainer, "sha256", sha256);
 }
 
 TrainerState read_trainer(const hdf5::File& f) {
@@ -158,6 +167,85 @@ TrainerState read_trainer(const hdf5::File& f) {
   t.rng_seed = g.unsigned_integer("rng_seed");
   t.rng_offset = g.unsigned_integer("rng_offset");
   return t;
+}
+
+// ---- the checksum ----
+
+// Feeds a checkpoint's fields to SHA-256 as an unambiguous byte stream: numbers as their 8 bytes
+// (doubles bit for bit, so NaN best_metric hashes too), strings and tensors length-prefixed.
+class Digest {
+ public:
+  void integer(int64_t v) { h_.update(&v, sizeof v); }
+  void real(double v) { integer(std::bit_cast<int64_t>(v)); }
+  void text(const std::string& s) {
+    integer(int64_t(s.size()));
+    h_.update(s.data(), s.size());
+  }
+  void tensors(const StateDict& sd) {
+    integer(int64_t(sd.size()));
+    for (const auto& [key, t] : sd) {
+      const Tensor c = t.cpu().contiguous();
+      text(key);
+      text(std::string(dtype_name(c.dtype())));
+      integer(c.dim());
+      for (int64_t d : c.shape()) integer(d);
+      integer(int64_t(c.nbytes()));
+      if (c.numel() > 0) h_.update(c.raw_data(), c.nbytes());
+    }
+  }
+  std::string hex() { return h_.hex_digest(); }
+
+ private:
+  io::Sha256 h_;
+};
+
+void digest_meta(Digest& d, const io::WeightsMeta& m) {
+  d.text(m.arch);
+  d.integer(m.num_classes);
+  d.text(m.source);
+  d.text(m.source_sha256);
+  const io::Preprocessing& p = m.preprocessing;
+  d.integer(p.resize);
+  d.integer(p.crop);
+  for (const auto* values : {&p.mean, &p.std}) {
+    d.integer(int64_t(values->size()));
+    for (double v : *values) d.real(v);
+  }
+  d.integer(int64_t(m.class_names.size()));
+  for (const std::string& name : m.class_names) d.text(name);
+  d.text(m.head.kind);
+  // hidden and dropout exist in the file for an mlp head only (io/weights.h).
+  if (m.head.kind == "mlp") {
+    d.integer(m.head.hidden);
+    d.real(m.head.dropout[0]);
+    d.real(m.head.dropout[1]);
+  }
+}
+
+// ---- keeping the previous checkpoint ----
+
+// Makes previous_checkpoint_path(path) the file now at `path`, if any. A hard link renamed over
+// the old previous one keeps `path` in place throughout; where the file system has no hard links,
+// `path` itself is renamed (then, until the new one is renamed in, only the previous one exists,
+// and load_checkpoint's error names it).
+void keep_previous(const std::string& path) {
+  if (!std::filesystem::exists(path)) return;
+  const std::string previous = previous_checkpoint_path(path);
+  const std::string link = path + ".tmp-prev";  // a stale temporary name (see save_checkpoint)
+  std::remove(link.c_str());
+  const bool linked = ::link(path.c_str(), link.c_str()) == 0;
+  const std::string& from = linked ? link : path;
+  AFN_CHECK(std::rename(from.c_str(), previous.c_str()) == 0,
+            "cannot keep the previous checkpoint ", path, " as ", previous, ": ",
+            std::strerror(errno));
+}
+
+// `message` (an afinar::Error's text: the message, then the location lines) with `hint` at the
+// end of its first line.
+std::string with_hint(const std::string& message, const std::string& hint) {
+  const size_t eol = message.find('\n');
+  return eol == std::string::npos ? message + hint
+                                  : message.substr(0, eol) + hint + message.substr(eol);
 }
 
 // The checkpoint groups `f` lacks, for the error that tells a weights file from a checkpoint.
@@ -193,17 +281,68 @@ void SchedulerState::restore(optim::ReduceLROnPlateau& scheduler) const {
       {last_epoch, plateau->num_bad_epochs, plateau->cooldown_counter, plateau->best});
 }
 
-void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
-  io::WeightsWriter w(path);
-  for (const auto& [key, t] : checkpoint.model) w.add(key, t);
-  hdf5::File& f = w.file();
-  write_optimizer(f, checkpoint);
-  write_scheduler(f, checkpoint.scheduler);
-  write_trainer(f, checkpoint.trainer);
-  w.commit(checkpoint.meta);
+std::string checkpoint_sha256(const Checkpoint& ck) {
+  Digest d;
+  d.tensors(ck.model);
+  digest_meta(d, ck.meta);
+  d.text(ck.optimizer_name);
+  d.tensors(ck.optimizer);
+  const SchedulerState& s = ck.scheduler;
+  d.text(s.name);
+  d.integer(s.last_epoch);
+  d.integer(s.plateau.has_value());
+  if (s.plateau) {
+    d.integer(s.plateau->num_bad_epochs);
+    d.integer(s.plateau->cooldown_counter);
+    d.real(s.plateau->best);
+  }
+  const TrainerState& t = ck.trainer;
+  for (int64_t v : {kCheckpointVersion, t.stage, t.epoch, t.step, to_attr(t.seed), t.best_epoch,
+                    t.data_position, to_attr(t.rng_seed), to_attr(t.rng_offset)})
+    d.integer(v);
+  d.real(t.best_metric);
+  return d.hex();
 }
 
-Checkpoint load_checkpoint(const std::string& path) {
+std::string previous_checkpoint_path(const std::string& path) {
+  const std::filesystem::path p(path);
+  std::filesystem::path previous = p;
+  previous.replace_filename(p.stem().string() + ".prev" + p.extension().string());
+  return previous.string();
+}
+
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
+  const std::string sha256 = checkpoint_sha256(checkpoint);
+  // A run killed while saving left its temporaries (path.tmp-*): one writer per run folder.
+  io::remove_stale_temporaries(path);
+  io::AtomicFile out(path);
+  {
+    io::WeightsWriter w(out.temp_path());  // itself atomic: out.temp_path() is complete or empty
+    for (const auto& [key, t] : checkpoint.model) w.add(key, t);
+    hdf5::File& f = w.file();
+    write_optimizer(f, checkpoint);
+    write_scheduler(f, checkpoint.scheduler);
+    write_trainer(f, checkpoint.trainer, sha256);
+    w.commit(checkpoint.meta);
+  }
+  // Read back before it replaces anything: HDF5 writes its metadata when the file closes and does
+  // not report a failure there (a disk that fills up at that moment), so only a file that loads
+  // with the right checksum is renamed into place.
+  try {
+    AFN_CHECK(checkpoint_sha256(load_checkpoint(out.temp_path())) == sha256,
+              "its content read back differs from what was written");
+  } catch (const Error& e) {
+    AFN_FAIL("cannot write a complete checkpoint ", path, " (is the disk full?): ",
+             std::string(e.what()).substr(0, std::string(e.what()).find('\n')),
+             "; the previous checkpoint is unchanged");
+  }
+  keep_previous(path);
+  out.commit();
+}
+
+namespace {
+
+Checkpoint read_checkpoint(const std::string& path) {
   io::Weights weights = io::load_weights(path);  // format, version, root attributes, state_dict
   const hdf5::File f = hdf5::File::open(path);
   const std::vector<std::string> missing = missing_groups(f);
@@ -225,7 +364,25 @@ Checkpoint load_checkpoint(const std::string& path) {
     ck.optimizer.insert(key, std::move(t));
   }
   ck.scheduler = read_scheduler(f);
+  const std::string saved = GroupReader(f, kTrainer).text("sha256");
+  const std::string actual = checkpoint_sha256(ck);
+  AFN_CHECK(actual == saved, path, " is damaged: the SHA-256 of its content is ", actual,
+            " but it was saved with ", saved);
   return ck;
+}
+
+}  // namespace
+
+Checkpoint load_checkpoint(const std::string& path) {
+  try {
+    return read_checkpoint(path);
+  } catch (const Error& e) {
+    // The file may be damaged (or gone, between the two renames of keep_previous where there are
+    // no hard links): name the checkpoint save_checkpoint kept before it.
+    const std::string previous = previous_checkpoint_path(path);
+    if (!std::filesystem::exists(previous)) throw;
+    throw Error(with_hint(e.what(), "; use the previous checkpoint: --resume " + previous));
+  }
 }
 
 bool is_checkpoint(const std::string& path) {

@@ -11,6 +11,7 @@
 #include "afinar/core/rng.h"
 #include "afinar/data/dataset.h"
 #include "afinar/data/image_source.h"
+#include "afinar/io/atomic_file.h"
 #include "afinar/io/json.h"
 #include "afinar/io/weights.h"
 #include "afinar/nn/freeze.h"
@@ -373,6 +374,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // ---- the run ----
   if (!resumed && remove_run_files(c.output) > 0)
     log << "output: replaced the files of an earlier run in " << c.output << "\n";
+  // A run killed while writing leaves last.h5.tmp-* / best.h5.tmp-* (tens of MB each) behind.
+  for (const char* name : {"/last.h5", "/best.h5"}) io::remove_stale_temporaries(c.output + name);
   RunLog run_log(c.output, splits.classes);
   {
     std::ofstream recipe(c.output + "/recipe.toml");  // the resolved recipe: reruns this run

@@ -2,10 +2,17 @@
 // above INT64_MAX included); a real AdamW (two groups, amsgrad) with a cosine schedule and the
 // default generator driving the gradients resumes from the file bit for bit; a checkpoint reads as
 // a plain weights file (io::load_weights, `afinar export`, `afinar predict`); truncated, foreign
-// and malformed files are errors that say what is wrong; a failed save leaves no file.
+// and malformed files are errors that say what is wrong; a failed save leaves no file; a flipped
+// bit is caught by the SHA-256 and the error names the previous checkpoint, which every save keeps;
+// a full disk (RLIMIT_FSIZE) and an unwritable folder fail the save and keep the last checkpoint.
 #include "afinar/train/checkpoint.h"
 
 #include <gtest/gtest.h>
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <bit>
 #include <cmath>
@@ -124,6 +131,15 @@ void write_by_hand(const std::string& path, const HandMade& h = {}) {
   io::WeightsMeta meta;
   meta.arch = "resnet18";
   meta.num_classes = 2;
+  // The checksum of the same content as a Checkpoint (all-zero trainer, "none" schedule).
+  Checkpoint same;
+  same.model.insert("fc.bias", zeros({2}));
+  same.meta = meta;
+  same.optimizer_name = "sgd";
+  same.optimizer = h.optimizer;
+  same.trainer.best_metric = 0.0;
+  same.trainer.best_epoch = 0;
+  attr("/trainer", "sha256", checkpoint_sha256(same));
   w.commit(meta);
 }
 
@@ -363,11 +379,15 @@ TEST(Checkpoint, TruncatedForeignAndMalformedFilesAreClearErrors) {
   EXPECT_ERROR_HAS(load_checkpoint(dir / "no_step.h5"), "/trainer group lacks attribute 'step'");
   write_by_hand(dir / "no_name.h5", {.skip = "/optimizer@name"});
   EXPECT_ERROR_HAS(load_checkpoint(dir / "no_name.h5"), "/optimizer group lacks attribute 'name'");
-  write_by_hand(dir / "v2.h5", {.set = "/trainer@checkpoint_version", .value = 2});
-  EXPECT_ERROR_HAS(load_checkpoint(dir / "v2.h5"), "is a checkpoint of version 2");
+  write_by_hand(dir / "v2.h5", {.set = "/trainer@checkpoint_version", .value = 1});
+  EXPECT_ERROR_HAS(load_checkpoint(dir / "v2.h5"), "is a checkpoint of version 1");
   write_by_hand(dir / "negative.h5", {.set = "/trainer@data_position", .value = -3});
   EXPECT_ERROR_HAS(load_checkpoint(dir / "negative.h5"),
                    "/trainer@data_position is -3; it must be >= 0");
+  write_by_hand(dir / "no_sha.h5", {.skip = "/trainer@sha256"});
+  EXPECT_ERROR_HAS(load_checkpoint(dir / "no_sha.h5"), "/trainer group lacks attribute 'sha256'");
+  write_by_hand(dir / "other_epoch.h5", {.set = "/trainer@epoch", .value = 1});  // sha of epoch 0
+  EXPECT_ERROR_HAS(load_checkpoint(dir / "other_epoch.h5"), "other_epoch.h5 is damaged");
   for (const char* name : {"complete.h5", "no_step.h5", "v2.h5"})
     EXPECT_TRUE(is_checkpoint(dir / name)) << name;  // the groups are there: it claims to be one
   for (const char* name : {"text.h5", "plain.h5", "weights.h5", "missing.h5"})
@@ -425,6 +445,89 @@ TEST(Checkpoint, AFailedSaveLeavesNoFileAndKeepsThePreviousOne) {
   expect_same_state(load_checkpoint(path).optimizer, good.optimizer);  // the previous one, intact
   EXPECT_THROW(save_checkpoint(dir / "no/such/folder/ck.h5", good), Error);
   EXPECT_EQ(files_in(dir.path()), 1u);
+}
+
+// The file's bytes.
+std::string bytes_of(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), {}};
+}
+
+TEST(Checkpoint, ASaveKeepsThePreviousOneAndAFlippedBitNamesIt) {
+  testing::TempDir dir;
+  const std::string path = dir / "checkpoint.h5", previous = dir / "checkpoint.prev.h5";
+  EXPECT_EQ(previous_checkpoint_path(path), previous);
+  Checkpoint first = full_checkpoint(), second = full_checkpoint();
+  second.trainer.epoch = first.trainer.epoch + 1;
+  save_checkpoint(path, first);
+  EXPECT_FALSE(fs::exists(previous));  // nothing to keep yet
+  save_checkpoint(path, second);
+  EXPECT_EQ(files_in(dir.path()), 2u) << "no temporary left";
+  EXPECT_EQ(load_checkpoint(previous).trainer.epoch, first.trainer.epoch);
+  EXPECT_EQ(load_checkpoint(path).trainer.epoch, second.trainer.epoch);
+
+  // One bit of one weight flipped where the tensor's bytes lie: HDF5 reads the file as before,
+  // only the checksum sees it.
+  const Tensor& w = second.model.at("features.0.weight");
+  const std::string raw(static_cast<const char*>(w.raw_data()), w.nbytes());
+  std::string bytes = bytes_of(path);
+  const size_t at = bytes.find(raw);
+  ASSERT_NE(at, std::string::npos) << "the weight is stored contiguously, uncompressed";
+  bytes[at + raw.size() / 2] ^= 0x04;
+  std::ofstream(path, std::ios::binary) << bytes;
+  const std::string message = error_of([&] { load_checkpoint(path); });
+  EXPECT_NE(message.find(path + " is damaged: the SHA-256 of its content is"), std::string::npos)
+      << message;
+  const size_t hint = message.find("; use the previous checkpoint: --resume " + previous);
+  EXPECT_NE(hint, std::string::npos) << message;
+  EXPECT_LT(hint, message.find('\n')) << "the hint is on the first line: " << message;
+  expect_same_state(load_checkpoint(previous).model, first.model);
+}
+
+// Runs `save` in a child process whose files may not grow past `limit_bytes` (RLIMIT_FSIZE with
+// SIGXFSZ ignored: write() fails with EFBIG, as on a full disk); the error message, "" if none.
+std::string error_with_file_size_limit(rlim_t limit_bytes, const std::function<void()>& save,
+                                       const std::string& message_file) {
+  const pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit{limit_bytes, limit_bytes};
+    setrlimit(RLIMIT_FSIZE, &limit);
+    std::string message;
+    try {
+      save();
+    } catch (const std::exception& e) {
+      message = e.what();
+    }
+    const rlimit none{RLIM_INFINITY, RLIM_INFINITY};
+    setrlimit(RLIMIT_FSIZE, &none);  // a hard limit can be lowered only; the file is small
+    std::ofstream(message_file) << message;
+    _exit(0);
+  }
+  int status = 0;
+  waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status)) << "the child died of signal " << WTERMSIG(status);
+  return bytes_of(message_file);
+}
+
+TEST(Checkpoint, AFullDiskFailsTheSaveAndKeepsTheCheckpoint) {
+  testing::TempDir dir;
+  const std::string path = dir / "checkpoint.h5";
+  const Checkpoint good = full_checkpoint();
+  save_checkpoint(path, good);
+  const size_t size = bytes_of(path).size();
+  Checkpoint bigger = good;
+  bigger.trainer.epoch += 1;
+  bigger.model.insert("extra.weight", ones({64, 1024}));  // 256 KiB more than `good`
+  // Limits that cut the new file short in its data and near its end (HDF5's metadata at close).
+  for (rlim_t limit : {rlim_t(size / 2), rlim_t(size + 200 * 1024), rlim_t(size + 262100)}) {
+    const std::string message = error_with_file_size_limit(
+        limit, [&] { save_checkpoint(path, bigger); }, dir.path() + "_message.txt");
+    EXPECT_FALSE(message.empty()) << "the save did not fail at " << limit << " bytes";
+    EXPECT_EQ(files_in(dir.path()), 1u) << "a temporary or a previous copy was left at " << limit;
+    EXPECT_EQ(load_checkpoint(path).trainer.epoch, good.trainer.epoch) << limit;
+  }
+  std::remove((dir.path() + "_message.txt").c_str());
 }
 
 }  // namespace

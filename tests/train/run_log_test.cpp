@@ -140,13 +140,14 @@ TEST(RunLog, ANewRunRemovesTheEarlierRunsFilesOnly) {
     log.epoch(0, "train", stats(), 0.1);
     log.confusion("val", stats().confusion, {"a", "b", "c"});
   }
-  for (const char* name : {"best.h5", "last.h5", "checkpoint.h5", "recipe.toml", "report.html"})
+  for (const char* name :
+       {"best.h5", "last.h5", "checkpoint.h5", "checkpoint.prev.h5", "recipe.toml", "report.html"})
     std::ofstream(dir / name) << "x";
   for (const char* name : {"notes.txt", "best.h5.bak", "my_confusion.csv", "data.csv"})
     std::ofstream(dir / name) << "keep";
   std::filesystem::create_directory(dir / "events.jsonl.d");  // a folder is never removed
 
-  EXPECT_EQ(remove_run_files(dir.path()), 10);  // 5 + metrics, per_class, events, TB, confusion
+  EXPECT_EQ(remove_run_files(dir.path()), 11);  // 6 + metrics, per_class, events, TB, confusion
   std::vector<std::string> left;
   for (const auto& e : std::filesystem::directory_iterator(dir.path()))
     left.push_back(e.path().filename().string());

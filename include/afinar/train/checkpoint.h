@@ -10,9 +10,16 @@
 //   /trainer    attributes `checkpoint_version`, `stage`, `epoch` (the next one to run), `step`
 //               (optimizer steps so far), `seed`, `best_metric`, `best_epoch`, `data_position`
 //               (batches of `epoch` already trained), `rng_seed` and `rng_offset` (the default
-//               Generator). Unsigned 64-bit values are stored bit for bit in int64 attributes.
-// Tensors come back bit-exact and integers exact. The file is written under a temporary name and
-// renamed, so a failed save leaves the previous checkpoint (or nothing) in place.
+//               Generator), `sha256` (checkpoint_sha256 of everything above). Unsigned 64-bit
+//               values are stored bit for bit in int64 attributes.
+// Tensors come back bit-exact and integers exact.
+//
+// Crash safety: save_checkpoint writes a temporary, reads it back and checks its SHA-256, fsyncs
+// it, keeps the checkpoint it replaces as `<stem>.prev<ext>` (checkpoint.prev.h5, a hard link)
+// and renames the new one into place (io/atomic_file.h), so at every moment — kill -9, full disk,
+// power cut — `path` is a complete checkpoint (or absent before the first save) and the previous
+// one is kept. load_checkpoint recomputes the SHA-256: a file damaged later (bit rot, a copy cut
+// short) is an error that names the previous checkpoint to resume from.
 //
 //   Checkpoint ck{model->state_dict(), meta, opt.state_dict(), opt.name(),
 //                 SchedulerState::of("cosine", sched), trainer_state};
@@ -37,7 +44,8 @@
 namespace afinar::train {
 
 // Bumped when the checkpoint groups change incompatibly; load_checkpoint refuses other versions.
-inline constexpr int64_t kCheckpointVersion = 1;
+// 2: /trainer@sha256.
+inline constexpr int64_t kCheckpointVersion = 2;
 
 // A learning-rate schedule's position. Every LRScheduler's state is its epoch (scheduler.h);
 // ReduceLROnPlateau also counts bad epochs and keeps the best metric.
@@ -78,13 +86,23 @@ struct Checkpoint {
   TrainerState trainer;
 };
 
-// Writes `path` all-or-nothing (temporary + rename). The model's tensors follow the weights file's
-// rules (float32, int64 for num_batches_tracked); the optimizer's must be float32, float64 or
-// int64.
+// Writes `path` all-or-nothing and durably, keeping the checkpoint it replaces as
+// previous_checkpoint_path(path) (see above). The model's tensors follow the weights file's rules
+// (float32, int64 for num_batches_tracked); the optimizer's must be float32, float64 or int64.
+// A full disk or an unwritable folder is an error naming the file; `path` is then untouched.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
-// Reads a checkpoint; a weights file without the checkpoint groups, another version or a missing
-// or malformed entry is an error naming the file and what is wrong. Tensors come back on the CPU.
+// Reads a checkpoint and verifies its SHA-256; a weights file without the checkpoint groups,
+// another version, a missing or malformed entry or a checksum mismatch is an error naming the file
+// and what is wrong, and naming the previous checkpoint when there is one. Tensors come back on
+// the CPU.
 Checkpoint load_checkpoint(const std::string& path);
+// SHA-256 (hex) over everything a checkpoint holds: every tensor's key, dtype, shape and bytes,
+// the optimizer's name, the scheduler's and trainer's fields and the weights meta, each
+// length-prefixed so that no two different checkpoints give the same byte stream.
+std::string checkpoint_sha256(const Checkpoint& checkpoint);
+// Where save_checkpoint keeps the checkpoint it replaced: runs/x/checkpoint.h5 ->
+// runs/x/checkpoint.prev.h5.
+std::string previous_checkpoint_path(const std::string& path);
 // Whether `path` is an afinar weights file carrying the checkpoint groups (false for anything
 // else, including an unreadable file).
 bool is_checkpoint(const std::string& path);
