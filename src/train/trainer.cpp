@@ -503,7 +503,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // The best epoch's confusion matrix (unknown when it came before a resume).
   if (result.best.confusion.num_classes() == classes)
     run_log.confusion(val ? "val" : "train", result.best.confusion, splits.classes);
-  if (test && result.best_epoch >= 0) {  // no best.h5 when the run stopped in its first epoch
+  // The test split once the run is over: not when it stopped to be resumed (the resumed run
+  // evaluates it at its end, and may write its best.h5 elsewhere), nor before any best.h5.
+  const bool finished = !stopped || early_stop;
+  if (test && finished && result.best_epoch >= 0) {
     model->load_state_dict(io::load_weights(c.output + "/best.h5").state_dict);
     test->start_epoch(0);
     EpochOptions test_options = eo;
@@ -514,7 +517,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     run_log.epoch(result.best_epoch, "test", result.test, lr);
     run_log.confusion("test", result.test.confusion, splits.classes);
   }
-  run_log.hparams_end(result, !stopped || early_stop);
+  run_log.hparams_end(result, finished);
   run_log.event("end", "\"best_epoch\": " + std::to_string(result.best_epoch) +
                            ", \"best_acc\": " + io::json_number(result.best.accuracy) +
                            ", \"steps\": " + std::to_string(result.steps));
