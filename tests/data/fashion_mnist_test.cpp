@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <stdlib.h>
+#include "testing/fashion_mnist.h"
 #include "testing/temp_dir.h"
 
 #include <filesystem>
@@ -202,16 +203,6 @@ TEST(Idx, LoadMnistPairsImagesWithLabels) {
 
 // ---- the real files
 // ------------------------------------------------------------------------------
-
-bool have_fashion_mnist() {
-  return fs::exists(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
-}
-
-#define SKIP_WITHOUT_FASHION_MNIST()                                    \
-  if (!have_fashion_mnist())                                            \
-  GTEST_SKIP() << kFashionMnistDir                                      \
-               << " is absent: install Debian's dataset-fashion-mnist " \
-                  "(tools/setup.sh)"
 
 TEST(FashionMnist, ReadsTheDebianFiles) {
   SKIP_WITHOUT_FASHION_MNIST();

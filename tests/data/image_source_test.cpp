@@ -8,18 +8,16 @@
 #include <fstream>
 
 #include "afinar/data/fashion_mnist.h"
+#include "testing/fashion_mnist.h"
 #include "testing/temp_dir.h"
 
 namespace afinar::data {
 namespace {
 
-const char* kFashionMnist = "/usr/share/datasets/fashion-mnist";
-
 TEST(ImageSource, TrainingLoopIteratesAnAugmentedImageFolder) {
-  if (!std::filesystem::exists(kFashionMnist))
-    GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh installs it)";
+  SKIP_WITHOUT_FASHION_MNIST();
   testing::TempDir dir;
-  export_mnist(kFashionMnist, fashion_mnist_classes(), dir.path(),
+  export_mnist(kFashionMnistDir, fashion_mnist_classes(), dir.path(),
                {.limit_per_class = 6, .test = false});
   // One unreadable file among the images: reported, skipped, counted.
   std::ofstream(dir / "train/Bag/zz_broken.png") << "not a png";

@@ -16,6 +16,7 @@
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/train/checkpoint.h"
 #include "testing/cli.h"
+#include "testing/fashion_mnist.h"
 #include "testing/temp_dir.h"
 #include "testing/text_file.h"
 
@@ -28,8 +29,7 @@ using testing::read_text;
 class CrashSafety : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"))
-      GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh)";
+    SKIP_WITHOUT_FASHION_MNIST();
     data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), dir_ / "data",
                        {.limit_per_class = 6});
   }

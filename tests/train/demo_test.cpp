@@ -12,6 +12,7 @@
 #include "afinar/train/demo.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
+#include "testing/fashion_mnist.h"
 #include "testing/html_check.h"
 #include "testing/temp_dir.h"
 #include "testing/text_file.h"
@@ -23,10 +24,7 @@ namespace fs = std::filesystem;
 
 class Demo : public ::testing::Test {
  protected:
-  void SetUp() override {
-    if (!fs::exists(fs::path(data::kFashionMnistDir) / "train-labels-idx1-ubyte.gz"))
-      GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh does it)";
-  }
+  void SetUp() override { SKIP_WITHOUT_FASHION_MNIST(); }
   // Small enough for a test: 16x16 crops, a few images, two epochs per strategy.
   train::DemoOptions tiny() const {
     return {.output = dir_.path(),

@@ -20,6 +20,7 @@
 #include "afinar/train/run_files.h"
 #include "afinar/train/svg_plot.h"
 #include "testing/cli.h"
+#include "testing/fashion_mnist.h"
 #include "testing/html_check.h"
 #include "testing/temp_dir.h"
 #include "testing/text_file.h"
@@ -233,7 +234,7 @@ TEST(ReportRunFiles, ReadsConfusionCountsFromTheRight) {
 class ReportCli : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    if (!fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz")) return;
+    if (!testing::have_fashion_mnist()) return;
     dir_ = new TempDir;
     data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), *dir_ / "data",
                        {.limit_per_class = 6});

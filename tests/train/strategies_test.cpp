@@ -28,6 +28,7 @@
 #include "afinar/train/trainer.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
+#include "testing/fashion_mnist.h"
 #include "testing/temp_dir.h"
 #include "testing/text_file.h"
 
@@ -154,15 +155,10 @@ TEST(Strategies, PerGroupWeightDecayFromParamGroups) {
 
 // ---- end to end with `afinar train` on Fashion-MNIST images ----
 
-bool has_fashion_mnist() {
-  return fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
-}
-
 class StrategiesCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!has_fashion_mnist())
-      GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh)";
+    SKIP_WITHOUT_FASHION_MNIST();
     // 10 classes x 4 images in train/; val_split 0.25 leaves 30 to train on: 4 batches of 8.
     data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), dir_ / "data",
                        {.limit_per_class = 4, .test = false});
@@ -324,8 +320,7 @@ class ShippedRecipe : public ::testing::TestWithParam<std::string> {};
 // (the recipes name ImageNet weights files that tests do not have): 2 steps, then the checkpoint
 // carries the recipe's head and the optimizer's groups.
 TEST_P(ShippedRecipe, RunsTwoStepsOnATinyDataset) {
-  if (!has_fashion_mnist())
-    GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh)";
+  SKIP_WITHOUT_FASHION_MNIST();
   testing::TempDir dir;
   data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), dir / "data",
                      {.limit_per_class = 2, .test = false});

@@ -12,6 +12,7 @@
 #include "afinar/io/weights.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
+#include "testing/fashion_mnist.h"
 #include "testing/temp_dir.h"
 #include "testing/text_file.h"
 
@@ -28,8 +29,7 @@ using testing::run_cli;
 class TrainCli : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!fs::exists(std::string(data::kFashionMnistDir) + "/train-images-idx3-ubyte.gz"))
-      GTEST_SKIP() << "Debian's dataset-fashion-mnist is not installed (tools/setup.sh)";
+    SKIP_WITHOUT_FASHION_MNIST();
     // 10 classes x 6 images in train/ and in test/.
     data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), dir_ / "data",
                        {.limit_per_class = 6});
