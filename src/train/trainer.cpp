@@ -507,7 +507,12 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // evaluates it at its end, and may write its best.h5 elsewhere), nor before any best.h5.
   const bool finished = !stopped || early_stop;
   if (test && finished && result.best_epoch >= 0) {
-    model->load_state_dict(io::load_weights(c.output + "/best.h5").state_dict);
+    // A run resumed into another folder whose best epoch came before the checkpoint: its best.h5
+    // is the one beside the checkpoint.
+    std::string best = c.output + "/best.h5";
+    if (resumed && !fs::exists(best))
+      best = (fs::path(c.resume).parent_path() / "best.h5").string();
+    model->load_state_dict(io::load_weights(best).state_dict);
     test->start_epoch(0);
     EpochOptions test_options = eo;
     test_options.tta = c.tta;
