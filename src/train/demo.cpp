@@ -53,18 +53,22 @@ data::MnistData select(const data::MnistData& d, int64_t first, int64_t last, in
   return out;
 }
 
+// Whether the file exists and its bytes are `text` (the marks of what an earlier demo wrote).
+bool holds_exactly(const fs::path& path, const std::string& text) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str() == text;
+}
+
 // Writes one split folder unless a previous demo wrote it with the same images (its stamp).
 void export_split(const data::MnistData& all, int64_t first, int64_t last, int64_t skip,
                   int64_t count, const fs::path& dir, std::ostream& log) {
   const std::string stamp = detail::concat("fashion-mnist labels ", first, "-", last,
                                            ", per class ", skip, "+", count, "\n");
   const fs::path stamp_file = dir / ".afinar-demo";
-  if (fs::exists(stamp_file)) {
-    std::ifstream in(stamp_file);
-    std::stringstream text;
-    text << in.rdbuf();
-    if (text.str() == stamp) return;
-  }
+  if (holds_exactly(stamp_file, stamp)) return;
   fs::remove_all(dir);
   const int64_t written = data::export_image_folder(select(all, first, last, skip, count),
                                                     data::fashion_mnist_classes(), dir.string());
@@ -219,11 +223,8 @@ constexpr const char* kSourceDescription = "pre-training on classes 0-4 (the dem
 // changes only the target settings need not repeat it.
 std::optional<StrategyResult> finished_run(const TrainConfig& c) {
   const fs::path dir(c.output);
-  if (!fs::exists(dir / "best.h5") || !fs::exists(dir / "recipe.toml")) return std::nullopt;
-  std::ifstream in(dir / "recipe.toml");
-  std::stringstream recipe;
-  recipe << in.rdbuf();
-  if (recipe.str() != to_toml(c)) return std::nullopt;
+  if (!fs::exists(dir / "best.h5") || !holds_exactly(dir / "recipe.toml", to_toml(c)))
+    return std::nullopt;
   for (const JsonFields& e : read_events((dir / "events.jsonl").string()).events) {
     if (!e.count("event") || e.at("event") != "end") continue;
     StrategyResult s;
