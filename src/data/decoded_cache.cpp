@@ -73,10 +73,6 @@ uint64_t align_up(uint64_t n, uint64_t a) {
   return (n + a - 1) / a * a;
 }
 
-std::string first_line(const std::string& s) {
-  return s.substr(0, s.find('\n'));
-}
-
 }  // namespace
 
 struct DecodedCache::Entry {
@@ -170,7 +166,7 @@ std::vector<Decoded> decode_block(const std::vector<Sample>& samples, size_t beg
         d.image = options.resize > 0 ? data::resize(im, options.resize, options.interpolation)
                                      : std::move(im);
       } catch (const Error& e) {
-        d.reason = first_line(e.what());
+        d.reason = error_summary(e);
       } catch (...) {
         const std::lock_guard lock(failure_mutex);
         if (!failure) failure = std::current_exception();

@@ -174,9 +174,7 @@ Batch DataLoader::State::build_batch(const ExampleFn& source, uint64_t seed, int
       std::lock_guard lock(mu);
       ++stats.skipped;
       if (bad.insert(i).second) {
-        std::string first_line = e.what();
-        first_line = first_line.substr(0, first_line.find('\n'));
-        std::string reason = "sample " + std::to_string(i) + ": " + first_line;
+        std::string reason = "sample " + std::to_string(i) + ": " + error_summary(e);
         std::fprintf(stderr, "afinar: skipping %s\n", reason.c_str());
         stats.reasons.push_back(std::move(reason));
       }

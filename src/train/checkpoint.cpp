@@ -240,14 +240,6 @@ void keep_previous(const std::string& path) {
             std::strerror(errno));
 }
 
-// `message` (an afinar::Error's text: the message, then the location lines) with `hint` at the
-// end of its first line.
-std::string with_hint(const std::string& message, const std::string& hint) {
-  const size_t eol = message.find('\n');
-  return eol == std::string::npos ? message + hint
-                                  : message.substr(0, eol) + hint + message.substr(eol);
-}
-
 // The checkpoint groups `f` lacks, for the error that tells a weights file from a checkpoint.
 std::vector<std::string> missing_groups(const hdf5::File& f) {
   std::vector<std::string> missing;
@@ -332,17 +324,14 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     AFN_CHECK(checkpoint_sha256(load_checkpoint(out.temp_path())) == sha256,
               "its content read back differs from what was written");
   } catch (const Error& e) {
-    AFN_FAIL("cannot write a complete checkpoint ", path, " (is the disk full?): ",
-             std::string(e.what()).substr(0, std::string(e.what()).find('\n')),
-             "; the previous checkpoint is unchanged");
+    AFN_FAIL("cannot write a complete checkpoint ", path,
+             " (is the disk full?): ", error_summary(e), "; the previous checkpoint is unchanged");
   }
   keep_previous(path);
   out.commit();
 }
 
-namespace {
-
-Checkpoint read_checkpoint(const std::string& path) {
+Checkpoint load_checkpoint(const std::string& path) {
   io::Weights weights = io::load_weights(path);  // format, version, root attributes, state_dict
   const hdf5::File f = hdf5::File::open(path);
   const std::vector<std::string> missing = missing_groups(f);
@@ -371,17 +360,19 @@ Checkpoint read_checkpoint(const std::string& path) {
   return ck;
 }
 
-}  // namespace
-
-Checkpoint load_checkpoint(const std::string& path) {
+ResumePoint load_resume_point(const std::string& path) {
   try {
-    return read_checkpoint(path);
+    return {load_checkpoint(path), path, ""};
   } catch (const Error& e) {
-    // The file may be damaged (or gone, between the two renames of keep_previous where there are
-    // no hard links): name the checkpoint save_checkpoint kept before it.
     const std::string previous = previous_checkpoint_path(path);
     if (!std::filesystem::exists(previous)) throw;
-    throw Error(with_hint(e.what(), "; use the previous checkpoint: --resume " + previous));
+    const std::string why = error_summary(e);
+    try {
+      return {load_checkpoint(previous), previous, why};
+    } catch (const Error& e_previous) {
+      AFN_FAIL("cannot resume: ", why,
+               "; and the previous checkpoint cannot be used either: ", error_summary(e_previous));
+    }
   }
 }
 

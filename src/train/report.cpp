@@ -53,12 +53,6 @@ std::string general(double v) {
   return buf;
 }
 
-// The first line of an error: its message without the "check failed / at file:line" lines.
-std::string first_line(const std::exception& e) {
-  const std::string what = e.what();
-  return what.substr(0, what.find('\n'));
-}
-
 std::string read_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   AFN_CHECK(in.good(), "cannot read ", path);
@@ -104,7 +98,7 @@ Run read_run(const std::string& dir) {
   try {
     r.config = parse_recipe(r.recipe_text, dir + "/recipe.toml");
   } catch (const Error& e) {
-    r.config_error = first_line(e);
+    r.config_error = error_summary(e);
   }
   r.best = io::load_weights(dir + "/best.h5");
   const io::WeightsMeta& meta = r.best.meta;
@@ -154,7 +148,7 @@ std::vector<data::Sample> split_samples(const Run& r, SampleGrid& grid) {
     const bool relative = fs::path(data::expand_user(c.data_dir)).is_relative();
     grid.notes.push_back("The run's data folder '" + c.data_dir +
                          "' cannot be read any more, so there are no sample images (" +
-                         first_line(e) + ")." +
+                         error_summary(e) + ")." +
                          (relative ? " The path is relative to the folder afinar train ran in: "
                                      "run afinar report from there."
                                    : ""));
@@ -196,7 +190,7 @@ void label_samples(const Run& r, const std::vector<data::Sample>& chosen,
           {s.path, s.label, 0, 0,
            png_data_uri(thumbnail(transform.apply_image(image, unused), options.thumbnail))});
     } catch (const Error& e) {
-      grid.notes.push_back("Skipped " + s.path + ": " + first_line(e));
+      grid.notes.push_back("Skipped " + s.path + ": " + error_summary(e));
     }
   }
   if (grid.samples.empty()) return;

@@ -101,7 +101,7 @@ int64_t remove_run_files(const std::string& dir) {
   const auto is_run_file = [](const std::string& name) {
     for (const char* fixed :
          {"metrics.csv", "per_class.csv", "events.jsonl", "recipe.toml", "checkpoint.h5",
-          "checkpoint.prev.h5", "last.h5", "best.h5", "report.html"})
+          "checkpoint.prev.h5", "checkpoint.damaged.h5", "last.h5", "best.h5", "report.html"})
       if (name == fixed) return true;
     return name.starts_with("events.out.tfevents.") ||
            (name.starts_with("confusion_") && name.ends_with(".csv"));

@@ -270,6 +270,23 @@ StateDict host_state_dict(const nn::Module& model) {
 }
 
 // Gradual unfreezing at the start of the stage's epoch `stage_epoch` (global `epoch`), logged.
+// After --resume fell back to the previous checkpoint because `resume` is damaged: when `resume` is
+// this run's own output/checkpoint.h5 it becomes checkpoint.damaged.h5 (returned), or the next
+// save would keep it as checkpoint.prev.h5 in place of the good one the run resumed from. "" when
+// it is another run's file (left as it is) or gone.
+std::string set_aside_damaged_checkpoint(const std::string& resume, const std::string& output) {
+  namespace fs = std::filesystem;
+  const fs::path own = fs::path(output) / "checkpoint.h5";
+  std::error_code ec;
+  if (!fs::exists(resume, ec) || !fs::exists(own, ec) || !fs::equivalent(resume, own, ec))
+    return "";
+  const fs::path aside = fs::path(output) / "checkpoint.damaged.h5";
+  fs::rename(own, aside, ec);
+  AFN_CHECK(!ec, "train: cannot move the damaged ", own.string(), " aside to ", aside.string(),
+            ": ", ec.message());
+  return aside.string();
+}
+
 void unfreeze_for_epoch(const StageConfig& stage, int64_t stage_epoch, nn::Module& model,
                         std::ostream& log, RunLog& run_log, int64_t epoch) {
   for (const UnfreezeStep* u : apply_schedule(stage, model, stage_epoch, stage_epoch)) {
@@ -326,16 +343,19 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   }
   check_stages(c, *model);
   std::optional<Checkpoint> resumed;
+  ResumePoint resume_point;  // the file --resume read, and why it is not c.resume when it is not
   if (!c.resume.empty()) {
-    resumed = load_checkpoint(c.resume);
+    resume_point = load_resume_point(c.resume);
+    resumed = std::move(resume_point.checkpoint);
+    const std::string& from = resume_point.path;
     AFN_CHECK(resumed->meta.arch == c.model && resumed->meta.num_classes == classes,
-              "train: ", c.resume, " is a checkpoint of ", resumed->meta.arch, " with ",
+              "train: ", from, " is a checkpoint of ", resumed->meta.arch, " with ",
               resumed->meta.num_classes, " classes, not of this run's ", c.model, " with ",
               classes);
-    AFN_CHECK(resumed->meta.head == c.head, "train: ", c.resume, " has head '",
+    AFN_CHECK(resumed->meta.head == c.head, "train: ", from, " has head '",
               nn::head_str(resumed->meta.head), "' but this run's head is '", nn::head_str(c.head),
               "'; resume with the head it was trained with (--head / [model] head)");
-    AFN_CHECK(resumed->trainer.stage < int64_t(c.stages.size()), "train: ", c.resume,
+    AFN_CHECK(resumed->trainer.stage < int64_t(c.stages.size()), "train: ", from,
               " was saved in stage ", resumed->trainer.stage + 1, " but the run has ",
               c.stages.size());
     model->load_state_dict(resumed->model);
@@ -374,6 +394,11 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // ---- the run ----
   if (!resumed && remove_run_files(c.output) > 0)
     log << "output: replaced the files of an earlier run in " << c.output << "\n";
+  if (!resume_point.unusable.empty()) {
+    const std::string aside = set_aside_damaged_checkpoint(c.resume, c.output);
+    log << "warning: " << resume_point.unusable << "; resuming from " << resume_point.path
+        << " instead" << (aside.empty() ? "" : " (the damaged file is now " + aside + ")") << "\n";
+  }
   // A run killed while writing leaves last.h5.tmp-* / best.h5.tmp-* (tens of MB each) behind.
   for (const char* name : {"/last.h5", "/best.h5"}) io::remove_stale_temporaries(c.output + name);
   RunLog run_log(c.output, splits.classes);
@@ -399,8 +424,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     result.best_epoch = resumed->trainer.best_epoch;
     result.best.accuracy = resumed->trainer.best_metric;
     default_generator().set_state(resumed->trainer.rng_seed, resumed->trainer.rng_offset);
-    log << "resuming " << c.resume << " at epoch " << resumed->trainer.epoch + 1 << ", batch "
-        << resumed->trainer.data_position << " (step " << result.steps << ")\n";
+    log << "resuming " << resume_point.path << " at epoch " << resumed->trainer.epoch + 1
+        << ", batch " << resumed->trainer.data_position << " (step " << result.steps << ")\n";
   }
   const int64_t resume_epoch = resumed ? resumed->trainer.epoch : 0;
   int64_t epoch = 0;  // counted across stages

@@ -17,6 +17,13 @@ class Error : public std::runtime_error {
   explicit Error(const std::string& what) : std::runtime_error(what) {}
 };
 
+// The first line of an error's text: its message without the "check failed" and location lines
+// throw_error appends. For a one-line log entry, or a message that quotes another error.
+inline std::string error_summary(const std::exception& e) {
+  const std::string what = e.what();
+  return what.substr(0, what.find('\n'));
+}
+
 namespace detail {
 
 template <typename... Args>

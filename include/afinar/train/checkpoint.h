@@ -19,7 +19,7 @@
 // and renames the new one into place (io/atomic_file.h), so at every moment — kill -9, full disk,
 // power cut — `path` is a complete checkpoint (or absent before the first save) and the previous
 // one is kept. load_checkpoint recomputes the SHA-256: a file damaged later (bit rot, a copy cut
-// short) is an error that names the previous checkpoint to resume from.
+// short) is an error, and load_resume_point (what --resume reads) then takes the previous one.
 //
 //   Checkpoint ck{model->state_dict(), meta, opt.state_dict(), opt.name(),
 //                 SchedulerState::of("cosine", sched), trainer_state};
@@ -93,9 +93,18 @@ struct Checkpoint {
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Reads a checkpoint and verifies its SHA-256; a weights file without the checkpoint groups,
 // another version, a missing or malformed entry or a checksum mismatch is an error naming the file
-// and what is wrong, and naming the previous checkpoint when there is one. Tensors come back on
-// the CPU.
+// and what is wrong. Tensors come back on the CPU.
 Checkpoint load_checkpoint(const std::string& path);
+// What `--resume path` reads: the checkpoint at `path` or, when that one cannot be used (damaged
+// later by bit rot or a copy cut short, or missing on a file system without hard links, caught
+// between keep_previous's two renames), the previous one save_checkpoint kept beside it. Errors
+// when neither loads, naming both files and why.
+struct ResumePoint {
+  Checkpoint checkpoint;
+  std::string path;      // the file read: `path` or previous_checkpoint_path(path)
+  std::string unusable;  // why `path` was passed over (one line); empty when it was read
+};
+ResumePoint load_resume_point(const std::string& path);
 // SHA-256 (hex) over everything a checkpoint holds: every tensor's key, dtype, shape and bytes,
 // the optimizer's name, the scheduler's and trainer's fields and the weights meta, each
 // length-prefixed so that no two different checkpoints give the same byte stream.

@@ -46,8 +46,8 @@ void write_confusion_csv(const std::string& path, const ConfusionMatrix& m,
                          const std::vector<std::string>& class_names);
 
 // Removes what a run wrote into `dir` (the files above, recipe.toml, checkpoint.h5,
-// checkpoint.prev.h5, last.h5, best.h5, report.html) and nothing else, so that a new run there does
-// not append to an old one; returns how many files went.
+// checkpoint.prev.h5, checkpoint.damaged.h5, last.h5, best.h5, report.html) and nothing else, so
+// that a new run there does not append to an old one; returns how many files went.
 int64_t remove_run_files(const std::string& dir);
 
 class RunLog {
