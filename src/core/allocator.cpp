@@ -1,9 +1,11 @@
 #include "afinar/core/allocator.h"
 
 #include <malloc.h>
+#include <sys/sysinfo.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cstdint>
 #include <cstdlib>
 
 #include "afinar/core/check.h"
@@ -29,11 +31,25 @@ std::atomic<size_t> g_cpu_peak{0};
   return true;
 }();
 
+// RAM + swap in bytes. A request above it cannot succeed (Linux's default overcommit heuristic
+// refuses it as well), so cpu_allocate fails it without asking malloc, whose padding could
+// overflow near SIZE_MAX and whose sanitizer builds abort on such sizes instead of returning null.
+size_t machine_memory() {
+  struct sysinfo si {};
+  if (sysinfo(&si) != 0) return SIZE_MAX;
+  size_t bytes = 0;
+  if (__builtin_mul_overflow(size_t(si.totalram) + size_t(si.totalswap), size_t(si.mem_unit),
+                             &bytes))
+    return SIZE_MAX;
+  return bytes;
+}
+
 void* cpu_allocate(size_t nbytes) {
+  static const size_t limit = machine_memory();
   // aligned_alloc needs a size that is a multiple of the alignment; zero-size tensors still get a
   // valid (unused) pointer so data() is never null.
   const size_t padded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
-  void* p = std::aligned_alloc(kAlignment, padded);
+  void* p = nbytes <= limit ? std::aligned_alloc(kAlignment, padded) : nullptr;
   AFN_CHECK(p != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the cpu (",
             g_cpu_bytes.load(), " bytes in use by afinar tensors)");
   const size_t now = g_cpu_bytes += nbytes;

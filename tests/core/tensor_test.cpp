@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <string>
+
 #include "afinar/autograd/grad_mode.h"
+#include "afinar/core/allocator.h"
 
 namespace afinar {
 namespace {
@@ -157,6 +161,24 @@ TEST(Tensor, StorageIsFreedWithTheLastHandle) {
     Tensor x = zeros({1000});
     Tensor v = x.reshape({10, 100});
     EXPECT_EQ(cpu_bytes_allocated(), before + 4000);
+  }
+  EXPECT_EQ(cpu_bytes_allocated(), before);
+}
+
+// More than the machine's RAM + swap, up to SIZE_MAX (whose 64-byte padding would wrap around
+// to a tiny block): an out-of-memory error, nothing allocated.
+TEST(Tensor, AllocationsLargerThanTheMachineAreAClearError) {
+  const size_t before = cpu_bytes_allocated();
+  for (size_t nbytes : {size_t(1) << 62, SIZE_MAX - 8, SIZE_MAX}) {
+    try {
+      Storage s(nbytes, kCPU);
+      ADD_FAILURE() << nbytes << " bytes were allocated";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("out of memory: could not allocate " +
+                                           std::to_string(nbytes) + " bytes on the cpu"),
+                std::string::npos)
+          << e.what();
+    }
   }
   EXPECT_EQ(cpu_bytes_allocated(), before);
 }

@@ -292,6 +292,8 @@ const Record* find(const std::vector<Record>& records, const std::string& tag) {
     if (r.tag == tag) return &r;
   return nullptr;
 }
+// The pointer would outlive a temporary vector (AddressSanitizer found one such call).
+const Record* find(std::vector<Record>&& records, const std::string& tag) = delete;
 
 EpochStats epoch_stats(const std::vector<int64_t>& targets, const std::vector<int64_t>& predictions,
                        double loss) {
@@ -398,7 +400,8 @@ TEST(TensorBoard, RunLogEndsTheSessionWhenTheRunFinishesOrFails) {
           AFN_FAIL("training diverged");
         },
         Error);
-    const Record* end = find(records_of(dir.path()), "_hparams_/session_end_info");
+    const std::vector<Record> records = records_of(dir.path());
+    const Record* end = find(records, "_hparams_/session_end_info");
     ASSERT_NE(end, nullptr);
     EXPECT_EQ(decode_hparams(end->content).status, 2u);  // STATUS_FAILURE
   }
