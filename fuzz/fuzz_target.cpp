@@ -9,8 +9,20 @@
 
 namespace afinar::fuzz {
 
+namespace {
+// The per-process file, removed when the process exits normally (the corpus replays of every
+// ctest run); a crash leaves it, and libFuzzer has saved the input anyway.
+struct TempFile {
+  std::string path;
+  ~TempFile() {
+    if (!path.empty()) std::remove(path.c_str());
+  }
+};
+}  // namespace
+
 const std::string& write_temp_file(const uint8_t* data, size_t size, const char* suffix) {
-  static std::string path;
+  static TempFile file;
+  std::string& path = file.path;
   if (path.empty()) {
     const char* dir = std::getenv("TMPDIR");
     path = std::string(dir && *dir ? dir : "/tmp") + "/afinar-fuzz-" + std::to_string(getpid()) +

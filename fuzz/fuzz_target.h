@@ -26,7 +26,7 @@ int expect_error_or_success(F&& parse) {
 }
 
 // Writes `data` to a per-process file under $TMPDIR (or /tmp) and returns its path; the same
-// file is overwritten on every call, so a long run leaves one small file behind.
+// file is overwritten on every call and removed at a normal exit.
 const std::string& write_temp_file(const uint8_t* data, size_t size, const char* suffix);
 
 }  // namespace afinar::fuzz
