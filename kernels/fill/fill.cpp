@@ -4,6 +4,7 @@
 #include "afinar/ops/fill.h"
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
+#include "runtime/deferred_check.h"
 #include "runtime/dtype_dispatch.h"
 #include "runtime/events.h"
 #include "runtime/pinned_allocator.h"
@@ -112,6 +113,8 @@ void transfer(const Tensor& dst, const Tensor& src, bool async) {
   // we return, so wait. (cudaMemcpyAsync from pageable memory is synchronous w.r.t. the host for
   // H2D already; waiting also keeps the source storage alive long enough.)
   AFN_CUDA_CHECK(cudaStreamSynchronize(stream));
+  // The host is about to read values the earlier ops computed: report what their kernels flagged.
+  if (dst.device().is_cpu()) check_deferred(gpu.index);
 }
 
 }  // namespace

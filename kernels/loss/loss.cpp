@@ -1,10 +1,11 @@
 // CUDA registrations of nll_loss / cross_entropy forward and backward (kernels in loss.cu).
-// Target values are checked on the device; device_flag.h says what reading the result costs.
+// Target values are checked on the device and reported at the next synchronisation
+// (runtime/deferred_check.h): a training step's loss waits for nothing.
 #include "loss/loss.h"
 
 #include "afinar/ops/loss.h"
-#include "loss/device_flag.h"
 #include "runtime/context.h"
+#include "runtime/deferred_check.h"
 
 namespace afinar::cuda {
 
@@ -27,28 +28,27 @@ const T* weight_ptr(const CrossEntropyOptions& opt) {
   return opt.weight.defined() ? opt.weight.data_ptr<T>() : nullptr;
 }
 
-// Device scratch: the bad-row flag, then `doubles` doubles. Freed (stream-ordered) with `buffer`.
+// Device scratch of `doubles` doubles, freed (stream-ordered) with `buffer`.
 struct Scratch {
   Tensor buffer;
-  unsigned long long* flag;
   double* doubles;
 };
 
 Scratch make_scratch(int64_t doubles, const Device& device) {
-  Tensor buffer = empty({8 * (1 + doubles)}, DType::U8, device);
-  auto* base = static_cast<unsigned char*>(buffer.raw_data_ptr());
-  return {buffer, reinterpret_cast<unsigned long long*>(base), reinterpret_cast<double*>(base + 8)};
+  Tensor buffer = empty({doubles}, DType::F64, device);
+  return {buffer, buffer.data_ptr<double>()};
 }
 
-// Throws the CPU reference's message when a kernel flagged a target.
-void check_targets(const Scratch& scratch, const Tensor& target, int64_t C, int64_t ignore_index,
-                   const char* op, cudaStream_t stream) {
-  const unsigned long long flagged = read_device_value(scratch.flag, stream);
-  if (flagged == kFlagClear) return;
-  const int64_t row = int64_t(flagged);
-  const int64_t t = read_device_value(target.data_ptr<int64_t>() + row, stream);
-  AFN_FAIL(op, ": target ", t, " (row ", row, ") is out of range for ", C, " classes: expected 0..",
-           C - 1, " or ignore_index ", ignore_index);
+// The flag the op's kernels lower to the first row whose target is invalid, and the CPU
+// reference's message for it (the row and its target value).
+unsigned long long* target_flag(const Tensor& target, int64_t C, int64_t ignore_index,
+                                const char* op) {
+  const int dev = target.device().index;
+  return deferred_flag(dev, [=](unsigned long long row) {
+    const int64_t t = read_device_value(target.data_ptr<int64_t>() + row, compute_stream(dev));
+    return detail::concat(op, ": target ", t, " (row ", row, ") is out of range for ", C,
+                          " classes: expected 0..", C - 1, " or ignore_index ", ignore_index);
+  });
 }
 
 void nll_loss_forward(const Tensor& loss, const Tensor& total_weight, const Tensor& log_probs,
@@ -58,15 +58,15 @@ void nll_loss_forward(const Tensor& loss, const Tensor& total_weight, const Tens
   const cudaStream_t s = compute_stream(dev);
   const int64_t N = log_probs.size(0), C = log_probs.size(1);
   const Scratch scratch = make_scratch(loss_forward_scratch_doubles(N), log_probs.device());
-  clear_flag(scratch.flag, s);
+  unsigned long long* flag = target_flag(target, C, opt.ignore_index, "nll_loss");
   visit_floating(log_probs.dtype(), "nll_loss", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_nll_loss_forward<T>(loss.data_ptr<T>(), total_weight.data_ptr<T>(),
                                log_probs.data_ptr<T>(), target.data_ptr<int64_t>(),
                                weight_ptr<T>(opt), N, C, opt.ignore_index, opt.label_smoothing,
-                               to_reduce(opt.reduction), scratch.doubles, scratch.flag, s);
+                               to_reduce(opt.reduction), scratch.doubles, flag, s);
   });
-  check_targets(scratch, target, C, opt.ignore_index, "nll_loss", s);
+  check_if_debugging(dev);
 }
 
 void nll_loss_backward(const Tensor& grad_input, const Tensor& grad_loss, const Tensor& target,
@@ -75,16 +75,15 @@ void nll_loss_backward(const Tensor& grad_input, const Tensor& grad_loss, const 
   DeviceGuard guard(dev);
   const cudaStream_t s = compute_stream(dev);
   const int64_t N = grad_input.size(0), C = grad_input.size(1);
-  const Scratch scratch = make_scratch(0, grad_input.device());
-  clear_flag(scratch.flag, s);
+  unsigned long long* flag = target_flag(target, C, opt.ignore_index, "nll_loss_backward");
   visit_floating(grad_input.dtype(), "nll_loss_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_nll_loss_backward<T>(grad_input.data_ptr<T>(), grad_loss.data_ptr<T>(),
                                 target.data_ptr<int64_t>(), total_weight.data_ptr<T>(),
                                 weight_ptr<T>(opt), N, C, opt.ignore_index, opt.label_smoothing,
-                                to_reduce(opt.reduction), scratch.flag, s);
+                                to_reduce(opt.reduction), flag, s);
   });
-  check_targets(scratch, target, C, opt.ignore_index, "nll_loss_backward", s);
+  check_if_debugging(dev);
 }
 
 void cross_entropy_forward(const Tensor& loss, const Tensor& total_weight, const Tensor& log_probs,
@@ -95,16 +94,15 @@ void cross_entropy_forward(const Tensor& loss, const Tensor& total_weight, const
   const cudaStream_t s = compute_stream(dev);
   const int64_t N = logits.size(0), C = logits.size(1);
   const Scratch scratch = make_scratch(loss_forward_scratch_doubles(N), logits.device());
-  clear_flag(scratch.flag, s);
+  unsigned long long* flag = target_flag(target, C, opt.ignore_index, "cross_entropy");
   visit_floating(logits.dtype(), "cross_entropy", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch_cross_entropy_forward<T>(loss.data_ptr<T>(), total_weight.data_ptr<T>(),
-                                    log_probs.data_ptr<T>(), logits.data_ptr<T>(),
-                                    target.data_ptr<int64_t>(), weight_ptr<T>(opt), N, C,
-                                    opt.ignore_index, opt.label_smoothing, to_reduce(opt.reduction),
-                                    scratch.doubles, scratch.flag, s);
+    launch_cross_entropy_forward<T>(
+        loss.data_ptr<T>(), total_weight.data_ptr<T>(), log_probs.data_ptr<T>(),
+        logits.data_ptr<T>(), target.data_ptr<int64_t>(), weight_ptr<T>(opt), N, C,
+        opt.ignore_index, opt.label_smoothing, to_reduce(opt.reduction), scratch.doubles, flag, s);
   });
-  check_targets(scratch, target, C, opt.ignore_index, "cross_entropy", s);
+  check_if_debugging(dev);
 }
 
 void cross_entropy_backward(const Tensor& grad_logits, const Tensor& grad_loss,
@@ -114,17 +112,16 @@ void cross_entropy_backward(const Tensor& grad_logits, const Tensor& grad_loss,
   DeviceGuard guard(dev);
   const cudaStream_t s = compute_stream(dev);
   const int64_t N = log_probs.size(0), C = log_probs.size(1);
-  const Scratch scratch = make_scratch(1, log_probs.device());  // + Σ_c w_c
-  clear_flag(scratch.flag, s);
+  const Scratch scratch = make_scratch(1, log_probs.device());  // Σ_c w_c
+  unsigned long long* flag = target_flag(target, C, opt.ignore_index, "cross_entropy_backward");
   visit_floating(log_probs.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    launch_cross_entropy_backward<T>(grad_logits.data_ptr<T>(), grad_loss.data_ptr<T>(),
-                                     log_probs.data_ptr<T>(), target.data_ptr<int64_t>(),
-                                     total_weight.data_ptr<T>(), weight_ptr<T>(opt), N, C,
-                                     opt.ignore_index, opt.label_smoothing,
-                                     to_reduce(opt.reduction), scratch.doubles, scratch.flag, s);
+    launch_cross_entropy_backward<T>(
+        grad_logits.data_ptr<T>(), grad_loss.data_ptr<T>(), log_probs.data_ptr<T>(),
+        target.data_ptr<int64_t>(), total_weight.data_ptr<T>(), weight_ptr<T>(opt), N, C,
+        opt.ignore_index, opt.label_smoothing, to_reduce(opt.reduction), scratch.doubles, flag, s);
   });
-  check_targets(scratch, target, C, opt.ignore_index, "cross_entropy_backward", s);
+  check_if_debugging(dev);
 }
 
 }  // namespace

@@ -5,7 +5,8 @@
 // Target values are data: every kernel checks them. A row whose target is neither ignore_index
 // nor in [0, C) is skipped and its index is folded into *bad_row with atomicMin, so the caller
 // learns the first bad row (as the CPU's serial check reports) without a device assert, which
-// would poison the CUDA context. The caller sets *bad_row to kNoBadRow (all bytes 0xff) first.
+// would poison the CUDA context. *bad_row is a flag of runtime/deferred_check.h (it starts at
+// kFlagClear, all ones), read back at the next synchronisation.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -15,8 +16,6 @@
 namespace afinar::cuda {
 
 enum class LossReduce : int { None = 0, Mean = 1, Sum = 2 };
-
-inline constexpr unsigned long long kNoBadRow = ~0ull;
 
 // Scratch the forward launchers need, in doubles: per-row losses and weights (2 * N) and the
 // partial sums of the reduction (2 * kLossPartials).

@@ -1,11 +1,13 @@
 // CUDA registrations of max_pool2d / avg_pool2d (forward and backward), and the tensor-level
 // pooling that the adaptive pools share (pool2d_ops.h).
 #include <cstdint>
+#include <string>
 
 #include "afinar/ops/pool2d.h"
 #include "pool2d/pool2d_ops.h"
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
+#include "runtime/deferred_check.h"
 
 namespace afinar::cuda {
 
@@ -37,33 +39,26 @@ void max_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
   const cudaStream_t stream = compute_stream(dev);
   if (grad_input.numel() == 0) return;
 
-  // Check the indices first: the raw op accepts user indices, and an error must be reported
-  // before anything is written out of bounds (the gather never does) or silently dropped.
-  int flags = 0;
-  if (grad_output.numel() > 0) {
-    Tensor flag = empty({1}, DType::I32, grad_output.device());
-    AFN_CUDA_CHECK(cudaMemsetAsync(flag.raw_data_ptr(), 0, sizeof(int), stream));
-    launch_max_pool2d_check_indices(flag.data_ptr<int32_t>(), indices.data_ptr<int64_t>(), g,
-                                    stream);
-    AFN_CUDA_CHECK(
-        cudaMemcpyAsync(&flags, flag.raw_data_ptr(), sizeof(int), cudaMemcpyDeviceToHost, stream));
-    AFN_CUDA_CHECK(cudaStreamSynchronize(stream));
-  }
-  AFN_CHECK((flags & kIndexOutOfRange) == 0, op, ": indices lie outside the input plane [0, ",
-            g.rows.input * g.cols.input, ") of grad_input ", grad_input.shape(),
-            "; indices must come from the forward of an input of that shape");
-
+  // The raw op accepts user indices: they are checked on the device, which also picks the
+  // kernel (pool2d.h), and an index outside the plane is an error at the next synchronisation
+  // (runtime/deferred_check.h); nothing is written out of bounds meanwhile.
+  const int64_t plane = g.rows.input * g.cols.input;
+  unsigned long long* flag =
+      deferred_flag(dev, [op, plane, shape = grad_input.shape()](unsigned long long value) {
+        if (value != kIndexOutOfRange) return std::string();  // off-window indices are legal
+        return detail::concat(op, ": indices lie outside the input plane [0, ", plane,
+                              ") of grad_input ", shape,
+                              "; indices must come from the forward of an input of that shape");
+      });
+  launch_max_pool2d_check_indices(flag, indices.data_ptr<int64_t>(), g, stream);
   visit_floating(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    if (flags & kIndexOffWindow) {
-      AFN_CUDA_CHECK(cudaMemsetAsync(grad_input.raw_data_ptr(), 0, grad_input.nbytes(), stream));
-      launch_max_pool2d_backward_scatter<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
-                                            indices.data_ptr<int64_t>(), g, stream);
-    } else {
-      launch_max_pool2d_backward_gather<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
-                                           indices.data_ptr<int64_t>(), g, stream);
-    }
+    launch_max_pool2d_backward_gather<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
+                                         indices.data_ptr<int64_t>(), g, flag, stream);
+    launch_max_pool2d_backward_scatter<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
+                                          indices.data_ptr<int64_t>(), g, flag, stream);
   });
+  check_if_debugging(dev);
 }
 
 void avg_pool2d_forward_cuda(const Tensor& y, const Tensor& x, const PoolGeometry& g, AvgDivisor d,

@@ -260,7 +260,9 @@ template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_backward_gather_kernel(T* __restrict__ grad_input, const T* __restrict__ grad_output,
                                     const int64_t* __restrict__ indices, I threads, I chunks,
-                                    Divisor<I> chunks_d, Axis<I> rows, Axis<I> cols) {
+                                    Divisor<I> chunks_d, Axis<I> rows, Axis<I> cols,
+                                    const unsigned long long* __restrict__ flag) {
+  if (*flag != kIndicesOk) return;  // the scatter's case
   constexpr int G = kGatherWidth;
   const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
   for (I tid = thread_index<I>(); tid < threads; tid += grid_threads<I>()) {
@@ -323,16 +325,17 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 
 template <typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    max_pool_check_indices_kernel(int* __restrict__ flags, const int64_t* __restrict__ indices,
-                                  I total, Axis<I> rows, Axis<I> cols) {
+    max_pool_check_indices_kernel(unsigned long long* __restrict__ flag,
+                                  const int64_t* __restrict__ indices, I total, Axis<I> rows,
+                                  Axis<I> cols) {
   const I P = rows.out, Q = cols.out, W = cols.in;
   const int64_t HW = int64_t(rows.in) * int64_t(W);
-  int bad = 0;
+  unsigned long long bad = kIndicesOk;  // the smallest (worst) value this thread saw
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
     const int64_t k = indices[idx];
     if (k == -1) continue;
     if (k < 0 || k >= HW) {
-      bad |= kIndexOutOfRange;
+      bad = kIndexOutOfRange;
       continue;
     }
     I q, t, p, plane, h, w;
@@ -342,16 +345,26 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     I p0, p1, q0, q1;
     outputs_covering(rows, h, p0, p1);
     outputs_covering(cols, w, q0, q1);
-    if (p < p0 || p >= p1 || q < q0 || q >= q1) bad |= kIndexOffWindow;
+    if (p < p0 || p >= p1 || q < q0 || q >= q1) bad = bad < kIndexOffWindow ? bad : kIndexOffWindow;
   }
-  if (bad) atomicOr(flags, bad);
+  if (bad != kIndicesOk) atomicMin(flag, bad);
+}
+
+// grad_input = 0 before the scatter, when the scatter runs.
+template <typename T, typename I>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    max_pool_zero_for_scatter_kernel(T* __restrict__ grad_input, I total,
+                                     const unsigned long long* __restrict__ flag) {
+  if (*flag == kIndicesOk) return;  // the gather's case
+  for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) grad_input[idx] = T(0);
 }
 
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_backward_scatter_kernel(T* __restrict__ grad_input, const T* __restrict__ grad_output,
-                                     const int64_t* __restrict__ indices, I total, I PQ,
-                                     int64_t HW) {
+                                     const int64_t* __restrict__ indices, I total, I PQ, int64_t HW,
+                                     const unsigned long long* __restrict__ flag) {
+  if (*flag == kIndicesOk) return;  // the gather's case
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
     const int64_t k = indices[idx];
     if (k >= 0 && k < HW) atomicAdd(grad_input + int64_t(idx / PQ) * HW + k, grad_output[idx]);
@@ -482,21 +495,22 @@ void launch_max_pool2d_forward(T* y, int64_t* indices, const T* x, const PoolGeo
   });
 }
 
-void launch_max_pool2d_check_indices(int* flags, const int64_t* indices, const PoolGeometry& g,
-                                     cudaStream_t stream) {
+void launch_max_pool2d_check_indices(unsigned long long* flag, const int64_t* indices,
+                                     const PoolGeometry& g, cudaStream_t stream) {
   const int64_t n = total_out(g);
   if (n == 0) return;
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
     max_pool_check_indices_kernel<I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-        flags, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols));
+        flag, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols));
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
 
 template <typename T>
 void launch_max_pool2d_backward_gather(T* grad_input, const T* grad_output, const int64_t* indices,
-                                       const PoolGeometry& g, cudaStream_t stream) {
+                                       const PoolGeometry& g, const unsigned long long* flag,
+                                       cudaStream_t stream) {
   const int64_t n = total_in(g);
   if (n == 0) return;
   with_index_type(g, [&](auto tag) {
@@ -505,21 +519,26 @@ void launch_max_pool2d_backward_gather(T* grad_input, const T* grad_output, cons
     const int64_t threads = g.planes * g.rows.input * chunks;
     max_pool_backward_gather_kernel<T, I><<<blocks_for(threads), kThreadsPerBlock, 0, stream>>>(
         grad_input, grad_output, indices, I(threads), I(chunks), Divisor<I>(chunks),
-        to_axis<I>(g.rows), to_axis<I>(g.cols));
+        to_axis<I>(g.rows), to_axis<I>(g.cols), flag);
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
 
 template <typename T>
 void launch_max_pool2d_backward_scatter(T* grad_input, const T* grad_output, const int64_t* indices,
-                                        const PoolGeometry& g, cudaStream_t stream) {
-  const int64_t n = total_out(g);
-  if (n == 0) return;
+                                        const PoolGeometry& g, const unsigned long long* flag,
+                                        cudaStream_t stream) {
+  const int64_t m = total_in(g), n = total_out(g);
+  if (m == 0) return;
   const int64_t PQ = g.rows.output * g.cols.output, HW = g.rows.input * g.cols.input;
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
+    max_pool_zero_for_scatter_kernel<T, I>
+        <<<blocks_for(m), kThreadsPerBlock, 0, stream>>>(grad_input, I(m), flag);
+    AFN_CUDA_LAUNCH_CHECK();
+    if (n == 0) return;
     max_pool_backward_scatter_kernel<T, I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-        grad_input, grad_output, indices, I(n), I(PQ), HW);
+        grad_input, grad_output, indices, I(n), I(PQ), HW, flag);
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
@@ -563,16 +582,16 @@ void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, T* shares,
   });
 }
 
-#define AFN_INSTANTIATE(T)                                                                       \
-  template void launch_max_pool2d_forward<T>(T*, int64_t*, const T*, const PoolGeometry&,        \
-                                             cudaStream_t);                                      \
-  template void launch_max_pool2d_backward_gather<T>(T*, const T*, const int64_t*,               \
-                                                     const PoolGeometry&, cudaStream_t);         \
-  template void launch_max_pool2d_backward_scatter<T>(T*, const T*, const int64_t*,              \
-                                                      const PoolGeometry&, cudaStream_t);        \
-  template void launch_avg_pool2d_forward<T>(T*, const T*, const PoolGeometry&, AvgDivisor,      \
-                                             cudaStream_t);                                      \
-  template void launch_avg_pool2d_backward<T>(T*, const T*, T*, const PoolGeometry&, AvgDivisor, \
+#define AFN_INSTANTIATE(T)                                                                         \
+  template void launch_max_pool2d_forward<T>(T*, int64_t*, const T*, const PoolGeometry&,          \
+                                             cudaStream_t);                                        \
+  template void launch_max_pool2d_backward_gather<T>(                                              \
+      T*, const T*, const int64_t*, const PoolGeometry&, const unsigned long long*, cudaStream_t); \
+  template void launch_max_pool2d_backward_scatter<T>(                                             \
+      T*, const T*, const int64_t*, const PoolGeometry&, const unsigned long long*, cudaStream_t); \
+  template void launch_avg_pool2d_forward<T>(T*, const T*, const PoolGeometry&, AvgDivisor,        \
+                                             cudaStream_t);                                        \
+  template void launch_avg_pool2d_backward<T>(T*, const T*, T*, const PoolGeometry&, AvgDivisor,   \
                                               cudaStream_t);
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)

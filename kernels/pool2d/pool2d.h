@@ -41,27 +41,34 @@ template <typename T>
 void launch_max_pool2d_forward(T* y, int64_t* indices, const T* x, const PoolGeometry& g,
                                cudaStream_t stream);
 
-// Checks a backward's indices before the gather: ORs into the device int *flags
-//   kIndexOutOfRange  some index lies outside [-1, H·W) (the op reports an error)
+// The backward checks its indices on the device into *flag (a runtime/deferred_check.h flag:
+// kIndicesOk, all ones, until lowered with atomicMin) and picks its kernel there too, so the host
+// never waits: the gather runs when the flag stayed kIndicesOk, the zero fill and the scatter
+// otherwise (each launched, each returning at once when it is not its case).
 //   kIndexOffWindow   some index lies in the plane but outside the span of its own output's
-//                     window (legal for the raw op, but the gather would miss it: use the scatter)
-// *flags must be zeroed by the caller.
-inline constexpr int kIndexOutOfRange = 1;
-inline constexpr int kIndexOffWindow = 2;
-void launch_max_pool2d_check_indices(int* flags, const int64_t* indices, const PoolGeometry& g,
-                                     cudaStream_t stream);
+//                     window: legal for the raw op, but the gather would miss it
+//   kIndexOutOfRange  some index lies outside [-1, H·W): an error (the scatter skips it); the
+//                     smaller value, so atomicMin keeps it over kIndexOffWindow
+inline constexpr unsigned long long kIndicesOk = ~0ull;
+inline constexpr unsigned long long kIndexOffWindow = kIndicesOk - 1;
+inline constexpr unsigned long long kIndexOutOfRange = kIndicesOk - 2;
+void launch_max_pool2d_check_indices(unsigned long long* flag, const int64_t* indices,
+                                     const PoolGeometry& g, cudaStream_t stream);
 
 // grad_input[e] = Σ over the outputs o whose window span holds e, in increasing o, of
 // grad_output[o] where indices[o] = e: a thread per 4 consecutive input elements, no atomics,
-// deterministic, the CPU's summation order. Exact when every index passed the check above.
+// deterministic, the CPU's summation order. Exact when every index passed the check above; does
+// nothing when *flag says one did not.
 template <typename T>
 void launch_max_pool2d_backward_gather(T* grad_input, const T* grad_output, const int64_t* indices,
-                                       const PoolGeometry& g, cudaStream_t stream);
-// grad_input[indices[o]] += grad_output[o] by atomicAdd (any in-plane index; -1 and out-of-range
-// ones skipped). grad_input must be zeroed first. The fallback for indices that are off-window.
+                                       const PoolGeometry& g, const unsigned long long* flag,
+                                       cudaStream_t stream);
+// When *flag is not kIndicesOk: grad_input = 0, then grad_input[indices[o]] += grad_output[o] by
+// atomicAdd (any in-plane index; -1 and out-of-range ones skipped). Otherwise nothing.
 template <typename T>
 void launch_max_pool2d_backward_scatter(T* grad_input, const T* grad_output, const int64_t* indices,
-                                        const PoolGeometry& g, cudaStream_t stream);
+                                        const PoolGeometry& g, const unsigned long long* flag,
+                                        cudaStream_t stream);
 
 // y = window sum / divisor (float accumulation for float32, as PyTorch).
 template <typename T>

@@ -13,9 +13,10 @@ PoolGeometry pool_geometry(const Tensor& input, const Tensor& output);
 
 void max_pool2d_forward_cuda(const Tensor& y, const Tensor& indices, const Tensor& x,
                              const PoolGeometry& g, const char* op);
-// Checks the indices (an error for one outside [-1, H·W)), then gathers; indices that lie off
-// their window (legal for the raw op) take the scatter instead. Synchronises the stream once to
-// read the check's result.
+// Checks the indices on the device (one outside [-1, H·W) is an error at the next
+// synchronisation, runtime/deferred_check.h), then gathers; indices that lie off their window
+// (legal for the raw op) take the scatter instead, chosen on the device: no synchronisation.
+// `op`: a string literal (the error message is built after the call returns).
 void max_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_output,
                               const Tensor& indices, const PoolGeometry& g, const char* op);
 void avg_pool2d_forward_cuda(const Tensor& y, const Tensor& x, const PoolGeometry& g, AvgDivisor d,

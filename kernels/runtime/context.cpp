@@ -6,6 +6,7 @@
 
 #include "core/cuda_bridge.h"
 #include "runtime/cuda_check.h"
+#include "runtime/deferred_check.h"
 
 namespace afinar::cuda {
 
@@ -93,6 +94,7 @@ void synchronize(int device) {
   DeviceGuard guard(device);
   AFN_CUDA_CHECK(cudaStreamSynchronize(compute_stream(device)));
   AFN_CUDA_CHECK(cudaStreamSynchronize(copy_stream(device)));
+  check_deferred(device);  // the host waited anyway: report what the ops' kernels flagged
 }
 
 DeviceGuard::DeviceGuard(int device) {

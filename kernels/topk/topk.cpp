@@ -4,8 +4,8 @@
 #include <climits>
 
 #include "afinar/ops/topk.h"
-#include "loss/device_flag.h"
 #include "runtime/context.h"
+#include "runtime/deferred_check.h"
 
 namespace afinar::cuda {
 
@@ -56,9 +56,13 @@ void topk_backward(const Tensor& gi, const Tensor& gv, const Tensor& indices) {
   const int dev = gi.device().index;
   DeviceGuard guard(dev);
   const cudaStream_t s = compute_stream(dev);
-  Tensor flag = empty({8}, DType::U8, gi.device());
-  auto* bad = static_cast<unsigned long long*>(flag.raw_data_ptr());
-  clear_flag(bad, s);
+  // The first bad index in flat order, reported with the CPU's message at the next
+  // synchronisation (runtime/deferred_check.h).
+  unsigned long long* bad = deferred_flag(dev, [indices, C, dev](unsigned long long position) {
+    const int64_t j =
+        read_device_value(indices.data_ptr<int64_t>() + position, compute_stream(dev));
+    return detail::concat("topk_backward: index ", j, " is out of range for a dim of size ", C);
+  });
   visit_floating(gi.dtype(), "topk_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     if (gi.numel() > 0)
@@ -66,11 +70,7 @@ void topk_backward(const Tensor& gi, const Tensor& gv, const Tensor& indices) {
     launch_topk_backward<T>(gi.data_ptr<T>(), gv.data_ptr<T>(), indices.data_ptr<int64_t>(), outer,
                             C, inner, k, bad, s);
   });
-  // The CPU's message: the first bad index in flat order.
-  const unsigned long long flagged = read_device_value(bad, s);
-  if (flagged == kFlagClear) return;
-  const int64_t j = read_device_value(indices.data_ptr<int64_t>() + flagged, s);
-  AFN_FAIL("topk_backward: index ", j, " is out of range for a dim of size ", C);
+  check_if_debugging(dev);
 }
 
 }  // namespace

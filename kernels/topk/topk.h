@@ -35,7 +35,7 @@ void launch_topk_radix_sort(T* values, int64_t* indices, const T* x, int64_t out
 // grad_input [outer, C, inner] (zero-filled by the caller) += grad_values [outer, k, inner]
 // scattered to `indices`, in the order r = 0..k-1 of each line (the CPU's order, so repeated
 // indices sum identically). An index outside [0, C) is skipped and its flat position folded
-// into *bad (atomicMin; the caller sets it to all ones first and reads it back).
+// into *bad (atomicMin; a flag of runtime/deferred_check.h, all ones until then).
 template <typename T>
 void launch_topk_backward(T* grad_input, const T* grad_values, const int64_t* indices,
                           int64_t outer, int64_t C, int64_t inner, int64_t k,

@@ -7,6 +7,7 @@
 #include <random>
 #include <string>
 
+#include "afinar/core/allocator.h"
 #include "afinar/ops/elementwise.h"
 #include "afinar/ops/softmax.h"
 #include "testing/compare.h"
@@ -387,19 +388,26 @@ TEST(CrossEntropyCuda, AllRowsIgnored) {
   for (float g : x.grad().to_vector<float>()) EXPECT_EQ(g, 0.0f);
 }
 
-TEST(CrossEntropyCuda, InvalidTargetsThrow) {
+TEST(CrossEntropyCuda, InvalidTargetsThrowAtTheNextSynchronisation) {
   AFN_REQUIRE_CUDA();
-  // The CPU's message (first bad row, its value), raised without a device assert: the device
-  // stays usable afterwards.
+  // The CPU's message (first bad row, its value), raised without a device assert and without the
+  // host waiting inside the op: at the next synchronisation (a copy to the host, synchronize()).
+  // The device stays usable afterwards.
+  const auto sync = [] { synchronize(testing::kCuda0); };
   for (int64_t C : {int64_t(4), int64_t(3000)}) {  // warp and block kernels
     const Tensor x = zeros({3, C}, DType::F32, testing::kCuda0);
     const std::string classes = std::to_string(C) + " classes";
     const Tensor bad = from_vector<int64_t>({0, C + 3, -1}, {3}).cuda();
-    expect_error_naming([&] { cross_entropy(x, bad); },
+    expect_error_naming([&] { cross_entropy(x, bad).item<float>(); },
                         {"cross_entropy", "target " + std::to_string(C + 3), "(row 1)", classes});
-    expect_error_naming([&] { nll_loss(x, bad); }, {"nll_loss", "(row 1)", classes});
+    expect_error_naming(
+        [&] {
+          nll_loss(x, bad);
+          sync();
+        },
+        {"nll_loss", "(row 1)", classes});
     const Tensor neg = from_vector<int64_t>({0, 1, -1}, {3}).cuda();
-    expect_error_naming([&] { cross_entropy(x, neg, {.label_smoothing = 0.1}); },
+    expect_error_naming([&] { cross_entropy(x, neg, {.label_smoothing = 0.1}).cpu(); },
                         {"cross_entropy", "target -1", "(row 2)"});
     const Tensor ok = from_vector<int64_t>({0, 1, 2}, {3}).cuda();
     const auto fwd = ops::cross_entropy_forward(x, ok, {});
@@ -407,17 +415,37 @@ TEST(CrossEntropyCuda, InvalidTargetsThrow) {
         [&] {
           ops::cross_entropy_backward(ones({}, DType::F32, testing::kCuda0), fwd.log_probs, bad,
                                       fwd.total_weight, {});
+          sync();
         },
         {"cross_entropy_backward", "(row 1)"});
     expect_error_naming(
         [&] {
           ops::nll_loss_backward(ones({}, DType::F32, testing::kCuda0), neg, fwd.total_weight, C,
                                  {});
+          sync();
         },
         {"nll_loss_backward", "target -1", "(row 2)"});
     // Still usable: the same call with good targets works.
     EXPECT_TRUE(std::isfinite(cross_entropy(x, ok).item<float>()));
   }
+  // The op returns; the first flagged op in queue order is reported once, saying where it came
+  // from, and the ops queued after it are not reported again.
+  const Tensor x = zeros({2, 4}, DType::F32, testing::kCuda0);
+  const Tensor first = from_vector<int64_t>({0, 9}, {2}).cuda();
+  const Tensor second = from_vector<int64_t>({7, 0}, {2}).cuda();
+  Tensor loss;
+  ASSERT_NO_THROW(loss = cross_entropy(x, first));
+  ASSERT_NO_THROW(nll_loss(x, second));
+  expect_error_naming([&] { loss.item<float>(); },
+                      {"cross_entropy: target 9 (row 1)", "found on the device by an earlier op"});
+  EXPECT_NO_THROW(sync());
+  // More flagged ops than the flag slots (256): the earliest is reported when they run out.
+  expect_error_naming(
+      [&] {
+        for (int i = 0; i < 300; ++i) nll_loss(x, i == 0 ? first : second);
+      },
+      {"nll_loss: target 9 (row 1)"});
+  EXPECT_NO_THROW(sync());
 }
 
 TEST(CrossEntropyCuda, RejectsMixedDevices) {

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <limits>
 #include <numeric>
+#include <string>
 
 #include "testing/compare.h"
 #include "testing/cuda.h"
@@ -477,11 +478,23 @@ TEST(MaxPool2dCuda, RejectsBadInput) {
   EXPECT_NO_THROW(ops::max_pool2d_backward(y, idx, in, k2));
   EXPECT_THROW(ops::max_pool2d_backward(y, idx.cpu(), in, k2), Error);  // mixed devices
   EXPECT_THROW(ops::max_pool2d_backward(y.cpu(), idx, in, k2), Error);
+  // Found on the device, reported at the next synchronisation (the copy to the host here);
+  // off-window indices in the same call do not hide it.
   for (int64_t v : {int64_t(25), int64_t(-2), int64_t(1) << 40}) {
     Tensor bad = idx.cpu();
-    bad.data<int64_t>()[3] = v;  // outside the 5x5 plane
-    EXPECT_THROW(ops::max_pool2d_backward(y, bad.cuda(), in, k2), Error) << v;
+    bad.data<int64_t>()[3] = v;   // outside the 5x5 plane
+    bad.data<int64_t>()[0] = 24;  // in the plane, off output 0's window
+    try {
+      ops::max_pool2d_backward(y, bad.cuda(), in, k2).cpu();
+      ADD_FAILURE() << "no error for index " << v;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("max_pool2d_backward: indices lie outside the input "
+                                           "plane [0, 25)"),
+                std::string::npos)
+          << e.what();
+    }
   }
+  EXPECT_NO_THROW(ops::max_pool2d_backward(y, idx, in, k2).cpu());  // still usable
 }
 
 void expect_avg_pool_matches(const AvgPool2dOptions& opt, const Shape& shape, DType t,

@@ -324,8 +324,9 @@ TEST(TopkCuda, Backward) {
 TEST(TopkCuda, BadInputThrows) {
   AFN_REQUIRE_CUDA();
   const Tensor gv = ones({2, 2}, DType::F32, testing::kCuda0);
+  // Found on the device, reported at the next synchronisation (the copy to the host here).
   try {
-    ops::topk_backward(gv, from_vector<int64_t>({0, 1, 5, 0}, {2, 2}).cuda(), {2, 5}, 1);
+    ops::topk_backward(gv, from_vector<int64_t>({0, 1, 5, 0}, {2, 2}).cuda(), {2, 5}, 1).cpu();
     ADD_FAILURE() << "no error thrown";
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("index 5 is out of range for a dim of size 5"),
@@ -333,7 +334,8 @@ TEST(TopkCuda, BadInputThrows) {
         << e.what();
   }
   EXPECT_THROW(
-      ops::topk_backward(gv, from_vector<int64_t>({0, 1, 2, -1}, {2, 2}).cuda(), {2, 5}, 1), Error);
+      ops::topk_backward(gv, from_vector<int64_t>({0, 1, 2, -1}, {2, 2}).cuda(), {2, 5}, 1).cpu(),
+      Error);
   EXPECT_THROW(ops::topk_backward(gv, from_vector<int64_t>({0, 1, 2, 3}, {2, 2}), {2, 5}, 1),
                Error);  // indices on the CPU
   // The device is still usable.
