@@ -51,7 +51,8 @@ void* cpu_allocate(size_t nbytes) {
   const size_t padded = (std::max<size_t>(nbytes, 1) + kAlignment - 1) / kAlignment * kAlignment;
   void* p = nbytes <= limit ? std::aligned_alloc(kAlignment, padded) : nullptr;
   AFN_CHECK(p != nullptr, "out of memory: could not allocate ", nbytes, " bytes on the cpu (",
-            g_cpu_bytes.load(), " bytes in use by afinar tensors)");
+            g_cpu_bytes.load(),
+            " bytes in use by afinar tensors); try a smaller batch size or smaller images");
   const size_t now = g_cpu_bytes += nbytes;
   size_t peak = g_cpu_peak.load();
   while (now > peak && !g_cpu_peak.compare_exchange_weak(peak, now)) {
