@@ -1,0 +1,137 @@
+// End-to-end training and inference steps of whole models, the configurations of shared/PERF.md
+// (issue 8): synthetic data already on the device, 10 classes, Adam, cuDNN's measured algorithm
+// choice (cudnn.benchmark). One step is zero_grad, forward, cross_entropy, backward, Adam step
+// (inference: an eval-mode forward without gradients), timed with a device synchronisation after
+// it: the median of 30 steps after 8 warm-up steps (CPU: 5 after 2). Counters:
+//   ms_step   the median step time          img_s   batch / ms_step
+//   peak_GiB  the most memory afinar tensors held during the timed steps (weights, optimizer
+//             state and activations)
+// Modes: full (everything trains), frozen (the backbone frozen, the fc head trains), seed000
+// (seed 000's VGG16: block 5 and a 512 -> 10 Linear head after a global average pool train,
+// recipes/000_vgg16_block5.toml), inference.
+//   TrainStep/<model>_<mode>_b<batch>_cuda        224x224, skipped without a GPU
+//   TrainStep/<model>_<mode>_b<batch>_64px_cpu    small CPU cases that keep the harness tested
+// PyTorch twin: bench/torch/train_step.py. One table with both and the ratios:
+//   tools/gpu/train_bench.py            (on the GPU machine)
+//   tools/gpu/train_bench.py --device cpu
+// fp32 only for now: bf16 autocast and channels-last (--amp, --channels-last) are not built yet,
+// so the PyTorch script's bf16+cl rows have no afinar side.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "afinar/autograd/grad_mode.h"
+#include "afinar/core/allocator.h"
+#include "afinar/nn/freeze.h"
+#include "afinar/nn/models.h"
+#include "afinar/ops/conv2d.h"
+#include "afinar/ops/loss.h"
+#include "afinar/optim/adam.h"
+#include "cuda_ceilings.h"
+
+namespace afinar {
+namespace {
+
+constexpr int64_t kClasses = 10;
+
+struct Config {
+  std::string model, mode;
+  int64_t batch, size;
+  Device device;
+};
+
+// The parameters that train in `mode`, the rest frozen (requires_grad false).
+std::vector<Tensor> trainable(nn::Module& model, const Config& c) {
+  if (c.mode == "frozen") {
+    nn::freeze(model, {"*"});
+    nn::unfreeze(model, {"fc.*"});
+  } else if (c.mode == "seed000") {
+    nn::freeze(model, {"*"});
+    nn::unfreeze(model, {"features.24.*", "features.26.*", "features.28.*", "classifier.*"});
+  }
+  std::vector<Tensor> params;
+  for (const Tensor& p : model.parameters())
+    if (p.requires_grad()) params.push_back(p);
+  return params;
+}
+
+void train_step(benchmark::State& state, const Config& c) {
+  if (c.device.is_cuda() && !bench::gpu_available(state)) return;
+  set_cudnn_benchmark(true);
+  const nn::HeadSpec head{.kind = c.mode == "seed000" ? "linear" : "default"};
+  nn::ModulePtr model = nn::create_model(c.model, kClasses, head);
+  model->to(c.device);
+  Generator gen(1);
+  const Tensor x = randn({c.batch, 3, c.size, c.size}, DType::F32, gen).to(c.device);
+  Tensor labels = empty({c.batch}, DType::I64);
+  for (int64_t i = 0; i < c.batch; ++i) labels.data<int64_t>()[i] = i % kClasses;
+  const Tensor y = labels.to(c.device);
+
+  std::function<void()> step;
+  std::unique_ptr<optim::Adam> opt;
+  if (c.mode == "inference") {
+    model->eval();
+    step = [&] {
+      NoGradGuard no_grad;
+      benchmark::DoNotOptimize((*model)(x).raw_data_ptr());
+    };
+  } else {
+    model->train();
+    opt = std::make_unique<optim::Adam>(trainable(*model, c));
+    step = [&] {
+      opt->zero_grad();
+      cross_entropy((*model)(x), y).backward();
+      opt->step();
+    };
+  }
+
+  const bool gpu = c.device.is_cuda();
+  for (int i = 0; i < (gpu ? 8 : 2); ++i) step();
+  synchronize(c.device);
+  reset_peak_memory_stats(c.device);
+  std::vector<double> seconds;
+  for (auto _ : state) {
+    const auto t0 = std::chrono::steady_clock::now();
+    step();
+    synchronize(c.device);
+    seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    state.SetIterationTime(seconds.back());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  const double median = seconds[seconds.size() / 2];
+  state.counters["ms_step"] = median * 1e3;
+  state.counters["img_s"] = double(c.batch) / median;
+  state.counters["peak_GiB"] = double(memory_stats(c.device).peak_allocated) / double(1 << 30);
+}
+
+const bool registered = [] {
+  const Device cuda(DeviceType::CUDA, 0);
+  const std::vector<Config> configs = {
+      {"resnet18", "full", 64, 224, cuda},     {"resnet18", "full", 256, 224, cuda},
+      {"resnet18", "frozen", 64, 224, cuda},   {"resnet18", "inference", 256, 224, cuda},
+      {"vgg16", "full", 64, 224, cuda},        {"vgg16", "seed000", 64, 224, cuda},
+      {"vgg16", "inference", 128, 224, cuda},  {"resnet50", "full", 64, 224, cuda},
+      {"resnet18", "full", 16, 64, kCPU},      {"resnet18", "frozen", 16, 64, kCPU},
+      {"resnet18", "inference", 16, 64, kCPU}, {"vgg16", "seed000", 4, 64, kCPU},
+  };
+  for (const Config& c : configs) {
+    const bool gpu = c.device.is_cuda();
+    // detail::concat: GCC 12 warns falsely (-Wrestrict) on a chain of std::string +.
+    const std::string name =
+        gpu ? detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, "_cuda")
+            : detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, "_", c.size,
+                             "px_cpu");
+    benchmark::RegisterBenchmark(name.c_str(), train_step, c)
+        ->UseManualTime()
+        ->Iterations(gpu ? 30 : 5)
+        ->Unit(benchmark::kMillisecond);
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace afinar
