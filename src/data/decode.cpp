@@ -37,6 +37,7 @@ struct StbAssertion {
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -205,8 +206,11 @@ StbPixels stb_decode(std::span<const uint8_t> bytes, const std::string& name, in
             " bytes is too large for stb_image (at most 2 GiB)");
   int width = 0, height = 0, file_channels = 0;
   if (stbi_info_from_memory(bytes.data(), int(bytes.size()), &width, &height, &file_channels)) {
-    check_pixel_count(height, width, options, name);
-    check_file_can_hold(detect_format(bytes, name), height, width, bytes.size(), name);
+    // stb_image's BMP header reader gives a top-down image (stored with a negative height) a
+    // negative height here, where its loader takes the absolute value: so do the guards.
+    const int64_t h = std::abs(int64_t(height)), w = std::abs(int64_t(width));
+    check_pixel_count(h, w, options, name);
+    check_file_can_hold(detect_format(bytes, name), h, w, bytes.size(), name);
   }
 
   StbStream stream{bytes};

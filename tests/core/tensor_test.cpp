@@ -7,6 +7,7 @@
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/allocator.h"
+#include "testing/errors.h"
 
 namespace afinar {
 namespace {
@@ -163,6 +164,24 @@ TEST(Tensor, StorageIsFreedWithTheLastHandle) {
     EXPECT_EQ(cpu_bytes_allocated(), before + 4000);
   }
   EXPECT_EQ(cpu_bytes_allocated(), before);
+}
+
+// Shapes from files (a .pth's tensor records, found by fuzzing: tests/fuzz/torch_file/
+// shape_strides_overflow.pth) whose element count or strides pass 64 bits are errors, not wrapped
+// (undefined) arithmetic; a size-0 dim makes any shape empty.
+TEST(Tensor, ShapesPast64BitsAreErrors) {
+  const int64_t big = int64_t(1) << 40;
+  EXPECT_NE(testing::error_of([&] {
+              empty({big, big});
+            }).find("more elements than a 64-bit count holds"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              empty({4, big, big, 0});
+            }).find("its strides do not fit in 64 bits"),
+            std::string::npos);
+  const Tensor e = empty({big, 4, 0});
+  EXPECT_EQ(e.numel(), 0);
+  EXPECT_EQ(e.strides(), (Strides{4, 1, 1}));
 }
 
 // More than the machine's RAM + swap, up to SIZE_MAX (whose 64-byte padding would wrap around

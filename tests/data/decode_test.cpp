@@ -432,6 +432,15 @@ TEST(Decode, RefusesHeadersDeclaringMorePixelsThanTheFileCanHold) {
     EXPECT_ERROR_HAS(error_of([&] { decode_image(path); }),
                      "13000x13000 pixels, more than a file of");
   }
+  // Found by a later run: a 128-byte BMP stored top-down (negative height), 8233 x -65512 at
+  // 16 bits per pixel. stb_image's header reader returns the height negative, so the guards saw
+  // a negative pixel count and let its loader allocate 1.6 GB; they now take the absolute value.
+  const std::string bmp =
+      afinar::testing::test_data_path("../fuzz/decode/bomb_bmp_top_down_8233x65512.bmp");
+  EXPECT_ERROR_HAS(error_of([&] { decode_image(bmp); }),
+                   "image of 65512x8233 = 539360296 pixels exceeds max_pixels");
+  EXPECT_ERROR_HAS(error_of([&] { decode_image(bmp, {.max_pixels = int64_t(1) << 32}); }),
+                   "65512x8233 pixels, more than a file of 128 bytes");
   // Real images lie far below the bound: the smallest fixture, a 1-bit 24x32 PNG of 188 bytes,
   // decodes.
   EXPECT_EQ(decode_image(fixture_path("png_bilevel.png")).height, 24);
