@@ -2,6 +2,7 @@
 // tracks live in src/autograd/functions/view.cpp; data movement goes through ops/fill.h kernels.
 #include "afinar/core/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 #include <iomanip>
 
@@ -176,15 +177,25 @@ Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype, De
                      MemoryKind kind) {
   AFN_CHECK(shape.size() == strides.size(), "empty_strided: shape ", shape, " and strides ",
             strides, " differ in length");
-  int64_t span = 1;  // 1 + largest reachable element offset
-  for (size_t i = 0; i < shape.size(); ++i) {
+  for (size_t i = 0; i < shape.size(); ++i)
     AFN_CHECK(shape[i] >= 0 && strides[i] >= 0, "empty_strided: negative size or stride in ", shape,
               " / ", strides);
-    if (shape[i] == 0) span = 0;
-    if (span) span += (shape[i] - 1) * strides[i];
+  // 1 + the largest reachable element offset (0 when a dim is 0), then bytes: sizes from a file
+  // must not wrap around into a small allocation.
+  const bool none = std::find(shape.begin(), shape.end(), int64_t(0)) != shape.end();
+  int64_t span = none ? 0 : 1;
+  bool overflow = false;
+  for (size_t i = 0; i < shape.size() && !none; ++i) {
+    int64_t extent = 0;
+    overflow |= __builtin_mul_overflow(shape[i] - 1, strides[i], &extent) ||
+                __builtin_add_overflow(span, extent, &span);
   }
+  size_t nbytes = 0;
+  overflow |= __builtin_mul_overflow(size_t(span), element_size(dtype), &nbytes);
+  AFN_CHECK(!overflow, "empty_strided: shape ", shape, " with strides ", strides,
+            " spans more bytes than 64 bits can count");
   auto impl = std::make_shared<TensorImpl>();
-  impl->storage = std::make_shared<Storage>(size_t(span) * element_size(dtype), device, kind);
+  impl->storage = std::make_shared<Storage>(nbytes, device, kind);
   impl->shape = shape;
   impl->strides = strides;
   impl->dtype = dtype;

@@ -182,6 +182,16 @@ TEST(Tensor, ShapesPast64BitsAreErrors) {
   const Tensor e = empty({big, 4, 0});
   EXPECT_EQ(e.numel(), 0);
   EXPECT_EQ(e.strides(), (Strides{4, 1, 1}));
+  // Strided: the last element's offset, then its bytes, must fit (no wrap to a small block).
+  const std::string span = "spans more bytes than 64 bits can count";
+  EXPECT_NE(testing::error_of([&] {
+              empty_strided({3, 2}, {int64_t(1) << 62, 1}, DType::F32);
+            }).find(span),
+            std::string::npos);
+  EXPECT_NE(
+      testing::error_of([&] { empty_strided({int64_t(1) << 61}, {1}, DType::F64); }).find(span),
+      std::string::npos);
+  EXPECT_EQ(empty_strided({3, 0}, {int64_t(1) << 62, 1}, DType::F32).numel(), 0);
 }
 
 // More than the machine's RAM + swap, up to SIZE_MAX (whose 64-byte padding would wrap around
