@@ -269,7 +269,6 @@ StateDict host_state_dict(const nn::Module& model) {
   return out;
 }
 
-// Gradual unfreezing at the start of the stage's epoch `stage_epoch` (global `epoch`), logged.
 // After --resume fell back to the previous checkpoint because `resume` is damaged: when `resume` is
 // this run's own output/checkpoint.h5 it becomes checkpoint.damaged.h5 (returned), or the next
 // save would keep it as checkpoint.prev.h5 in place of the good one the run resumed from. "" when
@@ -287,6 +286,7 @@ std::string set_aside_damaged_checkpoint(const std::string& resume, const std::s
   return aside.string();
 }
 
+// Gradual unfreezing at the start of the stage's epoch `stage_epoch` (global `epoch`), logged.
 void unfreeze_for_epoch(const StageConfig& stage, int64_t stage_epoch, nn::Module& model,
                         std::ostream& log, RunLog& run_log, int64_t epoch) {
   for (const UnfreezeStep* u : apply_schedule(stage, model, stage_epoch, stage_epoch)) {
