@@ -399,8 +399,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     log << "warning: " << resume_point.unusable << "; resuming from " << resume_point.path
         << " instead" << (aside.empty() ? "" : " (the damaged file is now " + aside + ")") << "\n";
   }
-  // A run killed while writing leaves last.h5.tmp-* / best.h5.tmp-* (tens of MB each) behind.
-  for (const char* name : {"/last.h5", "/best.h5"}) io::remove_stale_temporaries(c.output + name);
+  // A run killed while writing leaves <file>.tmp-* (tens of MB each) behind. save_checkpoint
+  // clears its own too, but a run resumed after its last epoch saves no checkpoint.
+  for (const char* name : {"/checkpoint.h5", "/last.h5", "/best.h5"})
+    io::remove_stale_temporaries(c.output + name);
   RunLog run_log(c.output, splits.classes);
   {
     std::ofstream recipe(c.output + "/recipe.toml");  // the resolved recipe: reruns this run

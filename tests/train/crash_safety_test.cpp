@@ -11,7 +11,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/train/checkpoint.h"
@@ -85,6 +88,22 @@ TEST_F(CrashSafety, ADamagedCheckpointResumesFromThePreviousOne) {
   EXPECT_TRUE(fs::exists(damaged));
   EXPECT_EQ(load_checkpoint(checkpoint()).trainer.epoch, 3);
   EXPECT_EQ(load_checkpoint(previous).trainer.epoch, 2) << "the saves after the resume";
+}
+
+// Temporaries of saves killed mid-write go when the run starts, even a resumed run with nothing
+// left to train, which saves no checkpoint (save_checkpoint clears its own): kill9.sh found one
+// left behind that way.
+TEST_F(CrashSafety, AResumedRunClearsTemporariesOfKilledSaves) {
+  ASSERT_EQ(testing::run_cli(train_args(1)), 0);
+  std::vector<std::string> stale;
+  for (const char* name : {"checkpoint.h5", "last.h5", "best.h5"}) {
+    stale.push_back(dir_ / ("run/" + std::string(name) + ".tmp-killed"));
+    std::ofstream(stale.back()) << "partial";
+  }
+  const std::string log = dir_ / "resume.txt";
+  ASSERT_EQ(testing::run_cli(train_args(1) + " --resume " + checkpoint(), log), 0)
+      << read_text(log);
+  for (const std::string& path : stale) EXPECT_FALSE(fs::exists(path)) << path;
 }
 
 TEST_F(CrashSafety, AFullDiskStopsWithOneLineAndKeepsTheCheckpoint) {

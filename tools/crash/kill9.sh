@@ -116,6 +116,6 @@ if [ "$fresh" = 0 ]; then
   fi
 fi
 echo "runs completed through kills and resumes: $finished_runs"
-echo "temporaries left by killed writers of last.h5 / best.h5: $(ls "$out" | grep -c "\.tmp-")"
+echo "temporaries left by killed writers: $(ls "$out" | grep -c "\.tmp-")"
 echo "survived $survived of $trials"
 [ "$survived" = "$trials" ]
