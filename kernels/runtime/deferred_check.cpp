@@ -22,14 +22,15 @@ struct DeviceFlags {
   std::vector<FlagMessage> pending;
 };
 
-// Made on first use and never freed, like the device's streams and handles (runtime/context.cpp).
-DeviceFlags& flags_of(int device) {
+// Made by the first deferred_flag call for `device` (nullptr before it when !create) and never
+// freed, like the device's streams and handles (runtime/context.cpp).
+DeviceFlags* flags_of(int device, bool create) {
   static std::mutex mu;
   static std::vector<std::unique_ptr<DeviceFlags>> all;
   std::lock_guard lock(mu);
   if (all.size() <= size_t(device)) all.resize(size_t(device) + 1);
   auto& f = all[size_t(device)];
-  if (!f) {
+  if (!f && create) {
     DeviceGuard guard(device);
     auto made = std::make_unique<DeviceFlags>();
     void* words = nullptr;
@@ -39,13 +40,15 @@ DeviceFlags& flags_of(int device) {
                                    compute_stream(device)));
     f = std::move(made);
   }
-  return *f;
+  return f.get();
 }
 
 // Reads the outstanding words (one copy), clears them for reuse (stream-ordered after the copy)
 // and throws the first error, its message followed by `note`.
 void check(int device, const char* note) {
-  DeviceFlags& f = flags_of(device);
+  DeviceFlags* flags = flags_of(device, /*create=*/false);
+  if (!flags) return;  // no op on this device has taken a flag yet
+  DeviceFlags& f = *flags;
   std::vector<FlagMessage> messages;
   std::vector<unsigned long long> values;
   {
@@ -70,7 +73,7 @@ void check(int device, const char* note) {
 }  // namespace
 
 unsigned long long* deferred_flag(int device, FlagMessage message) {
-  DeviceFlags& f = flags_of(device);
+  DeviceFlags& f = *flags_of(device, /*create=*/true);
   std::unique_lock lock(f.mu);
   while (f.pending.size() == kSlots) {
     lock.unlock();
