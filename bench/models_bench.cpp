@@ -17,6 +17,7 @@
 #include "afinar/nn/models.h"
 #include "afinar/ops/loss.h"
 #include "afinar/optim/sgd.h"
+#include "training_fixture.h"
 
 namespace afinar {
 namespace {
@@ -57,10 +58,8 @@ void models_eval_forward(benchmark::State& state, const std::string& arch) {
 void models_train_step(benchmark::State& state) {
   nn::ModulePtr model = nn::create_model("resnet18", 10);
   model->train();
-  Generator gen(1);
-  const Tensor x = randn({16, 3, 64, 64}, DType::F32, gen);
-  Tensor y = empty({16}, DType::I64);
-  for (int64_t i = 0; i < 16; ++i) y.data<int64_t>()[i] = i % 10;
+  const bench::SyntheticBatch batch = bench::synthetic_batch(16, 64, 10);
+  const Tensor &x = batch.images, &y = batch.labels;
   optim::SGD opt(model->parameters(), {.lr = 0.01, .momentum = 0.9});
   for (auto _ : state) {
     opt.zero_grad();

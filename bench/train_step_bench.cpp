@@ -18,7 +18,6 @@
 // so the PyTorch script's bf16+cl rows have no afinar side.
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <functional>
 #include <string>
@@ -32,6 +31,7 @@
 #include "afinar/ops/loss.h"
 #include "afinar/optim/adam.h"
 #include "cuda_ceilings.h"
+#include "training_fixture.h"
 
 namespace afinar {
 namespace {
@@ -65,11 +65,8 @@ void train_step(benchmark::State& state, const Config& c) {
   const nn::HeadSpec head{.kind = c.mode == "seed000" ? "linear" : "default"};
   nn::ModulePtr model = nn::create_model(c.model, kClasses, head);
   model->to(c.device);
-  Generator gen(1);
-  const Tensor x = randn({c.batch, 3, c.size, c.size}, DType::F32, gen).to(c.device);
-  Tensor labels = empty({c.batch}, DType::I64);
-  for (int64_t i = 0; i < c.batch; ++i) labels.data<int64_t>()[i] = i % kClasses;
-  const Tensor y = labels.to(c.device);
+  const bench::SyntheticBatch host = bench::synthetic_batch(c.batch, c.size, kClasses);
+  const Tensor x = host.images.to(c.device), y = host.labels.to(c.device);
 
   std::function<void()> step;
   std::unique_ptr<optim::Adam> opt;
@@ -101,8 +98,7 @@ void train_step(benchmark::State& state, const Config& c) {
     seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
     state.SetIterationTime(seconds.back());
   }
-  std::sort(seconds.begin(), seconds.end());
-  const double median = seconds[seconds.size() / 2];
+  const double median = bench::median(seconds);
   state.counters["ms_step"] = median * 1e3;
   state.counters["img_s"] = double(c.batch) / median;
   state.counters["peak_GiB"] = double(memory_stats(c.device).peak_allocated) / double(1 << 30);

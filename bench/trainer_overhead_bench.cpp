@@ -14,7 +14,6 @@
 //   ./build/bench/afinar_bench --benchmark_filter=TrainerOverhead
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <vector>
 
@@ -24,16 +23,12 @@
 #include "afinar/optim/sgd.h"
 #include "afinar/train/epoch.h"
 #include "cuda_ceilings.h"
+#include "training_fixture.h"
 
 namespace afinar {
 namespace {
 
 constexpr int64_t kClasses = 10, kSteps = 20;  // steps per round: one log interval
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 
 void trainer_overhead(benchmark::State& state, Device device, int64_t batch, int64_t size) {
   if (device.is_cuda() && !bench::gpu_available(state)) return;
@@ -42,11 +37,9 @@ void trainer_overhead(benchmark::State& state, Device device, int64_t batch, int
   model->train();
   optim::SGD opt(model->parameters(), {.lr = 1e-3, .momentum = 0.9});
 
-  Generator gen(1);
-  const Tensor images = randn({batch, 3, size, size}, DType::F32, gen);  // host
-  Tensor labels = empty({batch}, DType::I64);
-  for (int64_t i = 0; i < batch; ++i) labels.data<int64_t>()[i] = i % kClasses;
-  const Tensor x = images.to(device), y = labels.to(device);
+  const bench::SyntheticBatch host = bench::synthetic_batch(batch, size, kClasses);
+  const Tensor& images = host.images;
+  const Tensor x = images.to(device), y = host.labels.to(device);
 
   // The loader serves the same images: sample i is row i % batch.
   data::DataLoader loader(batch * kSteps,
@@ -89,7 +82,7 @@ void trainer_overhead(benchmark::State& state, Device device, int64_t batch, int
     trainer.push_back(trainer_round());
     state.SetIterationTime(raw.back() + trainer.back());
   }
-  const double r = median(raw), t = median(trainer);
+  const double r = bench::median(raw), t = bench::median(trainer);
   state.counters["raw_ms"] = r * 1e3;
   state.counters["trainer_ms"] = t * 1e3;
   state.counters["overhead_pct"] = 100.0 * (t / r - 1.0);
