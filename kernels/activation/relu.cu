@@ -1,5 +1,6 @@
 // relu forward and backward: memory-bound maps with 16-byte accesses (common.cuh).
 #include "activation/relu.h"
+#include "afinar/ops/relu_rule.h"
 #include "common.cuh"
 #include "runtime/launch_check.h"
 
@@ -8,12 +9,11 @@ namespace afinar::cuda {
 namespace {
 template <typename T>
 struct Relu {
-  __device__ T operator()(T x) const { return x > T(0) ? x : T(0); }
+  __device__ T operator()(T x) const { return relu_value(x); }
 };
-// PyTorch's rule: the gradient passes where the output is positive (0 at x = 0).
 template <typename T>
 struct ReluBackward {
-  __device__ T operator()(T g, T y) const { return y > T(0) ? g : T(0); }
+  __device__ T operator()(T g, T y) const { return relu_grad(g, y); }
 };
 }  // namespace
 

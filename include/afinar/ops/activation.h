@@ -1,6 +1,7 @@
 // Activations.
 //
 //   relu:  y = max(x, 0)          dL/dx = g · [y > 0]   (0 at x = 0, as PyTorch)
+//   NaN propagates in both directions and -0.0 is kept, as torch.relu (afinar/ops/relu_rule.h).
 #pragma once
 
 #include "afinar/core/tensor.h"

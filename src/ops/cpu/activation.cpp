@@ -1,6 +1,8 @@
 // CPU reference of relu.
 #include "afinar/ops/activation.h"
 
+#include "afinar/ops/relu_rule.h"
+
 namespace afinar::cpu {
 
 namespace {
@@ -12,7 +14,7 @@ void relu_forward(const Tensor& y, const Tensor& x) {
     T* py = y.data<T>();
     const int64_t n = x.numel();
 #pragma omp parallel for simd if (n > 262144)
-    for (int64_t i = 0; i < n; ++i) py[i] = px[i] > T(0) ? px[i] : T(0);
+    for (int64_t i = 0; i < n; ++i) py[i] = relu_value(px[i]);
   });
 }
 
@@ -23,7 +25,7 @@ void relu_backward(const Tensor& gi, const Tensor& go, const Tensor& y) {
     T* pi = gi.data<T>();
     const int64_t n = y.numel();
 #pragma omp parallel for simd if (n > 262144)
-    for (int64_t i = 0; i < n; ++i) pi[i] = py[i] > T(0) ? pg[i] : T(0);
+    for (int64_t i = 0; i < n; ++i) pi[i] = relu_grad(pg[i], py[i]);
   });
 }
 
