@@ -39,6 +39,8 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
     p.training = a.training;
     p.momentum = a.momentum;
     p.eps = a.eps;
+    p.residual = ptr_or_null<T>(a.residual);
+    p.relu = a.relu;
     AFN_CHECK(p.training || (p.running_mean && p.running_var),
               "batch_norm2d: running_mean and running_var are required in evaluation mode");
     if (p.C == 0) return;

@@ -20,12 +20,15 @@
 //      statistics with the CPU's double expressions. The pass walks its rows in the reverse order
 //      of pass 1, so the rows pass 1 read last are still in L2 when they are read again.
 // Eval forward: normalize from the running statistics (1 read + 1 write).
+// Epilogue (batch_norm2d_add_relu): normalize adds the residual and applies relu before its
+// store, so relu(bn(x) + r) costs one more read instead of bn + add + relu's 4 more passes.
 // Backward: Σg and Σg·(x - μ) per channel (float per thread, double across threads and blocks),
 //   then dL/dx elementwise (reverse order), each block turning its channel's sums into the
 //   coefficients and block 0 writing dL/dγ, dL/dβ. The sums are skipped when only an eval dL/dx
 //   is wanted. Without a dL/dx or a y pass, a thread-per-channel finalize kernel does the rest.
 #include <algorithm>
 
+#include "afinar/ops/relu_rule.h"
 #include "batch_norm2d/batch_norm2d.h"
 #include "common.cuh"
 #include "runtime/launch_check.h"
@@ -236,7 +239,7 @@ __global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, 
   }
 }
 
-// y = x·scale + shift. Every block merges its channel's S partials itself (no separate finalize
+// y = x·scale + shift (+ residual, relu). Every block merges its channel's S partials itself (no separate finalize
 // kernel and launch), block 0 of the channel writes mean / invstd and the running statistics;
 // all blocks of a channel merge in the same order, so they normalise with the same statistics.
 template <typename T, int V>
@@ -251,11 +254,22 @@ __global__ void __launch_bounds__(kThreads, 8)
   __syncthreads();
   const T sc = coef[0], sh = coef[1];
   const T* __restrict__ x = p.x;
+  const T* __restrict__ res = p.residual;
   T* __restrict__ y = p.y;
+  const bool relu = p.relu;
   for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
     Pack<T, V> v = load<T, V>(x + off);
 #pragma unroll
     for (int k = 0; k < V; ++k) v.v[k] = v.v[k] * sc + sh;
+    if (res) {
+      const Pack<T, V> r = load<T, V>(res + off);
+#pragma unroll
+      for (int k = 0; k < V; ++k) v.v[k] += r.v[k];
+    }
+    if (relu) {
+#pragma unroll
+      for (int k = 0; k < V; ++k) v.v[k] = relu_value(v.v[k]);
+    }
     store<T, V>(y + off, v);
   });
 }
@@ -520,7 +534,7 @@ void launch_batch_norm_forward(const BatchNormForwardParams<T>& p, void* workspa
   if (p.C == 0) return;
   auto* partials = static_cast<double*>(workspace);
   constexpr int V = 16 / sizeof(T);
-  if (p.HW % V == 0 && aligned16(p.x) && aligned_or_null(p.y))
+  if (p.HW % V == 0 && aligned16(p.x) && aligned_or_null(p.y) && aligned_or_null(p.residual))
     forward_passes<T, V>(p, partials, stream);
   else
     forward_passes<T, 1>(p, partials, stream);

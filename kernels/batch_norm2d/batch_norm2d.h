@@ -19,6 +19,8 @@ struct BatchNormForwardParams {
   int64_t N, C, HW;
   bool training;
   double momentum, eps;
+  const T* residual;  // the epilogue: y += residual when not null, then relu when `relu`
+  bool relu;
 };
 
 template <typename T>

@@ -1,5 +1,9 @@
 #include "afinar/ops/batch_norm2d.h"
 
+#include "afinar/autograd/node.h"
+#include "afinar/ops/activation.h"
+#include "afinar/ops/elementwise.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -223,6 +227,89 @@ TEST(BatchNorm2d, MatchesTorchGolden) {
   }
 }
 
+
+// relu(bn(x) + r) by the unfused differentiable ops: what the fused op must equal.
+Tensor unfused_add_relu(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm,
+                        const Tensor& rv, const Tensor& r, bool training) {
+  Tensor y = batch_norm2d(x, w, b, rm, rv, training, 0.1, 1e-5);
+  return relu(r.defined() ? y + r : y);
+}
+
+// The fused op runs the unfused ops' expressions in the same order: every output, gradient and
+// running statistic is bit for bit the same, with and without a residual, training and eval.
+TEST(BatchNorm2d, AddReluIsTheUnfusedOpsBitForBit) {
+  Generator gen(24);
+  for (DType t : {DType::F32, DType::F64})
+    for (bool training : {true, false})
+      for (bool with_residual : {true, false}) {
+        SCOPED_TRACE(::testing::Message() << t << (training ? " training" : " eval")
+                                          << (with_residual ? " residual" : ""));
+        const Shape shape{3, 4, 5, 7};
+        Tensor x = randn(shape, t, gen), g = randn(shape, t, gen);
+        Tensor r = with_residual ? randn(shape, t, gen) : Tensor();
+        Tensor w = uniform({4}, 0.5, 1.5, t, gen), b = randn({4}, t, gen);
+        Tensor rm = uniform({4}, -0.5, 0.5, t, gen), rv = uniform({4}, 0.5, 1.5, t, gen);
+        struct Run {
+          Tensor y, gx, gw, gb, gr, rm, rv;
+        };
+        auto run = [&](bool fused) {
+          Run o;
+          o.rm = rm.clone();
+          o.rv = rv.clone();
+          Tensor xl = x.clone().set_requires_grad(true), wl = w.clone().set_requires_grad(true),
+                 bl = b.clone().set_requires_grad(true);
+          Tensor rl = with_residual ? r.clone().set_requires_grad(true) : Tensor();
+          o.y = fused ? batch_norm2d_add_relu(xl, wl, bl, o.rm, o.rv, rl, training)
+                      : unfused_add_relu(xl, wl, bl, o.rm, o.rv, rl, training);
+          o.y.backward(g);
+          o.gx = xl.grad();
+          o.gw = wl.grad();
+          o.gb = bl.grad();
+          if (with_residual) o.gr = rl.grad();
+          return o;
+        };
+        const Run fused = run(true), unfused = run(false);
+        testing::expect_identical(fused.y, unfused.y, "y");
+        testing::expect_identical(fused.gx, unfused.gx, "grad x");
+        testing::expect_identical(fused.gw, unfused.gw, "grad weight");
+        testing::expect_identical(fused.gb, unfused.gb, "grad bias");
+        if (with_residual) testing::expect_identical(fused.gr, unfused.gr, "grad residual");
+        testing::expect_identical(fused.rm, unfused.rm, "running_mean");
+        testing::expect_identical(fused.rv, unfused.rv, "running_var");
+        EXPECT_STREQ(fused.y.grad_fn()->name(), "BatchNorm2dAddReluBackward");
+      }
+}
+
+TEST(BatchNorm2d, AddReluGradCheck) {
+  Generator gen(25);
+  const Shape shape{3, 2, 2, 3};
+  Tensor x = testing::leaf_f64(shape, gen), w = testing::leaf_f64({2}, gen, 0.5, 1.5),
+         b = testing::leaf_f64({2}, gen), r = testing::leaf_f64(shape, gen);
+  Tensor rm = uniform({2}, -0.5, 0.5, DType::F64, gen),
+         rv = uniform({2}, 0.5, 1.5, DType::F64, gen);
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "eval");
+    // Central differences are only a derivative away from relu's kink: every pre-relu value
+    // must stay clear of 0 by far more than a step moves it (in training a step of one x moves
+    // the whole channel through μ and σ).
+    const Tensor z =
+        batch_norm2d(x.detach(), w.detach(), b.detach(), rm, rv, training, 0.0, 1e-3) + r.detach();
+    double margin = INFINITY;
+    for (double v : z.to_vector<double>()) margin = std::min(margin, std::abs(v));
+    ASSERT_GT(margin, 1e3 * testing::GradcheckOptions{}.step) << "a value sits on the kink";
+    EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+          return batch_norm2d_add_relu(in[0], in[1], in[2], rm, rv, in[3], training, 0.0, 1e-3);
+        },
+        {x, w, b, r});
+    EXPECT_GRADCHECK(
+        [&](const std::vector<Tensor>& in) {
+          return batch_norm2d_add_relu(in[0], {}, {}, rm, rv, {}, training, 0.0, 1e-3);
+        },
+        {x});
+  }
+}
+
 void expect_error_containing(const std::function<void()>& f, const std::string& text) {
   try {
     f();
@@ -258,6 +345,11 @@ TEST(BatchNorm2d, RejectsBadArguments) {
   EXPECT_THROW(
       ops::batch_norm2d_backward(zeros({2, 3, 2, 1}), x, {}, c3, c3, true, {true, true, true}),
       Error);
+  // The fused epilogue's residual must match the input.
+  expect_error_containing([&] { batch_norm2d_add_relu(x, c3, c3, c3, c3, zeros({2, 3, 2}), true); },
+                          "batch_norm2d_add_relu");
+  EXPECT_THROW(batch_norm2d_add_relu(x, c3, c3, c3, c3, zeros({2, 3, 2, 2}, DType::F64), true),
+               Error);
 }
 
 }  // namespace
@@ -309,7 +401,7 @@ void expect_batch_norm_matches(const Shape& shape, DType t, bool affine, bool mi
   }
   Tensor rm = uniform({C}, -0.5, 0.5, t, gen), rv = uniform({C}, 0.5, 2.0, t, gen);
   Tensor rm_g = rm.cuda(), rv_g = rv.cuda();
-  const std::vector<std::array<bool, 3>> masks = {{true, true, true},   {true, false, false},
+  const std::vector<std::array<bool, 4>> masks = {{true, true, true},   {true, false, false},
                                                   {false, true, false}, {false, false, true},
                                                   {false, true, true},  {true, false, true}};
   for (int step = 0; step < 4; ++step) {
@@ -390,6 +482,50 @@ TEST(BatchNorm2dCuda, ThroughAutograd) {
   EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), tol);
   EXPECT_ALLCLOSE(wg.grad().cpu(), wc.grad(), tol);
   EXPECT_ALLCLOSE(bg.grad().cpu(), bc.grad(), tol);
+}
+
+// The fused epilogue on the GPU against the CPU's fused op: output, running statistics and,
+// through autograd, every gradient; odd and packed H·W, with no residual, an aligned one and a
+// misaligned one (the one-element path).
+TEST(BatchNorm2dCuda, AddReluMatchesReference) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(55);
+  enum Residual { kNone, kAligned, kMisaligned };
+  for (DType t : {DType::F32, DType::F64})
+    for (const Shape& shape : {Shape{4, 3, 5, 7}, Shape{8, 16, 8, 8}, Shape{6, 5, 1, 1}})
+      for (bool training : {true, false})
+        for (Residual res : {kNone, kAligned, kMisaligned}) {
+          SCOPED_TRACE(::testing::Message() << t << " " << shape_str(shape)
+                                            << (training ? " training" : " eval") << " residual "
+                                            << int(res));
+          const int64_t C = shape[1], n = shape[0] * shape[2] * shape[3];
+          const auto tol = testing::tolerance_for(t, n, 32);
+          Tensor x = randn(shape, t, gen), g = randn(shape, t, gen);
+          Tensor r = res == kNone ? Tensor() : randn(shape, t, gen);
+          Tensor w = uniform({C}, 0.5, 1.5, t, gen), b = randn({C}, t, gen);
+          Tensor rm = uniform({C}, -0.5, 0.5, t, gen), rv = uniform({C}, 0.5, 2.0, t, gen);
+          Tensor rm_g = rm.cuda(), rv_g = rv.cuda();
+          Tensor xc = x.clone().set_requires_grad(true), xg = x.cuda().set_requires_grad(true);
+          Tensor wc = w.clone().set_requires_grad(true), wg = w.cuda().set_requires_grad(true);
+          Tensor rc, rg;
+          if (res != kNone) {
+            rc = r.clone().set_requires_grad(true);
+            rg = res == kAligned ? r.cuda() : misaligned_cuda(r);
+            rg.set_requires_grad(true);
+          }
+          Tensor yc = batch_norm2d_add_relu(xc, wc, b, rm, rv, rc, training);
+          Tensor yg = batch_norm2d_add_relu(xg, wg, b.cuda(), rm_g, rv_g, rg, training);
+          EXPECT_ALLCLOSE(yg.cpu(), yc, tol);
+          EXPECT_ALLCLOSE(rm_g.cpu(), rm, tol);
+          EXPECT_ALLCLOSE(rv_g.cpu(), rv, tol);
+          yc.backward(g);
+          yg.backward(g.cuda());
+          EXPECT_ALLCLOSE(xg.grad().cpu(), xc.grad(), tol);
+          EXPECT_ALLCLOSE(wg.grad().cpu(), wc.grad(), tol);
+          if (res != kNone) {
+            EXPECT_ALLCLOSE(rg.grad().cpu(), rc.grad(), tol);
+          }
+        }
 }
 
 TEST(BatchNorm2dCuda, EmptyBatchLeavesRunningStatistics) {

@@ -18,6 +18,13 @@
 //   training:  dL/dx = γ · invstd · (g - mean(g) - x̂ · mean(g · x̂))   (μ and σ² depend on x)
 //   eval:      dL/dx = γ · invstd · g                                  (fixed statistics)
 //
+// Fused epilogue (batch_norm2d_add_relu), for ResNet's blocks: relu(bn(x) + identity) and
+// relu(bn(x)) in one pass over the data instead of three (bn, add, relu), the intermediate sums
+// never allocated:
+//   y = relu(γ · (x - μ) · invstd + β + r)      r [N, C, H, W] optional, relu as relu_rule.h
+//   backward: g' = relu'(g, y);  dL/dr = g';  dL/dx, dL/dγ, dL/dβ as above from g'
+// Bit for bit the unfused ops' values in the same dtype (the same expressions in the same order).
+//
 // Momentum: like torch.nn.functional.batch_norm, `momentum` is the exponential-average factor
 // itself. The module (nn::BatchNorm2d) passes 0.1 by default, and for momentum=None (PyTorch's
 // cumulative moving average) it counts num_batches_tracked and passes 1 / num_batches_tracked.
@@ -36,7 +43,21 @@ Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Tensor& running_mean, const Tensor& running_var, bool training,
                     double momentum = 0.1, double eps = 1e-5);
 
+// relu(batch_norm2d(x, ...) + residual), fused (see the top); `residual` may be undefined (none).
+// Differentiable in x, weight, bias and residual.
+Tensor batch_norm2d_add_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                             const Tensor& running_mean, const Tensor& running_var,
+                             const Tensor& residual, bool training, double momentum = 0.1,
+                             double eps = 1e-5);
+
 namespace ops {
+
+// What the forward does after the affine transform: add `residual` (when defined, x's shape,
+// dtype and device), then relu (when `relu`).
+struct BatchNorm2dEpilogue {
+  Tensor residual;
+  bool relu = false;
+};
 
 // y, plus the per-channel μ and invstd [C] used to normalise (batch statistics in training, the
 // running ones in eval: fresh tensors either way, so later running-stat updates cannot change
@@ -46,17 +67,21 @@ struct BatchNorm2dForward {
 };
 BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                         const Tensor& running_mean, const Tensor& running_var,
-                                        bool training, double momentum, double eps);
+                                        bool training, double momentum, double eps,
+                                        const BatchNorm2dEpilogue& epilogue = {});
 
-// Gradients of x, weight, bias; each computed only where output_mask says so (undefined
-// otherwise). mean / invstd are the forward's; `training` picks the dL/dx formula.
+// Gradients of x, weight, bias and the epilogue's residual; each computed only where
+// output_mask says so (undefined otherwise). mean / invstd are the forward's; `training` picks
+// the dL/dx formula; `relu_output`, when defined, is the output of a forward with a relu
+// epilogue, whose mask applies to grad_output first.
 struct BatchNorm2dGrads {
-  Tensor grad_input, grad_weight, grad_bias;
+  Tensor grad_input, grad_weight, grad_bias, grad_residual;
 };
 BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& x,
                                        const Tensor& weight, const Tensor& mean,
                                        const Tensor& invstd, bool training,
-                                       std::array<bool, 3> output_mask);
+                                       std::array<bool, 4> output_mask,
+                                       const Tensor& relu_output = {});
 
 // Backend kernels: contiguous tensors of one dtype (x, y, g [N,C,H,W]; the rest [C]); outputs
 // preallocated contiguous. Undefined optional inputs mean none (γ = 1, β = 0, no running stats);
@@ -67,6 +92,8 @@ struct BatchNorm2dForwardArgs {
   Tensor running_mean, running_var;  // read in eval, updated in training
   bool training = true;
   double momentum = 0.1, eps = 1e-5;
+  Tensor residual;  // the epilogue: y += residual when defined, then relu when `relu`
+  bool relu = false;
 };
 struct BatchNorm2dBackwardArgs {
   Tensor grad_input, grad_weight, grad_bias;  // outputs, each may be undefined

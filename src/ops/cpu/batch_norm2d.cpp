@@ -7,6 +7,8 @@
 #include <tuple>
 #include <utility>
 
+#include "afinar/ops/relu_rule.h"
+
 namespace afinar::cpu {
 
 namespace {
@@ -50,6 +52,7 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
     T* y = a.y.data<T>();
     T *mean_out = a.mean.data<T>(), *invstd_out = a.invstd.data<T>();
     const T *w = data_or_null<T>(a.weight), *b = data_or_null<T>(a.bias);
+    const T* res = data_or_null<T>(a.residual);
     T *rmean = data_or_null<T>(a.running_mean), *rvar = data_or_null<T>(a.running_var);
     const double m = a.momentum, n = double(r.count());
 #pragma omp parallel for if (a.x.numel() > 32768)
@@ -67,11 +70,18 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
       const double invstd = 1.0 / std::sqrt(var + a.eps);
       mean_out[ch] = T(mean);
       invstd_out[ch] = T(invstd);
-      // y = γ (x - μ) invstd + β = scale · x + shift
+      // y = γ (x - μ) invstd + β = scale · x + shift, then the epilogue, row by row (each loop
+      // vectorises; the row is still in cache for the next)
       const double scale = (w ? double(w[ch]) : 1.0) * invstd;
       const T sc = T(scale), sh = T((b ? double(b[ch]) : 0.0) - mean * scale);
-      for (int64_t i = 0; i < r.n; ++i)
-        for (int64_t j = 0, s = r.start(i, ch); j < r.hw; ++j) y[s + j] = x[s + j] * sc + sh;
+      for (int64_t i = 0; i < r.n; ++i) {
+        const int64_t s = r.start(i, ch);
+        for (int64_t j = s; j < s + r.hw; ++j) y[j] = x[j] * sc + sh;
+        if (res)
+          for (int64_t j = s; j < s + r.hw; ++j) y[j] += res[j];
+        if (a.relu)
+          for (int64_t j = s; j < s + r.hw; ++j) y[j] = relu_value(y[j]);
+      }
     }
   });
 }
