@@ -2,6 +2,12 @@
 //   BatchNorm2dCuda/train_fwd/<shape>  batch statistics, running-stat update, y
 //   BatchNorm2dCuda/train_bwd/<shape>  grad_input, grad_weight, grad_bias
 // at ResNet's layer1 shapes [64,64,56,56] (51 MB) and [256,64,56,56] (206 MB).
+// The end of a ResNet block, relu(bn(x) + r), fused and as the three ops, forward only (the
+// fused backward is the unfused one, see ops/batch_norm2d.h):
+//   BatchNorm2dCuda/add_relu_fwd/<shape>          batch_norm2d_add_relu: 4·|x| moved
+//   BatchNorm2dCuda/unfused_add_relu_fwd/<shape>  bn, add, relu: 3 + 3 + 2 = 8·|x|
+//   (frac_copy_min for both over the 3·|x| any algorithm must move: x, r, y)
+//   BatchNorm2dCpu/{add_relu_fwd,unfused_add_relu_fwd}/16x64x56x56: the same pair on the CPU.
 // Counters (rates over the device-to-device copy rate measured in the same run):
 //   GB/s, frac_copy   bytes the algorithm moves, each pass counted: forward reads x twice
 //                     (statistics, then normalise) and writes y: 3·|x|; backward reads g and x
@@ -21,7 +27,9 @@
 #include <functional>
 
 #include "afinar/core/device.h"
+#include "afinar/ops/activation.h"
 #include "afinar/ops/batch_norm2d.h"
+#include "afinar/ops/elementwise.h"
 #include "cuda_ceilings.h"
 
 namespace afinar {
@@ -61,7 +69,52 @@ void train_bwd(benchmark::State& state, Shape shape) {
   });
 }
 
+// The operands of relu(bn(x) + r) in training mode on `device`.
+struct AddReluCase {
+  Tensor x, r, w, b, rm, rv;
+  AddReluCase(const Shape& shape, const Device& device) {
+    Generator gen(1);
+    const int64_t c = shape[1];
+    x = randn(shape, DType::F32, device, gen);
+    r = randn(shape, DType::F32, device, gen);
+    w = ones({c}, DType::F32, device);
+    b = zeros({c}, DType::F32, device);
+    rm = zeros({c}, DType::F32, device);
+    rv = ones({c}, DType::F32, device);
+  }
+  Tensor operator()(bool fused) const {
+    if (fused) return batch_norm2d_add_relu(x, w, b, rm, rv, r, true);
+    return relu(batch_norm2d(x, w, b, rm, rv, true) + r);
+  }
+};
+
+void add_relu_fwd_cuda(benchmark::State& state, Shape shape, bool fused) {
+  if (!bench::gpu_available(state)) return;
+  const AddReluCase c(shape, kGpu);
+  const double bytes = double(c.x.nbytes());
+  run_cuda(state, (fused ? 4 : 8) * bytes, 3 * bytes, [&] { c(fused); });
+}
+
+void add_relu_fwd_cpu(benchmark::State& state, Shape shape, bool fused) {
+  const AddReluCase c(shape, kCPU);
+  for (auto _ : state) benchmark::DoNotOptimize(c(fused).raw_data());
+}
+
 const bool registered = [] {
+  for (bool fused : {true, false}) {
+    const std::string name = fused ? "add_relu_fwd" : "unfused_add_relu_fwd";
+    benchmark::RegisterBenchmark(("BatchNorm2dCpu/" + name + "/16x64x56x56").c_str(),
+                                 add_relu_fwd_cpu, Shape{16, 64, 56, 56}, fused)
+        ->UseRealTime()  // OpenMP threads do the work
+        ->Unit(benchmark::kMillisecond);
+    for (const Shape& s : {Shape{64, 64, 56, 56}, Shape{256, 64, 56, 56}})
+      benchmark::RegisterBenchmark(
+          ("BatchNorm2dCuda/" + name + "/" + std::to_string(s[0]) + "x64x56x56").c_str(),
+          add_relu_fwd_cuda, s, fused)
+          ->UseManualTime()
+          ->Iterations(1)
+          ->Unit(benchmark::kMicrosecond);
+  }
   for (const Shape& s : {Shape{64, 64, 56, 56}, Shape{256, 64, 56, 56}}) {
     const std::string name = std::to_string(s[0]) + "x" + std::to_string(s[1]) + "x56x56";
     benchmark::RegisterBenchmark(("BatchNorm2dCuda/train_fwd/" + name).c_str(), train_fwd, s)

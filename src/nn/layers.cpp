@@ -122,20 +122,30 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, const BatchNorm2dOptions& options
   }
 }
 
-Tensor BatchNorm2d::forward(const Tensor& x) {
+BatchNorm2d::Mode BatchNorm2d::begin_call() {
   // PyTorch: batch statistics in training mode or when no running statistics are kept; the
   // running ones are updated only in training mode (and here, only when not frozen).
   const bool tracking = running_mean_.defined();
-  const bool batch_stats = !tracking || (is_training() && !stats_frozen_);
-  double factor = 0.0;
-  if (tracking && batch_stats) {
+  Mode m{.batch_stats = !tracking || (is_training() && !stats_frozen_), .factor = 0.0};
+  if (tracking && m.batch_stats) {
     increment_counter(num_batches_tracked_);
     // momentum=None needs the count on the host (a GPU sync, as in PyTorch); a fixed one not.
-    factor =
+    m.factor =
         options_.momentum ? *options_.momentum : 1.0 / double(num_batches_tracked_.item<int64_t>());
   }
-  return batch_norm2d(x, weight_, bias_, running_mean_, running_var_, batch_stats, factor,
+  return m;
+}
+
+Tensor BatchNorm2d::forward(const Tensor& x) {
+  const Mode m = begin_call();
+  return batch_norm2d(x, weight_, bias_, running_mean_, running_var_, m.batch_stats, m.factor,
                       options_.eps);
+}
+
+Tensor BatchNorm2d::forward_add_relu(const Tensor& x, const Tensor& residual) {
+  const Mode m = begin_call();
+  return batch_norm2d_add_relu(x, weight_, bias_, running_mean_, running_var_, residual,
+                               m.batch_stats, m.factor, options_.eps);
 }
 
 std::string BatchNorm2d::extra_repr() const {

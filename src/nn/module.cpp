@@ -77,6 +77,10 @@ Tensor Module::operator()(const Tensor& x) {
   return y;
 }
 
+bool forward_hook_active() {
+  return active_hook != nullptr;
+}
+
 ScopedForwardHook::ScopedForwardHook(ForwardHook hook)
     : hook_(std::move(hook)), previous_(active_hook) {
   active_hook = &hook_;

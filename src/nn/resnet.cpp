@@ -1,6 +1,9 @@
 // ResNet as torchvision.models.resnet (torchvision 0.14): BasicBlock, Bottleneck, _make_layer.
+// Every bn -> relu and bn -> add -> relu runs as one fused op (batch_norm2d_add_relu, the same
+// numbers as the modules one by one) unless a forward hook is watching the modules.
 #include "afinar/nn/resnet.h"
 
+#include <functional>
 #include <string>
 
 #include "afinar/nn/init.h"
@@ -43,6 +46,18 @@ std::shared_ptr<Sequential> make_layer(ResNetBlock block, int64_t& inplanes, int
   return layer;
 }
 
+// relu(bn(x) + residual()) (no residual when `residual` is empty): fused when the children are
+// the stock BatchNorm2d and ReLU and no forward hook watches, else module by module in
+// torchvision's order (bn before the residual's downsample), the order a hook sees.
+Tensor bn_add_relu(Module& bn, Module& relu, const Tensor& x,
+                   const std::function<Tensor()>& residual = {}) {
+  auto* batch_norm = dynamic_cast<BatchNorm2d*>(&bn);
+  if (batch_norm && dynamic_cast<ReLU*>(&relu) && !forward_hook_active())
+    return batch_norm->forward_add_relu(x, residual ? residual() : Tensor());
+  const Tensor y = bn(x);
+  return relu(residual ? y + residual() : y);
+}
+
 }  // namespace
 
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
@@ -57,10 +72,10 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 
 Tensor BasicBlock::forward(const Tensor& x) {
   Module& relu = child("relu");
-  Tensor out = relu(child("bn1")(child("conv1")(x)));
-  out = child("bn2")(child("conv2")(out));
-  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
-  return relu(out + identity);
+  Tensor out = bn_add_relu(child("bn1"), relu, child("conv1")(x));
+  out = child("conv2")(out);
+  return bn_add_relu(child("bn2"), relu, out,
+                     [&] { return has_child("downsample") ? child("downsample")(x) : x; });
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
@@ -78,11 +93,11 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 
 Tensor Bottleneck::forward(const Tensor& x) {
   Module& relu = child("relu");
-  Tensor out = relu(child("bn1")(child("conv1")(x)));
-  out = relu(child("bn2")(child("conv2")(out)));
-  out = child("bn3")(child("conv3")(out));
-  const Tensor identity = has_child("downsample") ? child("downsample")(x) : x;
-  return relu(out + identity);
+  Tensor out = bn_add_relu(child("bn1"), relu, child("conv1")(x));
+  out = bn_add_relu(child("bn2"), relu, child("conv2")(out));
+  out = child("conv3")(out);
+  return bn_add_relu(child("bn3"), relu, out,
+                     [&] { return has_child("downsample") ? child("downsample")(x) : x; });
 }
 
 ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)
@@ -112,7 +127,7 @@ ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t 
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor y = child("maxpool")(child("relu")(child("bn1")(child("conv1")(x))));
+  Tensor y = child("maxpool")(bn_add_relu(child("bn1"), child("relu"), child("conv1")(x)));
   for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) y = child(layer)(y);
   return child("fc")(child("avgpool")(y).flatten(1));
 }

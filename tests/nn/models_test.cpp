@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <optional>
 #include <sstream>
 
 #include "afinar/autograd/grad_mode.h"
@@ -264,6 +265,49 @@ TEST(ResNet, TrainModeMatchesTorchvision) {
       if (n == name) got = p.grad();
     ASSERT_TRUE(got.defined()) << name;
     EXPECT_ALLCLOSE(got, want, logits_tolerance(want)) << name;
+  }
+}
+
+// ResNet's blocks run bn -> (add) -> relu as one fused op unless a forward hook watches the
+// modules; both ways give the same logits, gradients and running statistics, bit for bit.
+TEST(ResNet, FusedBlocksEqualTheModulesOneByOne) {
+  for (const char* arch : {"resnet18", "resnet50"}) {
+    SCOPED_TRACE(arch);
+    Generator gen(7);
+    const Tensor x = randn({2, 3, 32, 32}, DType::F32, gen), g = randn({2, 1000}, DType::F32, gen);
+    struct Run {
+      Tensor logits;
+      std::vector<Tensor> grads, buffers;
+      int64_t relu_calls = 0, add_calls = 0;
+    };
+    auto run = [&](bool hooked) {
+      Run r;
+      ModulePtr model = filled_model(arch);
+      model->train();
+      reset_op_call_counts();
+      {
+        std::optional<ScopedForwardHook> watch;
+        if (hooked) watch.emplace([](Module&, const Tensor&, const Tensor&) {});
+        r.logits = (*model)(x);
+      }
+      r.relu_calls = op_call_count("relu_forward");
+      r.add_calls = op_call_count("add");
+      sum(mul(r.logits, g)).backward();
+      for (const auto& [name, p] : model->named_parameters()) r.grads.push_back(p.grad());
+      for (const auto& [name, b] : model->named_buffers()) r.buffers.push_back(b);
+      return r;
+    };
+    const Run fused = run(false), modules = run(true);
+    EXPECT_EQ(fused.relu_calls, 0);
+    EXPECT_EQ(fused.add_calls, 0);
+    EXPECT_GT(modules.relu_calls, 0);
+    testing::expect_identical(fused.logits, modules.logits, "logits");
+    ASSERT_EQ(fused.grads.size(), modules.grads.size());
+    for (size_t i = 0; i < fused.grads.size(); ++i)
+      testing::expect_identical(fused.grads[i], modules.grads[i], "gradient " + std::to_string(i));
+    for (size_t i = 0; i < fused.buffers.size(); ++i)
+      testing::expect_identical(fused.buffers[i], modules.buffers[i],
+                                "buffer " + std::to_string(i));
   }
 }
 

@@ -74,6 +74,9 @@ class BatchNorm2d : public Module {
  public:
   explicit BatchNorm2d(int64_t num_features, const BatchNorm2dOptions& options = {});
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual) as one fused op (batch_norm2d_add_relu; residual may be
+  // undefined): what a block that owns this layer and a ReLU calls when no forward hook watches.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual = {});
   std::string extra_repr() const override;
 
   void set_stats_frozen(bool frozen) { stats_frozen_ = frozen; }
@@ -88,6 +91,14 @@ class BatchNorm2d : public Module {
   Tensor num_batches_tracked() const { return num_batches_tracked_; }
 
  private:
+  // PyTorch's choice for this call: batch statistics (and the running-average factor, counting
+  // the batch) or the running ones.
+  struct Mode {
+    bool batch_stats;
+    double factor;
+  };
+  Mode begin_call();
+
   int64_t num_features_;
   BatchNorm2dOptions options_;
   bool stats_frozen_ = false;

@@ -173,6 +173,10 @@ class ScopedForwardHook {
   const ForwardHook* previous_;
 };
 
+// Whether a ScopedForwardHook is active on this thread: modules that fuse their children's work
+// (ResNet's blocks) run the children one by one instead, so the hook sees each of them.
+bool forward_hook_active();
+
 // Python's repr of a float and a bool, for extra_repr: 1e-05, 0.1, 0.0001, 1.0; True / False.
 std::string py_repr(double value);
 inline const char* py_repr(bool value) {
