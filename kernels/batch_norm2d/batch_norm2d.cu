@@ -239,9 +239,10 @@ __global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, 
   }
 }
 
-// y = x·scale + shift (+ residual, relu). Every block merges its channel's S partials itself (no separate finalize
-// kernel and launch), block 0 of the channel writes mean / invstd and the running statistics;
-// all blocks of a channel merge in the same order, so they normalise with the same statistics.
+// y = x·scale + shift (+ residual, relu). Every block merges its channel's S partials itself (no
+// separate finalize kernel and launch), block 0 of the channel writes mean / invstd and the running
+// statistics; all blocks of a channel merge in the same order, so they normalise with the same
+// statistics.
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_normalize_kernel(BatchNormForwardParams<T> p, const double* __restrict__ partials,

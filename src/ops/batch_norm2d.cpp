@@ -86,8 +86,7 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
 BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& x,
                                        const Tensor& weight, const Tensor& mean,
                                        const Tensor& invstd, bool training,
-                                       std::array<bool, 4> output_mask,
-                                       const Tensor& relu_output) {
+                                       std::array<bool, 4> output_mask, const Tensor& relu_output) {
   const char* op = "batch_norm2d_backward";
   check_floating(grad_output, op, "grad_output", 4);
   check_same_dtype_device(x, grad_output, op, "input", "grad_output");

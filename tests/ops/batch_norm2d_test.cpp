@@ -227,7 +227,6 @@ TEST(BatchNorm2d, MatchesTorchGolden) {
   }
 }
 
-
 // relu(bn(x) + r) by the unfused differentiable ops: what the fused op must equal.
 Tensor unfused_add_relu(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& rm,
                         const Tensor& rv, const Tensor& r, bool training) {
@@ -346,8 +345,11 @@ TEST(BatchNorm2d, RejectsBadArguments) {
       ops::batch_norm2d_backward(zeros({2, 3, 2, 1}), x, {}, c3, c3, true, {true, true, true}),
       Error);
   // The fused epilogue's residual must match the input.
-  expect_error_containing([&] { batch_norm2d_add_relu(x, c3, c3, c3, c3, zeros({2, 3, 2}), true); },
-                          "batch_norm2d_add_relu");
+  expect_error_containing(
+      [&] {
+        batch_norm2d_add_relu(x, c3, c3, c3, c3, zeros({2, 3, 2}), true);
+      },
+      "batch_norm2d_add_relu");
   EXPECT_THROW(batch_norm2d_add_relu(x, c3, c3, c3, c3, zeros({2, 3, 2, 2}, DType::F64), true),
                Error);
 }
@@ -495,9 +497,9 @@ TEST(BatchNorm2dCuda, AddReluMatchesReference) {
     for (const Shape& shape : {Shape{4, 3, 5, 7}, Shape{8, 16, 8, 8}, Shape{6, 5, 1, 1}})
       for (bool training : {true, false})
         for (Residual res : {kNone, kAligned, kMisaligned}) {
-          SCOPED_TRACE(::testing::Message() << t << " " << shape_str(shape)
-                                            << (training ? " training" : " eval") << " residual "
-                                            << int(res));
+          SCOPED_TRACE(::testing::Message()
+                       << t << " " << shape_str(shape) << (training ? " training" : " eval")
+                       << " residual " << int(res));
           const int64_t C = shape[1], n = shape[0] * shape[2] * shape[3];
           const auto tol = testing::tolerance_for(t, n, 32);
           Tensor x = randn(shape, t, gen), g = randn(shape, t, gen);

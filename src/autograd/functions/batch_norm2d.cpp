@@ -37,16 +37,16 @@ Tensor batch_norm2d_with(const Tensor& x, const Tensor& weight, const Tensor& bi
                          double momentum, double eps, const ops::BatchNorm2dEpilogue& epilogue) {
   auto fwd = ops::batch_norm2d_forward(x, weight, bias, running_mean, running_var, training,
                                        momentum, eps, epilogue);
-  record<BatchNorm2dBackward>(
-      fwd.y, {&x, &weight, &bias, &epilogue.residual}, [&](BatchNorm2dBackward& n) {
-        n.x = SavedTensor(x);
-        n.weight = SavedTensor(weight);
-        n.mean = SavedTensor(fwd.mean);
-        n.invstd = SavedTensor(fwd.invstd);
-        if (epilogue.relu) n.relu_output = SavedTensor(fwd.y);
-        n.training = training;
-        n.relu = epilogue.relu;
-      });
+  record<BatchNorm2dBackward>(fwd.y, {&x, &weight, &bias, &epilogue.residual},
+                              [&](BatchNorm2dBackward& n) {
+                                n.x = SavedTensor(x);
+                                n.weight = SavedTensor(weight);
+                                n.mean = SavedTensor(fwd.mean);
+                                n.invstd = SavedTensor(fwd.invstd);
+                                if (epilogue.relu) n.relu_output = SavedTensor(fwd.y);
+                                n.training = training;
+                                n.relu = epilogue.relu;
+                              });
   return fwd.y;
 }
 }  // namespace
@@ -54,8 +54,7 @@ Tensor batch_norm2d_with(const Tensor& x, const Tensor& weight, const Tensor& bi
 Tensor batch_norm2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
                     const Tensor& running_mean, const Tensor& running_var, bool training,
                     double momentum, double eps) {
-  return batch_norm2d_with(x, weight, bias, running_mean, running_var, training, momentum, eps,
-                           {});
+  return batch_norm2d_with(x, weight, bias, running_mean, running_var, training, momentum, eps, {});
 }
 
 Tensor batch_norm2d_add_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
