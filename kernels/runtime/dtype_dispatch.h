@@ -5,19 +5,32 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
-#include <utility>
-
 #include "afinar/core/dtype.h"
 
 namespace afinar::cuda {
 
-// Calls fn(TypeTag<T>{}) for every dtype the CUDA backend stores: the CPU's five, plus the two
-// 16-bit floating types.
+// Calls fn(TypeTag<T>{}) for every dtype the CUDA backend stores: the CPU's integer and 32/64-bit
+// floating types, and the two 16-bit floating types as CUDA's own (bf16 is __nv_bfloat16 here,
+// not the CPU's BFloat16: the same bits with device arithmetic).
 template <typename Fn>
 decltype(auto) visit_dtype(DType t, const char* op, Fn&& fn) {
-  if (t == DType::F16) return fn(TypeTag<__half>{});
-  if (t == DType::BF16) return fn(TypeTag<__nv_bfloat16>{});
-  return visit_cpu_dtype(t, op, std::forward<Fn>(fn));
+  switch (t) {
+    case DType::F32:
+      return fn(TypeTag<float>{});
+    case DType::F64:
+      return fn(TypeTag<double>{});
+    case DType::I64:
+      return fn(TypeTag<int64_t>{});
+    case DType::I32:
+      return fn(TypeTag<int32_t>{});
+    case DType::U8:
+      return fn(TypeTag<uint8_t>{});
+    case DType::BF16:
+      return fn(TypeTag<__nv_bfloat16>{});
+    case DType::F16:
+      return fn(TypeTag<__half>{});
+  }
+  AFN_FAIL(op, ": unknown dtype ", static_cast<int>(t));
 }
 
 }  // namespace afinar::cuda

@@ -280,6 +280,7 @@ AFN_INSTANTIATE(double)
 AFN_INSTANTIATE(int64_t)
 AFN_INSTANTIATE(int32_t)
 AFN_INSTANTIATE(uint8_t)
+AFN_INSTANTIATE(BFloat16)
 #undef AFN_INSTANTIATE
 
 // ---- printing -----------------------------------------------------------------------------------
@@ -289,7 +290,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   os << "Tensor(shape=" << t.shape() << ", dtype=" << t.dtype() << ", device=" << t.device();
   if (t.requires_grad()) os << ", requires_grad";
   if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
-  if (t.dtype() != DType::BF16 && t.dtype() != DType::F16) {
+  if (t.dtype() != DType::F16) {
     NoGradGuard no_grad;
     constexpr int64_t kShown = 6;
     std::vector<double> v = t.numel() <= kShown

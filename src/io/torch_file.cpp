@@ -88,10 +88,6 @@ float half_to_float(uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-float bfloat16_to_float(uint16_t b) {
-  return std::bit_cast<float>(uint32_t(b) << 16);
-}
-
 // Calls fn(element index in the storage) for each element in row-major order.
 template <typename Fn>
 void for_each_element(const Shape& shape, const Strides& strides, int64_t offset, Fn&& fn) {
@@ -137,7 +133,8 @@ void convert_into(const TorchTensorRecord& r, Dst* out) {
     case TorchScalar::Half:
       return run([&](const uint8_t* p) { return half_to_float(load<uint16_t>(p, swap)); }, 2);
     case TorchScalar::BFloat16:
-      return run([&](const uint8_t* p) { return bfloat16_to_float(load<uint16_t>(p, swap)); }, 2);
+      return run(
+          [&](const uint8_t* p) { return float(BFloat16::from_bits(load<uint16_t>(p, swap))); }, 2);
     case TorchScalar::Long:
       return run([&](const uint8_t* p) { return load<int64_t>(p, swap); }, 8);
     case TorchScalar::Int:

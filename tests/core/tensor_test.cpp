@@ -2,11 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <sstream>
 #include <string>
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/allocator.h"
+#include "testing/compare.h"
+#include "testing/cuda.h"
 #include "testing/errors.h"
 
 namespace afinar {
@@ -224,6 +229,81 @@ TEST(Tensor, PinnedMemoryNeedsAGpu) {
   }
   EXPECT_THROW(empty({3}, DType::F32, kCPU, MemoryKind::Pinned), Error);
   EXPECT_TRUE(x.to(kCPU, /*non_blocking=*/true).is_same(x));  // already there: no copy
+}
+
+}  // namespace
+}  // namespace afinar
+
+// ---- bfloat16 ----
+
+namespace afinar {
+namespace {
+
+// Goldens from torch 1.13: torch.tensor(values).bfloat16().view(torch.int16) and .float().
+TEST(BFloat16, ConvertsAsPyTorch) {
+  const std::vector<float> values = {
+      1.0f,          -2.5f,   3.14159265f,    1.00390625f, 1.01171875f, 65504.0f,
+      3.3895314e38f, 3.4e38f, INFINITY,       -INFINITY,   1e-40f,      -1e-45f,
+      0.0f,          -0.0f,   1.1754944e-38f, 0.1f,        -0.3333333f};
+  // 1 + 2^-8 and 1 + 3·2^-8 are ties: to the even neighbour (1.0 and 1 + 2^-6); 3.4e38 and the
+  // infinities overflow to inf; 1e-40 keeps its top subnormal bit; -1e-45 rounds to -0.
+  const std::vector<uint16_t> bits = {0x3f80, 0xc020, 0x4049, 0x3f80, 0x3f82, 0x4780,
+                                      0x7f7f, 0x7f80, 0x7f80, 0xff80, 0x0001, 0x8000,
+                                      0x0000, 0x8000, 0x0080, 0x3dcd, 0xbeab};
+  const Tensor b = from_vector<float>(values, {int64_t(values.size())}).to(DType::BF16);
+  ASSERT_EQ(b.dtype(), DType::BF16);
+  const std::vector<BFloat16> got = b.to_vector<BFloat16>();
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(got[i].bits, bits[i]) << "value " << values[i];
+  // Back to float is exact: 3.14159265 -> 3.140625, 0.1 -> 0.10009765625, 65504 -> 65536.
+  const std::vector<float> back = b.to(DType::F32).to_vector<float>();
+  EXPECT_EQ(back[2], 3.140625f);
+  EXPECT_EQ(back[15], 0.10009765625f);
+  EXPECT_EQ(back[5], 65536.0f);
+  EXPECT_TRUE(std::signbit(back[13]));
+
+  EXPECT_TRUE(std::isnan(from_vector<float>({NAN}, {1}).to(DType::BF16).item<float>()));
+  // float64 rounds to float32 first: 1 + 2^-8 + 2^-30 becomes the tie 1 + 2^-8, then 1.0.
+  EXPECT_EQ(
+      from_vector<double>({1.0 + 0x1p-8 + 0x1p-30}, {1}).to(DType::BF16).item<BFloat16>().bits,
+      0x3f80);
+  // To integers: truncation of the bf16 value (300.7 -> 300, -5.9 -> -5.90625 -> -5).
+  EXPECT_EQ(
+      from_vector<float>({300.7f, -5.9f}, {2}).to(DType::BF16).to(DType::I64).to_vector<int64_t>(),
+      (std::vector<int64_t>{300, -5}));
+  // Filling and printing.
+  EXPECT_EQ(full({2}, 0.1, DType::BF16).to_vector<float>(),
+            (std::vector<float>{0.10009765625f, 0.10009765625f}));
+  std::ostringstream os;
+  os << full({2}, 1.5, DType::BF16);
+  EXPECT_NE(os.str().find("dtype=bfloat16"), std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("1.5"), std::string::npos) << os.str();
+}
+
+// A cast to bf16 and back is differentiable: the gradient is cast back to the input's dtype.
+TEST(BFloat16, CastsAreDifferentiable) {
+  Tensor x = from_vector<float>({0.1f, 2.0f, -3.0f}, {3}).set_requires_grad(true);
+  Tensor y = x.to(DType::BF16);
+  EXPECT_TRUE(y.requires_grad());
+  y.to(DType::F32).backward(from_vector<float>({1.0f, 0.1f, -2.0f}, {3}));
+  ASSERT_EQ(x.grad().dtype(), DType::F32);
+  // The gradient passed through bf16 on its way back: 0.1 is rounded there.
+  EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{1.0f, 0.10009765625f, -2.0f}));
+}
+
+TEST(BFloat16Cuda, CastsAsTheCpu) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(3);
+  std::vector<float> v = randn({4099}, DType::F32, gen).to_vector<float>();
+  const float edges[] = {INFINITY, -INFINITY, 3.4e38f, 1e-40f, -0.0f, 1.00390625f, 1.01171875f};
+  std::copy(std::begin(edges), std::end(edges), v.begin());
+  const Tensor x = from_vector<float>(v, {int64_t(v.size())});
+  const std::vector<BFloat16> cpu = x.to(DType::BF16).to_vector<BFloat16>();
+  const std::vector<BFloat16> gpu = x.cuda().to(DType::BF16).cpu().to_vector<BFloat16>();
+  for (size_t i = 0; i < v.size(); ++i) ASSERT_EQ(gpu[i].bits, cpu[i].bits) << "value " << v[i];
+  // And back, on the device.
+  testing::expect_identical(x.to(DType::BF16).cuda().to(DType::F32).cpu(),
+                            x.to(DType::BF16).to(DType::F32), "bf16 -> f32 on the GPU");
 }
 
 }  // namespace

@@ -1,11 +1,13 @@
 // Element types. f32 is the training type, f64 the gradient-check type on the CPU, i64/i32 hold
-// labels and counters, u8 images; bf16/f16 are declared for mixed precision on the GPU.
+// labels and counters, u8 images; bf16 is mixed precision's type (stored and converted on both
+// devices), f16 is stored on the GPU only.
 #pragma once
 
 #include <cstdint>
 #include <ostream>
 #include <string_view>
 
+#include "afinar/core/bfloat16.h"
 #include "afinar/core/check.h"
 
 namespace afinar {
@@ -42,6 +44,10 @@ template <>
 struct DTypeOf<uint8_t> {
   static constexpr DType value = DType::U8;
 };
+template <>
+struct DTypeOf<BFloat16> {
+  static constexpr DType value = DType::BF16;
+};
 template <typename T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
 
@@ -66,7 +72,8 @@ decltype(auto) visit_floating(DType t, const char* op, Fn&& fn) {
   AFN_FAIL(op, ": dtype ", t, " is not supported on the CPU; use float32 or float64");
 }
 
-// Calls fn(TypeTag<T>{}) for every dtype with CPU storage arithmetic (f32, f64, i64, i32, u8).
+// Calls fn(TypeTag<T>{}) for every dtype the CPU stores and converts (f32, f64, i64, i32, u8,
+// bf16): fills and copies between dtypes.
 template <typename Fn>
 decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
   switch (t) {
@@ -80,11 +87,13 @@ decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
       return fn(TypeTag<int32_t>{});
     case DType::U8:
       return fn(TypeTag<uint8_t>{});
+    case DType::BF16:
+      return fn(TypeTag<BFloat16>{});
     default:
       break;
   }
   AFN_FAIL(op, ": dtype ", t,
-           " has no CPU implementation (CPU: float32, float64, int64, int32, uint8)");
+           " has no CPU implementation (CPU: float32, float64, int64, int32, uint8, bfloat16)");
 }
 
 }  // namespace afinar
