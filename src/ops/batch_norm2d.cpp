@@ -6,6 +6,8 @@
 
 #include "afinar/ops/activation.h"
 #include "afinar/ops/check_args.h"
+#include "afinar/ops/elementwise.h"
+#include "ops/float_compute.h"
 
 namespace afinar::ops {
 
@@ -14,11 +16,15 @@ AFN_DEFINE_KERNEL(batch_norm2d_backward, BatchNorm2dBackwardFn)
 
 namespace {
 
-// An optional per-channel tensor: undefined, or [C] with x's dtype and device.
+// An optional per-channel tensor: undefined, or [C] with x's dtype and device, or float32 with a
+// bfloat16 x (PyTorch's mixed batch norm, what autocast runs: bf16 activations, float32
+// parameters and statistics).
 void check_per_channel(const Tensor& t, const Tensor& x, const char* op, const char* arg) {
   if (!t.defined()) return;
   check_floating(t, op, arg, 1);
-  check_same_dtype_device(t, x, op, arg, "input");
+  if (!(is_bf16(x) && t.dtype() == DType::F32)) check_same_dtype_device(t, x, op, arg, "input");
+  AFN_CHECK(t.device() == x.device(), op, ": ", arg, " is on ", t.device(), " but input is on ",
+            x.device());
   AFN_CHECK(t.size(0) == x.size(1), op, ": ", arg, " has ", t.size(0), " elements but input has ",
             x.size(1), " channels (input shape ", x.shape(), ")");
 }
@@ -58,6 +64,20 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
               "(training=false)");
   }
 
+  if (is_bf16(x)) {
+    // In float32 (float_compute.h); bf16 running statistics are updated through their copies.
+    // The epilogue runs on the bf16 result with the bf16 ops, so that every rounding of the
+    // unfused bn -> add -> relu happens here too (bit for bit the same values).
+    const Tensor rm = as_float32(running_mean), rv = as_float32(running_var);
+    BatchNorm2dForward out = batch_norm2d_forward(
+        as_float32(x), as_float32(weight), as_float32(bias), rm, rv, training, momentum, eps);
+    if (training && is_bf16(running_mean)) running_mean.detach().copy_(rm);
+    if (training && is_bf16(running_var)) running_var.detach().copy_(rv);
+    out.y = as_bf16(out.y);  // mean and invstd stay float32, as PyTorch saves them
+    if (epilogue.residual.defined()) out.y = ops::add(out.y, epilogue.residual, 1.0);
+    if (epilogue.relu) out.y = relu_forward(out.y);
+    return out;
+  }
   const int64_t c = x.size(1);
   BatchNorm2dForwardArgs a;
   a.y = empty(x.shape(), x.dtype(), x.device());
@@ -98,6 +118,18 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
   check_per_channel(invstd, x, op, "invstd");
 
   if (output_mask == std::array<bool, 4>{}) return {};
+  if (is_bf16(x)) {
+    BatchNorm2dGrads grads = batch_norm2d_backward(
+        as_float32(grad_output), as_float32(x), as_float32(weight), as_float32(mean),
+        as_float32(invstd), training, output_mask, as_float32(relu_output));
+    grads.grad_input = as_bf16(grads.grad_input);
+    grads.grad_residual = as_bf16(grads.grad_residual);
+    if (is_bf16(weight)) {  // the parameters' gradients in the parameters' dtype
+      grads.grad_weight = as_bf16(grads.grad_weight);
+      grads.grad_bias = as_bf16(grads.grad_bias);
+    }
+    return grads;
+  }
   // The relu epilogue's mask; the residual's gradient is what reaches the sum.
   const Tensor g = relu_output.defined() ? relu_backward(grad_output, relu_output) : grad_output;
   BatchNorm2dGrads grads;

@@ -5,6 +5,7 @@
 #include <atomic>
 
 #include "afinar/ops/check_args.h"
+#include "ops/float_compute.h"
 
 namespace afinar {
 
@@ -117,6 +118,8 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
     AFN_CHECK(bias.shape() == Shape{g.K}, "conv2d: bias must have shape [", g.K,
               "] (the weight's output channels), got ", bias.shape());
   }
+  if (is_bf16(x))
+    return as_bf16(conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
   Tensor y = empty(output_shape(g), x.dtype(), x.device());
   conv2d_forward_kernels().get(x.device())(y, kernel_arg(x), kernel_arg(weight), kernel_arg(bias),
                                            g);
@@ -131,6 +134,9 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
   const Conv2dGeometry g = conv2d_geometry(input_shape, weight.shape(), options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
+  if (is_bf16(grad_output))
+    return as_bf16(
+        conv2d_backward_input(as_float32(grad_output), as_float32(weight), input_shape, options));
   Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device());
   conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output), kernel_arg(weight),
                                                    g);
@@ -145,6 +151,9 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight_shape, options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
+  if (is_bf16(grad_output))
+    return as_bf16(
+        conv2d_backward_weight(as_float32(grad_output), as_float32(x), weight_shape, options));
   Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device());
   conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output), kernel_arg(x), g);
   return gw;
@@ -152,6 +161,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
 
 Tensor conv2d_backward_bias(const Tensor& grad_output) {
   check_floating(grad_output, "conv2d_backward_bias", "grad_output", 4);
+  if (is_bf16(grad_output)) return as_bf16(conv2d_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(1)}, grad_output.dtype(), grad_output.device());
   conv2d_backward_bias_kernels().get(gb.device())(gb, kernel_arg(grad_output));
   return gb;

@@ -2,6 +2,7 @@
 #include "afinar/ops/dropout.h"
 
 #include "afinar/ops/check_args.h"
+#include "ops/float_compute.h"
 
 namespace afinar::ops {
 
@@ -19,6 +20,11 @@ uint64_t dropout_blocks(int64_t numel) {
 DropoutForward dropout_forward(const Tensor& x, double p, Generator& gen) {
   check_floating(x, "dropout", "input");
   check_dropout_probability(p, "dropout");
+  if (is_bf16(x)) {
+    DropoutForward out = dropout_forward(as_float32(x), p, gen);
+    out.output = as_bf16(out.output);
+    return out;
+  }
   DropoutForward out{empty(x.shape(), x.dtype(), x.device()),
                      empty(x.shape(), DType::U8, x.device())};
   // Reserve this mask's counters now: the next random op starts after them.
@@ -36,6 +42,7 @@ Tensor dropout_backward(const Tensor& grad_output, const Tensor& mask, double p)
   AFN_CHECK(mask.device() == grad_output.device(), "dropout_backward: mask is on ", mask.device(),
             " but grad_output is on ", grad_output.device());
   check_same_shape(mask, grad_output, "dropout_backward", "mask", "grad_output");
+  if (is_bf16(grad_output)) return as_bf16(dropout_backward(as_float32(grad_output), mask, p));
   Tensor gi = empty(grad_output.shape(), grad_output.dtype(), grad_output.device());
   dropout_backward_kernels().get(gi.device())(gi, grad_output.contiguous(), mask.contiguous(), p);
   return gi;

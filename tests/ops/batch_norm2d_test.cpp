@@ -235,19 +235,22 @@ Tensor unfused_add_relu(const Tensor& x, const Tensor& w, const Tensor& b, const
 }
 
 // The fused op runs the unfused ops' expressions in the same order: every output, gradient and
-// running statistic is bit for bit the same, with and without a residual, training and eval.
+// running statistic is bit for bit the same, with and without a residual, training and eval; and
+// with bf16 activations and float32 parameters (autocast's mixed batch norm), where the unfused
+// ops round after bn and after the add.
 TEST(BatchNorm2d, AddReluIsTheUnfusedOpsBitForBit) {
   Generator gen(24);
-  for (DType t : {DType::F32, DType::F64})
+  for (DType t : {DType::F32, DType::F64, DType::BF16})
     for (bool training : {true, false})
       for (bool with_residual : {true, false}) {
         SCOPED_TRACE(::testing::Message() << t << (training ? " training" : " eval")
                                           << (with_residual ? " residual" : ""));
         const Shape shape{3, 4, 5, 7};
-        Tensor x = randn(shape, t, gen), g = randn(shape, t, gen);
-        Tensor r = with_residual ? randn(shape, t, gen) : Tensor();
-        Tensor w = uniform({4}, 0.5, 1.5, t, gen), b = randn({4}, t, gen);
-        Tensor rm = uniform({4}, -0.5, 0.5, t, gen), rv = uniform({4}, 0.5, 1.5, t, gen);
+        const DType pt = t == DType::BF16 ? DType::F32 : t;  // the parameters' dtype
+        Tensor x = randn(shape, pt, gen).to(t), g = randn(shape, pt, gen).to(t);
+        Tensor r = with_residual ? randn(shape, pt, gen).to(t) : Tensor();
+        Tensor w = uniform({4}, 0.5, 1.5, pt, gen), b = randn({4}, pt, gen);
+        Tensor rm = uniform({4}, -0.5, 0.5, pt, gen), rv = uniform({4}, 0.5, 1.5, pt, gen);
         struct Run {
           Tensor y, gx, gw, gb, gr, rm, rv;
         };
@@ -307,6 +310,39 @@ TEST(BatchNorm2d, AddReluGradCheck) {
         },
         {x});
   }
+}
+
+// bf16 activations with float32 parameters and statistics (what autocast runs): the float32 op on
+// the bf16 values, y rounded once; mean / invstd and the parameters' gradients stay float32.
+TEST(BatchNorm2d, Bf16InputWithFloat32Parameters) {
+  Generator gen(26);
+  const Shape shape{4, 3, 5, 6};
+  const Tensor x = randn(shape, DType::F32, gen).to(DType::BF16);
+  const Tensor g = randn(shape, DType::F32, gen).to(DType::BF16);
+  const Tensor w = uniform({3}, 0.5, 1.5, DType::F32, gen), b = randn({3}, DType::F32, gen);
+  for (bool training : {true, false}) {
+    SCOPED_TRACE(training ? "training" : "eval");
+    Tensor rm = uniform({3}, -0.5, 0.5, DType::F32, gen),
+           rv = uniform({3}, 0.5, 1.5, DType::F32, gen);
+    Tensor rm32 = rm.clone(), rv32 = rv.clone();
+    const auto got = ops::batch_norm2d_forward(x, w, b, rm, rv, training, 0.1, 1e-5);
+    const auto want =
+        ops::batch_norm2d_forward(x.to(DType::F32), w, b, rm32, rv32, training, 0.1, 1e-5);
+    testing::expect_identical(got.y, want.y.to(DType::BF16), "y");
+    testing::expect_identical(got.mean, want.mean, "mean");
+    testing::expect_identical(got.invstd, want.invstd, "invstd");
+    testing::expect_identical(rm, rm32, "running_mean");
+    testing::expect_identical(rv, rv32, "running_var");
+    const auto gg = ops::batch_norm2d_backward(g, x, w, got.mean, got.invstd, training,
+                                               {true, true, true, false});
+    const auto gw = ops::batch_norm2d_backward(g.to(DType::F32), x.to(DType::F32), w, want.mean,
+                                               want.invstd, training, {true, true, true, false});
+    testing::expect_identical(gg.grad_input, gw.grad_input.to(DType::BF16), "grad_input");
+    testing::expect_identical(gg.grad_weight, gw.grad_weight, "grad_weight");
+    testing::expect_identical(gg.grad_bias, gw.grad_bias, "grad_bias");
+  }
+  // Parameters of another dtype than float32 or the input's are refused.
+  EXPECT_THROW(batch_norm2d(x, w.to(DType::F64), {}, {}, {}, true), Error);
 }
 
 void expect_error_containing(const std::function<void()>& f, const std::string& text) {

@@ -16,6 +16,11 @@ from a formula (below) that the C++ test computes too, so no weights are committ
                        the forward (<key> datasets: running_mean, running_var,
                        num_batches_tracked), and the gradients of a few parameters for
                        loss = sum(logits * grad_logits) (grad_<key> datasets; grad_logits stored)
+  resnet18_train_bf16/ the same model and input in train mode under
+                       torch.autocast("cpu", dtype=torch.bfloat16): logits (bf16, stored as
+                       float32), loss = cross_entropy(logits, target) (float32, target stored),
+                       the running statistics, and the float32 gradients of the same parameters
+                       after loss.backward() outside the autocast region
 
 The fill formula (exact in float64, then cast to the tensor's dtype; key index k is the key's
 position in the state_dict, element index i its position in row-major order):
@@ -129,6 +134,19 @@ def logits_cases():
     tensors.update(dict(model.named_buffers()))  # every BatchNorm's running statistics
     tensors.update({"grad_" + name: params[name].grad for name in TRAIN_GRADS})
     cases.append((TRAIN_ARCH + "_train", tensors, {}))
+
+    model = filled_model(TRAIN_ARCH).train()
+    target = torch.tensor([3, 997])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        logits = model(x)
+        loss = torch.nn.functional.cross_entropy(logits, target)
+    assert logits.dtype == torch.bfloat16 and loss.dtype == torch.float32
+    loss.backward()
+    params = dict(model.named_parameters())
+    tensors = {"logits": logits.float(), "loss": loss.detach(), "target": target}
+    tensors.update(dict(model.named_buffers()))
+    tensors.update({"grad_" + name: params[name].grad for name in TRAIN_GRADS})
+    cases.append((TRAIN_ARCH + "_train_bf16", tensors, {}))
     return cases
 
 

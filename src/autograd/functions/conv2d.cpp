@@ -4,6 +4,7 @@
 // saved tensor is kept only for the gradient that uses it (dx needs the weight, dw the input).
 #include "afinar/ops/conv2d.h"
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
 
 namespace afinar {
@@ -29,8 +30,11 @@ struct Conv2dBackward : Node {
 };
 }  // namespace
 
-Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
               const Conv2dOptions& options) {
+  // Autocast's lower-precision list (autograd/autocast.h): bf16 operands under autocast.
+  const Tensor x = autocast::to_lower(x_in), weight = autocast::to_lower(weight_in),
+               bias = autocast::to_lower(bias_in);
   Tensor y = ops::conv2d_forward(x, weight, bias, options);
   record<Conv2dBackward>(y, {&x, &weight, &bias}, [&](Conv2dBackward& n) {
     n.x_shape = x.shape();

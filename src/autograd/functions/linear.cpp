@@ -4,6 +4,7 @@
 // input and calls no weight-gradient kernel.
 #include "afinar/ops/linear.h"
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
 
 namespace afinar {
@@ -24,7 +25,10 @@ struct LinearBackward : Node {
 };
 }  // namespace
 
-Tensor linear(const Tensor& x, const Tensor& weight, const Tensor& bias) {
+Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
+  // Autocast's lower-precision list (autograd/autocast.h): bf16 operands under autocast.
+  const Tensor x = autocast::to_lower(x_in), weight = autocast::to_lower(weight_in),
+               bias = autocast::to_lower(bias_in);
   Tensor y = ops::linear_forward(x, weight, bias);
   record<LinearBackward>(y, {&x, &weight, &bias}, [&](LinearBackward& n) {
     if (n.needs_input_grad(0)) n.weight = SavedTensor(weight);

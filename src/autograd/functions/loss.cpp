@@ -2,6 +2,7 @@
 // class weights are constants, as in PyTorch). Math in include/afinar/ops/loss.h.
 #include "afinar/ops/loss.h"
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
 
 namespace afinar {
@@ -51,7 +52,8 @@ struct CrossEntropyBackward : Node {
 
 }  // namespace
 
-Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& opt) {
+Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target, const NllLossOptions& opt) {
+  const Tensor log_probs = autocast::to_float(log_probs_in);  // autocast's float32 list
   const CrossEntropyOptions o{.weight = opt.weight,
                               .ignore_index = opt.ignore_index,
                               .reduction = opt.reduction,
@@ -64,7 +66,9 @@ Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOpti
   return out.loss;
 }
 
-Tensor cross_entropy(const Tensor& logits, const Tensor& target, const CrossEntropyOptions& opt) {
+Tensor cross_entropy(const Tensor& logits_in, const Tensor& target,
+                     const CrossEntropyOptions& opt) {
+  const Tensor logits = autocast::to_float(logits_in);  // autocast's float32 list
   ops::CrossEntropyForward out = ops::cross_entropy_forward(logits, target, opt);
   record<CrossEntropyBackward>(out.loss, {&logits}, [&](CrossEntropyBackward& n) {
     n.saved.save(target, out.total_weight, opt);

@@ -2,6 +2,7 @@
 // node template serves both (math in include/afinar/ops/softmax.h).
 #include "afinar/ops/softmax.h"
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
 
 namespace afinar {
@@ -21,7 +22,9 @@ struct SoftmaxBackward : Node {
 };
 
 template <bool Log>
-Tensor softmax_with_grad(const Tensor& x, int64_t dim) {
+Tensor softmax_with_grad(const Tensor& x_in, int64_t dim) {
+  // Autocast's float32 list on CUDA (not on the CPU, as torch).
+  const Tensor x = autocast::to_float(x_in, /*cuda_only=*/true);
   Tensor y = Log ? ops::log_softmax_forward(x, dim) : ops::softmax_forward(x, dim);
   record<SoftmaxBackward<Log>>(y, {&x}, [&](SoftmaxBackward<Log>& n) {
     n.y = SavedTensor(y);
