@@ -5,6 +5,7 @@
 #include <string>
 
 #include "afinar/autograd/anomaly_mode.h"
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/ops/elementwise.h"
 #include "afinar/ops/flip.h"
@@ -65,12 +66,12 @@ EpochStats finish(MetricAccumulator& m, int64_t steps, double seconds) {
 // image, as ttach's ClassificationTTAWrapper(HorizontalFlip(), merge_mode="mean") sums the views'
 // outputs and divides by their count.
 Tensor eval_logits(nn::Module& model, const Tensor& images, bool tta) {
-  if (!tta) return model(images);
+  if (!tta) return model(images).to(DType::F32);
   AFN_CHECK(images.dim() == 4,
             "evaluate: TTA flips images [N, C, H, W] horizontally, got a batch "
             "of shape ",
             images.shape());
-  return (model(images) + model(flip(images, {3}))) * 0.5;
+  return (model(images).to(DType::F32) + model(flip(images, {3})).to(DType::F32)) * 0.5;
 }
 
 // The error for a run whose loss stopped being finite at `step`: the first parameter (in
@@ -119,9 +120,13 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
       break;
     }
     opt.zero_grad();
-    const Tensor logits = model(batch->images);
-    const Tensor loss =
-        cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
+    Tensor logits, loss;
+    {
+      std::optional<AutocastGuard> amp;
+      if (o.amp) amp.emplace(batch->images.device().type);
+      logits = model(batch->images).to(DType::F32);
+      loss = cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
+    }
     {
       std::optional<DetectAnomalyGuard> anomaly;
       if (o.detect_anomaly) anomaly.emplace();
@@ -155,6 +160,8 @@ EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
   const int64_t steps = loader.batches_per_epoch();
   int64_t step = 0;
   while (auto batch = loader.next()) {
+    std::optional<AutocastGuard> amp;
+    if (o.amp) amp.emplace(batch->images.device().type);
     const Tensor logits = eval_logits(model, batch->images, o.tta);
     m.add(logits, batch->labels,
           cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing}));

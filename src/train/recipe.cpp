@@ -338,6 +338,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("patience", c.patience);
   r.get("max_steps", c.max_steps);
   r.get("tta", c.tta);
+  r.get("amp", c.amp);
   r.get("log_interval", c.log_interval);
   if (const toml::table* m = subtable(r, "model")) {
     Reader mr(*m, source + " [model]");
@@ -425,6 +426,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("patience", c.patience);
   root.insert("max_steps", c.max_steps);
   root.insert("tta", c.tta);
+  root.insert("amp", c.amp);
   root.insert("log_interval", c.log_interval);
   root.insert("model", toml::table{{"name", c.model},
                                    {"weights", c.weights},

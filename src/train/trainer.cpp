@@ -418,6 +418,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       .label_smoothing = c.smoothing, .log_interval = c.log_interval, .max_steps = c.max_steps};
   eo.interrupt = interrupt;
   eo.detect_anomaly = c.detect_anomaly;
+  eo.amp = c.amp;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
                       [](int64_t n, const StageConfig& s) { return n + s.epochs; });

@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/nn/layers.h"
 #include "afinar/ops/loss.h"
@@ -77,6 +78,41 @@ TEST(Epoch, LearnsAndReportsWhatADirectComputationGives) {
   EXPECT_NEAR(v.loss, loss_sum / double(n), 1e-5 * std::max(1.0, v.loss));
   EXPECT_DOUBLE_EQ(v.accuracy, double(correct) / double(n));
   EXPECT_EQ(v.confusion.total(), n);
+}
+
+// With amp the linear layer runs in bf16 under autocast: the model still learns, its weights and
+// the optimizer stay float32, and evaluate() scores exactly what a direct autocast forward gives.
+TEST(Epoch, AmpTrainsWithFloat32WeightsAndScoresTheBf16Logits) {
+  auto model = classifier();
+  data::DataLoader train(140, sample, {.batch_size = 16, .shuffle = true, .seed = 1});
+  data::DataLoader val(70, sample, {.batch_size = 32, .seed = 2});
+  optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  int64_t global_step = 0;
+  for (int64_t epoch = 0; epoch < 8; ++epoch) {
+    train.start_epoch(epoch);
+    train_epoch(*model, train, opt, kClasses, {.amp = true}, global_step);
+  }
+  for (const Tensor& p : model->parameters()) EXPECT_EQ(p.dtype(), DType::F32);
+  val.start_epoch(0);
+  const EpochStats amp = evaluate(*model, val, kClasses, {.amp = true});
+  val.start_epoch(0);
+  const EpochStats fp32 = evaluate(*model, val, kClasses, {});
+  EXPECT_GT(amp.accuracy, 0.6);
+  EXPECT_NE(amp.loss, fp32.loss) << "amp changed nothing";
+
+  NoGradGuard no_grad;
+  model->eval();
+  val.start_epoch(0);
+  double loss_sum = 0;
+  int64_t n = 0;
+  while (auto b = val.next()) {
+    AutocastGuard autocast(DeviceType::CPU);
+    const Tensor logits = (*model)(b->images);
+    ASSERT_EQ(logits.dtype(), DType::BF16);
+    loss_sum += cross_entropy(logits, b->labels, {.reduction = Reduction::Sum}).item<double>();
+    n += b->labels.numel();
+  }
+  EXPECT_NEAR(amp.loss, loss_sum / double(n), 1e-5 * std::max(1.0, amp.loss));
 }
 
 TEST(Epoch, MaxStepsStopsTraining) {

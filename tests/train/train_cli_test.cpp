@@ -78,6 +78,24 @@ TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
   EXPECT_NE(lines_of(dir_ / "p.txt").at(0).find("\"label\""), std::string::npos);
 }
 
+// --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the
+// resolved recipe records the setting.
+TEST_F(TrainCli, AmpRunWritesFloat32Weights) {
+  const std::string out = dir_ / "run";
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --model resnet18 --epochs 1 -b 8 --image-size 32 --val-split 0.25"
+                        " --amp --seed 3 --output " +
+                        out,
+                    dir_ / "log.txt"),
+            0)
+      << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  const io::Weights w = io::load_weights(out + "/last.h5");
+  for (const auto& [name, t] : w.state_dict) {
+    EXPECT_TRUE(t.dtype() == DType::F32 || t.dtype() == DType::I64) << name << ": " << t.dtype();
+  }
+  EXPECT_NE(read_text(out + "/recipe.toml").find("amp = true"), std::string::npos);
+}
+
 TEST_F(TrainCli, BadSettingsFailBeforeTraining) {
   const std::string base =
       "train --data-dir " + (dir_ / "data") + " --image-size 32 --output " + (dir_ / "bad");

@@ -69,6 +69,10 @@ struct EpochOptions {
   // HorizontalFlip and merge_mode="mean": logits = (model(x) + model(flip(x, {3}))) / 2 for
   // images x [N, C, H, W]; loss and metrics come from these averaged logits.
   bool tta = false;
+  // Mixed precision: the forward and the loss under AutocastGuard for the batch's device
+  // (autograd/autocast.h: convs and linears in bf16, float32 parameters, optimizer and loss); the
+  // logits are cast to float32 once, for the loss and the metrics.
+  bool amp = false;
 };
 
 struct Progress {

@@ -109,6 +109,8 @@ struct TrainConfig {
   int64_t max_steps = -1;       // stop after this many optimizer steps (-1: the epochs decide)
   bool tta = false;             // the final test evaluation averages each image's logits with its
                                 // horizontal flip's (EpochOptions::tta); validation stays plain
+  bool amp = false;             // bf16 mixed precision for training and evaluation
+                                // (EpochOptions::amp)
   bool detect_anomaly = false;  // backward under DetectAnomalyGuard: the first non-finite
                                 // gradient names its op (slow; not a recipe setting)
   // run

@@ -127,6 +127,7 @@ class EvalCommand : public Command {
     app.add_option("-b,--batch-size", batch_size_, "Batch size")->capture_default_str();
     app.add_option("-j,--workers", workers_, "Data loading threads")->capture_default_str();
     app.add_flag("--tta", tta_, "Average the logits of each image and of its horizontal flip");
+    app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.add_option("--output", output_, "Write confusion_<split>.csv into this folder");
@@ -155,9 +156,9 @@ class EvalCommand : public Command {
                            data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std)),
         {.batch_size = batch_size_, .num_workers = workers_, .device = device});
     loader.start_epoch(0);
-    const train::EpochStats s =
-        train::evaluate(*model, loader, w.meta.num_classes, {.log_interval = 10, .tta = tta_},
-                        isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
+    const train::EpochStats s = train::evaluate(
+        *model, loader, w.meta.num_classes, {.log_interval = 10, .tta = tta_, .amp = amp_},
+        isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
     if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     const int64_t skipped = loader.stats().skipped;
 
@@ -262,7 +263,7 @@ class EvalCommand : public Command {
   std::string weights_, data_dir_, split_, device_ = "cpu", output_, arch_;
   int64_t batch_size_ = 64;
   int workers_ = 2;
-  bool tta_ = false, json_ = false;
+  bool tta_ = false, amp_ = false, json_ = false;
   std::vector<std::string> names_;  // the class names printed: the file's, else the folders'
 };
 

@@ -79,6 +79,8 @@ class TrainCommand : public Command {
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
     app.add_flag("--tta", tta_,
                  "Test evaluation: average each image's logits with its horizontal flip's");
+    app.add_flag("--amp", amp_,
+                 "bf16 mixed precision (autocast): convs and linears in bf16, float32 weights");
     app.add_flag("--detect-anomaly", c.detect_anomaly,
                  "Check every gradient backward computes; the first NaN/inf names its op (slow)");
     // Stage settings.
@@ -153,6 +155,7 @@ class TrainCommand : public Command {
     if (no_shuffle_) c.shuffle = false;
     if (no_augment_) c.augment = false;
     if (tta_) c.tta = true;
+    if (amp_) c.amp = true;
     if (f.detect_anomaly) c.detect_anomaly = true;
   }
 
@@ -181,7 +184,7 @@ class TrainCommand : public Command {
   std::vector<std::string> freeze_, unfreeze_;
   std::vector<double> head_dropout_ = {0.5, 0.3};
   double lr_decay_ = 0;
-  bool no_shuffle_ = false, no_augment_ = false, tta_ = false;
+  bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
 };
 
 }  // namespace
