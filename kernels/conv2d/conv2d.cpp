@@ -1,6 +1,6 @@
 // CUDA registrations of conv2d: the algorithm switch over the kernels of this folder, and the bias
 // (forward broadcast and gradient) shared by every algorithm.
-//   Default, Cudnn   conv2d_cudnn.cpp (production)
+//   Default, Cudnn   conv2d_cudnn.cpp (production; also bfloat16, float accumulation)
 //   Im2colGemm       conv2d_im2col.cu + conv2d_im2col_gemm.cpp (teaching: im2col + cuBLAS)
 //   Direct           conv2d_direct.cu (teaching: one thread per output element)
 //   Naive            the CPU's reference loops: an error here (Direct is the GPU's loop version)
@@ -47,6 +47,11 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
   if (y.numel() == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
+  if (x.dtype() == DType::BF16) {  // autocast's bf16: cuDNN, no bias (src/ops/conv2d.cpp)
+    AFN_CHECK(path == Path::Cudnn && !b.defined(),
+              "conv2d: bfloat16 runs on cuDNN without a bias on CUDA");
+    return cudnn_conv2d_forward(y, x, w, g);
+  }
   const cudaStream_t s = compute_stream(dev);
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;

@@ -67,9 +67,17 @@ cudnnDataType_t cudnn_dtype(DType t) {
       return CUDNN_DATA_FLOAT;
     case DType::F64:
       return CUDNN_DATA_DOUBLE;
+    case DType::BF16:
+      return CUDNN_DATA_BFLOAT16;
     default:
-      AFN_FAIL("conv2d (cuDNN): dtype ", t, " is not supported (float32, float64)");
+      AFN_FAIL("conv2d (cuDNN): dtype ", t, " is not supported (float32, float64, bfloat16)");
   }
+}
+
+// The type cuDNN accumulates in: the data type, but float for bf16 (autocast's float
+// accumulation; alpha and beta are floats then too).
+cudnnDataType_t cudnn_compute_dtype(DType t) {
+  return t == DType::BF16 ? CUDNN_DATA_FLOAT : cudnn_dtype(t);
 }
 
 // ---- descriptors (RAII; host-only objects, cheap to make per call) -----------------------------
@@ -133,7 +141,7 @@ struct Descriptors {
     AFN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
         conv.get(), as_int(g.ph, "padding"), as_int(g.pw, "padding"), as_int(g.sh, "stride"),
         as_int(g.sw, "stride"), as_int(g.dh, "dilation"), as_int(g.dw, "dilation"),
-        CUDNN_CROSS_CORRELATION, t));  // accumulate in the data type (float / double)
+        CUDNN_CROSS_CORRELATION, cudnn_compute_dtype(dtype)));
     AFN_CUDNN_CHECK(cudnnSetConvolutionGroupCount(conv.get(), as_int(g.G, "groups")));
     search_math = dtype == DType::F32 && !tf32 ? CUDNN_FMA_MATH : CUDNN_DEFAULT_MATH;
     AFN_CUDNN_CHECK(cudnnSetConvolutionMathType(conv.get(), search_math));
@@ -495,7 +503,7 @@ struct GraphRanking {
 template <typename Ops>
 std::shared_ptr<GraphDescs> build_graph(const Conv2dGeometry& g, DType dtype, cudnnHandle_t h,
                                         const std::array<int64_t, 3>& align) {
-  const cudnnDataType_t type = cudnn_dtype(dtype);
+  const cudnnDataType_t type = cudnn_dtype(dtype), compute = cudnn_compute_dtype(dtype);
   auto d = std::make_shared<GraphDescs>();
   d->x = tensor_desc(kUids[0], type, {g.N, g.C, g.H, g.W}, align[0]);
   d->w = tensor_desc(kUids[1], type, {g.K, g.Cg(), g.R, g.S}, align[1]);
@@ -505,7 +513,7 @@ std::shared_ptr<GraphDescs> build_graph(const Conv2dGeometry& g, DType dtype, cu
   const int64_t dims = 2;
   const int64_t dilation[2] = {g.dh, g.dw}, stride[2] = {g.sh, g.sw}, pad[2] = {g.ph, g.pw};
   const cudnnConvolutionMode_t mode = CUDNN_CROSS_CORRELATION;
-  d->conv->set(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type);
+  d->conv->set(CUDNN_ATTR_CONVOLUTION_COMP_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &compute);
   d->conv->set(CUDNN_ATTR_CONVOLUTION_CONV_MODE, CUDNN_TYPE_CONVOLUTION_MODE, 1, &mode);
   d->conv->set(CUDNN_ATTR_CONVOLUTION_SPATIAL_DIMS, CUDNN_TYPE_INT64, 1, &dims);
   d->conv->set(CUDNN_ATTR_CONVOLUTION_DILATIONS, CUDNN_TYPE_INT64, 2, dilation);
@@ -520,7 +528,7 @@ std::shared_ptr<GraphDescs> build_graph(const Conv2dGeometry& g, DType dtype, cu
   d->op->set(Ops::kAttrs[2], *d->y);
   const float one_f = 1.0f, zero_f = 0.0f;
   const double one_d = 1.0, zero_d = 0.0;
-  if (dtype == DType::F32) {
+  if (dtype != DType::F64) {
     d->op->set(Ops::kAttrs[3], CUDNN_TYPE_FLOAT, 1, &one_f);
     d->op->set(Ops::kAttrs[4], CUDNN_TYPE_FLOAT, 1, &zero_f);
   } else {
@@ -794,7 +802,7 @@ void run_convolution(const Conv2dGeometry& g, int64_t images, DType dtype, const
 
   const float one_f = 1.0f, zero_f = 0.0f;
   const double one_d = 1.0, zero_d = 0.0;
-  const bool f32 = dtype == DType::F32;
+  const bool f32 = dtype != DType::F64;  // float scalars for float32 and bf16 data
   const void* alpha = f32 ? static_cast<const void*>(&one_f) : &one_d;
   const void* beta = accumulate ? alpha : f32 ? static_cast<const void*>(&zero_f) : &zero_d;
 

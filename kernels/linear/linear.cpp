@@ -1,6 +1,8 @@
 // CUDA backend of linear: the three products are cuBLAS GEMMs (cublasGemmEx) on the row-major
-// operands, float32 and float64; the bias is a broadcast kernel before the forward GEMM, which
-// then adds onto it (beta = 1), and its gradient a column-sum kernel (linear.cu).
+// operands, float32, float64 and bfloat16 (autocast's: bf16 operands on the tensor cores, float
+// accumulation, one rounding of the result, bias included); the bias is a broadcast kernel before
+// the forward GEMM, which then adds onto it (beta = 1), and its gradient a column-sum kernel
+// (linear.cu; bf16 bias gradients are computed in float32 by the front end).
 //   forward          y [M,out]  = x [M,in] · Wᵀ  (+ b)
 //   backward_input   gx [M,in]  = g [M,out] · W [out,in]
 //   backward_weight  gw [out,in] = gᵀ [out,M] · x [M,in]
@@ -9,13 +11,13 @@
 //
 // Benchmark: afinar_bench --benchmark_filter=LinearCuda (TFLOP/s over the three GEMMs).
 #include <climits>
-#include <type_traits>
 
 #include "afinar/ops/linear.h"
 #include "afinar/ops/matmul.h"
 #include "linear/linear.h"
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
+#include "runtime/dtype_dispatch.h"
 
 namespace afinar::cuda {
 
@@ -24,6 +26,37 @@ namespace {
 int blas_int(int64_t v, const char* op) {
   AFN_CHECK(v >= 0 && v <= INT_MAX, op, ": GEMM size ", v, " exceeds cuBLAS's int range");
   return int(v);
+}
+
+// cuBLAS's data type, compute type and scalar type (of alpha and beta) for T.
+template <typename T>
+struct GemmTypes;
+template <>
+struct GemmTypes<float> {
+  using Scalar = float;
+  static constexpr cudaDataType_t kData = CUDA_R_32F;
+  static cublasComputeType_t compute() {
+    return tf32_matmul_allowed() ? CUBLAS_COMPUTE_32F_FAST_TF32 : CUBLAS_COMPUTE_32F;
+  }
+};
+template <>
+struct GemmTypes<double> {
+  using Scalar = double;
+  static constexpr cudaDataType_t kData = CUDA_R_64F;
+  static cublasComputeType_t compute() { return CUBLAS_COMPUTE_64F; }
+};
+template <>
+struct GemmTypes<__nv_bfloat16> {
+  using Scalar = float;
+  static constexpr cudaDataType_t kData = CUDA_R_16BF;
+  static cublasComputeType_t compute() { return CUBLAS_COMPUTE_32F; }
+};
+
+// Calls fn(TypeTag<T>{}) for the dtypes the GEMMs take.
+template <typename Fn>
+void visit_gemm_dtype(DType t, const char* op, Fn&& fn) {
+  if (t == DType::BF16) return fn(TypeTag<__nv_bfloat16>{});
+  visit_floating(t, op, fn);
 }
 
 // Row-major C [m,n] = op(A) [m,k] · op(B) [k,n] (+ C when accumulate), dense leading dimensions.
@@ -38,12 +71,10 @@ void gemm(int dev, const char* op, bool ta, bool tb, int64_t m, int64_t n, int64
       AFN_CUDA_CHECK(cudaMemsetAsync(c, 0, size_t(m * n) * sizeof(T), compute_stream(dev)));
     return;
   }
-  constexpr bool f32 = std::is_same_v<T, float>;
-  const cudaDataType_t type = f32 ? CUDA_R_32F : CUDA_R_64F;
-  const cublasComputeType_t compute = !f32                    ? CUBLAS_COMPUTE_64F
-                                      : tf32_matmul_allowed() ? CUBLAS_COMPUTE_32F_FAST_TF32
-                                                              : CUBLAS_COMPUTE_32F;
-  const T one = T(1), zero = T(0);
+  using S = typename GemmTypes<T>::Scalar;
+  const cudaDataType_t type = GemmTypes<T>::kData;
+  const cublasComputeType_t compute = GemmTypes<T>::compute();
+  const S one = S(1), zero = S(0);
   AFN_CUBLAS_CHECK(cublasGemmEx(cublas_handle(dev), tb ? CUBLAS_OP_T : CUBLAS_OP_N,
                                 ta ? CUBLAS_OP_T : CUBLAS_OP_N, blas_int(n, op), blas_int(m, op),
                                 blas_int(k, op), &one, b, type, blas_int(tb ? k : n, op), a, type,
@@ -54,7 +85,7 @@ void gemm(int dev, const char* op, bool ta, bool tb, int64_t m, int64_t n, int64
 void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(x.dtype(), "linear", [&](auto tag) {
+  visit_gemm_dtype(x.dtype(), "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t m = x.size(0), in = x.size(1), out = weight.size(0);
     T* py = y.data_ptr<T>();
@@ -68,7 +99,7 @@ void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, cons
 void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weight) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_floating(g.dtype(), "linear_backward_input", [&](auto tag) {
+  visit_gemm_dtype(g.dtype(), "linear_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_input", false, false, g.size(0), weight.size(1), weight.size(0),
             g.data_ptr<T>(), weight.data_ptr<T>(), false, gx.data_ptr<T>());
@@ -78,7 +109,7 @@ void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weig
 void linear_backward_weight(const Tensor& gw, const Tensor& g, const Tensor& x) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_floating(g.dtype(), "linear_backward_weight", [&](auto tag) {
+  visit_gemm_dtype(g.dtype(), "linear_backward_weight", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_weight", true, false, g.size(1), x.size(1), g.size(0),
             g.data_ptr<T>(), x.data_ptr<T>(), false, gw.data_ptr<T>());

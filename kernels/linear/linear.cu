@@ -96,6 +96,8 @@ void launch_column_sum(T* out, const T* g, int64_t M, int64_t cols, T* partials,
 
 template void launch_broadcast_rows<float>(float*, const float*, int64_t, int64_t, cudaStream_t);
 template void launch_broadcast_rows<double>(double*, const double*, int64_t, int64_t, cudaStream_t);
+template void launch_broadcast_rows<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
+                                                   int64_t, cudaStream_t);
 template void launch_column_sum<float>(float*, const float*, int64_t, int64_t, float*, int64_t,
                                        cudaStream_t);
 template void launch_column_sum<double>(double*, const double*, int64_t, int64_t, double*, int64_t,

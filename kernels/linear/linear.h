@@ -1,7 +1,9 @@
 // Launchers of linear's two small kernels (the products themselves are cuBLAS calls in
-// linear.cpp). Contiguous row-major device arrays, T float or double.
+// linear.cpp). Contiguous row-major device arrays, T float or double (and __nv_bfloat16 for
+// launch_broadcast_rows, a copy).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

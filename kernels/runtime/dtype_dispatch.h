@@ -7,6 +7,18 @@
 
 #include "afinar/core/dtype.h"
 
+namespace afinar {
+// The CUDA types of the 16-bit dtypes, for Tensor::data_ptr<T>() in the backend.
+template <>
+struct DTypeOf<__nv_bfloat16> {
+  static constexpr DType value = DType::BF16;
+};
+template <>
+struct DTypeOf<__half> {
+  static constexpr DType value = DType::F16;
+};
+}  // namespace afinar
+
 namespace afinar::cuda {
 
 // Calls fn(TypeTag<T>{}) for every dtype the CUDA backend stores: the CPU's integer and 32/64-bit

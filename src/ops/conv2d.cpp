@@ -69,6 +69,13 @@ Tensor kernel_arg(const Tensor& t) {
   return t.defined() ? t.detach().contiguous() : Tensor();
 }
 
+// Whether the op's kernel takes bf16 itself: cuDNN's convolutions (the CUDA default) do, with
+// float accumulation; the other algorithms, the CPU and the bias compute in float32
+// (float_compute.h).
+bool native_bf16(const Tensor& t, const Conv2dOptions& o) {
+  return t.device().is_cuda() && (o.algo == Conv2dAlgo::Default || o.algo == Conv2dAlgo::Cudnn);
+}
+
 }  // namespace
 
 Conv2dGeometry conv2d_geometry(const Shape& xs, const Shape& ws, const Conv2dOptions& o,
@@ -118,7 +125,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
     AFN_CHECK(bias.shape() == Shape{g.K}, "conv2d: bias must have shape [", g.K,
               "] (the weight's output channels), got ", bias.shape());
   }
-  if (is_bf16(x))
+  if (is_bf16(x) && !(native_bf16(x, options) && !bias.defined()))
     return as_bf16(conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
   Tensor y = empty(output_shape(g), x.dtype(), x.device());
   conv2d_forward_kernels().get(x.device())(y, kernel_arg(x), kernel_arg(weight), kernel_arg(bias),
@@ -134,7 +141,7 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
   const Conv2dGeometry g = conv2d_geometry(input_shape, weight.shape(), options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !native_bf16(grad_output, options))
     return as_bf16(
         conv2d_backward_input(as_float32(grad_output), as_float32(weight), input_shape, options));
   Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device());
@@ -151,7 +158,7 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight_shape, options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !native_bf16(grad_output, options))
     return as_bf16(
         conv2d_backward_weight(as_float32(grad_output), as_float32(x), weight_shape, options));
   Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device());

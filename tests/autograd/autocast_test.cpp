@@ -6,12 +6,18 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <functional>
+#include <string>
+#include <vector>
+
 #include "afinar/ops/conv2d.h"
 #include "afinar/ops/linear.h"
 #include "afinar/ops/loss.h"
 #include "afinar/ops/reduce.h"
 #include "afinar/ops/softmax.h"
 #include "testing/compare.h"
+#include "testing/cuda.h"
 
 namespace afinar {
 namespace {
@@ -97,6 +103,83 @@ TEST(Autocast, GradientsReachFloat32ParametersInFloat32) {
   const Tensor want =
       ops::conv2d_backward_weight(g.to(DType::F32), rounded(x), w.shape(), o).to(DType::BF16);
   testing::expect_identical(w.grad(), want.to(DType::F32), "conv2d weight gradient");
+}
+
+}  // namespace
+}  // namespace afinar
+
+namespace afinar {
+namespace {
+
+// Leaves on the GPU holding t's values.
+Tensor cuda_leaf(const Tensor& t) {
+  return t.defined() ? t.cuda().set_requires_grad(true) : Tensor();
+}
+Tensor cpu_leaf(const Tensor& t) {
+  return t.defined() ? t.clone().set_requires_grad(true) : Tensor();
+}
+
+// The same autocast forward and backward on the GPU and on the CPU: output and gradients agree
+// to two bf16 roundings (2^-7) of their scale: the GPU's own bf16 kernels (cuDNN, cuBLAS) and the
+// CPU's float32 path sum in different orders, which moves a result across a rounding boundary
+// now and then.
+void expect_autocast_matches_cpu(const std::function<Tensor(const std::vector<Tensor>&)>& f,
+                                 const std::vector<Tensor>& inputs, const Tensor& grad_output,
+                                 const std::string& what) {
+  SCOPED_TRACE(what);
+  const double tol = std::ldexp(1.0, -7);
+  std::vector<Tensor> gpu, cpu;
+  for (const Tensor& t : inputs) {
+    gpu.push_back(cuda_leaf(t));
+    cpu.push_back(cpu_leaf(t));
+  }
+  Tensor yg, yc;
+  {
+    AutocastGuard amp(DeviceType::CUDA);
+    yg = f(gpu);
+  }
+  {
+    AutocastGuard amp(DeviceType::CPU);
+    yc = f(cpu);
+  }
+  ASSERT_EQ(yg.dtype(), DType::BF16);
+  EXPECT_LT(testing::max_relative_error(yg.cpu().to(DType::F32), yc.to(DType::F32)), tol);
+  yg.backward(grad_output.to(DType::BF16).cuda());
+  yc.backward(grad_output.to(DType::BF16));
+  for (size_t i = 0; i < inputs.size(); ++i) {
+    if (!inputs[i].defined()) continue;
+    ASSERT_EQ(gpu[i].grad().dtype(), DType::F32) << "input " << i;
+    EXPECT_LT(testing::max_relative_error(gpu[i].grad().cpu(), cpu[i].grad()), tol)
+        << "gradient of input " << i;
+  }
+}
+
+TEST(AutocastCuda, ConvAndLinearMatchTheCpu) {
+  AFN_REQUIRE_CUDA();
+  Generator gen(8);
+  struct ConvCase {
+    Shape x, w;
+    Conv2dOptions o;
+    bool bias;
+  };
+  // cuDNN in bf16 (no bias: 3x3 strided, 3x3, 1x1), and with a bias (the float32 path on the GPU).
+  for (const ConvCase& c :
+       {ConvCase{{2, 3, 9, 7}, {4, 3, 3, 3}, {.stride = 2, .padding = 1}, false},
+        ConvCase{{4, 16, 14, 14}, {32, 16, 3, 3}, {.padding = 1}, false},
+        ConvCase{{3, 64, 7, 7}, {128, 64, 1, 1}, {}, false},
+        ConvCase{{2, 8, 10, 9}, {16, 8, 3, 3}, {.padding = 1}, true}}) {
+    const Tensor x = randn(c.x, DType::F32, gen), w = randn(c.w, DType::F32, gen);
+    const Tensor b = c.bias ? randn({c.w[0]}, DType::F32, gen) : Tensor();
+    const Tensor y = conv2d(x, w, b, c.o);
+    expect_autocast_matches_cpu(
+        [&](const std::vector<Tensor>& in) { return conv2d(in[0], in[1], in[2], c.o); }, {x, w, b},
+        randn(y.shape(), DType::F32, gen), "conv2d " + shape_str(c.x) + " * " + shape_str(c.w));
+  }
+  const Tensor x = randn({5, 37}, DType::F32, gen), w = randn({11, 37}, DType::F32, gen),
+               b = randn({11}, DType::F32, gen);
+  expect_autocast_matches_cpu(
+      [&](const std::vector<Tensor>& in) { return linear(in[0], in[1], in[2]); }, {x, w, b},
+      randn({5, 11}, DType::F32, gen), "linear");
 }
 
 }  // namespace

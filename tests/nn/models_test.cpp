@@ -273,17 +273,18 @@ TEST(ResNet, TrainModeMatchesTorchvision) {
 // Automatic mixed precision against torch.autocast("cpu", dtype=torch.bfloat16) on the same model
 // and input in train mode: bf16 logits, a float32 loss, float32 gradients on the float32
 // parameters, the running statistics.
-TEST(ResNet, AutocastBf16MatchesTorch) {
-  const Tensor x = golden("models_logits", "input").tensor("x");
+void expect_autocast_matches_torch(const Device& device) {
+  const Tensor x = golden("models_logits", "input").tensor("x").to(device);
   const auto c = golden("models_logits", "resnet18_train_bf16");
   const auto f32 = golden("models_logits", "resnet18_train");
   ModulePtr model = filled_model("resnet18");
+  model->to(device);
   model->train();
   Tensor logits, loss;
   {
-    AutocastGuard amp(DeviceType::CPU);
+    AutocastGuard amp(device.type);
     logits = (*model)(x);
-    loss = cross_entropy(logits, c.tensor("target"));
+    loss = cross_entropy(logits, c.tensor("target").to(device));
   }
   ASSERT_EQ(logits.dtype(), DType::BF16);
   ASSERT_EQ(loss.dtype(), DType::F32);
@@ -292,7 +293,7 @@ TEST(ResNet, AutocastBf16MatchesTorch) {
   // implementations wherever their float sums differ in the last bits: about 40 roundings
   // (a conv and a batch norm output per layer) as a random walk, relative to the largest value.
   const double tol = std::ldexp(1.0, -8) * std::sqrt(40.0);
-  const Tensor got = logits.to(DType::F32);
+  const Tensor got = logits.to(DType::F32).cpu();
   const double err_bf16 = testing::max_relative_error(got, c.tensor("logits"));
   const double err_f32 = testing::max_relative_error(got, f32.tensor("logits"));
   EXPECT_LT(err_bf16, tol);
@@ -302,7 +303,7 @@ TEST(ResNet, AutocastBf16MatchesTorch) {
               tol * c.tensor("loss").item<float>());
   for (const auto& [name, b] : model->named_buffers()) {
     if (b.dtype() == DType::F32) {
-      EXPECT_LT(testing::max_relative_error(b, c.tensor(name)), tol) << name;
+      EXPECT_LT(testing::max_relative_error(b.cpu(), c.tensor(name)), tol) << name;
     }
   }
   // Gradients: float32 on float32 parameters. Through 20 bf16 layers they are noise-dominated:
@@ -312,9 +313,19 @@ TEST(ResNet, AutocastBf16MatchesTorch) {
     ASSERT_EQ(p.dtype(), DType::F32) << name;
     if (!c.has("grad_" + name)) continue;
     ASSERT_EQ(p.grad().dtype(), DType::F32) << name;
-    const double err = testing::max_relative_error(p.grad(), c.tensor("grad_" + name));
+    const double err = testing::max_relative_error(p.grad().cpu(), c.tensor("grad_" + name));
     EXPECT_LT(err, name == "fc.bias" ? tol : 0.5) << name;
   }
+}
+
+TEST(ResNet, AutocastBf16MatchesTorch) {
+  expect_autocast_matches_torch(kCPU);
+}
+
+// On the GPU, cuDNN's and cuBLAS's own bf16 kernels against the same torch run.
+TEST(ResNetCuda, AutocastBf16MatchesTorch) {
+  AFN_REQUIRE_CUDA();
+  expect_autocast_matches_torch(testing::kCuda0);
 }
 
 // ResNet's blocks run bn -> (add) -> relu as one fused op unless a forward hook watches the
