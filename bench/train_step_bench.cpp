@@ -9,13 +9,16 @@
 // Modes: full (everything trains), frozen (the backbone frozen, the fc head trains), seed000
 // (seed 000's VGG16: block 5 and a 512 -> 10 Linear head after a global average pool train,
 // recipes/000_vgg16_block5.toml), inference.
-//   TrainStep/<model>_<mode>_b<batch>_cuda        224x224, skipped without a GPU
-//   TrainStep/<model>_<mode>_b<batch>_64px_cpu    small CPU cases that keep the harness tested
+//   TrainStep/<model>_<mode>_b<batch>[_bf16]_cuda      224x224, skipped without a GPU
+//   TrainStep/<model>_<mode>_b<batch>[_bf16]_64px_cpu  small CPU cases that keep the harness
+//                                                      tested
+// _bf16: the forward and the loss under autocast (autograd/autocast.h, the trainer's --amp), as
+// PyTorch's autocast(dtype=torch.bfloat16); the parameters and Adam stay float32.
 // PyTorch twin: bench/torch/train_step.py. One table with both and the ratios:
 //   tools/gpu/train_bench.py            (on the GPU machine)
 //   tools/gpu/train_bench.py --device cpu
-// fp32 only for now: bf16 autocast and channels-last (--amp, --channels-last) are not built yet,
-// so the PyTorch script's bf16+cl rows have no afinar side.
+// Channels-last is not built yet: the PyTorch script's _bf16cl rows (autocast + channels_last,
+// PERF.md's "bf16+cl") have no afinar side; its _bf16 rows are the like-for-like comparison.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -23,6 +26,7 @@
 #include <string>
 #include <vector>
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/allocator.h"
 #include "afinar/nn/freeze.h"
@@ -42,6 +46,7 @@ struct Config {
   std::string model, mode;
   int64_t batch, size;
   Device device;
+  bool bf16 = false;  // autocast
 };
 
 // The parameters that train in `mode`, the rest frozen (requires_grad false).
@@ -74,6 +79,7 @@ void train_step(benchmark::State& state, const Config& c) {
     model->eval();
     step = [&] {
       NoGradGuard no_grad;
+      const AutocastGuard amp(c.device.type, c.bf16);
       benchmark::DoNotOptimize((*model)(x).raw_data_ptr());
     };
   } else {
@@ -81,7 +87,12 @@ void train_step(benchmark::State& state, const Config& c) {
     opt = std::make_unique<optim::Adam>(trainable(*model, c));
     step = [&] {
       opt->zero_grad();
-      cross_entropy((*model)(x), y).backward();
+      Tensor loss;
+      {
+        const AutocastGuard amp(c.device.type, c.bf16);  // the forward and the loss, as torch's
+        loss = cross_entropy((*model)(x), y);
+      }
+      loss.backward();
       opt->step();
     };
   }
@@ -107,20 +118,35 @@ void train_step(benchmark::State& state, const Config& c) {
 const bool registered = [] {
   const Device cuda(DeviceType::CUDA, 0);
   const std::vector<Config> configs = {
-      {"resnet18", "full", 64, 224, cuda},     {"resnet18", "full", 256, 224, cuda},
-      {"resnet18", "frozen", 64, 224, cuda},   {"resnet18", "inference", 256, 224, cuda},
-      {"vgg16", "full", 64, 224, cuda},        {"vgg16", "seed000", 64, 224, cuda},
-      {"vgg16", "inference", 128, 224, cuda},  {"resnet50", "full", 64, 224, cuda},
-      {"resnet18", "full", 16, 64, kCPU},      {"resnet18", "frozen", 16, 64, kCPU},
-      {"resnet18", "inference", 16, 64, kCPU}, {"vgg16", "seed000", 4, 64, kCPU},
+      {"resnet18", "full", 64, 224, cuda},
+      {"resnet18", "full", 256, 224, cuda},
+      {"resnet18", "frozen", 64, 224, cuda},
+      {"resnet18", "inference", 256, 224, cuda},
+      {"vgg16", "full", 64, 224, cuda},
+      {"vgg16", "seed000", 64, 224, cuda},
+      {"vgg16", "inference", 128, 224, cuda},
+      {"resnet50", "full", 64, 224, cuda},
+      {"resnet18", "full", 16, 64, kCPU},
+      {"resnet18", "frozen", 16, 64, kCPU},
+      {"resnet18", "inference", 16, 64, kCPU},
+      {"vgg16", "seed000", 4, 64, kCPU},
+      // PERF.md's bf16 rows.
+      {"resnet18", "full", 256, 224, cuda, true},
+      {"resnet18", "frozen", 256, 224, cuda, true},
+      {"resnet18", "inference", 256, 224, cuda, true},
+      {"vgg16", "full", 64, 224, cuda, true},
+      {"vgg16", "seed000", 64, 224, cuda, true},
+      {"resnet50", "full", 128, 224, cuda, true},
+      {"resnet18", "full", 16, 64, kCPU, true},
   };
   for (const Config& c : configs) {
     const bool gpu = c.device.is_cuda();
     // detail::concat: GCC 12 warns falsely (-Wrestrict) on a chain of std::string +.
+    const std::string precision = c.bf16 ? "_bf16" : "";
     const std::string name =
-        gpu ? detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, "_cuda")
-            : detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, "_", c.size,
-                             "px_cpu");
+        gpu ? detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_cuda")
+            : detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_",
+                             c.size, "px_cpu");
     benchmark::RegisterBenchmark(name.c_str(), train_step, c)
         ->UseManualTime()
         ->Iterations(gpu ? 30 : 5)

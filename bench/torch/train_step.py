@@ -4,8 +4,8 @@ configurations of shared/PERF.md, with the same names as afinar_bench.
 Synthetic data on the device, 10 classes, Adam over the parameters that train, cudnn.benchmark;
 a step is zero_grad(set_to_none), forward, cross_entropy, backward, step (inference: eval mode
 under no_grad), followed by a synchronisation; the median of 30 steps after 8 warm-up steps (CPU:
-5 after 2). The _bf16cl_cuda rows add autocast(bfloat16) and channels_last (afinar has no such
-rows yet). Prints `name<TAB>seconds` per row, as tools/bench/compare.py reads; with --peak a third
+5 after 2). The _bf16 rows run the forward and the loss under autocast(bfloat16); the _bf16cl
+rows add channels_last (PERF.md's "bf16+cl"; afinar has no channels-last rows yet). Prints `name<TAB>seconds` per row, as tools/bench/compare.py reads; with --peak a third
 column, the peak bytes allocated during the timed steps (torch.cuda.max_memory_allocated; "-" on
 the CPU, which PyTorch does not count).
 
@@ -39,14 +39,14 @@ def model_for(arch, mode):
     return model
 
 
-def make_step(arch, mode, batch, size, device, bf16cl):
+def make_step(arch, mode, batch, size, device, precision):
     model = model_for(arch, mode).to(device)
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
     y = (torch.arange(batch) % CLASSES).to(device)
-    if bf16cl:
+    if precision == "bf16cl":
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=bf16cl)
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision != "fp32")
     if mode == "inference":
         model.eval()
 
@@ -84,22 +84,28 @@ def measure(step, device):
     return statistics.median(times), torch.cuda.max_memory_allocated() if gpu else None
 
 
-# (model, mode, batch, size, device, bf16cl), named as bench/train_step_bench.cpp names them.
-CASES = [
-    ("resnet18", "full", 64, 224, "cuda", False), ("resnet18", "full", 256, 224, "cuda", False),
-    ("resnet18", "full", 256, 224, "cuda", True), ("resnet18", "frozen", 64, 224, "cuda", False),
-    ("resnet18", "frozen", 256, 224, "cuda", True), ("resnet18", "inference", 256, 224, "cuda", False),
-    ("resnet18", "inference", 256, 224, "cuda", True), ("vgg16", "full", 64, 224, "cuda", False),
-    ("vgg16", "full", 64, 224, "cuda", True), ("vgg16", "seed000", 64, 224, "cuda", False),
-    ("vgg16", "seed000", 64, 224, "cuda", True), ("vgg16", "inference", 128, 224, "cuda", False),
-    ("resnet50", "full", 64, 224, "cuda", False), ("resnet50", "full", 128, 224, "cuda", True),
-    ("resnet18", "full", 16, 64, "cpu", False), ("resnet18", "frozen", 16, 64, "cpu", False),
-    ("resnet18", "inference", 16, 64, "cpu", False), ("vgg16", "seed000", 4, 64, "cpu", False),
+# (model, mode, batch, size, device), named as bench/train_step_bench.cpp names them; PERF.md's
+# bf16 configurations run as _bf16 (afinar's twin) and _bf16cl (PERF.md's reference).
+FP32 = [
+    ("resnet18", "full", 64, 224, "cuda"), ("resnet18", "full", 256, 224, "cuda"),
+    ("resnet18", "frozen", 64, 224, "cuda"), ("resnet18", "inference", 256, 224, "cuda"),
+    ("vgg16", "full", 64, 224, "cuda"), ("vgg16", "seed000", 64, 224, "cuda"),
+    ("vgg16", "inference", 128, 224, "cuda"), ("resnet50", "full", 64, 224, "cuda"),
+    ("resnet18", "full", 16, 64, "cpu"), ("resnet18", "frozen", 16, 64, "cpu"),
+    ("resnet18", "inference", 16, 64, "cpu"), ("vgg16", "seed000", 4, 64, "cpu"),
 ]
+BF16 = [
+    ("resnet18", "full", 256, 224, "cuda"), ("resnet18", "frozen", 256, 224, "cuda"),
+    ("resnet18", "inference", 256, 224, "cuda"), ("vgg16", "full", 64, 224, "cuda"),
+    ("vgg16", "seed000", 64, 224, "cuda"), ("resnet50", "full", 128, 224, "cuda"),
+]
+CASES = ([c + ("fp32",) for c in FP32] + [c + ("bf16",) for c in BF16] +
+         [c + ("bf16cl",) for c in BF16] + [("resnet18", "full", 16, 64, "cpu", "bf16")])
 
 
-def name_of(arch, mode, batch, size, device, bf16cl):
-    suffix = ("_bf16cl" if bf16cl else "") + ("_cuda" if device == "cuda" else "_%dpx_cpu" % size)
+def name_of(arch, mode, batch, size, device, precision):
+    suffix = ("" if precision == "fp32" else "_" + precision)
+    suffix += "_cuda" if device == "cuda" else "_%dpx_cpu" % size
     return "TrainStep/%s_%s_b%d%s" % (arch, mode, batch, suffix)
 
 
