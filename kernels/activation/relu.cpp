@@ -3,6 +3,7 @@
 
 #include "afinar/ops/activation.h"
 #include "runtime/context.h"
+#include "runtime/dtype_dispatch.h"
 
 namespace afinar::cuda {
 
@@ -11,7 +12,7 @@ namespace {
 void relu_forward(const Tensor& y, const Tensor& x) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(x.dtype(), "relu", [&](auto tag) {
+  visit_floating_or_bf16(x.dtype(), "relu", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_relu_forward<T>(y.data_ptr<T>(), x.data_ptr<T>(), x.numel(), compute_stream(dev));
   });
@@ -20,7 +21,7 @@ void relu_forward(const Tensor& y, const Tensor& x) {
 void relu_backward(const Tensor& gi, const Tensor& go, const Tensor& y) {
   const int dev = y.device().index;
   DeviceGuard guard(dev);
-  visit_floating(y.dtype(), "relu_backward", [&](auto tag) {
+  visit_floating_or_bf16(y.dtype(), "relu_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_relu_backward<T>(gi.data_ptr<T>(), go.data_ptr<T>(), y.data_ptr<T>(), y.numel(),
                             compute_stream(dev));

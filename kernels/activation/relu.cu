@@ -35,5 +35,9 @@ template void launch_relu_backward<float>(float*, const float*, const float*, in
                                           cudaStream_t);
 template void launch_relu_backward<double>(double*, const double*, const double*, int64_t,
                                            cudaStream_t);
+template void launch_relu_forward<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
+                                                 cudaStream_t);
+template void launch_relu_backward<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*,
+                                                  const __nv_bfloat16*, int64_t, cudaStream_t);
 
 }  // namespace afinar::cuda

@@ -1,6 +1,8 @@
-// Launchers of the relu kernels (contiguous device arrays of n elements; T float/double).
+// Launchers of the relu kernels (contiguous device arrays of n elements; T float, double or
+// __nv_bfloat16).
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

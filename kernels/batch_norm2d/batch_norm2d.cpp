@@ -4,6 +4,7 @@
 
 #include "afinar/ops/batch_norm2d.h"
 #include "runtime/context.h"
+#include "runtime/dtype_dispatch.h"
 
 namespace afinar::cuda {
 
@@ -22,17 +23,18 @@ Tensor workspace(int64_t C, const Device& device) {
 void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
   const int dev = a.x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(a.x.dtype(), "batch_norm2d", [&](auto tag) {
+  visit_floating_or_bf16(a.x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using P = bn_param_t<T>;
     BatchNormForwardParams<T> p{};
     p.y = ptr_or_null<T>(a.y);
-    p.mean = ptr_or_null<T>(a.mean);
-    p.invstd = ptr_or_null<T>(a.invstd);
+    p.mean = ptr_or_null<P>(a.mean);
+    p.invstd = ptr_or_null<P>(a.invstd);
     p.x = a.x.data_ptr<T>();
-    p.weight = ptr_or_null<T>(a.weight);
-    p.bias = ptr_or_null<T>(a.bias);
-    p.running_mean = ptr_or_null<T>(a.running_mean);
-    p.running_var = ptr_or_null<T>(a.running_var);
+    p.weight = ptr_or_null<P>(a.weight);
+    p.bias = ptr_or_null<P>(a.bias);
+    p.running_mean = ptr_or_null<P>(a.running_mean);
+    p.running_var = ptr_or_null<P>(a.running_var);
     p.N = a.x.size(0);
     p.C = a.x.size(1);
     p.HW = a.x.size(2) * a.x.size(3);
@@ -52,17 +54,18 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
 void batch_norm2d_backward(const ops::BatchNorm2dBackwardArgs& a) {
   const int dev = a.x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(a.x.dtype(), "batch_norm2d_backward", [&](auto tag) {
+  visit_floating_or_bf16(a.x.dtype(), "batch_norm2d_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using P = bn_param_t<T>;
     BatchNormBackwardParams<T> p{};
     p.grad_input = ptr_or_null<T>(a.grad_input);
-    p.grad_weight = ptr_or_null<T>(a.grad_weight);
-    p.grad_bias = ptr_or_null<T>(a.grad_bias);
+    p.grad_weight = ptr_or_null<P>(a.grad_weight);
+    p.grad_bias = ptr_or_null<P>(a.grad_bias);
     p.grad_output = a.grad_output.data_ptr<T>();
     p.x = a.x.data_ptr<T>();
-    p.weight = ptr_or_null<T>(a.weight);
-    p.mean = a.mean.data_ptr<T>();
-    p.invstd = a.invstd.data_ptr<T>();
+    p.weight = ptr_or_null<P>(a.weight);
+    p.mean = a.mean.data_ptr<P>();
+    p.invstd = a.invstd.data_ptr<P>();
     p.N = a.x.size(0);
     p.C = a.x.size(1);
     p.HW = a.x.size(2) * a.x.size(3);

@@ -19,6 +19,9 @@
 //      β - μ·scale; block 0 of each channel writes mean / invstd and updates the running
 //      statistics with the CPU's double expressions. The pass walks its rows in the reverse order
 //      of pass 1, so the rows pass 1 read last are still in L2 when they are read again.
+// bf16 activations (autocast): loaded as bf16, computed in float (A = bn_param_t<T>, float for
+//   bf16 and float, double for double), the parameters and statistics float; where the unfused
+//   ops would round (after bn, before the residual add) the kernel rounds too.
 // Eval forward: normalize from the running statistics (1 read + 1 write).
 // Epilogue (batch_norm2d_add_relu): normalize adds the residual and applies relu before its
 // store, so relu(bn(x) + r) costs one more read instead of bn + add + relu's 4 more passes.
@@ -148,26 +151,27 @@ __device__ __forceinline__ void block_sum2(double& a, double& b) {
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_stats_kernel(const T* __restrict__ x, Plan p, double* __restrict__ partials) {
+  using A = bn_param_t<T>;
   const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
   int64_t cnt = 0;
-  T mean = 0, m2 = 0;
+  A mean = 0, m2 = 0;
   for_each_pack<V, false>(p, c, s, [&](int64_t off) {
     const Pack<T, V> v = load<T, V>(x + off);
-    T sum = 0;
+    A sum = 0;
 #pragma unroll
-    for (int k = 0; k < V; ++k) sum += v.v[k];
-    const T pm = sum * (T(1) / T(V));  // V is a power of two: exact
-    T pq = 0;
+    for (int k = 0; k < V; ++k) sum += A(v.v[k]);
+    const A pm = sum * (A(1) / A(V));  // V is a power of two: exact
+    A pq = 0;
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      const T d = v.v[k] - pm;
+      const A d = A(v.v[k]) - pm;
       pq += d * d;
     }
     const int64_t n_new = cnt + V;
-    const T r = T(V) / T(n_new);
-    const T delta = pm - mean;
+    const A r = A(V) / A(n_new);
+    const A delta = pm - mean;
     mean += delta * r;
-    m2 += pq + delta * delta * T(cnt) * r;
+    m2 += pq + delta * delta * A(cnt) * r;
     cnt = n_new;
   });
   double n = double(cnt), m = double(mean), q = double(m2);
@@ -184,31 +188,31 @@ __global__ void __launch_bounds__(kThreads, 8)
 // eval: the running statistics). With `outputs`, also writes mean / invstd and updates the
 // running statistics (the CPU's double expressions; an empty batch leaves them alone). Exactly
 // one thread per channel may pass outputs = true.
-template <typename T>
+template <typename T, typename A = bn_param_t<T>>
 __device__ __forceinline__ void finalize_channel(const BatchNormForwardParams<T>& p, int64_t c,
                                                  double n, double m, double q, bool outputs,
-                                                 T& scale, T& shift) {
+                                                 A& scale, A& shift) {
   double mean, var;
   if (p.training) {
     mean = m;
     var = n > 0 ? q / n : 0.0;
     const double n_total = double(p.N * p.HW), mom = p.momentum;
     if (outputs && n_total > 0) {
-      if (p.running_mean) p.running_mean[c] = T((1 - mom) * double(p.running_mean[c]) + mom * mean);
+      if (p.running_mean) p.running_mean[c] = A((1 - mom) * double(p.running_mean[c]) + mom * mean);
       if (p.running_var)
         p.running_var[c] =
-            T((1 - mom) * double(p.running_var[c]) + mom * var * n_total / (n_total - 1));
+            A((1 - mom) * double(p.running_var[c]) + mom * var * n_total / (n_total - 1));
     }
   } else {
     mean = double(p.running_mean[c]);
     var = double(p.running_var[c]);
   }
   const double invstd = 1.0 / sqrt(var + p.eps);
-  if (outputs && p.mean) p.mean[c] = T(mean);
-  if (outputs && p.invstd) p.invstd[c] = T(invstd);
+  if (outputs && p.mean) p.mean[c] = A(mean);
+  if (outputs && p.invstd) p.invstd[c] = A(invstd);
   const double sc = (p.weight ? double(p.weight[c]) : 1.0) * invstd;
-  scale = T(sc);
-  shift = T((p.bias ? double(p.bias[c]) : 0.0) - mean * sc);
+  scale = A(sc);
+  shift = A((p.bias ? double(p.bias[c]) : 0.0) - mean * sc);
 }
 
 // Merges channel c's S partials over the block (valid in thread 0); every thread must call it.
@@ -234,7 +238,7 @@ __global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, 
         const double* ps = partials + (c * S + s) * 3;
         merge(n, m, q, ps[0], ps[1], ps[2]);
       }
-    T scale, shift;
+    bn_param_t<T> scale, shift;
     finalize_channel(p, c, n, m, q, /*outputs=*/true, scale, shift);
   }
 }
@@ -247,30 +251,35 @@ template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_normalize_kernel(BatchNormForwardParams<T> p, const double* __restrict__ partials,
                         int S_stats, Plan plan) {
+  using A = bn_param_t<T>;
   const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
-  __shared__ T coef[2];
+  __shared__ A coef[2];
   double n = 0, m = 0, q = 0;
   if (p.training) merge_partials(partials, S_stats, c, n, m, q);
   if (threadIdx.x == 0) finalize_channel(p, c, n, m, q, s == 0, coef[0], coef[1]);
   __syncthreads();
-  const T sc = coef[0], sh = coef[1];
+  const A sc = coef[0], sh = coef[1];
   const T* __restrict__ x = p.x;
   const T* __restrict__ res = p.residual;
   T* __restrict__ y = p.y;
   const bool relu = p.relu;
   for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
     Pack<T, V> v = load<T, V>(x + off);
+    A a[V];
 #pragma unroll
-    for (int k = 0; k < V; ++k) v.v[k] = v.v[k] * sc + sh;
+    for (int k = 0; k < V; ++k) a[k] = A(v.v[k]) * sc + sh;
     if (res) {
+      // bn's output rounded to T first, as the unfused ops store it (a no-op for float / double)
       const Pack<T, V> r = load<T, V>(res + off);
 #pragma unroll
-      for (int k = 0; k < V; ++k) v.v[k] += r.v[k];
+      for (int k = 0; k < V; ++k) a[k] = A(T(a[k])) + A(r.v[k]);
     }
-    if (relu) {
+    if (relu) {  // relu commutes with the final rounding
 #pragma unroll
-      for (int k = 0; k < V; ++k) v.v[k] = relu_value(v.v[k]);
+      for (int k = 0; k < V; ++k) a[k] = relu_value(a[k]);
     }
+#pragma unroll
+    for (int k = 0; k < V; ++k) v.v[k] = T(a[k]);
     store<T, V>(y + off, v);
   });
 }
@@ -280,16 +289,18 @@ __global__ void __launch_bounds__(kThreads, 8)
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_backward_reduce_kernel(const T* __restrict__ g, const T* __restrict__ x,
-                              const T* __restrict__ mean, Plan p, double* __restrict__ partials) {
+                              const bn_param_t<T>* __restrict__ mean, Plan p,
+                              double* __restrict__ partials) {
+  using A = bn_param_t<T>;
   const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
-  const T mu = mean[c];
-  T sg = 0, sgx = 0;  // Σ g, Σ g·(x - μ)
+  const A mu = mean[c];
+  A sg = 0, sgx = 0;  // Σ g, Σ g·(x - μ)
   for_each_pack<V, false>(p, c, s, [&](int64_t off) {
     const Pack<T, V> gv = load<T, V>(g + off), xv = load<T, V>(x + off);
 #pragma unroll
     for (int k = 0; k < V; ++k) {
-      sg += gv.v[k];
-      sgx += gv.v[k] * (xv.v[k] - mu);
+      sg += A(gv.v[k]);
+      sgx += A(gv.v[k]) * (A(xv.v[k]) - mu);
     }
   });
   double a = double(sg), b = double(sgx);
@@ -302,18 +313,18 @@ __global__ void __launch_bounds__(kThreads, 8)
 
 // Channel c's dL/dx coefficients {k = γ·invstd, mean(g), invstd·mean(g·x̂), μ} from its sums
 // (the CPU's double expressions); with `outputs`, also dL/dγ and dL/dβ.
-template <typename T>
+template <typename T, typename A = bn_param_t<T>>
 __device__ __forceinline__ void backward_channel(const BatchNormBackwardParams<T>& p, int64_t c,
                                                  double sum_g, double sum_gxmu, bool outputs,
-                                                 T* coef) {
+                                                 A* coef) {
   const double n = double(p.N * p.HW);
   const double invstd = double(p.invstd[c]);
   const double sum_gxhat = sum_gxmu * invstd;
-  if (outputs && p.grad_weight) p.grad_weight[c] = T(sum_gxhat);
-  if (outputs && p.grad_bias) p.grad_bias[c] = T(sum_g);
-  coef[0] = T((p.weight ? double(p.weight[c]) : 1.0) * invstd);
-  coef[1] = T(n > 0 ? sum_g / n : 0.0);
-  coef[2] = T(n > 0 ? invstd * sum_gxhat / n : 0.0);
+  if (outputs && p.grad_weight) p.grad_weight[c] = A(sum_gxhat);
+  if (outputs && p.grad_bias) p.grad_bias[c] = A(sum_g);
+  coef[0] = A((p.weight ? double(p.weight[c]) : 1.0) * invstd);
+  coef[1] = A(n > 0 ? sum_g / n : 0.0);
+  coef[2] = A(n > 0 ? invstd * sum_gxhat / n : 0.0);
   coef[3] = p.mean[c];
 }
 
@@ -339,7 +350,7 @@ __global__ void bn_backward_finalize_kernel(const double* __restrict__ partials,
         sum_g += partials[(c * S + s) * 2];
         sum_gxmu += partials[(c * S + s) * 2 + 1];
       }
-    T coef[4];
+    bn_param_t<T> coef[4];
     backward_channel(p, c, sum_g, sum_gxmu, /*outputs=*/true, coef);
   }
 }
@@ -350,13 +361,14 @@ template <typename T, int V, bool kTraining>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_backward_input_kernel(BatchNormBackwardParams<T> p, const double* __restrict__ partials,
                              int S_sums, bool have_sums, Plan plan) {
+  using A = bn_param_t<T>;
   const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
-  __shared__ T coef[4];
+  __shared__ A coef[4];
   double a = 0, b = 0;
   if (have_sums) sum_partials(partials, S_sums, c, a, b);
   if (threadIdx.x == 0) backward_channel(p, c, a, b, s == 0, coef);
   __syncthreads();
-  const T k = coef[0], mean_g = coef[1], c_x = coef[2], mu = coef[3];
+  const A k = coef[0], mean_g = coef[1], c_x = coef[2], mu = coef[3];
   const T* __restrict__ g = p.grad_output;
   const T* __restrict__ x = p.x;
   T* __restrict__ gx = p.grad_input;
@@ -365,10 +377,10 @@ __global__ void __launch_bounds__(kThreads, 8)
     if constexpr (kTraining) {
       const Pack<T, V> xv = load<T, V>(x + off);
 #pragma unroll
-      for (int j = 0; j < V; ++j) gv.v[j] = k * (gv.v[j] - mean_g - (xv.v[j] - mu) * c_x);
+      for (int j = 0; j < V; ++j) gv.v[j] = T(k * (A(gv.v[j]) - mean_g - (A(xv.v[j]) - mu) * c_x));
     } else {
 #pragma unroll
-      for (int j = 0; j < V; ++j) gv.v[j] = gv.v[j] * k;
+      for (int j = 0; j < V; ++j) gv.v[j] = T(A(gv.v[j]) * k);
     }
     store<T, V>(gx + off, gv);
   });
@@ -561,5 +573,9 @@ template void launch_batch_norm_backward<float>(const BatchNormBackwardParams<fl
                                                 cudaStream_t);
 template void launch_batch_norm_backward<double>(const BatchNormBackwardParams<double>&, void*,
                                                  cudaStream_t);
+template void launch_batch_norm_forward<__nv_bfloat16>(const BatchNormForwardParams<__nv_bfloat16>&,
+                                                       void*, cudaStream_t);
+template void launch_batch_norm_backward<__nv_bfloat16>(
+    const BatchNormBackwardParams<__nv_bfloat16>&, void*, cudaStream_t);
 
 }  // namespace afinar::cuda

@@ -1,9 +1,12 @@
 // Launchers of the batch_norm2d kernels (contiguous device arrays: x, y, g [N, C, H·W]; the rest
-// [C]; T float or double). Null pointers mean what undefined tensors mean in
+// [C]). T, the activations' type, is float, double or __nv_bfloat16; the parameters and
+// statistics have type P = bn_param_t<T>: T itself, float for bf16 (autocast's mixed batch norm,
+// which also computes in float). Null pointers mean what undefined tensors mean in
 // include/afinar/ops/batch_norm2d.h: no weight (γ = 1), no bias (β = 0), no running statistics,
 // an output not computed.
 #pragma once
 
+#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
@@ -12,10 +15,24 @@
 namespace afinar::cuda {
 
 template <typename T>
+struct BnParam {
+  using type = T;
+};
+template <>
+struct BnParam<__nv_bfloat16> {
+  using type = float;
+};
+template <typename T>
+using bn_param_t = typename BnParam<T>::type;
+
+template <typename T>
 struct BatchNormForwardParams {
-  T *y, *mean, *invstd;           // outputs
-  const T *x, *weight, *bias;     // inputs
-  T *running_mean, *running_var;  // read in eval, updated in place in training
+  using P = bn_param_t<T>;
+  T* y;  // outputs
+  P *mean, *invstd;
+  const T* x;  // inputs
+  const P *weight, *bias;
+  P *running_mean, *running_var;  // read in eval, updated in place in training
   int64_t N, C, HW;
   bool training;
   double momentum, eps;
@@ -25,8 +42,11 @@ struct BatchNormForwardParams {
 
 template <typename T>
 struct BatchNormBackwardParams {
-  T *grad_input, *grad_weight, *grad_bias;  // outputs, each may be null
-  const T *grad_output, *x, *weight, *mean, *invstd;
+  using P = bn_param_t<T>;
+  T* grad_input;  // outputs, each may be null
+  P *grad_weight, *grad_bias;
+  const T *grad_output, *x;
+  const P *weight, *mean, *invstd;
   int64_t N, C, HW;
   bool training;
 };

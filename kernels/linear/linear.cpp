@@ -52,13 +52,6 @@ struct GemmTypes<__nv_bfloat16> {
   static cublasComputeType_t compute() { return CUBLAS_COMPUTE_32F; }
 };
 
-// Calls fn(TypeTag<T>{}) for the dtypes the GEMMs take.
-template <typename Fn>
-void visit_gemm_dtype(DType t, const char* op, Fn&& fn) {
-  if (t == DType::BF16) return fn(TypeTag<__nv_bfloat16>{});
-  visit_floating(t, op, fn);
-}
-
 // Row-major C [m,n] = op(A) [m,k] · op(B) [k,n] (+ C when accumulate), dense leading dimensions.
 // Row-major C is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS gets B first, then A, same transposes.
 // Empty products are handled here (cuBLAS wants k ≥ 1): C = 0, or C unchanged when accumulating.
@@ -85,7 +78,7 @@ void gemm(int dev, const char* op, bool ta, bool tb, int64_t m, int64_t n, int64
 void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_gemm_dtype(x.dtype(), "linear", [&](auto tag) {
+  visit_floating_or_bf16(x.dtype(), "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t m = x.size(0), in = x.size(1), out = weight.size(0);
     T* py = y.data_ptr<T>();
@@ -99,7 +92,7 @@ void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, cons
 void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weight) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_gemm_dtype(g.dtype(), "linear_backward_input", [&](auto tag) {
+  visit_floating_or_bf16(g.dtype(), "linear_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_input", false, false, g.size(0), weight.size(1), weight.size(0),
             g.data_ptr<T>(), weight.data_ptr<T>(), false, gx.data_ptr<T>());
@@ -109,7 +102,7 @@ void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weig
 void linear_backward_weight(const Tensor& gw, const Tensor& g, const Tensor& x) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_gemm_dtype(g.dtype(), "linear_backward_weight", [&](auto tag) {
+  visit_floating_or_bf16(g.dtype(), "linear_backward_weight", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_weight", true, false, g.size(1), x.size(1), g.size(0),
             g.data_ptr<T>(), x.data_ptr<T>(), false, gw.data_ptr<T>());

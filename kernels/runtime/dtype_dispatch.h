@@ -5,6 +5,8 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <utility>
+
 #include "afinar/core/dtype.h"
 
 namespace afinar {
@@ -43,6 +45,14 @@ decltype(auto) visit_dtype(DType t, const char* op, Fn&& fn) {
       return fn(TypeTag<__half>{});
   }
   AFN_FAIL(op, ": unknown dtype ", static_cast<int>(t));
+}
+
+// Calls fn(TypeTag<T>{}) for the floating types a CUDA kernel computes: float, double and, for
+// autocast, __nv_bfloat16 (computed in float).
+template <typename Fn>
+decltype(auto) visit_floating_or_bf16(DType t, const char* op, Fn&& fn) {
+  if (t == DType::BF16) return fn(TypeTag<__nv_bfloat16>{});
+  return visit_floating(t, op, std::forward<Fn>(fn));
 }
 
 }  // namespace afinar::cuda

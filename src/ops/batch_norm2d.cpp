@@ -4,6 +4,8 @@
 // fusion saves passes (bn, add, relu: 8 passes over the data -> 4), the backward would save one.
 #include "afinar/ops/batch_norm2d.h"
 
+#include <initializer_list>
+
 #include "afinar/ops/activation.h"
 #include "afinar/ops/check_args.h"
 #include "afinar/ops/elementwise.h"
@@ -27,6 +29,20 @@ void check_per_channel(const Tensor& t, const Tensor& x, const char* op, const c
             x.device());
   AFN_CHECK(t.size(0) == x.size(1), op, ": ", arg, " has ", t.size(0), " elements but input has ",
             x.size(1), " channels (input shape ", x.shape(), ")");
+}
+
+// bf16 activations whose kernel takes them as they are: the GPU's, with float32 (or no)
+// parameters and statistics. Anything else with bf16 computes in float32 (float_compute.h).
+bool native_bf16(const Tensor& x, std::initializer_list<Tensor> per_channel) {
+  if (!is_bf16(x) || !x.device().is_cuda()) return false;
+  for (const Tensor& t : per_channel)
+    if (t.defined() && t.dtype() != DType::F32) return false;
+  return true;
+}
+
+// The dtype of the statistics and parameters' gradients for activations of dtype `t`.
+DType per_channel_dtype(DType t) {
+  return t == DType::BF16 ? DType::F32 : t;
 }
 
 Tensor contiguous_or_none(const Tensor& t) {
@@ -64,7 +80,7 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
               "(training=false)");
   }
 
-  if (is_bf16(x)) {
+  if (is_bf16(x) && !native_bf16(x, {weight, bias, running_mean, running_var})) {
     // In float32 (float_compute.h); bf16 running statistics are updated through their copies.
     // The epilogue runs on the bf16 result with the bf16 ops, so that every rounding of the
     // unfused bn -> add -> relu happens here too (bit for bit the same values).
@@ -81,8 +97,8 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
   const int64_t c = x.size(1);
   BatchNorm2dForwardArgs a;
   a.y = empty(x.shape(), x.dtype(), x.device());
-  a.mean = empty({c}, x.dtype(), x.device());
-  a.invstd = empty({c}, x.dtype(), x.device());
+  a.mean = empty({c}, per_channel_dtype(x.dtype()), x.device());
+  a.invstd = empty({c}, per_channel_dtype(x.dtype()), x.device());
   a.x = x.detach().contiguous();
   a.weight = contiguous_or_none(weight);
   a.bias = contiguous_or_none(bias);
@@ -118,7 +134,7 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
   check_per_channel(invstd, x, op, "invstd");
 
   if (output_mask == std::array<bool, 4>{}) return {};
-  if (is_bf16(x)) {
+  if (is_bf16(x) && !native_bf16(x, {weight, mean, invstd})) {
     BatchNorm2dGrads grads = batch_norm2d_backward(
         as_float32(grad_output), as_float32(x), as_float32(weight), as_float32(mean),
         as_float32(invstd), training, output_mask, as_float32(relu_output));
@@ -139,8 +155,8 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
   const int64_t c = x.size(1);
   BatchNorm2dBackwardArgs a;
   if (output_mask[0]) a.grad_input = empty(x.shape(), x.dtype(), x.device());
-  if (output_mask[1]) a.grad_weight = empty({c}, x.dtype(), x.device());
-  if (output_mask[2]) a.grad_bias = empty({c}, x.dtype(), x.device());
+  if (output_mask[1]) a.grad_weight = empty({c}, per_channel_dtype(x.dtype()), x.device());
+  if (output_mask[2]) a.grad_bias = empty({c}, per_channel_dtype(x.dtype()), x.device());
   a.grad_output = g.detach().contiguous();
   a.x = x.detach().contiguous();
   a.weight = contiguous_or_none(weight);

@@ -66,13 +66,13 @@ namespace {
 TEST(ReluCuda, MatchesReference) {
   AFN_REQUIRE_CUDA();
   Generator gen(23);
-  for (DType t : {DType::F32, DType::F64}) {
+  for (DType t : {DType::F32, DType::F64, DType::BF16}) {
     for (int64_t n : {1, 7, 4099, (1 << 20) + 1}) {
       // The edge values of relu_rule.h in the first elements (the vectorised body).
       std::vector<double> xv = randn({n}, DType::F64, gen).to_vector<double>();
       const double edges[] = {std::nan(""), -0.0, 0.0, -INFINITY};
       for (size_t i = 0; i < std::min<size_t>(xv.size(), 4); ++i) xv[i] = edges[i];
-      Tensor x = from_vector<double>(xv, {n}).to(t), g = randn({n}, t, gen);
+      Tensor x = from_vector<double>(xv, {n}).to(t), g = randn({n}, DType::F64, gen).to(t);
       Tensor gx = x.cuda().set_requires_grad(true);
       Tensor y = relu(gx);
       testing::expect_identical(y.cpu(), relu(x), "relu forward");
