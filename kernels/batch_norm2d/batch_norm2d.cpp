@@ -25,7 +25,7 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
   DeviceGuard guard(dev);
   visit_floating_or_bf16(a.x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using P = bn_param_t<T>;
+    using P = compute_t<T>;
     BatchNormForwardParams<T> p{};
     p.y = ptr_or_null<T>(a.y);
     p.mean = ptr_or_null<P>(a.mean);
@@ -56,7 +56,7 @@ void batch_norm2d_backward(const ops::BatchNorm2dBackwardArgs& a) {
   DeviceGuard guard(dev);
   visit_floating_or_bf16(a.x.dtype(), "batch_norm2d_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    using P = bn_param_t<T>;
+    using P = compute_t<T>;
     BatchNormBackwardParams<T> p{};
     p.grad_input = ptr_or_null<T>(a.grad_input);
     p.grad_weight = ptr_or_null<P>(a.grad_weight);

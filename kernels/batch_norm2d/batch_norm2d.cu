@@ -19,7 +19,7 @@
 //      β - μ·scale; block 0 of each channel writes mean / invstd and updates the running
 //      statistics with the CPU's double expressions. The pass walks its rows in the reverse order
 //      of pass 1, so the rows pass 1 read last are still in L2 when they are read again.
-// bf16 activations (autocast): loaded as bf16, computed in float (A = bn_param_t<T>, float for
+// bf16 activations (autocast): loaded as bf16, computed in float (A = compute_t<T>, float for
 //   bf16 and float, double for double), the parameters and statistics float; where the unfused
 //   ops would round (after bn, before the residual add) the kernel rounds too.
 // Eval forward: normalize from the running statistics (1 read + 1 write).
@@ -151,7 +151,7 @@ __device__ __forceinline__ void block_sum2(double& a, double& b) {
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_stats_kernel(const T* __restrict__ x, Plan p, double* __restrict__ partials) {
-  using A = bn_param_t<T>;
+  using A = compute_t<T>;
   const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
   int64_t cnt = 0;
   A mean = 0, m2 = 0;
@@ -188,7 +188,7 @@ __global__ void __launch_bounds__(kThreads, 8)
 // eval: the running statistics). With `outputs`, also writes mean / invstd and updates the
 // running statistics (the CPU's double expressions; an empty batch leaves them alone). Exactly
 // one thread per channel may pass outputs = true.
-template <typename T, typename A = bn_param_t<T>>
+template <typename T, typename A = compute_t<T>>
 __device__ __forceinline__ void finalize_channel(const BatchNormForwardParams<T>& p, int64_t c,
                                                  double n, double m, double q, bool outputs,
                                                  A& scale, A& shift) {
@@ -238,7 +238,7 @@ __global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, 
         const double* ps = partials + (c * S + s) * 3;
         merge(n, m, q, ps[0], ps[1], ps[2]);
       }
-    bn_param_t<T> scale, shift;
+    compute_t<T> scale, shift;
     finalize_channel(p, c, n, m, q, /*outputs=*/true, scale, shift);
   }
 }
@@ -251,7 +251,7 @@ template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_normalize_kernel(BatchNormForwardParams<T> p, const double* __restrict__ partials,
                         int S_stats, Plan plan) {
-  using A = bn_param_t<T>;
+  using A = compute_t<T>;
   const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
   __shared__ A coef[2];
   double n = 0, m = 0, q = 0;
@@ -289,9 +289,9 @@ __global__ void __launch_bounds__(kThreads, 8)
 template <typename T, int V>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_backward_reduce_kernel(const T* __restrict__ g, const T* __restrict__ x,
-                              const bn_param_t<T>* __restrict__ mean, Plan p,
+                              const compute_t<T>* __restrict__ mean, Plan p,
                               double* __restrict__ partials) {
-  using A = bn_param_t<T>;
+  using A = compute_t<T>;
   const int64_t c = blockIdx.x / unsigned(p.S), s = blockIdx.x % unsigned(p.S);
   const A mu = mean[c];
   A sg = 0, sgx = 0;  // Σ g, Σ g·(x - μ)
@@ -313,7 +313,7 @@ __global__ void __launch_bounds__(kThreads, 8)
 
 // Channel c's dL/dx coefficients {k = γ·invstd, mean(g), invstd·mean(g·x̂), μ} from its sums
 // (the CPU's double expressions); with `outputs`, also dL/dγ and dL/dβ.
-template <typename T, typename A = bn_param_t<T>>
+template <typename T, typename A = compute_t<T>>
 __device__ __forceinline__ void backward_channel(const BatchNormBackwardParams<T>& p, int64_t c,
                                                  double sum_g, double sum_gxmu, bool outputs,
                                                  A* coef) {
@@ -350,7 +350,7 @@ __global__ void bn_backward_finalize_kernel(const double* __restrict__ partials,
         sum_g += partials[(c * S + s) * 2];
         sum_gxmu += partials[(c * S + s) * 2 + 1];
       }
-    bn_param_t<T> coef[4];
+    compute_t<T> coef[4];
     backward_channel(p, c, sum_g, sum_gxmu, /*outputs=*/true, coef);
   }
 }
@@ -361,7 +361,7 @@ template <typename T, int V, bool kTraining>
 __global__ void __launch_bounds__(kThreads, 8)
     bn_backward_input_kernel(BatchNormBackwardParams<T> p, const double* __restrict__ partials,
                              int S_sums, bool have_sums, Plan plan) {
-  using A = bn_param_t<T>;
+  using A = compute_t<T>;
   const int64_t c = blockIdx.x / unsigned(plan.S), s = blockIdx.x % unsigned(plan.S);
   __shared__ A coef[4];
   double a = 0, b = 0;

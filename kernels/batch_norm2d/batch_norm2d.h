@@ -1,33 +1,23 @@
 // Launchers of the batch_norm2d kernels (contiguous device arrays: x, y, g [N, C, H·W]; the rest
 // [C]). T, the activations' type, is float, double or __nv_bfloat16; the parameters and
-// statistics have type P = bn_param_t<T>: T itself, float for bf16 (autocast's mixed batch norm,
-// which also computes in float). Null pointers mean what undefined tensors mean in
-// include/afinar/ops/batch_norm2d.h: no weight (γ = 1), no bias (β = 0), no running statistics,
-// an output not computed.
+// statistics have type P = compute_t<T> (runtime/compute_type.h): T itself, float for bf16
+// (autocast's mixed batch norm, which also computes in float). Null pointers mean what undefined
+// tensors mean in include/afinar/ops/batch_norm2d.h: no weight (γ = 1), no bias (β = 0), no running
+// statistics, an output not computed.
 #pragma once
 
-#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstddef>
 #include <cstdint>
 
+#include "runtime/compute_type.h"
+
 namespace afinar::cuda {
 
 template <typename T>
-struct BnParam {
-  using type = T;
-};
-template <>
-struct BnParam<__nv_bfloat16> {
-  using type = float;
-};
-template <typename T>
-using bn_param_t = typename BnParam<T>::type;
-
-template <typename T>
 struct BatchNormForwardParams {
-  using P = bn_param_t<T>;
+  using P = compute_t<T>;
   T* y;  // outputs
   P *mean, *invstd;
   const T* x;  // inputs
@@ -42,7 +32,7 @@ struct BatchNormForwardParams {
 
 template <typename T>
 struct BatchNormBackwardParams {
-  using P = bn_param_t<T>;
+  using P = compute_t<T>;
   T* grad_input;  // outputs, each may be null
   P *grad_weight, *grad_bias;
   const T *grad_output, *x;

@@ -1,4 +1,6 @@
 // Elementwise add / mul / affine: memory-bound maps with 16-byte loads and stores (common.cuh).
+// bf16 elements compute in float (A = compute_t<T>) with float scalars and round once, as
+// PyTorch's bf16 kernels; for float and double A is T and the expressions are unchanged.
 // Benchmark: bench/elementwise_bench.cpp reports GB/s against the device-to-device copy rate.
 #include "common.cuh"
 #include "elementwise/elementwise.h"
@@ -7,24 +9,25 @@
 namespace afinar::cuda {
 
 namespace {
-template <typename T>
+template <typename T, typename A = compute_t<T>>
 struct Axpby {
-  T alpha;
-  __device__ T operator()(T a, T b) const { return a + alpha * b; }
+  A alpha;
+  __device__ T operator()(T a, T b) const { return T(A(a) + alpha * A(b)); }
 };
-template <typename T>
+template <typename T, typename A = compute_t<T>>
 struct Mul {
-  __device__ T operator()(T a, T b) const { return a * b; }
+  __device__ T operator()(T a, T b) const { return T(A(a) * A(b)); }
 };
-template <typename T>
+template <typename T, typename A = compute_t<T>>
 struct Affine {
-  T scale, shift;
-  __device__ T operator()(T a) const { return scale * a + shift; }
+  A scale, shift;
+  __device__ T operator()(T a) const { return T(scale * A(a) + shift); }
 };
 }  // namespace
 
 template <typename T>
-void launch_add(T* out, const T* a, const T* b, T alpha, int64_t n, cudaStream_t stream) {
+void launch_add(T* out, const T* a, const T* b, compute_t<T> alpha, int64_t n,
+                cudaStream_t stream) {
   launch_binary_map(out, a, b, n, Axpby<T>{alpha}, stream);
   AFN_CUDA_LAUNCH_CHECK();
 }
@@ -36,16 +39,18 @@ void launch_mul(T* out, const T* a, const T* b, int64_t n, cudaStream_t stream) 
 }
 
 template <typename T>
-void launch_affine(T* out, const T* a, T scale, T shift, int64_t n, cudaStream_t stream) {
+void launch_affine(T* out, const T* a, compute_t<T> scale, compute_t<T> shift, int64_t n,
+                   cudaStream_t stream) {
   launch_unary_map(out, a, n, Affine<T>{scale, shift}, stream);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-#define AFN_INSTANTIATE(T)                                                       \
-  template void launch_add<T>(T*, const T*, const T*, T, int64_t, cudaStream_t); \
-  template void launch_mul<T>(T*, const T*, const T*, int64_t, cudaStream_t);    \
-  template void launch_affine<T>(T*, const T*, T, T, int64_t, cudaStream_t);
+#define AFN_INSTANTIATE(T)                                                                  \
+  template void launch_add<T>(T*, const T*, const T*, compute_t<T>, int64_t, cudaStream_t); \
+  template void launch_mul<T>(T*, const T*, const T*, int64_t, cudaStream_t);               \
+  template void launch_affine<T>(T*, const T*, compute_t<T>, compute_t<T>, int64_t, cudaStream_t);
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
 
 }  // namespace afinar::cuda

@@ -10,6 +10,8 @@ AFN_DEFINE_KERNEL(add, AxpbyFn)
 AFN_DEFINE_KERNEL(mul, MulFn)
 AFN_DEFINE_KERNEL(affine, AffineFn)
 
+// bf16: the GPU's kernels take it (float arithmetic, one rounding); the CPU computes on float32
+// copies (float_compute.h).
 namespace {
 void check_binary(const Tensor& a, const Tensor& b, const char* op) {
   AFN_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
@@ -20,7 +22,8 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   check_binary(a, b, "add");
-  if (is_bf16(a)) return as_bf16(ops::add(as_float32(a), as_float32(b), alpha));
+  if (is_bf16(a) && !a.device().is_cuda())
+    return as_bf16(ops::add(as_float32(a), as_float32(b), alpha));
   Tensor out = empty_like(a);
   add_kernels().get(a.device())(out, a.contiguous(), b.contiguous(), alpha);
   return out;
@@ -28,7 +31,7 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_binary(a, b, "mul");
-  if (is_bf16(a)) return as_bf16(ops::mul(as_float32(a), as_float32(b)));
+  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(ops::mul(as_float32(a), as_float32(b)));
   Tensor out = empty_like(a);
   mul_kernels().get(a.device())(out, a.contiguous(), b.contiguous());
   return out;
@@ -36,7 +39,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor add_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "add: operand is undefined");
-  if (is_bf16(a)) return as_bf16(add_scalar(as_float32(a), s));
+  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(add_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
   affine_kernels().get(a.device())(out, a.contiguous(), 1.0, s);
   return out;
@@ -44,7 +47,7 @@ Tensor add_scalar(const Tensor& a, double s) {
 
 Tensor mul_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "mul: operand is undefined");
-  if (is_bf16(a)) return as_bf16(mul_scalar(as_float32(a), s));
+  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(mul_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
   affine_kernels().get(a.device())(out, a.contiguous(), s, 0.0);
   return out;
@@ -54,7 +57,7 @@ void add_(const Tensor& a, const Tensor& b, double alpha) {
   check_binary(a, b, "add_");
   AFN_CHECK(a.is_contiguous(), "add_: the destination must be contiguous (shape ", a.shape(),
             ", strides ", a.strides(), ")");
-  if (is_bf16(a)) {
+  if (is_bf16(a) && !a.device().is_cuda()) {
     a.detach().copy_(ops::add(a, b, alpha));  // the sum rounded once, as add
     return;
   }

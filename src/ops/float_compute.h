@@ -4,7 +4,9 @@
 // output), at the cost of a conversion pass each way; native bf16 kernels (cuDNN, cuBLAS, our
 // own) can replace it op by op without changing a result beyond summation order. Used by the
 // front ends, after their argument checks:
-//   if (is_bf16(x)) return as_bf16(relu_forward(as_float32(x)));
+//   if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(relu_forward(as_float32(x)));
+// Native on the GPU so far: conv2d (cuDNN, without bias), linear (cuBLAS), batch_norm2d with its
+// fused epilogue, relu, add / mul / affine. Everything else, and all of the CPU, comes here.
 #pragma once
 
 #include "afinar/core/tensor.h"

@@ -1,6 +1,7 @@
 // Comparing tensors in tests: |a - b| <= atol + rtol·|ref| elementwise, with a failure message
 // that names the worst element. Tolerances come from the dtype and the reduction length:
-//   rtol = eps(dtype)·sqrt(reduction length)·safety, eps(f32) = 1.19e-7, eps(f64) = 2.2e-16.
+//   rtol = eps(dtype)·sqrt(reduction length)·safety, eps(f32) = 1.19e-7, eps(f64) = 2.2e-16,
+//   eps(bf16) = 2^-7 (8 significant bits).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -24,7 +25,9 @@ struct Tolerance {
 // the random-walk growth of rounding error in a long sum; `safety` (default 8) covers the constant
 // factors (different summation orders between the reference and the implementation under test).
 inline Tolerance tolerance_for(DType dtype, int64_t reduction_length = 1, double safety = 8.0) {
-  const double eps = dtype == DType::F64 ? 2.220446049250313e-16 : 1.1920928955078125e-07;
+  const double eps = dtype == DType::F64    ? 2.220446049250313e-16
+                     : dtype == DType::BF16 ? 0.0078125
+                                            : 1.1920928955078125e-07;
   const double r = eps * std::sqrt(double(std::max<int64_t>(reduction_length, 1))) * safety;
   return {r, r};
 }
