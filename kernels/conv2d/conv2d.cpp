@@ -11,6 +11,7 @@
 #include "conv2d/conv2d_internal.h"
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
+#include "runtime/dtype_dispatch.h"
 
 namespace afinar::cuda {
 
@@ -47,10 +48,14 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
   if (y.numel() == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  if (x.dtype() == DType::BF16) {  // autocast's bf16: cuDNN, no bias (src/ops/conv2d.cpp)
-    AFN_CHECK(path == Path::Cudnn && !b.defined(),
-              "conv2d: bfloat16 runs on cuDNN without a bias on CUDA");
-    return cudnn_conv2d_forward(y, x, w, g);
+  if (x.dtype() == DType::BF16) {  // autocast's bf16: cuDNN (src/ops/conv2d.cpp), then the bias
+    AFN_CHECK(path == Path::Cudnn, "conv2d: bfloat16 runs on cuDNN on CUDA");
+    cudnn_conv2d_forward(y, x, w, g);
+    if (b.defined())
+      launch_add_channel_bias<__nv_bfloat16>(y.data_ptr<__nv_bfloat16>(),
+                                             b.data_ptr<__nv_bfloat16>(), g.N, g.K, g.Ho * g.Wo,
+                                             compute_stream(dev));
+    return;
   }
   const cudaStream_t s = compute_stream(dev);
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
@@ -123,13 +128,14 @@ void backward_bias(const Tensor& gb, const Tensor& gy) {
     AFN_CUDA_CHECK(cudaMemsetAsync(gb.raw_data_ptr(), 0, gb.nbytes(), s));
     return;
   }
-  visit_floating(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
+  visit_floating_or_bf16(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using A = compute_t<T>;
     const int64_t splits = channel_sum_splits(N, K);
     Tensor partials;
-    if (splits > 1) partials = empty({K * splits * int64_t(sizeof(T))}, DType::U8, gy.device());
+    if (splits > 1) partials = empty({K * splits * int64_t(sizeof(A))}, DType::U8, gy.device());
     launch_channel_sum<T>(gb.data_ptr<T>(), gy.data_ptr<T>(), N, K, P,
-                          splits > 1 ? static_cast<T*>(partials.raw_data_ptr()) : nullptr, splits,
+                          splits > 1 ? static_cast<A*>(partials.raw_data_ptr()) : nullptr, splits,
                           s);
   });
 }

@@ -12,6 +12,8 @@
 
 #include <cstdint>
 
+#include "runtime/compute_type.h"
+
 namespace afinar::cuda {
 
 // Every size of one convolution (ops::Conv2dGeometry without the algorithm).
@@ -53,7 +55,7 @@ void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P,
 // `partials` holds K · splits elements (unused, may be null, when splits == 1).
 int64_t channel_sum_splits(int64_t N, int64_t K);
 template <typename T>
-void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, T* partials,
+void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, compute_t<T>* partials,
                         int64_t splits, cudaStream_t stream);
 
 }  // namespace afinar::cuda

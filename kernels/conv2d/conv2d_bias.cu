@@ -6,7 +6,8 @@
 // first layers), each summing its slice of the batch with the threads of the block spread over
 // rows of the Ho·Wo plane (coalesced reads; for small planes, 7×7 or 14×14, several images' rows
 // are read at once so few threads idle); pass 2 adds each channel's `splits` partial sums in a
-// fixed order. Accumulation is in T (float for float32, as PyTorch).
+// fixed order. Accumulation is in compute_t<T> (float for float32 and bf16, as PyTorch), the
+// partial sums too; bf16 results are rounded once. The forward adds in float and rounds.
 #include "common.cuh"
 #include "conv2d/conv2d.h"
 #include "runtime/launch_check.h"
@@ -18,10 +19,11 @@ namespace {
 template <typename T>
 __global__ void add_channel_bias_kernel(T* __restrict__ y, const T* __restrict__ b, int64_t planes,
                                         int64_t K, int64_t P) {
+  using A = compute_t<T>;
   for (int64_t plane = blockIdx.x; plane < planes; plane += gridDim.x) {
-    const T bk = b[plane % K];
+    const A bk = A(b[plane % K]);
     T* yp = y + plane * P;
-    for (int64_t p = threadIdx.x; p < P; p += blockDim.x) yp[p] += bk;
+    for (int64_t p = threadIdx.x; p < P; p += blockDim.x) yp[p] = T(A(yp[p]) + bk);
   }
 }
 
@@ -33,31 +35,33 @@ inline int plane_threads(int64_t P) {
   return t;
 }
 
-// Block (k, split) sums x[n, k, :] for n in its slice of the batch.
-template <typename T>
-__global__ void channel_sum_kernel(T* __restrict__ out, const T* __restrict__ x, int64_t N,
+// Block (k, split) sums x[n, k, :] for n in its slice of the batch; out has type O: T for the
+// result itself, compute_t<T> for partial sums.
+template <typename T, typename O>
+__global__ void channel_sum_kernel(O* __restrict__ out, const T* __restrict__ x, int64_t N,
                                    int64_t K, int64_t P, int64_t images_per_split, int cols) {
+  using A = compute_t<T>;
   const int64_t k = blockIdx.x, split = blockIdx.y;
   const int64_t n_begin = split * images_per_split;
   const int64_t n_end = n_begin + images_per_split < N ? n_begin + images_per_split : N;
   const int col = threadIdx.x % cols, row = threadIdx.x / cols, rows = blockDim.x / cols;
-  T acc = 0;
+  A acc = 0;
   for (int64_t n = n_begin + row; n < n_end; n += rows) {
     const T* xp = x + (n * K + k) * P;
-    for (int64_t p = col; p < P; p += cols) acc += xp[p];
+    for (int64_t p = col; p < P; p += cols) acc += A(xp[p]);
   }
   acc = block_reduce_sum(acc);
-  if (threadIdx.x == 0) out[k * gridDim.y + split] = acc;
+  if (threadIdx.x == 0) out[k * gridDim.y + split] = O(acc);
 }
 
 // out[k] = Σ_i partials[k, i], in order.
 template <typename T>
-__global__ void sum_partials_kernel(T* __restrict__ out, const T* __restrict__ partials, int64_t K,
-                                    int64_t splits) {
+__global__ void sum_partials_kernel(T* __restrict__ out, const compute_t<T>* __restrict__ partials,
+                                    int64_t K, int64_t splits) {
   AFN_GRID_STRIDE_LOOP(k, K) {
-    T acc = 0;
+    compute_t<T> acc = 0;
     for (int64_t i = 0; i < splits; ++i) acc += partials[k * splits + i];
-    out[k] = acc;
+    out[k] = T(acc);
   }
 }
 
@@ -82,14 +86,18 @@ int64_t channel_sum_splits(int64_t N, int64_t K) {
 }
 
 template <typename T>
-void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, T* partials,
+void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, compute_t<T>* partials,
                         int64_t splits, cudaStream_t stream) {
   if (K == 0) return;
   const int64_t images_per_split = (N + splits - 1) / splits;
   const dim3 grid{unsigned(K), unsigned(splits)};
   const int cols = plane_threads(P);
-  channel_sum_kernel<T><<<grid, kThreadsPerBlock, 0, stream>>>(splits == 1 ? out : partials, x, N,
-                                                               K, P, images_per_split, cols);
+  if (splits == 1)
+    channel_sum_kernel<T, T>
+        <<<grid, kThreadsPerBlock, 0, stream>>>(out, x, N, K, P, images_per_split, cols);
+  else
+    channel_sum_kernel<T, compute_t<T>>
+        <<<grid, kThreadsPerBlock, 0, stream>>>(partials, x, N, K, P, images_per_split, cols);
   AFN_CUDA_LAUNCH_CHECK();
   if (splits == 1) return;
   sum_partials_kernel<T><<<blocks_for(K), kThreadsPerBlock, 0, stream>>>(out, partials, K, splits);
@@ -104,5 +112,9 @@ template void launch_channel_sum<float>(float*, const float*, int64_t, int64_t, 
                                         int64_t, cudaStream_t);
 template void launch_channel_sum<double>(double*, const double*, int64_t, int64_t, int64_t, double*,
                                          int64_t, cudaStream_t);
+template void launch_add_channel_bias<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
+                                                     int64_t, int64_t, cudaStream_t);
+template void launch_channel_sum<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
+                                                int64_t, int64_t, float*, int64_t, cudaStream_t);
 
 }  // namespace afinar::cuda

@@ -2,7 +2,7 @@
 // operands, float32, float64 and bfloat16 (autocast's: bf16 operands on the tensor cores, float
 // accumulation, one rounding of the result, bias included); the bias is a broadcast kernel before
 // the forward GEMM, which then adds onto it (beta = 1), and its gradient a column-sum kernel
-// (linear.cu; bf16 bias gradients are computed in float32 by the front end).
+// (linear.cu, accumulating in float for bf16).
 //   forward          y [M,out]  = x [M,in] · Wᵀ  (+ b)
 //   backward_input   gx [M,in]  = g [M,out] · W [out,in]
 //   backward_weight  gw [out,in] = gᵀ [out,M] · x [M,in]
@@ -119,13 +119,14 @@ void linear_backward_bias(const Tensor& gb, const Tensor& g) {
     AFN_CUDA_CHECK(cudaMemsetAsync(gb.raw_data_ptr(), 0, gb.nbytes(), s));
     return;
   }
-  visit_floating(g.dtype(), "linear_backward_bias", [&](auto tag) {
+  visit_floating_or_bf16(g.dtype(), "linear_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
+    using A = compute_t<T>;
     const int64_t splits = column_sum_splits(m, out);
     Tensor partials;
-    if (splits > 1) partials = empty({splits * out * int64_t(sizeof(T))}, DType::U8, g.device());
+    if (splits > 1) partials = empty({splits * out * int64_t(sizeof(A))}, DType::U8, g.device());
     launch_column_sum<T>(gb.data_ptr<T>(), g.data_ptr<T>(), m, out,
-                         splits > 1 ? static_cast<T*>(partials.raw_data_ptr()) : nullptr, splits,
+                         splits > 1 ? static_cast<A*>(partials.raw_data_ptr()) : nullptr, splits,
                          s);
   });
 }

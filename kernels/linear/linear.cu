@@ -5,7 +5,8 @@
 // consecutive columns of one row (one coalesced transaction), the block's 8 warps take every 8th
 // row, and the 8 partial sums meet in shared memory. With few columns (a small head) the rows are
 // also split over blocks (gridDim.y), and a second pass adds the slices in a fixed order: no
-// atomics, so the result is deterministic. Accumulation is in T (float for float32, as PyTorch).
+// atomics, so the result is deterministic. Accumulation is in compute_t<T> (float for float32
+// and bf16, as PyTorch), the partial sums too; the result is rounded to T once.
 #include <algorithm>
 
 #include "common.cuh"
@@ -27,35 +28,37 @@ __global__ void broadcast_rows_kernel(T* __restrict__ y, const T* __restrict__ b
   }
 }
 
-// Block (bx, split) sums columns [32·bx, 32·bx + 32) over its rows; out is [gridDim.y, cols].
-template <typename T>
-__global__ void column_sum_kernel(T* __restrict__ out, const T* __restrict__ g, int64_t M,
+// Block (bx, split) sums columns [32·bx, 32·bx + 32) over its rows; out is [gridDim.y, cols], of
+// type O: T for the result itself, compute_t<T> for partial sums.
+template <typename T, typename O>
+__global__ void column_sum_kernel(O* __restrict__ out, const T* __restrict__ g, int64_t M,
                                   int64_t cols, int64_t rows_per_split) {
-  __shared__ T part[kRowsPerBlock][kColumnsPerBlock + 1];
+  using A = compute_t<T>;
+  __shared__ A part[kRowsPerBlock][kColumnsPerBlock + 1];
   const int tx = threadIdx.x % kColumnsPerBlock, ty = threadIdx.x / kColumnsPerBlock;
   const int64_t col = int64_t(blockIdx.x) * kColumnsPerBlock + tx;
   const int64_t r0 = int64_t(blockIdx.y) * rows_per_split;
   const int64_t r1 = r0 + rows_per_split < M ? r0 + rows_per_split : M;
-  T acc = 0;
+  A acc = 0;
   if (col < cols)
-    for (int64_t r = r0 + ty; r < r1; r += kRowsPerBlock) acc += g[r * cols + col];
+    for (int64_t r = r0 + ty; r < r1; r += kRowsPerBlock) acc += A(g[r * cols + col]);
   part[ty][tx] = acc;
   __syncthreads();
   if (ty == 0 && col < cols) {
-    T sum = 0;
+    A sum = 0;
     for (int i = 0; i < kRowsPerBlock; ++i) sum += part[i][tx];
-    out[int64_t(blockIdx.y) * cols + col] = sum;
+    out[int64_t(blockIdx.y) * cols + col] = O(sum);
   }
 }
 
 // out[c] = Σ_i partials[i, c], in order.
 template <typename T>
-__global__ void sum_splits_kernel(T* __restrict__ out, const T* __restrict__ partials, int64_t cols,
-                                  int64_t splits) {
+__global__ void sum_splits_kernel(T* __restrict__ out, const compute_t<T>* __restrict__ partials,
+                                  int64_t cols, int64_t splits) {
   AFN_GRID_STRIDE_LOOP(c, cols) {
-    T acc = 0;
+    compute_t<T> acc = 0;
     for (int64_t i = 0; i < splits; ++i) acc += partials[i * cols + c];
-    out[c] = acc;
+    out[c] = T(acc);
   }
 }
 
@@ -80,13 +83,16 @@ int64_t column_sum_splits(int64_t M, int64_t cols) {
 }
 
 template <typename T>
-void launch_column_sum(T* out, const T* g, int64_t M, int64_t cols, T* partials, int64_t splits,
-                       cudaStream_t stream) {
+void launch_column_sum(T* out, const T* g, int64_t M, int64_t cols, compute_t<T>* partials,
+                       int64_t splits, cudaStream_t stream) {
   if (cols == 0) return;
   const int64_t rows_per_split = (M + splits - 1) / splits;
   const dim3 grid{unsigned((cols + kColumnsPerBlock - 1) / kColumnsPerBlock), unsigned(splits)};
-  column_sum_kernel<T><<<grid, kThreadsPerBlock, 0, stream>>>(splits == 1 ? out : partials, g, M,
-                                                              cols, rows_per_split);
+  if (splits == 1)
+    column_sum_kernel<T, T><<<grid, kThreadsPerBlock, 0, stream>>>(out, g, M, cols, rows_per_split);
+  else
+    column_sum_kernel<T, compute_t<T>>
+        <<<grid, kThreadsPerBlock, 0, stream>>>(partials, g, M, cols, rows_per_split);
   AFN_CUDA_LAUNCH_CHECK();
   if (splits == 1) return;
   sum_splits_kernel<T>
@@ -102,5 +108,7 @@ template void launch_column_sum<float>(float*, const float*, int64_t, int64_t, f
                                        cudaStream_t);
 template void launch_column_sum<double>(double*, const double*, int64_t, int64_t, double*, int64_t,
                                         cudaStream_t);
+template void launch_column_sum<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
+                                               int64_t, float*, int64_t, cudaStream_t);
 
 }  // namespace afinar::cuda

@@ -70,8 +70,8 @@ Tensor kernel_arg(const Tensor& t) {
 }
 
 // Whether the op's kernel takes bf16 itself: cuDNN's convolutions (the CUDA default) do, with
-// float accumulation; the other algorithms, the CPU and the bias compute in float32
-// (float_compute.h).
+// float accumulation, the bias added in float and rounded again (as PyTorch's cuDNN path); the
+// other algorithms and the CPU compute in float32 (float_compute.h).
 bool native_bf16(const Tensor& t, const Conv2dOptions& o) {
   return t.device().is_cuda() && (o.algo == Conv2dAlgo::Default || o.algo == Conv2dAlgo::Cudnn);
 }
@@ -125,7 +125,7 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
     AFN_CHECK(bias.shape() == Shape{g.K}, "conv2d: bias must have shape [", g.K,
               "] (the weight's output channels), got ", bias.shape());
   }
-  if (is_bf16(x) && !(native_bf16(x, options) && !bias.defined()))
+  if (is_bf16(x) && !native_bf16(x, options))
     return as_bf16(conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
   Tensor y = empty(output_shape(g), x.dtype(), x.device());
   conv2d_forward_kernels().get(x.device())(y, kernel_arg(x), kernel_arg(weight), kernel_arg(bias),
@@ -168,7 +168,8 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
 
 Tensor conv2d_backward_bias(const Tensor& grad_output) {
   check_floating(grad_output, "conv2d_backward_bias", "grad_output", 4);
-  if (is_bf16(grad_output)) return as_bf16(conv2d_backward_bias(as_float32(grad_output)));
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())  // CUDA's bias sum takes bf16
+    return as_bf16(conv2d_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(1)}, grad_output.dtype(), grad_output.device());
   conv2d_backward_bias_kernels().get(gb.device())(gb, kernel_arg(grad_output));
   return gb;

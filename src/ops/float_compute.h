@@ -5,7 +5,7 @@
 // own) can replace it op by op without changing a result beyond summation order. Used by the
 // front ends, after their argument checks:
 //   if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(relu_forward(as_float32(x)));
-// Native on the GPU so far: conv2d (cuDNN, without bias), linear (cuBLAS), batch_norm2d with its
+// Native on the GPU so far: conv2d (cuDNN) and its bias, linear (cuBLAS), batch_norm2d with its
 // fused epilogue, relu, add / mul / affine. Everything else, and all of the CPU, comes here.
 #pragma once
 

@@ -97,7 +97,8 @@ Tensor linear_backward_weight(const Tensor& grad_output, const Tensor& x) {
 
 Tensor linear_backward_bias(const Tensor& grad_output) {
   check_features(grad_output, "linear_backward_bias", "grad_output");
-  if (is_bf16(grad_output)) return as_bf16(linear_backward_bias(as_float32(grad_output)));
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
+    return as_bf16(linear_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(-1)}, grad_output.dtype(), grad_output.device());
   linear_backward_bias_kernels().get(grad_output.device())(gb, as_rows(grad_output));
   return gb;

@@ -162,7 +162,7 @@ TEST(AutocastCuda, ConvAndLinearMatchTheCpu) {
     Conv2dOptions o;
     bool bias;
   };
-  // cuDNN in bf16 (no bias: 3x3 strided, 3x3, 1x1), and with a bias (the float32 path on the GPU).
+  // cuDNN in bf16: 3x3 strided, 3x3, 1x1, and 3x3 with a bias (added in float, rounded again).
   for (const ConvCase& c :
        {ConvCase{{2, 3, 9, 7}, {4, 3, 3, 3}, {.stride = 2, .padding = 1}, false},
         ConvCase{{4, 16, 14, 14}, {32, 16, 3, 3}, {.padding = 1}, false},
