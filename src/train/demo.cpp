@@ -125,6 +125,7 @@ TrainConfig base_config(const DemoOptions& o, const std::string& data_dir,
   c.model = "resnet18";
   c.seed = o.seed;
   c.device = device;
+  c.amp = o.amp;
   c.output = (fs::path(o.output) / run).string();
   c.log_interval = 1000;  // one progress line per epoch and split
   return c;

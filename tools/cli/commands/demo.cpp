@@ -77,6 +77,7 @@ class DemoCommand : public Command {
     app.add_option("-b,--batch-size", o.batch_size, "Batch size")->capture_default_str();
     app.add_option("-j,--workers", o.workers, "Data loading threads")->capture_default_str();
     app.add_option("--seed", o.seed, "Seed of initialisation and shuffling")->capture_default_str();
+    app.add_flag("--amp", o.amp, "Every run in bf16 mixed precision (autocast)");
     app.add_option("--source-per-class", o.source_train_per_class,
                    "Pre-training images per class (classes 0-4)")
         ->capture_default_str();
