@@ -8,6 +8,7 @@
 #include "runtime/context.h"
 #include "runtime/cuda_check.h"
 #include "runtime/deferred_check.h"
+#include "runtime/dtype_dispatch.h"
 
 namespace afinar::cuda {
 
@@ -25,7 +26,7 @@ void max_pool2d_forward_cuda(const Tensor& y, const Tensor& indices, const Tenso
                              const PoolGeometry& g, const char* op) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(x.dtype(), op, [&](auto tag) {
+  visit_floating_or_bf16(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_max_pool2d_forward<T>(y.data_ptr<T>(), indices.data_ptr<int64_t>(), x.data_ptr<T>(), g,
                                  compute_stream(dev));
@@ -51,7 +52,7 @@ void max_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
                               "; indices must come from the forward of an input of that shape");
       });
   launch_max_pool2d_check_indices(flag, indices.data_ptr<int64_t>(), g, stream);
-  visit_floating(grad_output.dtype(), op, [&](auto tag) {
+  visit_floating_or_bf16(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_max_pool2d_backward_gather<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
                                          indices.data_ptr<int64_t>(), g, flag, stream);
@@ -65,7 +66,7 @@ void avg_pool2d_forward_cuda(const Tensor& y, const Tensor& x, const PoolGeometr
                              const char* op) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating(x.dtype(), op, [&](auto tag) {
+  visit_floating_or_bf16(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_avg_pool2d_forward<T>(y.data_ptr<T>(), x.data_ptr<T>(), g, d, compute_stream(dev));
   });
@@ -77,11 +78,12 @@ void avg_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
   DeviceGuard guard(dev);
   if (grad_input.numel() == 0) return;
   // grad_output / divisor per output, from the caching allocator (freed stream-ordered).
-  Tensor shares = empty(grad_output.shape(), grad_output.dtype(), grad_output.device());
-  visit_floating(grad_output.dtype(), op, [&](auto tag) {
+  const DType share_dtype = grad_output.dtype() == DType::BF16 ? DType::F32 : grad_output.dtype();
+  Tensor shares = empty(grad_output.shape(), share_dtype, grad_output.device());
+  visit_floating_or_bf16(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_avg_pool2d_backward<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
-                                  shares.data_ptr<T>(), g, d, compute_stream(dev));
+                                  shares.data_ptr<compute_t<T>>(), g, d, compute_stream(dev));
   });
 }
 

@@ -150,9 +150,8 @@ __device__ __forceinline__ I grid_threads() {
   return I(gridDim.x) * I(blockDim.x);
 }
 
-// Float32 sums accumulate in float (as PyTorch), float64 in double.
-template <typename T>
-using Acc = T;
+// Sums and comparisons in compute_t<T> (runtime/compute_type.h): float for float32 (as PyTorch)
+// and for bf16 (loaded as bf16, results rounded once), double for float64.
 
 // ---- forward ----
 
@@ -169,17 +168,18 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     const T* in = x + plane * H * W;
     // The CPU's scan: start from -inf with the first position read, so an all -inf window still
     // points at an input; `v > best || isnan(v)` keeps the first of tied maxima and lets NaN in.
-    T best = -std::numeric_limits<T>::infinity();
+    using A = compute_t<T>;
+    A best = -std::numeric_limits<A>::infinity();
     I arg = (wr.begin < wr.end && wc.begin < wc.end) ? wr.begin * W + wc.begin : I(-1);
     for (I h = wr.begin; h < wr.end; h += wr.step)
       for (I w = wc.begin; w < wc.end; w += wc.step) {
-        const T v = in[h * W + w];
+        const A v = A(in[h * W + w]);
         if (v > best || isnan(v)) {
           best = v;
           arg = h * W + w;
         }
       }
-    y[idx] = best;
+    y[idx] = T(best);  // one of the inputs (or -inf): exact in T
     indices[idx] = int64_t(arg);
   }
 }
@@ -195,10 +195,10 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     divmod(t, rows.out_d, P, plane, p);
     const Window<I> wr = window_of(rows, p), wc = window_of(cols, q);
     const T* in = x + plane * H * W;
-    Acc<T> sum = 0;
+    compute_t<T> sum = 0;
     for (I h = wr.begin; h < wr.end; h += wr.step)
-      for (I w = wc.begin; w < wc.end; w += wc.step) sum += in[h * W + w];
-    y[idx] = T(sum / Acc<T>(divisor_of(wr, wc, d)));
+      for (I w = wc.begin; w < wc.end; w += wc.step) sum += compute_t<T>(in[h * W + w]);
+    y[idx] = T(sum / compute_t<T>(divisor_of(wr, wc, d)));
   }
 }
 
@@ -216,7 +216,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
   const I step = grid_threads<I>() / 32 * kGroups;
   for (I base = thread_index<I>() / 32 * kGroups; base < total; base += step) {
     const I o = base + I(threadIdx.x % 32) / G;
-    Acc<T> sum = 0;
+    using A = compute_t<T>;
+    A sum = 0;
     Window<I> wr{}, wc{};
     if (o < total) {
       I q, t, p, plane;
@@ -230,19 +231,19 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
         // Whole rows: one contiguous run.
         const I end = wr.end * W;
 #pragma unroll 4
-        for (I k = wr.begin * W + lane; k < end; k += G) sum += in[k];
+        for (I k = wr.begin * W + lane; k < end; k += G) sum += A(in[k]);
       } else {
         const I n = (wr.end - wr.begin) * nw;
 #pragma unroll 4
         for (I k = lane; k < n; k += G) {
           const I r = k / nw;
-          sum += in[(wr.begin + r) * W + wc.begin + (k - r * nw)];
+          sum += A(in[(wr.begin + r) * W + wc.begin + (k - r * nw)]);
         }
       }
     }
 #pragma unroll
     for (int off = G / 2; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (o < total && lane == 0) y[o] = T(sum / Acc<T>(divisor_of(wr, wc, d)));
+    if (o < total && lane == 0) y[o] = T(sum / A(divisor_of(wr, wc, d)));
   }
 }
 
@@ -276,22 +277,23 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     outputs_covering(cols, w0, qa, unused);
     outputs_covering(cols, w0 + wn - 1, unused, qb);
     const int64_t base = int64_t(h * W + w0);  // the flat index of element 0
+    using A = compute_t<T>;
     const int64_t* ind = indices + plane * P * Q;
     const T* g = grad_output + plane * P * Q;
-    T acc[G];
+    A acc[G];
 #pragma unroll
     for (int e = 0; e < G; ++e) acc[e] = 0;
     if (p1 - p0 <= 2 && qb - qa <= 4) {
       // Up to 2x4 candidates (e.g. 3x3 stride 2: 1-2 rows, 3 columns): every load is issued
       // before any is used, so the thread waits for memory once, not once per candidate.
       int64_t k[8];
-      T gv[8];
+      A gv[8];
 #pragma unroll
       for (int c = 0; c < 8; ++c) {
         const I p = p0 + c / 4, q = qa + c % 4;
         const bool ok = p < p1 && q < qb;
         k[c] = ok ? ind[p * Q + q] : int64_t(-1);
-        gv[c] = ok ? g[p * Q + q] : T(0);
+        gv[c] = ok ? A(g[p * Q + q]) : A(0);
       }
 #pragma unroll
       for (int c = 0; c < 8; ++c) {
@@ -306,11 +308,11 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
         I q0, q1;
         outputs_covering(cols, w0 + e, q0, q1);
         const int64_t target = base + e;
-        T sum = 0;
+        A sum = 0;
         for (I p = p0; p < p1; ++p)
           for (I q = q0; q < q1; ++q) {
             const int64_t k = ind[p * Q + q];
-            const T gv = g[p * Q + q];
+            const A gv = A(g[p * Q + q]);
             if (k == target) sum += gv;
           }
         acc[e] = sum;
@@ -319,7 +321,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     T* out = grad_input + row * W + w0;
 #pragma unroll
     for (int e = 0; e < G; ++e)
-      if (e < wn) out[e] = acc[e];
+      if (e < wn) out[e] = T(acc[e]);
   }
 }
 
@@ -375,13 +377,14 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 // one rounded to float), computed once per output instead of once per (input, output) pair.
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    avg_pool_shares_kernel(T* __restrict__ shares, const T* __restrict__ grad_output, I total,
-                           Axis<I> rows, Axis<I> cols, AvgDivisor d) {
+    avg_pool_shares_kernel(compute_t<T>* __restrict__ shares, const T* __restrict__ grad_output,
+                           I total, Axis<I> rows, Axis<I> cols, AvgDivisor d) {
+  using A = compute_t<T>;
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
     I q, t, p, plane;
     divmod(idx, cols.out_d, cols.out, t, q);
     divmod(t, rows.out_d, rows.out, plane, p);
-    shares[idx] = grad_output[idx] / T(divisor_of(window_of(rows, p), window_of(cols, q), d));
+    shares[idx] = A(grad_output[idx]) / A(divisor_of(window_of(rows, p), window_of(cols, q), d));
   }
 }
 
@@ -389,8 +392,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 // (the CPU's order).
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
-    avg_pool_backward_kernel(T* __restrict__ grad_input, const T* __restrict__ shares, I total,
-                             Axis<I> rows, Axis<I> cols) {
+    avg_pool_backward_kernel(T* __restrict__ grad_input, const compute_t<T>* __restrict__ shares,
+                             I total, Axis<I> rows, Axis<I> cols) {
+  using A = compute_t<T>;
   const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
     I w, t, h, plane;
@@ -399,15 +403,15 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     I p0, p1, q0, q1;
     outputs_covering(rows, h, p0, p1);
     outputs_covering(cols, w, q0, q1);
-    const T* sh = shares + plane * P * Q;
-    T acc = 0;
+    const A* sh = shares + plane * P * Q;
+    A acc = 0;
     if (p1 - p0 <= 2 && q1 - q0 <= 2) {
       // At most 2x2 windows hold the element: all loads first (see the max gather).
-      T v[4];
+      A v[4];
 #pragma unroll
       for (int c = 0; c < 4; ++c) {
         const I p = p0 + c / 2, q = q0 + c % 2;
-        v[c] = p < p1 && q < q1 ? sh[p * Q + q] : T(0);
+        v[c] = p < p1 && q < q1 ? sh[p * Q + q] : A(0);
       }
 #pragma unroll
       for (int c = 0; c < 4; ++c)  // p-major
@@ -416,7 +420,7 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       for (I p = p0; p < p1; ++p)
         for (I q = q0; q < q1; ++q) acc += sh[p * Q + q];
     }
-    grad_input[idx] = acc;
+    grad_input[idx] = T(acc);
   }
 }
 
@@ -566,7 +570,7 @@ void launch_avg_pool2d_forward(T* y, const T* x, const PoolGeometry& g, AvgDivis
 }
 
 template <typename T>
-void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, T* shares,
+void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T>* shares,
                                 const PoolGeometry& g, AvgDivisor d, cudaStream_t stream) {
   const int64_t n = total_in(g), m = total_out(g);
   if (n == 0) return;
@@ -591,10 +595,11 @@ void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, T* shares,
       T*, const T*, const int64_t*, const PoolGeometry&, const unsigned long long*, cudaStream_t); \
   template void launch_avg_pool2d_forward<T>(T*, const T*, const PoolGeometry&, AvgDivisor,        \
                                              cudaStream_t);                                        \
-  template void launch_avg_pool2d_backward<T>(T*, const T*, T*, const PoolGeometry&, AvgDivisor,   \
-                                              cudaStream_t);
+  template void launch_avg_pool2d_backward<T>(T*, const T*, compute_t<T>*, const PoolGeometry&,    \
+                                              AvgDivisor, cudaStream_t);
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

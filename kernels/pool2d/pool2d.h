@@ -13,6 +13,8 @@
 
 #include <cstdint>
 
+#include "runtime/compute_type.h"
+
 namespace afinar::cuda {
 
 // One axis (rows or columns) of the pooling geometry.
@@ -76,9 +78,10 @@ void launch_avg_pool2d_forward(T* y, const T* x, const PoolGeometry& g, AvgDivis
                                cudaStream_t stream);
 // grad_input[e] = Σ over the windows holding e, in increasing output order, of
 // grad_output / divisor: a gather, one thread per input element, every element written.
-// `shares` is scratch of grad_output's size (planes·P·Q elements) for grad_output / divisor.
+// `shares` is scratch of grad_output's size (planes·P·Q elements of compute_t<T>) for
+// grad_output / divisor.
 template <typename T>
-void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, T* shares,
+void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T>* shares,
                                 const PoolGeometry& g, AvgDivisor d, cudaStream_t stream);
 
 }  // namespace afinar::cuda

@@ -239,6 +239,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator& gen) {
 }
 
 Tensor randn(const Shape& shape, DType dtype, Device device, Generator& gen) {
+  if (dtype == DType::BF16) return randn(shape, DType::F32, device, gen).to(DType::BF16);
   Tensor t = empty(shape, dtype, device);
   ops::normal_kernels().get(t.device())(t, 0.0, 1.0, gen.seed(),
                                         gen.draw_offset(ops::random_blocks(t.numel(), dtype)));
@@ -252,6 +253,8 @@ Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generat
 Tensor uniform(const Shape& shape, double low, double high, DType dtype, Device device,
                Generator& gen) {
   AFN_CHECK(low <= high, "uniform: low (", low, ") must not exceed high (", high, ")");
+  if (dtype == DType::BF16)
+    return uniform(shape, low, high, DType::F32, device, gen).to(DType::BF16);
   Tensor t = empty(shape, dtype, device);
   ops::uniform_kernels().get(t.device())(t, low, high, gen.seed(),
                                          gen.draw_offset(ops::random_blocks(t.numel(), dtype)));

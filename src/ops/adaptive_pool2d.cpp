@@ -34,7 +34,8 @@ PoolWindows adaptive_pool_windows(int64_t input, int64_t output) {
 
 Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_avg_pool2d");
-  if (is_bf16(x)) return as_bf16(adaptive_avg_pool2d_forward(as_float32(x), output_size));
+  if (is_bf16(x) && !x.device().is_cuda())
+    return as_bf16(adaptive_avg_pool2d_forward(as_float32(x), output_size));
   Tensor y = empty(shape, x.dtype(), x.device());
   adaptive_avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous());
   return y;
@@ -42,7 +43,7 @@ Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
 
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape) {
   check_pool2d_grad(grad_output, input_shape, "adaptive_avg_pool2d_backward");
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(adaptive_avg_pool2d_backward(as_float32(grad_output), input_shape));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
   adaptive_avg_pool2d_backward_kernels().get(grad_output.device())(
@@ -52,7 +53,7 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_max_pool2d");
-  if (is_bf16(x)) {
+  if (is_bf16(x) && !x.device().is_cuda()) {
     auto [y, indices] = adaptive_max_pool2d_forward(as_float32(x), output_size);
     return {as_bf16(y), indices};
   }
@@ -67,7 +68,7 @@ Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& ind
   const char* op = "adaptive_max_pool2d_backward";
   check_pool2d_grad(grad_output, input_shape, op);
   check_pool2d_indices(indices, grad_output, op);
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(adaptive_max_pool2d_backward(as_float32(grad_output), indices, input_shape));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
   adaptive_max_pool2d_backward_kernels().get(grad_output.device())(

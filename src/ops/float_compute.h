@@ -6,7 +6,8 @@
 // front ends, after their argument checks:
 //   if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(relu_forward(as_float32(x)));
 // Native on the GPU so far: conv2d (cuDNN) and its bias, linear (cuBLAS), batch_norm2d with its
-// fused epilogue, relu, add / mul / affine. Everything else, and all of the CPU, comes here.
+// fused epilogue, relu, add / mul / affine, max / avg / adaptive pools. Everything else (dropout,
+// softmax, and the losses outside autocast), and all of the CPU, comes here.
 #pragma once
 
 #include "afinar/core/tensor.h"

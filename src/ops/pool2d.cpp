@@ -141,7 +141,7 @@ std::pair<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const MaxPool2dOpt
   const MaxPool2dOptions o = resolved(opt, op);
   const Pair pq =
       output_hw(x.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, op);
-  if (is_bf16(x)) {
+  if (is_bf16(x) && !x.device().is_cuda()) {
     auto [y, indices] = max_pool2d_forward(as_float32(x), opt);
     return {as_bf16(y), indices};
   }
@@ -162,7 +162,7 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
       grad_output,
       output_hw(input_shape, o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, op),
       input_shape, op);
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(max_pool2d_backward(as_float32(grad_output), indices, input_shape, opt));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
   max_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(),
@@ -175,7 +175,7 @@ Tensor avg_pool2d_forward(const Tensor& x, const AvgPool2dOptions& opt) {
   check_pool2d_input(x, op);
   const AvgPool2dOptions o = resolved(opt, op);
   const Pair pq = output_hw(x.shape(), o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op);
-  if (is_bf16(x)) return as_bf16(avg_pool2d_forward(as_float32(x), opt));
+  if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(avg_pool2d_forward(as_float32(x), opt));
   Tensor y = empty({x.size(0), x.size(1), pq[0], pq[1]}, x.dtype(), x.device());
   avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(), o);
   return y;
@@ -189,7 +189,7 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
   check_grad_hw(grad_output,
                 output_hw(input_shape, o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op),
                 input_shape, op);
-  if (is_bf16(grad_output))
+  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(avg_pool2d_backward(as_float32(grad_output), input_shape, opt));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
   avg_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(), o);

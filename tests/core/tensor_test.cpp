@@ -280,6 +280,16 @@ TEST(BFloat16, ConvertsAsPyTorch) {
   EXPECT_NE(os.str().find("1.5"), std::string::npos) << os.str();
 }
 
+// randn / uniform in bf16: the float32 draws of the same generator state, rounded (so the same
+// values on every device, as the float32 ones).
+TEST(BFloat16, RandomFactoriesRoundTheFloat32Draws) {
+  Generator a(5), b(5);
+  testing::expect_identical(randn({37}, DType::BF16, a), randn({37}, DType::F32, b).to(DType::BF16),
+                            "randn");
+  testing::expect_identical(uniform({9}, -2, 3, DType::BF16, a),
+                            uniform({9}, -2, 3, DType::F32, b).to(DType::BF16), "uniform");
+}
+
 // A cast to bf16 and back is differentiable: the gradient is cast back to the input's dtype.
 TEST(BFloat16, CastsAreDifferentiable) {
   Tensor x = from_vector<float>({0.1f, 2.0f, -3.0f}, {3}).set_requires_grad(true);

@@ -199,11 +199,11 @@ int64_t max_area(const AdaptiveCase& c) {
 TEST(AdaptiveAvgPool2dCuda, MatchesReference) {
   AFN_REQUIRE_CUDA();
   Generator gen(41);
-  for (DType t : {DType::F32, DType::F64})
+  for (DType t : {DType::F32, DType::F64, DType::BF16})
     for (const auto& c : kAdaptiveCases) {
       SCOPED_TRACE(::testing::Message() << shape_str(c.input) << " -> " << c.output[0] << "x"
                                         << c.output[1] << " " << t);
-      const auto tol = testing::tolerance_for(t, max_area(c));
+      const auto tol = testing::tolerance_for(t, max_area(c), t == DType::BF16 ? 1.0 : 8.0);
       Tensor x = randn(c.input, t, gen);
       Tensor y = ops::adaptive_avg_pool2d_forward(x, c.output);
       Tensor yg = ops::adaptive_avg_pool2d_forward(x.cuda(), c.output);
@@ -219,7 +219,7 @@ TEST(AdaptiveAvgPool2dCuda, MatchesReference) {
 TEST(AdaptiveMaxPool2dCuda, MatchesReference) {
   AFN_REQUIRE_CUDA();
   Generator gen(42);
-  for (DType t : {DType::F32, DType::F64})
+  for (DType t : {DType::F32, DType::F64, DType::BF16})
     for (const auto& c : kAdaptiveCases) {
       SCOPED_TRACE(::testing::Message() << shape_str(c.input) << " -> " << c.output[0] << "x"
                                         << c.output[1] << " " << t);
@@ -231,7 +231,8 @@ TEST(AdaptiveMaxPool2dCuda, MatchesReference) {
       Tensor g = randn(y.shape(), t, gen);
       Tensor gx = ops::adaptive_max_pool2d_backward(g, idx, c.input);
       Tensor gxg = ops::adaptive_max_pool2d_backward(g.cuda(), idxg, c.input);
-      EXPECT_ALLCLOSE(gxg.cpu(), gx, testing::tolerance_for(t, max_area(c)));
+      EXPECT_ALLCLOSE(gxg.cpu(), gx,
+                      testing::tolerance_for(t, max_area(c), t == DType::BF16 ? 1.0 : 8.0));
     }
 }
 

@@ -149,8 +149,9 @@ Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
 // 0, 1, ..., n-1.
 Tensor arange(int64_t n, DType dtype = DType::I64, Device device = kCPU);
-// Standard normal (Box-Muller on Philox draws) and uniform on [low, high); floating dtypes.
-// The values depend only on (seed, offset, element): the same on every device.
+// Standard normal (Box-Muller on Philox draws) and uniform on [low, high); floating dtypes (bf16:
+// the float32 draws, rounded). The values depend only on (seed, offset, element): the same on
+// every device.
 Tensor randn(const Shape& shape, DType dtype = DType::F32, Generator& gen = default_generator());
 Tensor randn(const Shape& shape, DType dtype, Device device, Generator& gen = default_generator());
 Tensor uniform(const Shape& shape, double low, double high, DType dtype = DType::F32,
