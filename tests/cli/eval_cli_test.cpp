@@ -210,6 +210,15 @@ TEST_F(EvalCli, FiguresMatchTheModelInProcess) {
   expect_figures(got_tta, tta, true);
   EXPECT_NE(got_tta.at("loss"), got.at("loss")) << "--tta changed nothing";
 
+  // --amp: the bf16 forward, close to the float32 figures but not equal to them.
+  const train::JsonFields got_amp = eval_json("--data-dir " + root_ + " --amp");
+  EXPECT_EQ(got_amp.at("amp"), "true");
+  EXPECT_EQ(got.at("amp"), "false");
+  EXPECT_NE(got_amp.at("loss"), got.at("loss")) << "--amp changed nothing";
+  // bf16 rounds to 2^-8 relative at each of ~40 roundings (tests/nn/models_test.cpp).
+  EXPECT_NEAR(train::json_field_number(got_amp, "loss"), plain.loss,
+              std::ldexp(1.0, -8) * std::sqrt(40.0) * std::max(1.0, plain.loss));
+
   // The text tables say the same, with the class names; --output writes the confusion CSV.
   const testing::Result text = cli("eval --weights " + (dir_ / "w.h5") + " --data-dir " + root_ +
                                    " --output " + (dir_ / "out"));

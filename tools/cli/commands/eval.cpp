@@ -2,7 +2,8 @@
 // file's own preprocessing (Resize(resize) -> CenterCrop(crop) -> Normalize(mean, std)):
 // images, loss, accuracy, top-5 (more than 5 classes), macro precision / recall / F1, a per-class
 // table and the confusion matrix with class names; --json prints them as one JSON object instead:
-//   {"weights", "data", "split", "images", "skipped", "tta", "loss", "accuracy", "top5" (null with
+//   {"weights", "data", "split", "images", "skipped", "tta", "amp", "loss", "accuracy", "top5"
+//   (null with
 //    5 classes or fewer), "precision_macro", "recall_macro", "f1_macro", "classes": [names],
 //    "per_class": [{"class", "precision", "recall", "f1", "support"}, ...],
 //    "confusion": [[...], ...] (rows: true class, columns: predicted)}
@@ -10,7 +11,8 @@
 // one (default: test, else val), or a folder of class folders, evaluated whole (split "all").
 // Its class folders must be the weights file's class_names (or, for a file without names, as
 // many as its classes). --tta averages each image's logits with its mirror image's
-// (train::EpochOptions::tta). --output DIR writes confusion_<split>.csv as `afinar train` does.
+// (train::EpochOptions::tta); --amp runs the forward in bf16 mixed precision (EpochOptions::amp).
+// --output DIR writes confusion_<split>.csv as `afinar train` does.
 // Images that cannot be decoded are reported on stderr, skipped and counted ("skipped").
 #include <unistd.h>
 
@@ -188,6 +190,7 @@ class EvalCommand : public Command {
     if (skipped) std::printf(", %ld unreadable skipped", long(skipped));
     std::printf("\n");
     if (tta_) std::printf("tta       mean of the logits of each image and its horizontal flip\n");
+    if (amp_) std::printf("amp       bf16 mixed precision (autocast)\n");
     std::printf("loss      %.4f\n", s.loss);
     std::printf("accuracy  %.4f (%ld/%ld)\n", s.accuracy, long(correct_of(m)), long(m.total()));
     if (!std::isnan(s.top5)) std::printf("top-5     %.4f\n", s.top5);
@@ -234,8 +237,8 @@ class EvalCommand : public Command {
         "{\"weights\": " + json_string(weights_) + ", \"data\": " + json_string(d.folder.root()) +
         ", \"split\": " + json_string(d.split) + ", \"images\": " + std::to_string(s.samples) +
         ", \"skipped\": " + std::to_string(skipped) + ", \"tta\": " + (tta_ ? "true" : "false") +
-        ", \"loss\": " + json_number(s.loss) + ", \"accuracy\": " + json_number(s.accuracy) +
-        ", \"top5\": " + json_number(s.top5) +
+        ", \"amp\": " + (amp_ ? "true" : "false") + ", \"loss\": " + json_number(s.loss) +
+        ", \"accuracy\": " + json_number(s.accuracy) + ", \"top5\": " + json_number(s.top5) +
         ", \"precision_macro\": " + json_number(m.macro_precision()) +
         ", \"recall_macro\": " + json_number(m.macro_recall()) +
         ", \"f1_macro\": " + json_number(m.macro_f1()) + ", \"classes\": [";
