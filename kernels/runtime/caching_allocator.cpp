@@ -16,6 +16,13 @@
 // freed, an event is recorded on the compute stream, and the block is handed out again only once
 // that event has completed (PyTorch's record_stream, for the one pattern we use). The copy stream
 // never waits for compute to reuse memory, so a copy can run while the previous batch computes.
+//
+// AFINAR_CUDA_NO_CACHING=1 (read once, PyTorch's PYTORCH_NO_CUDA_MEMORY_CACHING): every tensor
+// gets a cudaMalloc of exactly its size and a cudaFree (which waits for the device) when freed,
+// so compute-sanitizer's memcheck sees each tensor's real bounds and every use after free
+// (tools/gpu/sanitize.sh). Slow; for checking, not for training.
+#include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -44,12 +51,20 @@ double mib(size_t bytes) {
   return double(bytes) / double(1 << 20);
 }
 
+bool caching_disabled() {
+  static const bool disabled = [] {
+    const char* v = std::getenv("AFINAR_CUDA_NO_CACHING");
+    return v && *v && std::strcmp(v, "0") != 0;
+  }();
+  return disabled;
+}
+
 class CachingAllocator {
  public:
   explicit CachingAllocator(int device) : device_(device) {}
 
   void* allocate(size_t nbytes, bool copy_stream) {
-    const size_t size = round_size(nbytes);
+    const size_t size = caching_disabled() ? std::max<size_t>(nbytes, 1) : round_size(nbytes);
     std::lock_guard lock(mu_);
     if (copy_stream) reclaim_completed();
     void* p = take_cached(free_[copy_stream], size);
@@ -68,6 +83,15 @@ class CachingAllocator {
     const Block block = it->second;
     live_.erase(it);
     stats_.allocated -= block.size;
+    if (caching_disabled()) {
+      try {
+        DeviceGuard guard(device_);
+        if (cudaFree(p) == cudaSuccess) stats_.reserved -= block.size;
+      } catch (const Error&) {
+        // The block stays reserved.
+      }
+      return;
+    }
     if (!block.copy_stream) {
       free_[0].emplace(block.size, p);
       return;
