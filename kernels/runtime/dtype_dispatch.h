@@ -28,23 +28,8 @@ namespace afinar::cuda {
 // not the CPU's BFloat16: the same bits with device arithmetic).
 template <typename Fn>
 decltype(auto) visit_dtype(DType t, const char* op, Fn&& fn) {
-  switch (t) {
-    case DType::F32:
-      return fn(TypeTag<float>{});
-    case DType::F64:
-      return fn(TypeTag<double>{});
-    case DType::I64:
-      return fn(TypeTag<int64_t>{});
-    case DType::I32:
-      return fn(TypeTag<int32_t>{});
-    case DType::U8:
-      return fn(TypeTag<uint8_t>{});
-    case DType::BF16:
-      return fn(TypeTag<__nv_bfloat16>{});
-    case DType::F16:
-      return fn(TypeTag<__half>{});
-  }
-  AFN_FAIL(op, ": unknown dtype ", static_cast<int>(t));
+  return visit_stored_dtype<__nv_bfloat16, __half>(t, op, "CUDA implementation",
+                                                   std::forward<Fn>(fn));
 }
 
 // Calls fn(TypeTag<T>{}) for the floating types a CUDA kernel computes: float, double and, for

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <ostream>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 
 #include "afinar/core/bfloat16.h"
 #include "afinar/core/check.h"
@@ -72,10 +74,13 @@ decltype(auto) visit_floating(DType t, const char* op, Fn&& fn) {
   AFN_FAIL(op, ": dtype ", t, " is not supported on the CPU; use float32 or float64");
 }
 
-// Calls fn(TypeTag<T>{}) for every dtype the CPU stores and converts (f32, f64, i64, i32, u8,
-// bf16): fills and copies between dtypes.
-template <typename Fn>
-decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
+// Calls fn(TypeTag<T>{}) for every stored dtype, with the element types a device stores its 16-bit
+// floating dtypes in (void: not stored there); `what` ends the error for the others ("CPU
+// implementation (CPU: ...)").
+// The CPU's visit_cpu_dtype below; the CUDA backend's visit_dtype (kernels/runtime/
+// dtype_dispatch.h) passes __nv_bfloat16 and __half.
+template <typename BF16, typename F16, typename Fn>
+decltype(auto) visit_stored_dtype(DType t, const char* op, const char* what, Fn&& fn) {
   switch (t) {
     case DType::F32:
       return fn(TypeTag<float>{});
@@ -88,12 +93,22 @@ decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
     case DType::U8:
       return fn(TypeTag<uint8_t>{});
     case DType::BF16:
-      return fn(TypeTag<BFloat16>{});
-    default:
+      if constexpr (!std::is_void_v<BF16>) return fn(TypeTag<BF16>{});
+      break;
+    case DType::F16:
+      if constexpr (!std::is_void_v<F16>) return fn(TypeTag<F16>{});
       break;
   }
-  AFN_FAIL(op, ": dtype ", t,
-           " has no CPU implementation (CPU: float32, float64, int64, int32, uint8, bfloat16)");
+  AFN_FAIL(op, ": dtype ", t, " has no ", what);
+}
+
+// Calls fn(TypeTag<T>{}) for every dtype the CPU stores and converts (f32, f64, i64, i32, u8,
+// bf16): fills and copies between dtypes.
+template <typename Fn>
+decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
+  return visit_stored_dtype<BFloat16, void>(
+      t, op, "CPU implementation (CPU: float32, float64, int64, int32, uint8, bfloat16)",
+      std::forward<Fn>(fn));
 }
 
 }  // namespace afinar
