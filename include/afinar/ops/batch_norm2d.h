@@ -3,6 +3,8 @@
 //   x [N, C, H, W];  weight (γ), bias (β), running_mean, running_var: [C], each optional
 //   (an undefined Tensor means none: γ = 1, β = 0, no running statistics).
 //   Per channel c the statistics run over n = N·H·W values.
+//   x may be bf16 with float32 weight, bias and running statistics (autocast's mixed batch norm,
+//   as PyTorch): y and dL/dx are bf16, μ, invstd and the parameters' gradients float32.
 //
 // Forward, training (batch statistics; needs n > 1, as PyTorch):
 //   μ = (1/n) Σ x,   σ² = (1/n) Σ (x - μ)²   (biased),   invstd = 1 / sqrt(σ² + eps)
