@@ -82,6 +82,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"image_size", double(c.image_size)},
                {"smoothing", c.smoothing},
                {"augment", c.augment},
+               {"amp", c.amp},
                {"seed", double(c.seed)},
                {"val_split", c.val_split},
                {"test_split", c.test_split},
