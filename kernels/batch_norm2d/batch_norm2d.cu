@@ -5,7 +5,8 @@
 // channel b / S), S chosen so that the whole grid is one wave of resident blocks (no tail), and
 // each row split into Sj pieces when there are too few rows (small N) to feed S blocks. Inside a
 // block, tpr threads (a power of two, up to 256) share a row, so short rows (7x7) still keep the
-// threads busy. Loads and stores move 16 bytes (4 floats, 2 doubles) when H·W allows.
+// threads busy. Loads and stores move 16 bytes (4 floats, 2 doubles, 8 bf16) when H·W allows,
+// else 8 bytes for bf16 (4 values), else one element.
 //
 // Training forward: 2 reads of x + 1 write of y.
 //   1. stats: every thread keeps a Welford triple (count, mean, M2) over its elements in T (float
@@ -30,6 +31,9 @@
 //   coefficients and block 0 writing dL/dγ, dL/dβ. The sums are skipped when only an eval dL/dx
 //   is wanted. Without a dL/dx or a y pass, a thread-per-channel finalize kernel does the rest.
 #include <algorithm>
+#include <cstdint>
+#include <initializer_list>
+#include <type_traits>
 
 #include "afinar/ops/relu_rule.h"
 #include "batch_norm2d/batch_norm2d.h"
@@ -531,8 +535,27 @@ void backward_passes(const BatchNormBackwardParams<T>& p, double* partials, cuda
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-bool aligned_or_null(const void* p) {
-  return p == nullptr || aligned16(p);
+// Whether packs of V elements of T fit: H·W a multiple of V and every array (null: absent) aligned
+// to a pack.
+template <typename T, int V>
+bool packs_fit(int64_t HW, std::initializer_list<const void*> arrays) {
+  if (HW % V != 0) return false;
+  for (const void* a : arrays)
+    if (a && reinterpret_cast<uintptr_t>(a) % (sizeof(T) * V) != 0) return false;
+  return true;
+}
+
+// Runs passes<T, V> with the widest pack that fits: 16 bytes, else (bf16, whose 16-byte pack
+// needs H·W % 8 == 0: ResNet's 14x14 planes) 8 bytes, else one element.
+template <typename T, typename Passes>
+void with_pack_width(int64_t HW, std::initializer_list<const void*> arrays, Passes&& passes) {
+  constexpr int V = 16 / sizeof(T);
+  if (packs_fit<T, V>(HW, arrays))
+    passes(std::integral_constant<int, V>{});
+  else if (V > 4 && packs_fit<T, 4>(HW, arrays))
+    passes(std::integral_constant<int, (V > 4 ? 4 : 1)>{});
+  else
+    passes(std::integral_constant<int, 1>{});
 }
 
 }  // namespace
@@ -546,11 +569,8 @@ void launch_batch_norm_forward(const BatchNormForwardParams<T>& p, void* workspa
                                cudaStream_t stream) {
   if (p.C == 0) return;
   auto* partials = static_cast<double*>(workspace);
-  constexpr int V = 16 / sizeof(T);
-  if (p.HW % V == 0 && aligned16(p.x) && aligned_or_null(p.y) && aligned_or_null(p.residual))
-    forward_passes<T, V>(p, partials, stream);
-  else
-    forward_passes<T, 1>(p, partials, stream);
+  with_pack_width<T>(p.HW, {p.x, p.y, p.residual},
+                     [&](auto v) { forward_passes<T, decltype(v)::value>(p, partials, stream); });
 }
 
 template <typename T>
@@ -558,11 +578,8 @@ void launch_batch_norm_backward(const BatchNormBackwardParams<T>& p, void* works
                                 cudaStream_t stream) {
   if (p.C == 0) return;
   auto* partials = static_cast<double*>(workspace);
-  constexpr int V = 16 / sizeof(T);
-  if (p.HW % V == 0 && aligned16(p.grad_output) && aligned16(p.x) && aligned_or_null(p.grad_input))
-    backward_passes<T, V>(p, partials, stream);
-  else
-    backward_passes<T, 1>(p, partials, stream);
+  with_pack_width<T>(p.HW, {p.grad_output, p.x, p.grad_input},
+                     [&](auto v) { backward_passes<T, decltype(v)::value>(p, partials, stream); });
 }
 
 template void launch_batch_norm_forward<float>(const BatchNormForwardParams<float>&, void*,
