@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
@@ -79,6 +80,44 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
     EXPECT_NE(lines[i].find("\"label\": \"" + name + "\", \"topk\""), std::string::npos)
         << lines[i];
   }
+}
+
+// --amp: the logits of the forward under autocast, as the same model gives them in process.
+TEST(PredictCli, AmpGivesTheAutocastLogits) {
+  testing::TempDir dir;
+  nn::ModulePtr model = nn::create_model("resnet18", 3);
+  model->eval();
+  io::WeightsMeta meta;
+  meta.arch = "resnet18";
+  meta.num_classes = 3;
+  meta.source = "predict_cli_test";
+  meta.preprocessing.resize = 40;
+  meta.preprocessing.crop = 32;
+  io::save_weights(dir / "w.h5", model->state_dict(), meta);
+  const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
+  ASSERT_EQ(run_cli("predict --weights " + (dir / "w.h5") + " --json --logits --amp " + image,
+                    dir / "out.jsonl"),
+            0);
+  std::ifstream out(dir / "out.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(out, line));
+  const std::vector<double> got = json_array(line, "logits");
+  ASSERT_EQ(got.size(), 3u) << line;
+
+  NoGradGuard no_grad;
+  Generator unused(0);
+  const Tensor x = data::eval_transform(40, 32)(data::decode_image(image), unused);
+  Tensor want;
+  {
+    AutocastGuard amp(DeviceType::CPU);
+    want = (*model)(x.reshape({1, 3, 32, 32})).reshape({3});
+  }
+  ASSERT_EQ(want.dtype(), DType::BF16);  // the same computation: equal up to the printed digits
+  EXPECT_ALLCLOSE(from_vector(got, {3}).to(DType::F32), want.to(DType::F32),
+                  testing::tolerance_for(DType::F32));
+  const Tensor fp32 = (*model)(x.reshape({1, 3, 32, 32})).reshape({3});
+  EXPECT_NE(want.to(DType::F32).to_vector<float>(), fp32.to_vector<float>())
+      << "amp changed nothing";
 }
 
 TEST(PredictCli, UnreadableImageIsReportedAndExitsOne) {

@@ -5,7 +5,8 @@
 //   {"image": path, "label": top-1 name, "topk": [{"index": i, "prob": p, "label": name}, ...],
 //    "logits": [...]}
 // ("label" only when the file carries class names, "logits" only with --logits). An image that
-// cannot be read is reported on stderr and skipped; the exit code is then 1.
+// cannot be read is reported on stderr and skipped; the exit code is then 1. --amp runs the
+// forward in bf16 mixed precision (autograd/autocast.h); the logits are reported in float32.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -13,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
@@ -46,6 +48,7 @@ class PredictCommand : public Command {
         "How many classes to show per image (default: 5, or every class when there are fewer)");
     app.add_flag("--logits", logits_, "Also print the raw logits");
     app.add_flag("--json", json_, "One JSON object per line per image");
+    app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
   }
 
@@ -76,7 +79,9 @@ class PredictCommand : public Command {
         status = 1;
         continue;
       }
-      const Tensor logits = (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device));
+      const AutocastGuard autocast(device.type, amp_);
+      const Tensor logits =
+          (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device)).to(DType::F32);
       report(path, logits.cpu().reshape({classes}), w.meta.class_names);
     }
     return status;
@@ -123,7 +128,7 @@ class PredictCommand : public Command {
   std::vector<std::string> images_;
   std::string weights_, arch_, device_ = "cpu";
   int64_t topk_ = 0;  // 0: the default, min(5, classes)
-  bool logits_ = false, json_ = false;
+  bool logits_ = false, json_ = false, amp_ = false;
 };
 
 }  // namespace
