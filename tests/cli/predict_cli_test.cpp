@@ -37,8 +37,9 @@ std::vector<double> json_array(const std::string& line, const std::string& key) 
   return out;
 }
 
-TEST(PredictCli, JsonMatchesTheModelInProcess) {
-  testing::TempDir dir;
+// A resnet18 with 3 classes in eval mode, saved to `path` with 40 -> 32 preprocessing and the
+// given class names.
+nn::ModulePtr saved_model(const std::string& path, std::vector<std::string> class_names = {}) {
   nn::ModulePtr model = nn::create_model("resnet18", 3);
   model->eval();
   io::WeightsMeta meta;
@@ -47,8 +48,15 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
   meta.source = "predict_cli_test";
   meta.preprocessing.resize = 40;
   meta.preprocessing.crop = 32;
-  meta.class_names = {"cat", "dog", "owl \"quoted\""};
-  io::save_weights(dir / "w.h5", model->state_dict(), meta);
+  meta.class_names = std::move(class_names);
+  io::save_weights(path, model->state_dict(), meta);
+  return model;
+}
+
+TEST(PredictCli, JsonMatchesTheModelInProcess) {
+  testing::TempDir dir;
+  const std::vector<std::string> names = {"cat", "dog", "owl \"quoted\""};
+  nn::ModulePtr model = saved_model(dir / "w.h5", names);
 
   const std::vector<std::string> images = {
       testing::test_data_path("fixtures/decode/jpeg_420.jpg"),
@@ -76,7 +84,7 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
     // The top-1 label is the argmax's name; quotes inside names are escaped.
     const auto w = want.to_vector<float>();
     const int64_t best = int64_t(std::max_element(w.begin(), w.end()) - w.begin());
-    const std::string name = best == 2 ? "owl \\\"quoted\\\"" : meta.class_names[size_t(best)];
+    const std::string name = best == 2 ? "owl \\\"quoted\\\"" : names[size_t(best)];
     EXPECT_NE(lines[i].find("\"label\": \"" + name + "\", \"topk\""), std::string::npos)
         << lines[i];
   }
@@ -85,15 +93,7 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
 // --amp: the logits of the forward under autocast, as the same model gives them in process.
 TEST(PredictCli, AmpGivesTheAutocastLogits) {
   testing::TempDir dir;
-  nn::ModulePtr model = nn::create_model("resnet18", 3);
-  model->eval();
-  io::WeightsMeta meta;
-  meta.arch = "resnet18";
-  meta.num_classes = 3;
-  meta.source = "predict_cli_test";
-  meta.preprocessing.resize = 40;
-  meta.preprocessing.crop = 32;
-  io::save_weights(dir / "w.h5", model->state_dict(), meta);
+  nn::ModulePtr model = saved_model(dir / "w.h5");
   const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
   ASSERT_EQ(run_cli("predict --weights " + (dir / "w.h5") + " --json --logits --amp " + image,
                     dir / "out.jsonl"),
