@@ -16,8 +16,14 @@ T* ptr_or_null(const Tensor& t) {
 }
 
 // Scratch from the caching allocator, released (stream-ordered) when the caller's scope ends.
-Tensor workspace(int64_t C, const Device& device) {
-  return empty({int64_t(batch_norm_workspace_bytes(C))}, DType::U8, device);
+Tensor workspace(int64_t C, bool channels_last, const Device& device) {
+  return empty({int64_t(batch_norm_workspace_bytes(C, channels_last))}, DType::U8, device);
+}
+
+// The contract of the kernel tables: x (and every activation-shaped operand with it) is NCHW-
+// contiguous or else channels-last dense; where both hold, the NCHW path reads the same memory.
+bool channels_last(const Tensor& x) {
+  return !x.is_contiguous();
 }
 
 void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
@@ -38,6 +44,7 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
     p.N = a.x.size(0);
     p.C = a.x.size(1);
     p.HW = a.x.size(2) * a.x.size(3);
+    p.channels_last = channels_last(a.x);
     p.training = a.training;
     p.momentum = a.momentum;
     p.eps = a.eps;
@@ -46,7 +53,7 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
     AFN_CHECK(p.training || (p.running_mean && p.running_var),
               "batch_norm2d: running_mean and running_var are required in evaluation mode");
     if (p.C == 0) return;
-    Tensor ws = workspace(p.C, a.x.device());
+    Tensor ws = workspace(p.C, p.channels_last, a.x.device());
     launch_batch_norm_forward<T>(p, ws.raw_data_ptr(), compute_stream(dev));
   });
 }
@@ -69,9 +76,10 @@ void batch_norm2d_backward(const ops::BatchNorm2dBackwardArgs& a) {
     p.N = a.x.size(0);
     p.C = a.x.size(1);
     p.HW = a.x.size(2) * a.x.size(3);
+    p.channels_last = channels_last(a.x);
     p.training = a.training;
     if (p.C == 0 || (!p.grad_input && !p.grad_weight && !p.grad_bias)) return;
-    Tensor ws = workspace(p.C, a.x.device());
+    Tensor ws = workspace(p.C, p.channels_last, a.x.device());
     launch_batch_norm_backward<T>(p, ws.raw_data_ptr(), compute_stream(dev));
   });
 }

@@ -29,7 +29,20 @@
 // Backward: Σg and Σg·(x - μ) per channel (float per thread, double across threads and blocks),
 //   then dL/dx elementwise (reverse order), each block turning its channel's sums into the
 //   coefficients and block 0 writing dL/dγ, dL/dβ. The sums are skipped when only an eval dL/dx
-//   is wanted. Without a dL/dx or a y pass, a thread-per-channel finalize kernel does the rest.
+//   is wanted. Without a dL/dx or a y pass, a block-per-channel finalize kernel does the rest.
+//
+// Channels-last (x, y, residual, g, dL/dx [N, H·W, C]): a [R, C] matrix, R = N·H·W rows, channel
+// c its column. Every pass runs blocks of bx x by threads (bx the smallest power of two >= C, at
+// most 32; by = 256 / bx) on a 2-D grid: block (i, s) takes channels [i·bx, i·bx + bx), thread
+// (tx, ty) channel i·bx + tx of the rows s·by + ty, stepping by S·by, so a warp reads whole
+// 32-channel runs of a row (coalesced) and keeps its channel, and thus its coefficients, fixed.
+//   stats / backward sums: per-thread Welford (one element at a time) / sums in A as above; the
+//     by threads of a column merge by a shared-memory tree (fixed order) into one partial per
+//     (channel, s), S chosen for one wave of resident blocks;
+//   finalize: a block per channel merges its S partials (as NCHW's normalize pass does), writes
+//     the outputs above and stores the channel's coefficients in the workspace;
+//   normalize / dL/dx: elementwise with those coefficients, the same expressions as NCHW.
+// Deterministic: the grid depends only on the shape and the device, every merge has a fixed order.
 #include <algorithm>
 #include <cstdint>
 #include <initializer_list>
@@ -132,6 +145,70 @@ __device__ __forceinline__ void block_merge(double& n, double& m, double& q) {
   }
 }
 
+// Channels-last: merges the triples of each column of the block (threads tx, tx + bx, ...; bx a
+// power of two) by a tree in shared memory, fixed order; valid in the threads of row 0
+// (threadIdx.x < bx). Every thread must call it.
+__device__ __forceinline__ void column_merge(int bx, double& n, double& m, double& q) {
+  __shared__ double sn[kThreads], sm[kThreads], sq[kThreads];
+  const int t = threadIdx.x;
+  sn[t] = n;
+  sm[t] = m;
+  sq[t] = q;
+  __syncthreads();
+  // half is a multiple of bx: thread t and t + half share a column.
+  for (int half = kThreads / 2; half >= bx; half /= 2) {
+    if (t < half) {
+      merge(n, m, q, sn[t + half], sm[t + half], sq[t + half]);
+      sn[t] = n;
+      sm[t] = m;
+      sq[t] = q;
+    }
+    __syncthreads();
+  }
+}
+
+// Channels-last: sums a and b over each column of the block, like column_merge.
+__device__ __forceinline__ void column_sum2(int bx, double& a, double& b) {
+  __shared__ double sa[kThreads], sb[kThreads];
+  const int t = threadIdx.x;
+  sa[t] = a;
+  sb[t] = b;
+  __syncthreads();
+  for (int half = kThreads / 2; half >= bx; half /= 2) {
+    if (t < half) {
+      a += sa[t + half];
+      b += sb[t + half];
+      sa[t] = a;
+      sb[t] = b;
+    }
+    __syncthreads();
+  }
+}
+
+// How the blocks of a channels-last pass cover the [R, C] matrix (see the top of the file).
+struct ClPlan {
+  int64_t R, C;
+  int bx, by;  // threads along the channels (a power of two) and along the rows
+  int S;       // blocks along the rows (gridDim.y)
+};
+
+// Channel of this thread in a channels-last pass (>= C: none).
+__device__ __forceinline__ int64_t cl_channel(const ClPlan& p) {
+  return int64_t(blockIdx.x) * p.bx + threadIdx.x % p.bx;
+}
+
+// f(offset of (row, c)) for every row of this thread, c < C; kReverse walks them backwards.
+template <bool kReverse, typename F>
+__device__ __forceinline__ void for_each_row(const ClPlan& p, int64_t c, F&& f) {
+  const int64_t first = int64_t(blockIdx.y) * p.by + threadIdx.x / p.bx;
+  if (first >= p.R) return;
+  const int64_t step = int64_t(p.S) * p.by;
+  const int64_t last = first + (p.R - 1 - first) / step * step;
+  for (int64_t t = 0, r = kReverse ? last : first; t <= (last - first) / step;
+       ++t, r += kReverse ? -step : step)
+    f(r * p.C + c);
+}
+
 // Sums a and b over the block; valid in thread 0.
 __device__ __forceinline__ void block_sum2(double& a, double& b) {
   __shared__ double sa[32], sb[32];
@@ -230,21 +307,36 @@ __device__ __forceinline__ void merge_partials(const double* __restrict__ partia
   block_merge(n, m, q);
 }
 
-// Per channel (one thread each), when there is no normalize pass to do it (empty input, no y):
-// mean / invstd and the running statistics.
+// A block per channel: merges its S partials (training) and writes mean / invstd and the running
+// statistics, for the channels-last passes and where NCHW has no normalize pass to do it (empty
+// input, no y). With `coef`, also stores the channel's scale and shift at coef[2c], coef[2c + 1].
 template <typename T>
-__global__ void bn_forward_finalize_kernel(const double* __restrict__ partials, int S,
-                                           BatchNormForwardParams<T> p) {
-  AFN_GRID_STRIDE_LOOP(c, p.C) {
+__global__ void __launch_bounds__(kThreads)
+    bn_forward_finalize_kernel(const double* __restrict__ partials, int S,
+                               BatchNormForwardParams<T> p, compute_t<T>* __restrict__ coef) {
+  for (int64_t c = blockIdx.x; c < p.C; c += gridDim.x) {
     double n = 0, m = 0, q = 0;
-    if (p.training)
-      for (int s = 0; s < S; ++s) {
-        const double* ps = partials + (c * S + s) * 3;
-        merge(n, m, q, ps[0], ps[1], ps[2]);
+    if (p.training) merge_partials(partials, S, c, n, m, q);
+    if (threadIdx.x == 0) {
+      compute_t<T> scale, shift;
+      finalize_channel(p, c, n, m, q, /*outputs=*/true, scale, shift);
+      if (coef) {
+        coef[2 * c] = scale;
+        coef[2 * c + 1] = shift;
       }
-    compute_t<T> scale, shift;
-    finalize_channel(p, c, n, m, q, /*outputs=*/true, scale, shift);
+    }
+    __syncthreads();  // the next channel's merge reuses the shared memory
   }
+}
+
+// The output element from a = x·scale + shift: + r when has_residual (bn's output rounded to T
+// first, as the unfused ops store it; a no-op for float / double), then relu (which commutes with
+// the final rounding).
+template <typename T, typename A>
+__device__ __forceinline__ T bn_output(A a, bool has_residual, T r, bool relu) {
+  if (has_residual) a = A(T(a)) + A(r);
+  if (relu) a = relu_value(a);
+  return T(a);
 }
 
 // y = x·scale + shift (+ residual, relu). Every block merges its channel's S partials itself (no
@@ -268,23 +360,56 @@ __global__ void __launch_bounds__(kThreads, 8)
   T* __restrict__ y = p.y;
   const bool relu = p.relu;
   for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
-    Pack<T, V> v = load<T, V>(x + off);
-    A a[V];
+    Pack<T, V> v = load<T, V>(x + off), r{};
+    if (res) r = load<T, V>(res + off);
 #pragma unroll
-    for (int k = 0; k < V; ++k) a[k] = A(v.v[k]) * sc + sh;
-    if (res) {
-      // bn's output rounded to T first, as the unfused ops store it (a no-op for float / double)
-      const Pack<T, V> r = load<T, V>(res + off);
-#pragma unroll
-      for (int k = 0; k < V; ++k) a[k] = A(T(a[k])) + A(r.v[k]);
-    }
-    if (relu) {  // relu commutes with the final rounding
-#pragma unroll
-      for (int k = 0; k < V; ++k) a[k] = relu_value(a[k]);
-    }
-#pragma unroll
-    for (int k = 0; k < V; ++k) v.v[k] = T(a[k]);
+    for (int k = 0; k < V; ++k)
+      v.v[k] = bn_output(A(v.v[k]) * sc + sh, res != nullptr, r.v[k], relu);
     store<T, V>(y + off, v);
+  });
+}
+
+// Channels-last stats: one partial triple per (channel, row block).
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_stats_cl_kernel(const T* __restrict__ x, ClPlan p, double* __restrict__ partials) {
+  using A = compute_t<T>;
+  const int64_t c = cl_channel(p);
+  int64_t cnt = 0;
+  A mean = 0, m2 = 0;
+  if (c < p.C)
+    for_each_row<false>(p, c, [&](int64_t off) {
+      const A v = A(x[off]);
+      ++cnt;
+      const A d = v - mean;
+      mean += d / A(cnt);
+      m2 += d * (v - mean);
+    });
+  double n = double(cnt), m = double(mean), q = double(m2);
+  column_merge(p.bx, n, m, q);
+  if (int(threadIdx.x) < p.bx && c < p.C) {
+    double* out = partials + (c * p.S + blockIdx.y) * 3;
+    out[0] = n;
+    out[1] = m;
+    out[2] = q;
+  }
+}
+
+// Channels-last y = x·scale + shift (+ residual, relu), the coefficients from the finalize kernel.
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_normalize_cl_kernel(BatchNormForwardParams<T> p, const compute_t<T>* __restrict__ coef,
+                           ClPlan plan) {
+  using A = compute_t<T>;
+  const int64_t c = cl_channel(plan);
+  if (c >= plan.C) return;
+  const A sc = coef[2 * c], sh = coef[2 * c + 1];
+  const T* __restrict__ x = p.x;
+  const T* __restrict__ res = p.residual;
+  T* __restrict__ y = p.y;
+  const bool relu = p.relu;
+  for_each_row<true>(plan, c, [&](int64_t off) {
+    y[off] = bn_output(A(x[off]) * sc + sh, res != nullptr, res ? res[off] : T(0), relu);
   });
 }
 
@@ -343,20 +468,32 @@ __device__ __forceinline__ void sum_partials(const double* __restrict__ partials
   block_sum2(a, b);
 }
 
-// dL/dγ and dL/dβ, one thread per channel, when no grad_input pass does it.
+// A block per channel: sums its S partials and writes dL/dγ and dL/dβ, for the channels-last
+// passes and where NCHW has no grad_input pass to do it. With `coef`, also stores the channel's
+// dL/dx coefficients at coef[4c .. 4c + 3].
 template <typename T>
-__global__ void bn_backward_finalize_kernel(const double* __restrict__ partials, int S,
-                                            bool have_sums, BatchNormBackwardParams<T> p) {
-  AFN_GRID_STRIDE_LOOP(c, p.C) {
+__global__ void __launch_bounds__(kThreads)
+    bn_backward_finalize_kernel(const double* __restrict__ partials, int S, bool have_sums,
+                                BatchNormBackwardParams<T> p, compute_t<T>* __restrict__ coef) {
+  for (int64_t c = blockIdx.x; c < p.C; c += gridDim.x) {
     double sum_g = 0, sum_gxmu = 0;
-    if (have_sums)
-      for (int s = 0; s < S; ++s) {
-        sum_g += partials[(c * S + s) * 2];
-        sum_gxmu += partials[(c * S + s) * 2 + 1];
-      }
-    compute_t<T> coef[4];
-    backward_channel(p, c, sum_g, sum_gxmu, /*outputs=*/true, coef);
+    if (have_sums) sum_partials(partials, S, c, sum_g, sum_gxmu);
+    if (threadIdx.x == 0) {
+      compute_t<T> local[4];
+      backward_channel(p, c, sum_g, sum_gxmu, /*outputs=*/true, coef ? coef + 4 * c : local);
+    }
+    __syncthreads();  // the next channel's sum reuses the shared memory
   }
+}
+
+// dL/dx of one element from g (and x, in training) and its channel's coefficients
+// (backward_channel).
+template <bool kTraining, typename T, typename A>
+__device__ __forceinline__ T grad_input_value(T g, T x, A k, A mean_g, A c_x, A mu) {
+  if constexpr (kTraining)
+    return T(k * (A(g) - mean_g - (A(x) - mu) * c_x));
+  else
+    return T(A(g) * k);
 }
 
 // dL/dx. Like the forward's normalize, every block sums its channel's partials itself and
@@ -377,16 +514,54 @@ __global__ void __launch_bounds__(kThreads, 8)
   const T* __restrict__ x = p.x;
   T* __restrict__ gx = p.grad_input;
   for_each_pack<V, true>(plan, c, s, [&](int64_t off) {
-    Pack<T, V> gv = load<T, V>(g + off);
-    if constexpr (kTraining) {
-      const Pack<T, V> xv = load<T, V>(x + off);
+    Pack<T, V> gv = load<T, V>(g + off), xv{};
+    if constexpr (kTraining) xv = load<T, V>(x + off);
 #pragma unroll
-      for (int j = 0; j < V; ++j) gv.v[j] = T(k * (A(gv.v[j]) - mean_g - (A(xv.v[j]) - mu) * c_x));
-    } else {
-#pragma unroll
-      for (int j = 0; j < V; ++j) gv.v[j] = T(A(gv.v[j]) * k);
-    }
+    for (int j = 0; j < V; ++j)
+      gv.v[j] = grad_input_value<kTraining>(gv.v[j], xv.v[j], k, mean_g, c_x, mu);
     store<T, V>(gx + off, gv);
+  });
+}
+
+// Channels-last Σg and Σg·(x - μ): one partial pair per (channel, row block).
+template <typename T>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_backward_reduce_cl_kernel(const T* __restrict__ g, const T* __restrict__ x,
+                                 const compute_t<T>* __restrict__ mean, ClPlan p,
+                                 double* __restrict__ partials) {
+  using A = compute_t<T>;
+  const int64_t c = cl_channel(p);
+  A sg = 0, sgx = 0;
+  if (c < p.C) {
+    const A mu = mean[c];
+    for_each_row<false>(p, c, [&](int64_t off) {
+      const A gv = A(g[off]);
+      sg += gv;
+      sgx += gv * (A(x[off]) - mu);
+    });
+  }
+  double a = double(sg), b = double(sgx);
+  column_sum2(p.bx, a, b);
+  if (int(threadIdx.x) < p.bx && c < p.C) {
+    partials[(c * p.S + blockIdx.y) * 2] = a;
+    partials[(c * p.S + blockIdx.y) * 2 + 1] = b;
+  }
+}
+
+// Channels-last dL/dx, the coefficients from the finalize kernel.
+template <typename T, bool kTraining>
+__global__ void __launch_bounds__(kThreads, 8)
+    bn_backward_input_cl_kernel(BatchNormBackwardParams<T> p, const compute_t<T>* __restrict__ coef,
+                                ClPlan plan) {
+  using A = compute_t<T>;
+  const int64_t c = cl_channel(plan);
+  if (c >= plan.C) return;
+  const A k = coef[4 * c], mean_g = coef[4 * c + 1], c_x = coef[4 * c + 2], mu = coef[4 * c + 3];
+  const T* __restrict__ g = p.grad_output;
+  const T* __restrict__ x = p.x;
+  T* __restrict__ gx = p.grad_input;
+  for_each_row<true>(plan, c, [&](int64_t off) {
+    gx[off] = grad_input_value<kTraining>(g[off], kTraining ? x[off] : T(0), k, mean_g, c_x, mu);
   });
 }
 
@@ -422,8 +597,34 @@ int64_t splits_cap(int64_t C) {
   return std::max<int64_t>(1, max_resident_blocks() / C);
 }
 
-size_t partials_bytes(int64_t C) {
-  return (size_t(C * splits_cap(C)) * 3 * sizeof(double) + 15) / 16 * 16;
+// Channels-last: threads along the channels of a block (the power of two up to 32 that covers C)
+// and blocks along them.
+int cl_columns(int64_t C) {
+  int bx = 1;
+  while (bx < C && bx < 32) bx *= 2;
+  return bx;
+}
+int64_t cl_column_blocks(int64_t C) {
+  return (C + cl_columns(C) - 1) / cl_columns(C);
+}
+
+// Largest S a channels-last stats or sums pass uses (one wave of blocks; sizes the partials).
+int64_t cl_splits_cap(int64_t C) {
+  return std::max<int64_t>(1, max_resident_blocks() / cl_column_blocks(C));
+}
+
+size_t partials_bytes(int64_t C, bool channels_last) {
+  const int64_t splits = channels_last ? cl_splits_cap(C) : splits_cap(C);
+  return (size_t(C * splits) * 3 * sizeof(double) + 15) / 16 * 16;
+}
+
+// Channels-last: the per-channel coefficients (scale, shift; or the 4 of dL/dx) after the partials.
+size_t coef_bytes(int64_t C) {
+  return size_t(C) * 4 * sizeof(double);
+}
+template <typename T>
+compute_t<T>* coef_of(void* workspace, int64_t C) {
+  return reinterpret_cast<compute_t<T>*>(static_cast<char*>(workspace) + partials_bytes(C, true));
 }
 
 // Resident blocks per SM of a kernel at kThreads threads (queried once per kernel).
@@ -485,6 +686,30 @@ unsigned grid_of(const Plan& p) {
   return unsigned(p.C * p.S);
 }
 
+// Blocks of the finalize kernels (a block per channel, grid-stride beyond).
+unsigned finalize_blocks(int64_t C) {
+  return unsigned(std::min<int64_t>(C, 65536));
+}
+
+// The channels-last plan of a pass whose kernel has `blocks_per_sm` resident blocks per SM: one
+// wave, at least 16 rows per thread, at most `cap` row blocks.
+ClPlan make_cl_plan(int64_t R, int64_t C, int blocks_per_sm, int64_t cap) {
+  ClPlan p{};
+  p.R = R;
+  p.C = C;
+  p.bx = cl_columns(C);
+  p.by = kThreads / p.bx;
+  int64_t S = int64_t(sm_count()) * blocks_per_sm / cl_column_blocks(C);
+  S = std::min(S, R / (int64_t(p.by) * 16));
+  S = std::min<int64_t>({S, cap, 65535});  // gridDim.y
+  p.S = int(std::max<int64_t>(S, 1));
+  return p;
+}
+
+dim3 grid_of(const ClPlan& p) {
+  return dim3(unsigned(cl_column_blocks(p.C)), unsigned(p.S));
+}
+
 template <typename T, int V>
 void forward_passes(const BatchNormForwardParams<T>& p, double* partials, cudaStream_t stream) {
   int S = 1;
@@ -500,8 +725,33 @@ void forward_passes(const BatchNormForwardParams<T>& p, double* partials, cudaSt
     const Plan plan = make_plan(p.N, p.C, p.HW, V, occupancy<normalize>());
     normalize<<<grid_of(plan), kThreads, 0, stream>>>(p, partials, S, plan);
   } else {
-    bn_forward_finalize_kernel<T><<<blocks_for(p.C), kThreadsPerBlock, 0, stream>>>(partials, S, p);
+    bn_forward_finalize_kernel<T>
+        <<<finalize_blocks(p.C), kThreads, 0, stream>>>(partials, S, p, nullptr);
   }
+  AFN_CUDA_LAUNCH_CHECK();
+}
+
+// Channels-last: stats (training), finalize (statistics, running stats, coefficients), normalize.
+template <typename T>
+void forward_passes_cl(const BatchNormForwardParams<T>& p, double* partials, compute_t<T>* coef,
+                       cudaStream_t stream) {
+  const int64_t R = p.N * p.HW;
+  int S = 1;
+  if (p.training) {
+    constexpr auto stats = bn_stats_cl_kernel<T>;
+    const ClPlan plan = make_cl_plan(R, p.C, occupancy<stats>(), cl_splits_cap(p.C));
+    stats<<<grid_of(plan), kThreads, 0, stream>>>(p.x, plan, partials);
+    AFN_CUDA_LAUNCH_CHECK();
+    S = plan.S;
+  }
+  const bool normalize = p.y && R > 0;
+  bn_forward_finalize_kernel<T>
+      <<<finalize_blocks(p.C), kThreads, 0, stream>>>(partials, S, p, normalize ? coef : nullptr);
+  AFN_CUDA_LAUNCH_CHECK();
+  if (!normalize) return;
+  constexpr auto kernel = bn_normalize_cl_kernel<T>;
+  const ClPlan plan = make_cl_plan(R, p.C, occupancy<kernel>(), 65535);
+  kernel<<<grid_of(plan), kThreads, 0, stream>>>(p, coef, plan);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
@@ -530,8 +780,36 @@ void backward_passes(const BatchNormBackwardParams<T>& p, double* partials, cuda
     }
   } else {
     bn_backward_finalize_kernel<T>
-        <<<blocks_for(p.C), kThreadsPerBlock, 0, stream>>>(partials, S, have_sums, p);
+        <<<finalize_blocks(p.C), kThreads, 0, stream>>>(partials, S, have_sums, p, nullptr);
   }
+  AFN_CUDA_LAUNCH_CHECK();
+}
+
+// Channels-last: sums (when needed), finalize (dL/dγ, dL/dβ, coefficients), dL/dx.
+template <typename T>
+void backward_passes_cl(const BatchNormBackwardParams<T>& p, double* partials, compute_t<T>* coef,
+                        cudaStream_t stream) {
+  const int64_t R = p.N * p.HW;
+  const bool need_sums = p.grad_weight || p.grad_bias || (p.grad_input && p.training);
+  const bool have_sums = need_sums && R > 0;
+  int S = 1;
+  if (have_sums) {
+    constexpr auto reduce = bn_backward_reduce_cl_kernel<T>;
+    const ClPlan plan = make_cl_plan(R, p.C, occupancy<reduce>(), cl_splits_cap(p.C));
+    reduce<<<grid_of(plan), kThreads, 0, stream>>>(p.grad_output, p.x, p.mean, plan, partials);
+    AFN_CUDA_LAUNCH_CHECK();
+    S = plan.S;
+  }
+  const bool input = p.grad_input && R > 0;
+  bn_backward_finalize_kernel<T><<<finalize_blocks(p.C), kThreads, 0, stream>>>(
+      partials, S, have_sums, p, input ? coef : nullptr);
+  AFN_CUDA_LAUNCH_CHECK();
+  if (!input) return;
+  constexpr auto train = bn_backward_input_cl_kernel<T, true>;
+  constexpr auto eval = bn_backward_input_cl_kernel<T, false>;
+  const ClPlan plan =
+      make_cl_plan(R, p.C, p.training ? occupancy<train>() : occupancy<eval>(), 65535);
+  (p.training ? train : eval)<<<grid_of(plan), kThreads, 0, stream>>>(p, coef, plan);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
@@ -560,8 +838,8 @@ void with_pack_width(int64_t HW, std::initializer_list<const void*> arrays, Pass
 
 }  // namespace
 
-size_t batch_norm_workspace_bytes(int64_t C) {
-  return partials_bytes(C);
+size_t batch_norm_workspace_bytes(int64_t C, bool channels_last) {
+  return partials_bytes(C, channels_last) + (channels_last ? coef_bytes(C) : 0);
 }
 
 template <typename T>
@@ -569,6 +847,7 @@ void launch_batch_norm_forward(const BatchNormForwardParams<T>& p, void* workspa
                                cudaStream_t stream) {
   if (p.C == 0) return;
   auto* partials = static_cast<double*>(workspace);
+  if (p.channels_last) return forward_passes_cl<T>(p, partials, coef_of<T>(workspace, p.C), stream);
   with_pack_width<T>(p.HW, {p.x, p.y, p.residual},
                      [&](auto v) { forward_passes<T, decltype(v)::value>(p, partials, stream); });
 }
@@ -578,6 +857,8 @@ void launch_batch_norm_backward(const BatchNormBackwardParams<T>& p, void* works
                                 cudaStream_t stream) {
   if (p.C == 0) return;
   auto* partials = static_cast<double*>(workspace);
+  if (p.channels_last)
+    return backward_passes_cl<T>(p, partials, coef_of<T>(workspace, p.C), stream);
   with_pack_width<T>(p.HW, {p.grad_output, p.x, p.grad_input},
                      [&](auto v) { backward_passes<T, decltype(v)::value>(p, partials, stream); });
 }

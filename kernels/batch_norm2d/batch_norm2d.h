@@ -1,9 +1,9 @@
-// Launchers of the batch_norm2d kernels (contiguous device arrays: x, y, g [N, C, H·W]; the rest
-// [C]). T, the activations' type, is float, double or __nv_bfloat16; the parameters and
-// statistics have type P = compute_t<T> (runtime/compute_type.h): T itself, float for bf16
-// (autocast's mixed batch norm, which also computes in float). Null pointers mean what undefined
-// tensors mean in include/afinar/ops/batch_norm2d.h: no weight (γ = 1), no bias (β = 0), no running
-// statistics, an output not computed.
+// Launchers of the batch_norm2d kernels (contiguous device arrays: x, y, g [N, C, H·W], or
+// [N, H·W, C] with channels_last; the rest [C]). T, the activations' type, is float, double or
+// __nv_bfloat16; the parameters and statistics have type P = compute_t<T> (runtime/compute_type.h):
+// T itself, float for bf16 (autocast's mixed batch norm, which also computes in float). Null
+// pointers mean what undefined tensors mean in include/afinar/ops/batch_norm2d.h: no weight (γ =
+// 1), no bias (β = 0), no running statistics, an output not computed.
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -24,6 +24,7 @@ struct BatchNormForwardParams {
   const P *weight, *bias;
   P *running_mean, *running_var;  // read in eval, updated in place in training
   int64_t N, C, HW;
+  bool channels_last;  // x, y, residual [N, H·W, C]
   bool training;
   double momentum, eps;
   const T* residual;  // the epilogue: y += residual when not null, then relu when `relu`
@@ -38,12 +39,14 @@ struct BatchNormBackwardParams {
   const T *grad_output, *x;
   const P *weight, *mean, *invstd;
   int64_t N, C, HW;
+  bool channels_last;  // grad_input, grad_output, x [N, H·W, C]
   bool training;
 };
 
 // Device scratch the launchers need (per-block partial statistics and per-channel coefficients)
-// for C channels on the current device; pass at least this many bytes, 16-byte aligned.
-size_t batch_norm_workspace_bytes(int64_t C);
+// for C channels in the layout on the current device; pass at least this many bytes, 16-byte
+// aligned.
+size_t batch_norm_workspace_bytes(int64_t C, bool channels_last);
 
 template <typename T>
 void launch_batch_norm_forward(const BatchNormForwardParams<T>& p, void* workspace,

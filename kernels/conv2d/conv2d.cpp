@@ -1,8 +1,9 @@
 // CUDA registrations of conv2d: the algorithm switch over the kernels of this folder, and the bias
 // (forward broadcast and gradient) shared by every algorithm.
-//   Default, Cudnn   conv2d_cudnn.cpp (production; also bfloat16, float accumulation)
-//   Im2colGemm       conv2d_im2col.cu + conv2d_im2col_gemm.cpp (teaching: im2col + cuBLAS)
-//   Direct           conv2d_direct.cu (teaching: one thread per output element)
+//   Default, Cudnn   conv2d_cudnn.cpp (production; also bfloat16, float accumulation; NCHW or
+//                    channels-last)
+//   Im2colGemm       conv2d_im2col.cu + conv2d_im2col_gemm.cpp (teaching: im2col + cuBLAS; NCHW)
+//   Direct           conv2d_direct.cu (teaching: one thread per output element; NCHW)
 //   Naive            the CPU's reference loops: an error here (Direct is the GPU's loop version)
 // Benchmarks: afinar_bench --benchmark_filter=Conv2dCuda; PyTorch side by side:
 // tools/gpu/compare_cuda.py --filter Conv2dCudaFwdBwd.
@@ -25,26 +26,28 @@ using ops::Conv2dGeometry;
 
 enum class Path { Cudnn, Im2colGemm, Direct };
 
-Path path_of(Conv2dAlgo algo, const char* op) {
-  switch (algo) {
+// The teaching kernels index NCHW arrays; only cuDNN takes channels-last operands.
+Path path_of(const Conv2dGeometry& g, const char* op) {
+  switch (g.algo) {
     case Conv2dAlgo::Default:
     case Conv2dAlgo::Cudnn:
       return Path::Cudnn;
     case Conv2dAlgo::Im2colGemm:
-      return Path::Im2colGemm;
     case Conv2dAlgo::Direct:
-      return Path::Direct;
+      AFN_CHECK(!g.channels_last, op, ": algo ", g.algo,
+                " takes NCHW only; use Conv2dAlgo::Cudnn / Default for channels-last");
+      return g.algo == Conv2dAlgo::Direct ? Path::Direct : Path::Im2colGemm;
     case Conv2dAlgo::Naive:
       break;
   }
-  AFN_FAIL(op, ": algo ", algo,
+  AFN_FAIL(op, ": algo ", g.algo,
            " has no CUDA implementation (CUDA: Default, Cudnn, Im2colGemm, Direct; Direct is the "
            "GPU's version of the loops)");
 }
 
 void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
              const Conv2dGeometry& g) {
-  const Path path = path_of(g.algo, "conv2d");
+  const Path path = path_of(g, "conv2d");
   if (y.numel() == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
@@ -54,7 +57,7 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
     if (b.defined())
       launch_add_channel_bias<__nv_bfloat16>(y.data_ptr<__nv_bfloat16>(),
                                              b.data_ptr<__nv_bfloat16>(), g.N, g.K, g.Ho * g.Wo,
-                                             compute_stream(dev));
+                                             g.channels_last, compute_stream(dev));
     return;
   }
   const cudaStream_t s = compute_stream(dev);
@@ -70,12 +73,13 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
       cudnn_conv2d_forward(y, x, w, g);
     else
       im2col_conv2d_forward(y, x, w, g);
-    if (pb) launch_add_channel_bias<T>(y.data_ptr<T>(), pb, g.N, g.K, g.Ho * g.Wo, s);
+    if (pb)
+      launch_add_channel_bias<T>(y.data_ptr<T>(), pb, g.N, g.K, g.Ho * g.Wo, g.channels_last, s);
   });
 }
 
 void backward_input(const Tensor& gx, const Tensor& gy, const Tensor& w, const Conv2dGeometry& g) {
-  const Path path = path_of(g.algo, "conv2d_backward_input");
+  const Path path = path_of(g, "conv2d_backward_input");
   if (gx.numel() == 0) return;
   const int dev = gy.device().index;
   DeviceGuard guard(dev);
@@ -95,7 +99,7 @@ void backward_input(const Tensor& gx, const Tensor& gy, const Tensor& w, const C
 }
 
 void backward_weight(const Tensor& gw, const Tensor& gy, const Tensor& x, const Conv2dGeometry& g) {
-  const Path path = path_of(g.algo, "conv2d_backward_weight");
+  const Path path = path_of(g, "conv2d_backward_weight");
   const int dev = gy.device().index;
   DeviceGuard guard(dev);
   if (g.N == 0) {  // an empty sum: zeros (no library is asked about an empty batch)
@@ -117,12 +121,14 @@ void backward_weight(const Tensor& gw, const Tensor& gy, const Tensor& x, const 
   }
 }
 
-// db[k] = Σ_{n,oh,ow} gy[n,k,oh,ow] (conv2d_bias.cu), for every algorithm.
+// db[k] = Σ_{n,oh,ow} gy[n,k,oh,ow] (conv2d_bias.cu), for every algorithm. gy is NCHW-contiguous
+// or channels-last (where both hold, the two readings are the same memory).
 void backward_bias(const Tensor& gb, const Tensor& gy) {
   const int dev = gy.device().index;
   DeviceGuard guard(dev);
   const cudaStream_t s = compute_stream(dev);
   const int64_t N = gy.size(0), K = gy.size(1), P = gy.size(2) * gy.size(3);
+  const bool channels_last = !gy.is_contiguous();
   if (K == 0) return;
   if (N == 0 || P == 0) {
     AFN_CUDA_CHECK(cudaMemsetAsync(gb.raw_data_ptr(), 0, gb.nbytes(), s));
@@ -131,10 +137,10 @@ void backward_bias(const Tensor& gb, const Tensor& gy) {
   visit_floating_or_bf16(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = compute_t<T>;
-    const int64_t splits = channel_sum_splits(N, K);
+    const int64_t splits = channel_sum_splits(N, K, P, channels_last);
     Tensor partials;
     if (splits > 1) partials = empty({K * splits * int64_t(sizeof(A))}, DType::U8, gy.device());
-    launch_channel_sum<T>(gb.data_ptr<T>(), gy.data_ptr<T>(), N, K, P,
+    launch_channel_sum<T>(gb.data_ptr<T>(), gy.data_ptr<T>(), N, K, P, channels_last,
                           splits > 1 ? static_cast<A*>(partials.raw_data_ptr()) : nullptr, splits,
                           s);
   });

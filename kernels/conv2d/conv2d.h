@@ -1,6 +1,7 @@
 // Launchers of the hand-written conv2d kernels: contiguous NCHW device arrays of T (float or
-// double), shapes as in include/afinar/ops/conv2d.h. Plain C++ (the .cu files see no afinar
-// C++20 headers); the .cpp files of this folder turn Tensors into these calls.
+// double; the bias kernels also channels-last and bf16), shapes as in include/afinar/ops/conv2d.h.
+// Plain C++ (the .cu files see no afinar C++20 headers); the .cpp files of this folder turn Tensors
+// into these calls.
 //   conv2d_direct.cu   Conv2dAlgo::Direct: one thread per output element of each direction
 //   conv2d_im2col.cu   Conv2dAlgo::Im2colGemm: im2col / col2im around cuBLAS GEMMs
 //   conv2d_bias.cu     bias broadcast (forward) and per-channel sums (the bias gradient), every
@@ -46,16 +47,18 @@ template <typename T>
 void launch_col2im(T* gx, const T* col, int64_t images, const ConvShape& g, cudaStream_t stream);
 
 // ---- bias (conv2d_bias.cu) --------------------------------------------------------------------
-// y[n, k, p] += b[k] for y [N, K, P].
+// y and x are [N, K, P] arrays, or with channels_last [N, P, K] ones (P = Ho·Wo).
+// y[n, k, p] += b[k].
 template <typename T>
-void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P,
+void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P, bool channels_last,
                              cudaStream_t stream);
-// out[k] = Σ_{n,p} x[n, k, p] for x [N, K, P] (N ≥ 1): in channel_sum_splits(N, K) slices of the
-// batch per channel, then the slices' partial sums in a fixed order (deterministic, no atomics).
-// `partials` holds K · splits elements (unused, may be null, when splits == 1).
-int64_t channel_sum_splits(int64_t N, int64_t K);
+// out[k] = Σ_{n,p} x[n, k, p] (N·P ≥ 1): in channel_sum_splits(N, K, P, channels_last) slices
+// (NCHW: of the batch; channels-last: of the N·P rows) per channel, then the slices' partial sums
+// in a fixed order (deterministic, no atomics). `partials` holds K · splits elements (unused, may
+// be null, when splits == 1).
+int64_t channel_sum_splits(int64_t N, int64_t K, int64_t P, bool channels_last);
 template <typename T>
-void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, compute_t<T>* partials,
-                        int64_t splits, cudaStream_t stream);
+void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, bool channels_last,
+                        compute_t<T>* partials, int64_t splits, cudaStream_t stream);
 
 }  // namespace afinar::cuda

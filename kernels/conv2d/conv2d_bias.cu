@@ -8,6 +8,9 @@
 // are read at once so few threads idle); pass 2 adds each channel's `splits` partial sums in a
 // fixed order. Accumulation is in compute_t<T> (float for float32 and bf16, as PyTorch), the
 // partial sums too; bf16 results are rounded once. The forward adds in float and rounds.
+// Channels-last gy is a [N·P, K] matrix: pass 1 gives each block 32 consecutive channels (a warp
+// reads 32 consecutive elements of a row) and a slice of the rows, its 8 warps take every 8th row
+// and add their column sums in a fixed order; pass 2 is the same.
 #include "common.cuh"
 #include "conv2d/conv2d.h"
 #include "runtime/launch_check.h"
@@ -16,14 +19,20 @@ namespace afinar::cuda {
 
 namespace {
 
+// y as [outer, inner], a block per outer index: NCHW, N·K planes of P elements (channel
+// outer % K); channels-last, N·P rows of K elements (channel = the inner index).
 template <typename T>
-__global__ void add_channel_bias_kernel(T* __restrict__ y, const T* __restrict__ b, int64_t planes,
-                                        int64_t K, int64_t P) {
+__global__ void add_channel_bias_kernel(T* __restrict__ y, const T* __restrict__ b, int64_t outer,
+                                        int64_t inner, int64_t K, bool channels_last) {
   using A = compute_t<T>;
-  for (int64_t plane = blockIdx.x; plane < planes; plane += gridDim.x) {
-    const A bk = A(b[plane % K]);
-    T* yp = y + plane * P;
-    for (int64_t p = threadIdx.x; p < P; p += blockDim.x) yp[p] = T(A(yp[p]) + bk);
+  for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
+    T* yo = y + o * inner;
+    if (channels_last) {
+      for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) yo[i] = T(A(yo[i]) + A(b[i]));
+    } else {
+      const A bk = A(b[o % K]);
+      for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) yo[i] = T(A(yo[i]) + bk);
+    }
   }
 }
 
@@ -54,6 +63,32 @@ __global__ void channel_sum_kernel(O* __restrict__ out, const T* __restrict__ x,
   if (threadIdx.x == 0) out[k * gridDim.y + split] = O(acc);
 }
 
+// Channels-last columns per block of channel_sum_cl_kernel (a warp's width) and its rows at once.
+constexpr int kClCols = 32;
+constexpr int kClRows = kThreadsPerBlock / kClCols;
+
+// Block (channels [32·bx, 32·bx + 32), split) sums the rows [split·rows_per_split, ...) of the
+// [rows, K] matrix x: warp r takes rows r, r + 8, ..., then the 8 warps' sums are added in order.
+template <typename T, typename O>
+__global__ void channel_sum_cl_kernel(O* __restrict__ out, const T* __restrict__ x, int64_t rows,
+                                      int64_t K, int64_t rows_per_split) {
+  using A = compute_t<T>;
+  __shared__ A part[kClRows][kClCols];
+  const int col = threadIdx.x % kClCols, row = threadIdx.x / kClCols;
+  const int64_t k = int64_t(blockIdx.x) * kClCols + col, split = blockIdx.y;
+  const int64_t r_begin = split * rows_per_split;
+  const int64_t r_end = r_begin + rows_per_split < rows ? r_begin + rows_per_split : rows;
+  A acc = 0;
+  if (k < K)
+    for (int64_t r = r_begin + row; r < r_end; r += kClRows) acc += A(x[r * K + k]);
+  part[row][col] = acc;
+  __syncthreads();
+  if (row == 0 && k < K) {
+    for (int i = 1; i < kClRows; ++i) acc += part[i][col];
+    out[k * gridDim.y + split] = O(acc);
+  }
+}
+
 // out[k] = Σ_i partials[k, i], in order.
 template <typename T>
 __global__ void sum_partials_kernel(T* __restrict__ out, const compute_t<T>* __restrict__ partials,
@@ -68,53 +103,67 @@ __global__ void sum_partials_kernel(T* __restrict__ out, const compute_t<T>* __r
 }  // namespace
 
 template <typename T>
-void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P,
+void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P, bool channels_last,
                              cudaStream_t stream) {
-  const int64_t planes = N * K;
-  if (planes == 0 || P == 0) return;
-  const unsigned blocks = unsigned(planes < 65536 ? planes : 65536);
-  add_channel_bias_kernel<T><<<blocks, plane_threads(P), 0, stream>>>(y, b, planes, K, P);
+  const int64_t outer = channels_last ? N * P : N * K, inner = channels_last ? K : P;
+  if (outer == 0 || inner == 0) return;
+  const unsigned blocks = unsigned(outer < 65536 ? outer : 65536);
+  add_channel_bias_kernel<T>
+      <<<blocks, plane_threads(inner), 0, stream>>>(y, b, outer, inner, K, channels_last);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-int64_t channel_sum_splits(int64_t N, int64_t K) {
+int64_t channel_sum_splits(int64_t N, int64_t K, int64_t P, bool channels_last) {
   constexpr int64_t kTargetBlocks = 1024;  // ~8 per SM on an H100
-  int64_t splits = (kTargetBlocks + K - 1) / K;
-  if (splits > N) splits = N;
+  // Blocks per split, and the most splits that still give every block some work: NCHW a block
+  // per channel and at least one image each, channels-last a block per 32 channels and at least
+  // one row per warp.
+  const int64_t per_split = channels_last ? (K + kClCols - 1) / kClCols : K;
+  const int64_t most = channels_last ? N * P / kClRows : N;
+  int64_t splits = (kTargetBlocks + per_split - 1) / per_split;
+  if (splits > most) splits = most;
   if (splits > 65535) splits = 65535;  // gridDim.y
   return splits < 1 ? 1 : splits;
 }
 
 template <typename T>
-void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, compute_t<T>* partials,
-                        int64_t splits, cudaStream_t stream) {
+void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, bool channels_last,
+                        compute_t<T>* partials, int64_t splits, cudaStream_t stream) {
   if (K == 0) return;
-  const int64_t images_per_split = (N + splits - 1) / splits;
-  const dim3 grid{unsigned(K), unsigned(splits)};
-  const int cols = plane_threads(P);
-  if (splits == 1)
-    channel_sum_kernel<T, T>
-        <<<grid, kThreadsPerBlock, 0, stream>>>(out, x, N, K, P, images_per_split, cols);
-  else
-    channel_sum_kernel<T, compute_t<T>>
-        <<<grid, kThreadsPerBlock, 0, stream>>>(partials, x, N, K, P, images_per_split, cols);
+  if (channels_last) {
+    const int64_t rows = N * P, rows_per_split = (rows + splits - 1) / splits;
+    const dim3 grid{unsigned((K + kClCols - 1) / kClCols), unsigned(splits)};
+    if (splits == 1)
+      channel_sum_cl_kernel<T, T>
+          <<<grid, kThreadsPerBlock, 0, stream>>>(out, x, rows, K, rows_per_split);
+    else
+      channel_sum_cl_kernel<T, compute_t<T>>
+          <<<grid, kThreadsPerBlock, 0, stream>>>(partials, x, rows, K, rows_per_split);
+  } else {
+    const int64_t images_per_split = (N + splits - 1) / splits;
+    const dim3 grid{unsigned(K), unsigned(splits)};
+    const int cols = plane_threads(P);
+    if (splits == 1)
+      channel_sum_kernel<T, T>
+          <<<grid, kThreadsPerBlock, 0, stream>>>(out, x, N, K, P, images_per_split, cols);
+    else
+      channel_sum_kernel<T, compute_t<T>>
+          <<<grid, kThreadsPerBlock, 0, stream>>>(partials, x, N, K, P, images_per_split, cols);
+  }
   AFN_CUDA_LAUNCH_CHECK();
   if (splits == 1) return;
   sum_partials_kernel<T><<<blocks_for(K), kThreadsPerBlock, 0, stream>>>(out, partials, K, splits);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-template void launch_add_channel_bias<float>(float*, const float*, int64_t, int64_t, int64_t,
-                                             cudaStream_t);
-template void launch_add_channel_bias<double>(double*, const double*, int64_t, int64_t, int64_t,
-                                              cudaStream_t);
-template void launch_channel_sum<float>(float*, const float*, int64_t, int64_t, int64_t, float*,
-                                        int64_t, cudaStream_t);
-template void launch_channel_sum<double>(double*, const double*, int64_t, int64_t, int64_t, double*,
-                                         int64_t, cudaStream_t);
-template void launch_add_channel_bias<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
-                                                     int64_t, int64_t, cudaStream_t);
-template void launch_channel_sum<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
-                                                int64_t, int64_t, float*, int64_t, cudaStream_t);
+#define AFN_INSTANTIATE(T)                                                                \
+  template void launch_add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t, bool, \
+                                           cudaStream_t);                                 \
+  template void launch_channel_sum<T>(T*, const T*, int64_t, int64_t, int64_t, bool,      \
+                                      compute_t<T>*, int64_t, cudaStream_t);
+AFN_INSTANTIATE(float)
+AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
+#undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

@@ -1,5 +1,7 @@
 // Conv2dAlgo::Cudnn (CUDA's Default): the three directions of conv2d through cuDNN 9, float32 and
-// float64, NCHW, any stride, padding, dilation and groups. The bias is not cuDNN's business here:
+// float64, NCHW or channels-last (NHWC: Conv2dGeometry::channels_last, every operand and the
+// weight [K,R,S,C/G] in it, which cuDNN's NHWC tensor and filter formats describe as they are, no
+// conversion), any stride, padding, dilation and groups. The bias is not cuDNN's business here:
 // conv2d.cpp adds it and sums its gradient (conv2d_bias.cu).
 //
 // Two roads into cuDNN, the first preferred:
@@ -16,9 +18,9 @@
 //    candidate runs on the call's own buffers (the output is overwritten, then computed for real)
 //    and the fastest wins (legacy: cudnnFind*AlgorithmEx with the largest workspace any algorithm
 //    asks for that the GPU can give).
-//  - Either ranking is cached per (images, geometry, dtype, direction, device, TF32, benchmark;
-//    the graph path also the pointers' alignment): the first call of a layer pays for it, later
-//    calls only build a variant pack (legacy: descriptors), host-only, microseconds.
+//  - Either ranking is cached per (images, geometry and layout, dtype, direction, device, TF32,
+//    benchmark; the graph path also the pointers' alignment): the first call of a layer pays for
+//    it, later calls only build a variant pack (legacy: descriptors), host-only, microseconds.
 //  - Candidates are tried in rank order: one whose workspace cannot be allocated (out of memory)
 //    or that cuDNN refuses gives way to the next. Workspaces are U8 tensors from the caching
 //    allocator, so a steady-state step makes no cudaMalloc.
@@ -88,8 +90,9 @@ class TensorDesc {
   ~TensorDesc() { cudnnDestroyTensorDescriptor(d_); }
   TensorDesc(const TensorDesc&) = delete;
   TensorDesc& operator=(const TensorDesc&) = delete;
-  void set(cudnnDataType_t t, int64_t n, int64_t c, int64_t h, int64_t w) {
-    AFN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, CUDNN_TENSOR_NCHW, t, as_int(n, "images"),
+  void set(cudnnTensorFormat_t format, cudnnDataType_t t, int64_t n, int64_t c, int64_t h,
+           int64_t w) {
+    AFN_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d_, format, t, as_int(n, "images"),
                                                as_int(c, "channels"), as_int(h, "height"),
                                                as_int(w, "width")));
   }
@@ -123,21 +126,28 @@ class ConvDesc {
   cudnnConvolutionDescriptor_t d_ = nullptr;
 };
 
+// cuDNN's name for the memory format of every operand: NCHW, or NHWC (the filter then [K,R,S,C/G]).
+cudnnTensorFormat_t tensor_format(const Conv2dGeometry& g) {
+  return g.channels_last ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+}
+
 // The descriptors of one convolution call over `images` images.
 struct Descriptors {
   TensorDesc x, y;  // input [images,C,H,W], output [images,K,Ho,Wo] (or their gradients)
   FilterDesc w;     // [K, C/G, R, S]
+  // (dimensions in that order whatever the layout; tensor_format(g) says how they are stored)
   ConvDesc conv;
   cudnnMathType_t search_math;  // what the search may use: DEFAULT (TF32 allowed) or FMA
 
   Descriptors(const Conv2dGeometry& g, int64_t images, DType dtype, bool tf32) {
     const cudnnDataType_t t = cudnn_dtype(dtype);
-    x.set(t, images, g.C, g.H, g.W);
-    y.set(t, images, g.K, g.Ho, g.Wo);
-    AFN_CUDNN_CHECK(
-        cudnnSetFilter4dDescriptor(w.get(), t, CUDNN_TENSOR_NCHW, as_int(g.K, "output channels"),
-                                   as_int(g.Cg(), "input channels per group"),
-                                   as_int(g.R, "kernel height"), as_int(g.S, "kernel width")));
+    const cudnnTensorFormat_t format = tensor_format(g);
+    x.set(format, t, images, g.C, g.H, g.W);
+    y.set(format, t, images, g.K, g.Ho, g.Wo);
+    AFN_CUDNN_CHECK(cudnnSetFilter4dDescriptor(w.get(), t, format, as_int(g.K, "output channels"),
+                                               as_int(g.Cg(), "input channels per group"),
+                                               as_int(g.R, "kernel height"),
+                                               as_int(g.S, "kernel width")));
     AFN_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(
         conv.get(), as_int(g.ph, "padding"), as_int(g.pw, "padding"), as_int(g.sh, "stride"),
         as_int(g.sw, "stride"), as_int(g.dh, "dilation"), as_int(g.dw, "dilation"),
@@ -300,7 +310,8 @@ void print_ranking(const char* op, const Conv2dGeometry& g, int64_t images, DTyp
   os << "afinar cudnn " << op << " " << dtype << " x[" << images << "," << g.C << "," << g.H << ","
      << g.W << "] w[" << g.K << "," << g.Cg() << "," << g.R << "," << g.S << "] stride (" << g.sh
      << "," << g.sw << ") pad (" << g.ph << "," << g.pw << ") dil (" << g.dh << "," << g.dw
-     << ") groups " << g.G << (benchmark ? ", measured:" : ", heuristics:");
+     << ") groups " << g.G << (g.channels_last ? " NHWC" : " NCHW")
+     << (benchmark ? ", measured:" : ", heuristics:");
   for (const Candidate& c : candidates) {
     os << " algo " << c.algo << " math " << int(c.math) << " ws " << c.workspace << " B";
     if (c.ms >= 0) os << " " << c.ms << " ms";
@@ -309,8 +320,9 @@ void print_ranking(const char* op, const Conv2dGeometry& g, int64_t images, DTyp
   std::fprintf(stderr, "%s\n", os.str().c_str());
 }
 
-// images, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G, dtype, direction, device, tf32, benchmark
-using CacheKey = std::array<int64_t, 19>;
+// images, C, H, W, K, R, S, sh, sw, ph, pw, dh, dw, G, channels_last, dtype, direction, device,
+// tf32, benchmark
+using CacheKey = std::array<int64_t, 20>;
 
 std::mutex g_cache_mutex;
 std::map<CacheKey, std::vector<Candidate>> g_cache;
@@ -331,6 +343,7 @@ CacheKey cache_key(const Conv2dGeometry& g, int64_t images, DType dtype, int dir
           g.dh,
           g.dw,
           g.G,
+          int64_t(g.channels_last),
           int64_t(dtype),
           direction,
           device,
@@ -469,10 +482,14 @@ int64_t byte_alignment(const void* p) {
   return align;
 }
 
+// A dense 4-D tensor of dimensions {n, c, h, w}, stored NCHW or, with channels_last, NHWC (strides
+// {h·w·c, 1, w·c, c}; the graph API takes the dimensions in NCHW order with the real strides).
 BackendDescPtr tensor_desc(int64_t uid, cudnnDataType_t type, std::array<int64_t, 4> dims,
-                           int64_t align) {
-  const std::array<int64_t, 4> strides = {dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3],
-                                          1};
+                           bool channels_last, int64_t align) {
+  const std::array<int64_t, 4> strides =
+      channels_last
+          ? std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], 1, dims[3] * dims[1], dims[1]}
+          : std::array<int64_t, 4>{dims[1] * dims[2] * dims[3], dims[2] * dims[3], dims[3], 1};
   auto d = make_desc(CUDNN_BACKEND_TENSOR_DESCRIPTOR);
   d->set(CUDNN_ATTR_TENSOR_DATA_TYPE, CUDNN_TYPE_DATA_TYPE, 1, &type);
   d->set(CUDNN_ATTR_TENSOR_DIMENSIONS, CUDNN_TYPE_INT64, 4, dims.data());
@@ -505,9 +522,9 @@ std::shared_ptr<GraphDescs> build_graph(const Conv2dGeometry& g, DType dtype, cu
                                         const std::array<int64_t, 3>& align) {
   const cudnnDataType_t type = cudnn_dtype(dtype), compute = cudnn_compute_dtype(dtype);
   auto d = std::make_shared<GraphDescs>();
-  d->x = tensor_desc(kUids[0], type, {g.N, g.C, g.H, g.W}, align[0]);
-  d->w = tensor_desc(kUids[1], type, {g.K, g.Cg(), g.R, g.S}, align[1]);
-  d->y = tensor_desc(kUids[2], type, {g.N, g.K, g.Ho, g.Wo}, align[2]);
+  d->x = tensor_desc(kUids[0], type, {g.N, g.C, g.H, g.W}, g.channels_last, align[0]);
+  d->w = tensor_desc(kUids[1], type, {g.K, g.Cg(), g.R, g.S}, g.channels_last, align[1]);
+  d->y = tensor_desc(kUids[2], type, {g.N, g.K, g.Ho, g.Wo}, g.channels_last, align[2]);
 
   d->conv = make_desc(CUDNN_BACKEND_CONVOLUTION_DESCRIPTOR);
   const int64_t dims = 2;
@@ -703,7 +720,7 @@ GraphRanking rank_graph(cudnnHandle_t h, const Conv2dGeometry& g, DType dtype, b
   return r;
 }
 
-using GraphKey = std::array<int64_t, 22>;
+using GraphKey = std::array<int64_t, 23>;
 std::mutex g_graph_mutex;
 std::map<GraphKey, GraphRanking> g_graph_cache;
 
@@ -713,7 +730,8 @@ void print_graph_ranking(const char* op, const Conv2dGeometry& g, DType dtype, b
   os << "afinar cudnn graph " << op << " " << dtype << " x[" << g.N << "," << g.C << "," << g.H
      << "," << g.W << "] w[" << g.K << "," << g.Cg() << "," << g.R << "," << g.S << "] stride ("
      << g.sh << "," << g.sw << ") pad (" << g.ph << "," << g.pw << ") dil (" << g.dh << "," << g.dw
-     << ") groups " << g.G << (benchmark ? ", measured:" : ", heuristics:");
+     << ") groups " << g.G << (g.channels_last ? " NHWC" : " NCHW")
+     << (benchmark ? ", measured:" : ", heuristics:");
   if (r.plans.empty()) os << " no plan (legacy API)";
   for (const GraphPlan& p : r.plans) {
     os << " engine " << p.engine << " ws " << p.workspace << " B";

@@ -1,7 +1,8 @@
 // Private to kernels/conv2d/: the host-side (Tensor) implementations of each CUDA algorithm, called
 // by the registered kernels in conv2d.cpp. Same contract as the kernel tables of
-// include/afinar/ops/conv2d.h: contiguous NCHW tensors of one floating dtype on one device, the
-// output preallocated, every output element written. The bias is handled by conv2d.cpp.
+// include/afinar/ops/conv2d.h: tensors of one floating dtype on one device, contiguous NCHW (or
+// channels-last, Conv2dGeometry::channels_last: cuDNN only; conv2d.cpp keeps it from the others),
+// the output preallocated, every output element written. The bias is handled by conv2d.cpp.
 #pragma once
 
 #include "afinar/ops/conv2d.h"

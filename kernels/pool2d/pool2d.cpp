@@ -12,9 +12,24 @@
 
 namespace afinar::cuda {
 
+namespace {
+
+PoolStrides strides_of(const Tensor& t) {
+  const Strides& s = t.strides();
+  return {s[0], s[1], s[2], s[3]};
+}
+
+}  // namespace
+
 PoolGeometry pool_geometry(const Tensor& input, const Tensor& output) {
   PoolGeometry g;
-  g.planes = input.size(0) * input.size(1);
+  g.batch = input.size(0);
+  g.channels = input.size(1);
+  g.input = strides_of(input);
+  g.output = strides_of(output);
+  // The contract: every operand dense NCHW or channels-last, so one that is not NCHW-contiguous
+  // is channels-last (and then so is the other, or it is both).
+  g.channels_last = !input.is_contiguous() || !output.is_contiguous();
   g.rows.input = input.size(2);
   g.cols.input = input.size(3);
   g.rows.output = output.size(2);
@@ -77,7 +92,8 @@ void avg_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
   const int dev = grad_output.device().index;
   DeviceGuard guard(dev);
   if (grad_input.numel() == 0) return;
-  // grad_output / divisor per output, from the caching allocator (freed stream-ordered).
+  // grad_output / divisor per output, from the caching allocator (freed stream-ordered); the
+  // kernels address it with grad_output's strides (a dense layout: offsets in [0, numel)).
   const DType share_dtype = grad_output.dtype() == DType::BF16 ? DType::F32 : grad_output.dtype();
   Tensor shares = empty(grad_output.shape(), share_dtype, grad_output.device());
   visit_floating_or_bf16(grad_output.dtype(), op, [&](auto tag) {

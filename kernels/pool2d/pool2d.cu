@@ -20,6 +20,13 @@
 //   stem [64,64,112,112] 3x3 s2 p1 forward 145 us (torch 204), backward 256 us (torch 633);
 //   [256,512,7,7] -> 1x1 forward 12 us (torch 32), backward 32 us (torch 104).
 //
+// Layouts: every operand is addressed through its strides (NCHW or channels-last, pool2d.h), and
+//   the flat thread index walks the array a kernel writes (or scans) in its memory order: w fastest
+//   for NCHW, c fastest for channels-last, so consecutive threads touch consecutive addresses. In
+//   channels-last the max gather takes a thread per element (its channels' neighbours have the same
+//   candidate outputs but their own indices), and the grouped average (lanes along a window row)
+//   runs only where a row is contiguous.
+//
 // Index arithmetic: 32-bit when every flat index and window product fits in 2^30 (the usual
 // case), with divisions by the sizes as multiply-high-and-shift (Divisor below); 64-bit
 // otherwise.
@@ -79,6 +86,53 @@ template <typename I>
 __device__ __forceinline__ void divmod(I n, const Divisor<I>& d, I size, I& q, I& r) {
   q = d.div(n);
   r = n - q * size;
+}
+
+// A 4-D operand's strides in I; at(n, c, h, w) is the element's offset.
+template <typename I>
+struct Strides4 {
+  I n, c, h, w;
+  __device__ __forceinline__ I at(I n_, I c_, I h_, I w_) const {
+    return n_ * n + c_ * c + h_ * h + w_ * w;
+  }
+};
+
+// The channel count, the walking order (PoolGeometry::channels_last) and both operands' strides.
+template <typename I>
+struct Layout {
+  I C;
+  Divisor<I> C_d;
+  bool channels_last;
+  Strides4<I> in, out;
+};
+
+// The coordinates (n, c, h, w) of the idx-th element of an [N, C, H, W] array in the layout's
+// walking order: w fastest (NCHW) or c fastest (channels-last). Hd, Wd divide by H and W.
+template <typename I>
+__device__ __forceinline__ void unflatten(const Layout<I>& l, I idx, I H, const Divisor<I>& Hd, I W,
+                                          const Divisor<I>& Wd, I& n, I& c, I& h, I& w) {
+  I t, u;
+  if (l.channels_last) {
+    divmod(idx, l.C_d, l.C, t, c);
+    divmod(t, Wd, W, u, w);
+    divmod(u, Hd, H, n, h);
+  } else {
+    divmod(idx, Wd, W, t, w);
+    divmod(t, Hd, H, u, h);
+    divmod(u, l.C_d, l.C, n, c);
+  }
+}
+
+// ... of an output element (n, c, p, q) and of an input element (n, c, h, w).
+template <typename I>
+__device__ __forceinline__ void output_coords(const Layout<I>& l, const Axis<I>& rows,
+                                              const Axis<I>& cols, I idx, I& n, I& c, I& p, I& q) {
+  unflatten(l, idx, rows.out, rows.out_d, cols.out, cols.out_d, n, c, p, q);
+}
+template <typename I>
+__device__ __forceinline__ void input_coords(const Layout<I>& l, const Axis<I>& rows,
+                                             const Axis<I>& cols, I idx, I& n, I& c, I& h, I& w) {
+  unflatten(l, idx, rows.in, rows.in_d, cols.in, cols.in_d, n, c, h, w);
 }
 
 // Output o's window: it reads begin, begin + step, ... < end (all inside [0, in)); padded is
@@ -158,14 +212,14 @@ __device__ __forceinline__ I grid_threads() {
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_forward_kernel(T* __restrict__ y, int64_t* __restrict__ indices,
-                            const T* __restrict__ x, I total, Axis<I> rows, Axis<I> cols) {
-  const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
+                            const T* __restrict__ x, I total, Axis<I> rows, Axis<I> cols,
+                            Layout<I> l) {
+  const I W = cols.in;
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    I q, t, p, plane;
-    divmod(idx, cols.out_d, Q, t, q);
-    divmod(t, rows.out_d, P, plane, p);
+    I n, c, p, q;
+    output_coords(l, rows, cols, idx, n, c, p, q);
     const Window<I> wr = window_of(rows, p), wc = window_of(cols, q);
-    const T* in = x + plane * H * W;
+    const T* in = x + (n * l.in.n + c * l.in.c);
     // The CPU's scan: start from -inf with the first position read, so an all -inf window still
     // points at an input; `v > best || isnan(v)` keeps the first of tied maxima and lets NaN in.
     using A = compute_t<T>;
@@ -173,45 +227,46 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     I arg = (wr.begin < wr.end && wc.begin < wc.end) ? wr.begin * W + wc.begin : I(-1);
     for (I h = wr.begin; h < wr.end; h += wr.step)
       for (I w = wc.begin; w < wc.end; w += wc.step) {
-        const A v = A(in[h * W + w]);
+        const A v = A(in[h * l.in.h + w * l.in.w]);
         if (v > best || isnan(v)) {
           best = v;
           arg = h * W + w;
         }
       }
-    y[idx] = T(best);  // one of the inputs (or -inf): exact in T
-    indices[idx] = int64_t(arg);
+    const I o = l.out.at(n, c, p, q);
+    y[o] = T(best);  // one of the inputs (or -inf): exact in T
+    indices[o] = int64_t(arg);
   }
 }
 
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     avg_pool_forward_kernel(T* __restrict__ y, const T* __restrict__ x, I total, Axis<I> rows,
-                            Axis<I> cols, AvgDivisor d) {
-  const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
+                            Axis<I> cols, AvgDivisor d, Layout<I> l) {
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    I q, t, p, plane;
-    divmod(idx, cols.out_d, Q, t, q);
-    divmod(t, rows.out_d, P, plane, p);
+    I n, c, p, q;
+    output_coords(l, rows, cols, idx, n, c, p, q);
     const Window<I> wr = window_of(rows, p), wc = window_of(cols, q);
-    const T* in = x + plane * H * W;
+    const T* in = x + (n * l.in.n + c * l.in.c);
     compute_t<T> sum = 0;
     for (I h = wr.begin; h < wr.end; h += wr.step)
-      for (I w = wc.begin; w < wc.end; w += wc.step) sum += compute_t<T>(in[h * W + w]);
-    y[idx] = T(sum / compute_t<T>(divisor_of(wr, wc, d)));
+      for (I w = wc.begin; w < wc.end; w += wc.step)
+        sum += compute_t<T>(in[h * l.in.h + w * l.in.w]);
+    y[l.out.at(n, c, p, q)] = T(sum / compute_t<T>(divisor_of(wr, wc, d)));
   }
 }
 
 // G lanes per output (avg pools with windows of >= 32 elements: G = 8 up to 128 elements, so a
 // warp has four windows' loads in flight, else G = 32). The lanes of a group read consecutive
 // elements (coalesced) and sum by shuffles within the group. The loop bound is warp-uniform, so
-// every lane reaches the shuffles.
+// every lane reaches the shuffles. Launched only where the input's rows are contiguous (w stride
+// 1: NCHW, or channels-last with C = 1), so that the lanes' reads are.
 template <typename T, typename I, int G>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     avg_pool_forward_group_kernel(T* __restrict__ y, const T* __restrict__ x, I total, Axis<I> rows,
-                                  Axis<I> cols, AvgDivisor d) {
+                                  Axis<I> cols, AvgDivisor d, Layout<I> l) {
   constexpr int kGroups = 32 / G;  // outputs per warp
-  const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
+  const I W = cols.in;
   const I lane = I(threadIdx.x % G);
   const I step = grid_threads<I>() / 32 * kGroups;
   for (I base = thread_index<I>() / 32 * kGroups; base < total; base += step) {
@@ -219,31 +274,30 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     using A = compute_t<T>;
     A sum = 0;
     Window<I> wr{}, wc{};
+    I n = 0, c = 0, p = 0, q = 0;
     if (o < total) {
-      I q, t, p, plane;
-      divmod(o, cols.out_d, Q, t, q);
-      divmod(t, rows.out_d, P, plane, p);
+      output_coords(l, rows, cols, o, n, c, p, q);
       wr = window_of(rows, p);
       wc = window_of(cols, q);
-      const T* in = x + plane * H * W;
+      const T* in = x + (n * l.in.n + c * l.in.c);
       const I nw = wc.end - wc.begin;  // avg windows have step 1 and are never empty
-      if (nw == W) {
-        // Whole rows: one contiguous run.
+      if (nw == W && l.in.h == W) {
+        // Whole rows of a dense plane: one contiguous run.
         const I end = wr.end * W;
 #pragma unroll 4
         for (I k = wr.begin * W + lane; k < end; k += G) sum += A(in[k]);
       } else {
-        const I n = (wr.end - wr.begin) * nw;
+        const I m = (wr.end - wr.begin) * nw;
 #pragma unroll 4
-        for (I k = lane; k < n; k += G) {
+        for (I k = lane; k < m; k += G) {
           const I r = k / nw;
-          sum += A(in[(wr.begin + r) * W + wc.begin + (k - r * nw)]);
+          sum += A(in[(wr.begin + r) * l.in.h + wc.begin + (k - r * nw)]);
         }
       }
     }
 #pragma unroll
     for (int off = G / 2; off > 0; off /= 2) sum += __shfl_xor_sync(0xffffffffu, sum, off);
-    if (o < total && lane == 0) y[o] = T(sum / A(divisor_of(wr, wc, d)));
+    if (o < total && lane == 0) y[l.out.at(n, c, p, q)] = T(sum / A(divisor_of(wr, wc, d)));
   }
 }
 
@@ -251,6 +305,25 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 
 // Input elements per thread in the max gather.
 constexpr int kGatherWidth = 4;
+
+// Σ, p-major (the CPU's order), over the outputs [p0, p1) x [q0, q1) of one plane (ind, g at its
+// first element, `out` its strides) of g[o] where ind[o] is `target`.
+template <typename T, typename I>
+__device__ __forceinline__ compute_t<T> sum_matching(const int64_t* __restrict__ ind,
+                                                     const T* __restrict__ g,
+                                                     const Strides4<I>& out, I p0, I p1, I q0, I q1,
+                                                     int64_t target) {
+  using A = compute_t<T>;
+  A sum = 0;
+  for (I p = p0; p < p1; ++p)
+    for (I q = q0; q < q1; ++q) {
+      const I o = p * out.h + q * out.w;
+      const int64_t k = ind[o];
+      const A gv = A(g[o]);
+      if (k == target) sum += gv;
+    }
+  return sum;
+}
 
 // A thread per kGatherWidth consecutive elements of an input row: their candidate outputs are
 // the union of rows [p0, p1) and columns [qa, qb), read once for all of them. With validated
@@ -261,15 +334,16 @@ template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_backward_gather_kernel(T* __restrict__ grad_input, const T* __restrict__ grad_output,
                                     const int64_t* __restrict__ indices, I threads, I chunks,
-                                    Divisor<I> chunks_d, Axis<I> rows, Axis<I> cols,
+                                    Divisor<I> chunks_d, Axis<I> rows, Axis<I> cols, Layout<I> l,
                                     const unsigned long long* __restrict__ flag) {
   if (*flag != kIndicesOk) return;  // the scatter's case
   constexpr int G = kGatherWidth;
-  const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
+  const I H = rows.in, W = cols.in;
   for (I tid = thread_index<I>(); tid < threads; tid += grid_threads<I>()) {
-    I row, chunk, plane, h;
+    I row, chunk, plane, h, n, c;
     divmod(tid, chunks_d, chunks, row, chunk);
     divmod(row, rows.in_d, H, plane, h);
+    divmod(plane, l.C_d, l.C, n, c);
     const I w0 = chunk * G;
     const I wn = imin(I(G), W - w0);
     I p0, p1, qa, qb, unused;
@@ -278,8 +352,9 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
     outputs_covering(cols, w0 + wn - 1, unused, qb);
     const int64_t base = int64_t(h * W + w0);  // the flat index of element 0
     using A = compute_t<T>;
-    const int64_t* ind = indices + plane * P * Q;
-    const T* g = grad_output + plane * P * Q;
+    const I plane_out = n * l.out.n + c * l.out.c;
+    const int64_t* ind = indices + plane_out;
+    const T* g = grad_output + plane_out;
     A acc[G];
 #pragma unroll
     for (int e = 0; e < G; ++e) acc[e] = 0;
@@ -289,39 +364,55 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
       int64_t k[8];
       A gv[8];
 #pragma unroll
-      for (int c = 0; c < 8; ++c) {
-        const I p = p0 + c / 4, q = qa + c % 4;
+      for (int i = 0; i < 8; ++i) {
+        const I p = p0 + i / 4, q = qa + i % 4;
         const bool ok = p < p1 && q < qb;
-        k[c] = ok ? ind[p * Q + q] : int64_t(-1);
-        gv[c] = ok ? A(g[p * Q + q]) : A(0);
+        const I o = p * l.out.h + q * l.out.w;
+        k[i] = ok ? ind[o] : int64_t(-1);
+        gv[i] = ok ? A(g[o]) : A(0);
       }
 #pragma unroll
-      for (int c = 0; c < 8; ++c) {
-        const int64_t d = k[c] - base;  // which element, if any, output c credits
+      for (int i = 0; i < 8; ++i) {
+        const int64_t d = k[i] - base;  // which element, if any, output i credits
 #pragma unroll
         for (int e = 0; e < G; ++e)
-          if (d == e) acc[e] += gv[c];
+          if (d == e) acc[e] += gv[i];
       }
     } else {
       for (int e = 0; e < G; ++e) {
         if (e >= wn) break;
         I q0, q1;
         outputs_covering(cols, w0 + e, q0, q1);
-        const int64_t target = base + e;
-        A sum = 0;
-        for (I p = p0; p < p1; ++p)
-          for (I q = q0; q < q1; ++q) {
-            const int64_t k = ind[p * Q + q];
-            const A gv = A(g[p * Q + q]);
-            if (k == target) sum += gv;
-          }
-        acc[e] = sum;
+        acc[e] = sum_matching(ind, g, l.out, p0, p1, q0, q1, base + e);
       }
     }
-    T* out = grad_input + row * W + w0;
+    T* out = grad_input + l.in.at(n, c, h, w0);
 #pragma unroll
     for (int e = 0; e < G; ++e)
-      if (e < wn) out[e] = T(acc[e]);
+      if (e < wn) out[e * l.in.w] = T(acc[e]);
+  }
+}
+
+// The channels-last gather: a thread per input element, c fastest (a warp writes consecutive
+// channels of one position and reads consecutive channels of its candidate outputs).
+template <typename T, typename I>
+__global__ void __launch_bounds__(kThreadsPerBlock)
+    max_pool_backward_gather_cl_kernel(T* __restrict__ grad_input,
+                                       const T* __restrict__ grad_output,
+                                       const int64_t* __restrict__ indices, I total, Axis<I> rows,
+                                       Axis<I> cols, Layout<I> l,
+                                       const unsigned long long* __restrict__ flag) {
+  if (*flag != kIndicesOk) return;  // the scatter's case
+  for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
+    I n, c, h, w;
+    input_coords(l, rows, cols, idx, n, c, h, w);
+    I p0, p1, q0, q1;
+    outputs_covering(rows, h, p0, p1);
+    outputs_covering(cols, w, q0, q1);
+    const I plane_out = n * l.out.n + c * l.out.c;
+    grad_input[l.in.at(n, c, h, w)] =
+        T(sum_matching(indices + plane_out, grad_output + plane_out, l.out, p0, p1, q0, q1,
+                       int64_t(h * cols.in + w)));
   }
 }
 
@@ -329,20 +420,20 @@ template <typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_check_indices_kernel(unsigned long long* __restrict__ flag,
                                   const int64_t* __restrict__ indices, I total, Axis<I> rows,
-                                  Axis<I> cols) {
-  const I P = rows.out, Q = cols.out, W = cols.in;
+                                  Axis<I> cols, Layout<I> l) {
+  const I W = cols.in;
   const int64_t HW = int64_t(rows.in) * int64_t(W);
   unsigned long long bad = kIndicesOk;  // the smallest (worst) value this thread saw
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    const int64_t k = indices[idx];
+    I n, c, p, q;
+    output_coords(l, rows, cols, idx, n, c, p, q);
+    const int64_t k = indices[l.out.at(n, c, p, q)];
     if (k == -1) continue;
     if (k < 0 || k >= HW) {
       bad = kIndexOutOfRange;
       continue;
     }
-    I q, t, p, plane, h, w;
-    divmod(idx, cols.out_d, Q, t, q);
-    divmod(t, rows.out_d, P, plane, p);
+    I h, w;
     divmod(I(k), cols.in_d, W, h, w);
     I p0, p1, q0, q1;
     outputs_covering(rows, h, p0, p1);
@@ -352,7 +443,8 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
   if (bad != kIndicesOk) atomicMin(flag, bad);
 }
 
-// grad_input = 0 before the scatter, when the scatter runs.
+// grad_input = 0 before the scatter, when the scatter runs (flat: a dense array in either layout
+// fills [0, total)).
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_zero_for_scatter_kernel(T* __restrict__ grad_input, I total,
@@ -364,12 +456,20 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     max_pool_backward_scatter_kernel(T* __restrict__ grad_input, const T* __restrict__ grad_output,
-                                     const int64_t* __restrict__ indices, I total, I PQ, int64_t HW,
+                                     const int64_t* __restrict__ indices, I total, Axis<I> rows,
+                                     Axis<I> cols, Layout<I> l,
                                      const unsigned long long* __restrict__ flag) {
   if (*flag == kIndicesOk) return;  // the gather's case
+  const int64_t HW = int64_t(rows.in) * int64_t(cols.in);
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    const int64_t k = indices[idx];
-    if (k >= 0 && k < HW) atomicAdd(grad_input + int64_t(idx / PQ) * HW + k, grad_output[idx]);
+    I n, c, p, q;
+    output_coords(l, rows, cols, idx, n, c, p, q);
+    const I o = l.out.at(n, c, p, q);
+    const int64_t k = indices[o];
+    if (k < 0 || k >= HW) continue;
+    I h, w;
+    divmod(I(k), cols.in_d, cols.in, h, w);
+    atomicAdd(grad_input + l.in.at(n, c, h, w), grad_output[o]);
   }
 }
 
@@ -378,13 +478,13 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     avg_pool_shares_kernel(compute_t<T>* __restrict__ shares, const T* __restrict__ grad_output,
-                           I total, Axis<I> rows, Axis<I> cols, AvgDivisor d) {
+                           I total, Axis<I> rows, Axis<I> cols, AvgDivisor d, Layout<I> l) {
   using A = compute_t<T>;
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    I q, t, p, plane;
-    divmod(idx, cols.out_d, cols.out, t, q);
-    divmod(t, rows.out_d, rows.out, plane, p);
-    shares[idx] = A(grad_output[idx]) / A(divisor_of(window_of(rows, p), window_of(cols, q), d));
+    I n, c, p, q;
+    output_coords(l, rows, cols, idx, n, c, p, q);
+    const I o = l.out.at(n, c, p, q);
+    shares[o] = A(grad_output[o]) / A(divisor_of(window_of(rows, p), window_of(cols, q), d));
   }
 }
 
@@ -393,34 +493,33 @@ __global__ void __launch_bounds__(kThreadsPerBlock)
 template <typename T, typename I>
 __global__ void __launch_bounds__(kThreadsPerBlock)
     avg_pool_backward_kernel(T* __restrict__ grad_input, const compute_t<T>* __restrict__ shares,
-                             I total, Axis<I> rows, Axis<I> cols) {
+                             I total, Axis<I> rows, Axis<I> cols, Layout<I> l) {
   using A = compute_t<T>;
-  const I P = rows.out, Q = cols.out, H = rows.in, W = cols.in;
+  const I sp = l.out.h, sq = l.out.w;
   for (I idx = thread_index<I>(); idx < total; idx += grid_threads<I>()) {
-    I w, t, h, plane;
-    divmod(idx, cols.in_d, W, t, w);
-    divmod(t, rows.in_d, H, plane, h);
+    I n, c, h, w;
+    input_coords(l, rows, cols, idx, n, c, h, w);
     I p0, p1, q0, q1;
     outputs_covering(rows, h, p0, p1);
     outputs_covering(cols, w, q0, q1);
-    const A* sh = shares + plane * P * Q;
+    const A* sh = shares + (n * l.out.n + c * l.out.c);
     A acc = 0;
     if (p1 - p0 <= 2 && q1 - q0 <= 2) {
       // At most 2x2 windows hold the element: all loads first (see the max gather).
       A v[4];
 #pragma unroll
-      for (int c = 0; c < 4; ++c) {
-        const I p = p0 + c / 2, q = q0 + c % 2;
-        v[c] = p < p1 && q < q1 ? sh[p * Q + q] : A(0);
+      for (int i = 0; i < 4; ++i) {
+        const I p = p0 + i / 2, q = q0 + i % 2;
+        v[i] = p < p1 && q < q1 ? sh[p * sp + q * sq] : A(0);
       }
 #pragma unroll
-      for (int c = 0; c < 4; ++c)  // p-major
-        if (p0 + c / 2 < p1 && q0 + c % 2 < q1) acc += v[c];
+      for (int i = 0; i < 4; ++i)  // p-major
+        if (p0 + i / 2 < p1 && q0 + i % 2 < q1) acc += v[i];
     } else {
       for (I p = p0; p < p1; ++p)
-        for (I q = q0; q < q1; ++q) acc += sh[p * Q + q];
+        for (I q = q0; q < q1; ++q) acc += sh[p * sp + q * sq];
     }
-    grad_input[idx] = T(acc);
+    grad_input[l.in.at(n, c, h, w)] = T(acc);
   }
 }
 
@@ -437,12 +536,19 @@ bool axis_fits32(const PoolAxis& a) {
   return a.input + 2 * a.padding + a.kernel * a.dilation + (a.output + 1) * a.stride < kLimit32;
 }
 
-// Every flat index, window position and intermediate product fits in 2^30 (with room for a grid
+int64_t total_in(const PoolGeometry& g) {
+  return g.batch * g.channels * g.rows.input * g.cols.input;
+}
+int64_t total_out(const PoolGeometry& g) {
+  return g.batch * g.channels * g.rows.output * g.cols.output;
+}
+
+// Every flat index (a dense operand's offsets and strides are below its size), window position
+// and intermediate product fits in 2^30 (with room for a grid
 // stride added past the end).
 bool fits32(const PoolGeometry& g) {
-  return axis_fits32(g.rows) && axis_fits32(g.cols) &&
-         g.planes * g.rows.input * g.cols.input < kLimit32 &&
-         g.planes * g.rows.output * g.cols.output < kLimit32;
+  return axis_fits32(g.rows) && axis_fits32(g.cols) && g.channels < kLimit32 &&
+         total_in(g) < kLimit32 && total_out(g) < kLimit32;
 }
 
 template <typename I>
@@ -462,6 +568,22 @@ Axis<I> to_axis(const PoolAxis& a) {
   return x;
 }
 
+template <typename I>
+Strides4<I> to_strides(const PoolStrides& s) {
+  return {I(s.n), I(s.c), I(s.h), I(s.w)};
+}
+
+template <typename I>
+Layout<I> to_layout(const PoolGeometry& g) {
+  Layout<I> l;
+  l.C = I(g.channels);
+  l.C_d = Divisor<I>(g.channels);
+  l.channels_last = g.channels_last;
+  l.in = to_strides<I>(g.input);
+  l.out = to_strides<I>(g.output);
+  return l;
+}
+
 // Calls f(I{}) with I = int (when everything fits) or int64_t.
 template <typename F>
 void with_index_type(const PoolGeometry& g, F&& f) {
@@ -469,13 +591,6 @@ void with_index_type(const PoolGeometry& g, F&& f) {
     f(int{});
   else
     f(int64_t{});
-}
-
-int64_t total_in(const PoolGeometry& g) {
-  return g.planes * g.rows.input * g.cols.input;
-}
-int64_t total_out(const PoolGeometry& g) {
-  return g.planes * g.rows.output * g.cols.output;
 }
 
 // Largest number of elements any window of the axis reads (an upper bound).
@@ -494,7 +609,7 @@ void launch_max_pool2d_forward(T* y, int64_t* indices, const T* x, const PoolGeo
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
     max_pool_forward_kernel<T, I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-        y, indices, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols));
+        y, indices, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), to_layout<I>(g));
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
@@ -506,7 +621,7 @@ void launch_max_pool2d_check_indices(unsigned long long* flag, const int64_t* in
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
     max_pool_check_indices_kernel<I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-        flag, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols));
+        flag, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), to_layout<I>(g));
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
@@ -519,11 +634,17 @@ void launch_max_pool2d_backward_gather(T* grad_input, const T* grad_output, cons
   if (n == 0) return;
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
-    const int64_t chunks = (g.cols.input + kGatherWidth - 1) / kGatherWidth;
-    const int64_t threads = g.planes * g.rows.input * chunks;
-    max_pool_backward_gather_kernel<T, I><<<blocks_for(threads), kThreadsPerBlock, 0, stream>>>(
-        grad_input, grad_output, indices, I(threads), I(chunks), Divisor<I>(chunks),
-        to_axis<I>(g.rows), to_axis<I>(g.cols), flag);
+    if (g.channels_last) {
+      max_pool_backward_gather_cl_kernel<T, I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
+          grad_input, grad_output, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols),
+          to_layout<I>(g), flag);
+    } else {
+      const int64_t chunks = (g.cols.input + kGatherWidth - 1) / kGatherWidth;
+      const int64_t threads = g.batch * g.channels * g.rows.input * chunks;
+      max_pool_backward_gather_kernel<T, I><<<blocks_for(threads), kThreadsPerBlock, 0, stream>>>(
+          grad_input, grad_output, indices, I(threads), I(chunks), Divisor<I>(chunks),
+          to_axis<I>(g.rows), to_axis<I>(g.cols), to_layout<I>(g), flag);
+    }
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
@@ -534,7 +655,6 @@ void launch_max_pool2d_backward_scatter(T* grad_input, const T* grad_output, con
                                         cudaStream_t stream) {
   const int64_t m = total_in(g), n = total_out(g);
   if (m == 0) return;
-  const int64_t PQ = g.rows.output * g.cols.output, HW = g.rows.input * g.cols.input;
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
     max_pool_zero_for_scatter_kernel<T, I>
@@ -542,7 +662,8 @@ void launch_max_pool2d_backward_scatter(T* grad_input, const T* grad_output, con
     AFN_CUDA_LAUNCH_CHECK();
     if (n == 0) return;
     max_pool_backward_scatter_kernel<T, I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-        grad_input, grad_output, indices, I(n), I(PQ), HW, flag);
+        grad_input, grad_output, indices, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols),
+        to_layout<I>(g), flag);
     AFN_CUDA_LAUNCH_CHECK();
   });
 }
@@ -553,17 +674,21 @@ void launch_avg_pool2d_forward(T* y, const T* x, const PoolGeometry& g, AvgDivis
   const int64_t n = total_out(g);
   if (n == 0) return;
   const int64_t area = max_window(g.rows) * max_window(g.cols);
+  // Lanes along a window's rows only where those are contiguous; in channels-last a thread per
+  // output (consecutive channels) reads consecutive elements instead.
+  const bool rows_contiguous = g.input.w == 1;
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
-    if (area > 128) {
+    const Layout<I> l = to_layout<I>(g);
+    if (area > 128 && rows_contiguous) {
       avg_pool_forward_group_kernel<T, I, 32><<<blocks_for(n * 32), kThreadsPerBlock, 0, stream>>>(
-          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d);
-    } else if (area >= 32) {
+          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d, l);
+    } else if (area >= 32 && rows_contiguous) {
       avg_pool_forward_group_kernel<T, I, 8><<<blocks_for(n * 8), kThreadsPerBlock, 0, stream>>>(
-          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d);
+          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d, l);
     } else {
       avg_pool_forward_kernel<T, I><<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(
-          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d);
+          y, x, I(n), to_axis<I>(g.rows), to_axis<I>(g.cols), d, l);
     }
     AFN_CUDA_LAUNCH_CHECK();
   });
@@ -577,11 +702,12 @@ void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T
   with_index_type(g, [&](auto tag) {
     using I = decltype(tag);
     const Axis<I> rows = to_axis<I>(g.rows), cols = to_axis<I>(g.cols);
-    avg_pool_shares_kernel<T, I>
-        <<<blocks_for(m), kThreadsPerBlock, 0, stream>>>(shares, grad_output, I(m), rows, cols, d);
+    const Layout<I> l = to_layout<I>(g);
+    avg_pool_shares_kernel<T, I><<<blocks_for(m), kThreadsPerBlock, 0, stream>>>(
+        shares, grad_output, I(m), rows, cols, d, l);
     AFN_CUDA_LAUNCH_CHECK();
     avg_pool_backward_kernel<T, I>
-        <<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(grad_input, shares, I(n), rows, cols);
+        <<<blocks_for(n), kThreadsPerBlock, 0, stream>>>(grad_input, shares, I(n), rows, cols, l);
     AFN_CUDA_LAUNCH_CHECK();
   });
 }

@@ -1,6 +1,8 @@
 // Launchers of the pooling kernels behind max_pool2d / avg_pool2d and the adaptive pools (the
-// adaptive ops reuse them with the adaptive window rule, as the CPU reference does). Contiguous
-// device arrays [planes, H, W] in, [planes, P, Q] out; T float or double.
+// adaptive ops reuse them with the adaptive window rule, as the CPU reference does). Device arrays
+// [N, C, H, W] in, [N, C, P, Q] out, each dense NCHW or channels-last and addressed through its
+// strides (PoolGeometry); T float, double or bf16. Indices hold the flat h·W + w within the [H, W]
+// plane whatever the layout, as PyTorch's.
 //
 // The window geometry mirrors ops::pool_windows / ops::adaptive_pool_windows exactly (pool2d.cu
 // recomputes it per output on the device instead of uploading tables):
@@ -25,9 +27,22 @@ struct PoolAxis {
   int64_t kernel = 1, stride = 1, padding = 0, dilation = 1;
 };
 
+// Element strides of a dense 4-D operand [N, C, rows, cols]: NCHW {C·H·W, H·W, W, 1} or
+// channels-last {H·W·C, 1, W·C, C} (either where they coincide).
+struct PoolStrides {
+  int64_t n = 0, c = 0, h = 0, w = 0;
+};
+
 struct PoolGeometry {
-  int64_t planes = 0;  // N·C
+  int64_t batch = 0, channels = 0;  // N, C
   PoolAxis rows, cols;
+  // input: x or grad_input; output: y, indices, grad_output (one layout per call, so the indices
+  // and grad_output share the output's strides).
+  PoolStrides input, output;
+  // The order consecutive threads walk the elements of the array they write (or scan): true c
+  // fastest (some operand is channels-last and not NCHW-contiguous), false w fastest. Either
+  // order is correct for any strides; this one keeps the accesses coalesced.
+  bool channels_last = false;
 };
 
 // avg_pool2d's divisor rule (pool2d.h): divisor_override if nonzero, else the padded window's area
@@ -58,9 +73,9 @@ void launch_max_pool2d_check_indices(unsigned long long* flag, const int64_t* in
                                      const PoolGeometry& g, cudaStream_t stream);
 
 // grad_input[e] = Σ over the outputs o whose window span holds e, in increasing o, of
-// grad_output[o] where indices[o] = e: a thread per 4 consecutive input elements, no atomics,
-// deterministic, the CPU's summation order. Exact when every index passed the check above; does
-// nothing when *flag says one did not.
+// grad_output[o] where indices[o] = e: a thread per 4 consecutive input elements of a row (NCHW)
+// or per element (channels-last), no atomics, deterministic, the CPU's summation order. Exact when
+// every index passed the check above; does nothing when *flag says one did not.
 template <typename T>
 void launch_max_pool2d_backward_gather(T* grad_input, const T* grad_output, const int64_t* indices,
                                        const PoolGeometry& g, const unsigned long long* flag,
@@ -78,8 +93,8 @@ void launch_avg_pool2d_forward(T* y, const T* x, const PoolGeometry& g, AvgDivis
                                cudaStream_t stream);
 // grad_input[e] = Σ over the windows holding e, in increasing output order, of
 // grad_output / divisor: a gather, one thread per input element, every element written.
-// `shares` is scratch of grad_output's size (planes·P·Q elements of compute_t<T>) for
-// grad_output / divisor.
+// `shares` is scratch of grad_output's size (N·C·P·Q elements of compute_t<T>) for
+// grad_output / divisor, laid out with grad_output's strides.
 template <typename T>
 void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T>* shares,
                                 const PoolGeometry& g, AvgDivisor d, cudaStream_t stream);

@@ -7,8 +7,9 @@
 
 namespace afinar::cuda {
 
-// planes = N·C and the input / output sizes of both axes from contiguous [N,C,H,W] input and
-// [N,C,P,Q] output tensors; the window rule (adaptive or kernel/stride/...) is the caller's.
+// N, C, the input / output sizes of both axes, the strides and the walking order from the
+// [N,C,H,W] input and [N,C,P,Q] output tensors (each dense, NCHW or channels-last, one layout per
+// call); the window rule (adaptive or kernel/stride/...) is the caller's.
 PoolGeometry pool_geometry(const Tensor& input, const Tensor& output);
 
 void max_pool2d_forward_cuda(const Tensor& y, const Tensor& indices, const Tensor& x,
