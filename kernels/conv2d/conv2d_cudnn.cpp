@@ -133,9 +133,9 @@ cudnnTensorFormat_t tensor_format(const Conv2dGeometry& g) {
 
 // The descriptors of one convolution call over `images` images.
 struct Descriptors {
+  // Dimensions in this order whatever the layout; tensor_format(g) says how they are stored.
   TensorDesc x, y;  // input [images,C,H,W], output [images,K,Ho,Wo] (or their gradients)
   FilterDesc w;     // [K, C/G, R, S]
-  // (dimensions in that order whatever the layout; tensor_format(g) says how they are stored)
   ConvDesc conv;
   cudnnMathType_t search_math;  // what the search may use: DEFAULT (TF32 allowed) or FMA
 
