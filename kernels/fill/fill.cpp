@@ -90,12 +90,14 @@ void transfer_async(const Tensor& dst, const Tensor& src) {
   stream_wait(dev, compute_stream(dev), copy);
 }
 
-// Host <-> device and device <-> device copies of contiguous data on the compute stream. A copy
-// to the host waits for it (the caller reads the values next).
+// Host <-> device and device <-> device copies of dense data (NCHW or channels-last, the same
+// layout on both sides: the bytes go over as they are) on the compute stream. A copy to the host
+// waits for it (the caller reads the values next).
 void transfer(const Tensor& dst, const Tensor& src, bool async) {
-  AFN_CHECK(dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous() &&
-                src.is_contiguous(),
-            "transfer: expects contiguous tensors of one shape and dtype");
+  const MemoryFormat fmt = suggest_memory_format(dst);
+  AFN_CHECK(dst.dtype() == src.dtype() && dst.shape() == src.shape() && dst.is_contiguous(fmt) &&
+                src.is_contiguous(fmt),
+            "transfer: expects dense tensors of one shape, dtype and memory format");
   if (async) return transfer_async(dst, src);
   const Device& gpu = dst.device().is_cuda() ? dst.device() : src.device();
   DeviceGuard guard(gpu.index);

@@ -27,12 +27,14 @@ std::vector<Tensor> AccumulateGrad::apply(std::vector<Tensor>&& grads) {
     // not share storage with anything: a fresh contiguous gradient that only the engine holds is
     // kept as is (PyTorch steals it too; for a 25088x4096 weight that saves a 411 MB copy);
     // anything shared (the same gradient sent along two edges, a view of a saved tensor) is
-    // copied.
+    // copied. The gradient takes the parameter's memory format (PyTorch's gradient layout
+    // contract), so that optimizers can run over parameter and gradient as flat arrays.
+    const MemoryFormat fmt = suggest_memory_format(leaf);
     const bool sole_owner = g.impl_ptr().use_count() == 1 && g.impl()->storage.use_count() == 1;
-    if (sole_owner && g.is_contiguous()) {
+    if (sole_owner && g.is_contiguous(fmt)) {
       acc = g.detach();
     } else {
-      Tensor c = g.contiguous();
+      Tensor c = g.contiguous(fmt);
       acc = c.is_same(g) ? g.clone() : c;
     }
   } else {

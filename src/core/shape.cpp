@@ -38,6 +38,11 @@ Strides channels_last_strides(const Shape& shape) {
   return {H * W * C, 1, W * C, C};
 }
 
+Strides strides_for(const Shape& shape, MemoryFormat fmt) {
+  return fmt == MemoryFormat::ChannelsLast ? channels_last_strides(shape)
+                                           : contiguous_strides(shape);
+}
+
 int64_t wrap_dim(int64_t dim, int64_t ndim, const char* op) {
   AFN_CHECK(dim >= -ndim && dim < ndim, op, ": dim ", dim, " is out of range for a ", ndim,
             "-D tensor (expected ", -ndim, "..", ndim - 1, ")");

@@ -34,9 +34,8 @@ Device Tensor::device() const {
 bool Tensor::is_contiguous(MemoryFormat fmt) const {
   check_defined("is_contiguous");
   const Shape& s = impl_->shape;
-  Strides want = fmt == MemoryFormat::Contiguous
-                     ? contiguous_strides(s)
-                     : (s.size() == 4 ? channels_last_strides(s) : Strides{});
+  Strides want =
+      fmt == MemoryFormat::ChannelsLast && s.size() != 4 ? Strides{} : strides_for(s, fmt);
   if (want.size() != s.size()) return false;
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] != 1 && impl_->strides[i] != want[i]) return false;  // size-1 dims: any stride
@@ -217,14 +216,35 @@ Tensor zeros(const Shape& shape, DType dtype, Device device) {
 Tensor ones(const Shape& shape, DType dtype, Device device) {
   return full(shape, 1, dtype, device);
 }
+Tensor empty(const Shape& shape, DType dtype, Device device, MemoryFormat fmt) {
+  return empty_strided(shape, strides_for(shape, fmt), dtype, device);
+}
 Tensor empty_like(const Tensor& t) {
-  return empty(t.shape(), t.dtype(), t.device());
+  return empty(t.shape(), t.dtype(), t.device(), suggest_memory_format(t));
 }
 Tensor zeros_like(const Tensor& t) {
-  return zeros(t.shape(), t.dtype(), t.device());
+  return empty_like(t).fill_(0.0);
 }
 Tensor ones_like(const Tensor& t) {
-  return ones(t.shape(), t.dtype(), t.device());
+  return empty_like(t).fill_(1.0);
+}
+
+MemoryFormat suggest_memory_format(const Tensor& t) {
+  // PyTorch's is_channels_last_strides_2d: walk C, W, H, N, each stride at least the extent of
+  // the dimensions inside it. Ambiguous cases fall back to Contiguous as in PyTorch: N of stride
+  // equal to C's (an [N,1,1,1] tensor), and a zero-size or zero-stride-C tensor.
+  if (t.dim() != 4) return MemoryFormat::Contiguous;
+  const Shape& s = t.shape();
+  const Strides& st = t.strides();
+  if (st[1] == 0) return MemoryFormat::Contiguous;
+  int64_t min = 0;
+  for (int d : {1, 3, 2, 0}) {
+    if (s[size_t(d)] == 0 || st[size_t(d)] < min) return MemoryFormat::Contiguous;
+    if (d == 0 && min == st[1]) return MemoryFormat::Contiguous;
+    min = st[size_t(d)];
+    if (s[size_t(d)] > 1) min *= s[size_t(d)];
+  }
+  return MemoryFormat::ChannelsLast;
 }
 
 Tensor arange(int64_t n, DType dtype, Device device) {

@@ -272,6 +272,15 @@ void Module::to(const Device& device) {
   });
 }
 
+void Module::to(MemoryFormat fmt) {
+  std::unordered_set<const TensorImpl*> seen;
+  visit_tensors("", true, true, true, [&](const std::string&, const Tensor& t) {
+    if (!seen.insert(t.impl()).second || t.dim() != 4) return;
+    rebind_storage(t, t.detach().contiguous(fmt));
+    if (t.grad().defined()) rebind_storage(t.grad(), t.grad().contiguous(fmt));
+  });
+}
+
 // ---- surgery ------------------------------------------------------------------------------------
 
 ModulePtr Module::get_submodule(const std::string& path) {

@@ -36,8 +36,9 @@ Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_avg_pool2d");
   if (is_bf16(x) && !x.device().is_cuda())
     return as_bf16(adaptive_avg_pool2d_forward(as_float32(x), output_size));
-  Tensor y = empty(shape, x.dtype(), x.device());
-  adaptive_avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous());
+  const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
+  Tensor y = empty(shape, x.dtype(), x.device(), fmt);
+  adaptive_avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(fmt));
   return y;
 }
 
@@ -45,9 +46,10 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
   check_pool2d_grad(grad_output, input_shape, "adaptive_avg_pool2d_backward");
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(adaptive_avg_pool2d_backward(as_float32(grad_output), input_shape));
-  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
+  const MemoryFormat fmt = suggest_memory_format(grad_output);
+  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_avg_pool2d_backward_kernels().get(grad_output.device())(
-      gi, grad_output.detach().contiguous());
+      gi, grad_output.detach().contiguous(fmt));
   return gi;
 }
 
@@ -57,9 +59,10 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair o
     auto [y, indices] = adaptive_max_pool2d_forward(as_float32(x), output_size);
     return {as_bf16(y), indices};
   }
-  Tensor y = empty(shape, x.dtype(), x.device());
-  Tensor indices = empty(shape, DType::I64, x.device());
-  adaptive_max_pool2d_forward_kernels().get(x.device())(y, indices, x.detach().contiguous());
+  const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
+  Tensor y = empty(shape, x.dtype(), x.device(), fmt);
+  Tensor indices = empty(shape, DType::I64, x.device(), fmt);
+  adaptive_max_pool2d_forward_kernels().get(x.device())(y, indices, x.detach().contiguous(fmt));
   return {y, indices};
 }
 
@@ -70,9 +73,10 @@ Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& ind
   check_pool2d_indices(indices, grad_output, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(adaptive_max_pool2d_backward(as_float32(grad_output), indices, input_shape));
-  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
+  const MemoryFormat fmt = suggest_memory_format(grad_output);
+  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_max_pool2d_backward_kernels().get(grad_output.device())(
-      gi, grad_output.detach().contiguous(), indices.detach().contiguous());
+      gi, grad_output.detach().contiguous(fmt), indices.detach().contiguous(fmt));
   return gi;
 }
 

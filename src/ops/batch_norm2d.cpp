@@ -94,12 +94,14 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
     if (epilogue.relu) out.y = relu_forward(out.y);
     return out;
   }
+  // x, y and the residual in x's memory format: the kernels take NCHW and channels-last.
+  const MemoryFormat fmt = suggest_memory_format(x);
   const int64_t c = x.size(1);
   BatchNorm2dForwardArgs a;
-  a.y = empty(x.shape(), x.dtype(), x.device());
+  a.y = empty(x.shape(), x.dtype(), x.device(), fmt);
   a.mean = empty({c}, per_channel_dtype(x.dtype()), x.device());
   a.invstd = empty({c}, per_channel_dtype(x.dtype()), x.device());
-  a.x = x.detach().contiguous();
+  a.x = x.detach().contiguous(fmt);
   a.weight = contiguous_or_none(weight);
   a.bias = contiguous_or_none(bias);
   // Training updates the running statistics in place (a strided one through a contiguous copy,
@@ -109,7 +111,7 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
   a.training = training;
   a.momentum = momentum;
   a.eps = eps;
-  a.residual = contiguous_or_none(epilogue.residual);
+  if (epilogue.residual.defined()) a.residual = epilogue.residual.detach().contiguous(fmt);
   a.relu = epilogue.relu;
   batch_norm2d_forward_kernels().get(x.device())(a);
   if (training) {
@@ -152,13 +154,14 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
   if (output_mask[3]) grads.grad_residual = g;
   if (!output_mask[0] && !output_mask[1] && !output_mask[2]) return grads;
 
+  const MemoryFormat fmt = suggest_memory_format(x);
   const int64_t c = x.size(1);
   BatchNorm2dBackwardArgs a;
-  if (output_mask[0]) a.grad_input = empty(x.shape(), x.dtype(), x.device());
+  if (output_mask[0]) a.grad_input = empty(x.shape(), x.dtype(), x.device(), fmt);
   if (output_mask[1]) a.grad_weight = empty({c}, per_channel_dtype(x.dtype()), x.device());
   if (output_mask[2]) a.grad_bias = empty({c}, per_channel_dtype(x.dtype()), x.device());
-  a.grad_output = g.detach().contiguous();
-  a.x = x.detach().contiguous();
+  a.grad_output = g.detach().contiguous(fmt);
+  a.x = x.detach().contiguous(fmt);
   a.weight = contiguous_or_none(weight);
   a.mean = mean.detach().contiguous();
   a.invstd = invstd.detach().contiguous();

@@ -64,9 +64,19 @@ Shape output_shape(const Conv2dGeometry& g) {
   return {g.N, g.K, g.Ho, g.Wo};
 }
 
-// A tensor for a kernel: contiguous, and detached so that the raw op records no autograd history.
-Tensor kernel_arg(const Tensor& t) {
-  return t.defined() ? t.detach().contiguous() : Tensor();
+// A tensor for a kernel: dense in `fmt` (the bias, 1-D, contiguous), and detached so that the raw
+// op records no autograd history.
+Tensor kernel_arg(const Tensor& t, MemoryFormat fmt = MemoryFormat::Contiguous) {
+  if (!t.defined()) return Tensor();
+  return t.detach().contiguous(t.dim() == 4 ? fmt : MemoryFormat::Contiguous);
+}
+
+// PyTorch's rule (cudnn_conv_suggest_memory_format): channels-last when the activation or the
+// weight is channels-last; every 4-D operand of the call then goes in that format.
+MemoryFormat conv_memory_format(const Tensor& activation, const Tensor& weight) {
+  const bool cl = suggest_memory_format(activation) == MemoryFormat::ChannelsLast ||
+                  (weight.defined() && suggest_memory_format(weight) == MemoryFormat::ChannelsLast);
+  return cl ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
 }
 
 // Whether the op's kernel takes bf16 itself: cuDNN's convolutions (the CUDA default) do, with
@@ -127,9 +137,12 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
   }
   if (is_bf16(x) && !native_bf16(x, options))
     return as_bf16(conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
-  Tensor y = empty(output_shape(g), x.dtype(), x.device());
-  conv2d_forward_kernels().get(x.device())(y, kernel_arg(x), kernel_arg(weight), kernel_arg(bias),
-                                           g);
+  const MemoryFormat fmt = conv_memory_format(x, weight);
+  Conv2dGeometry gf = g;
+  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
+  Tensor y = empty(output_shape(g), x.dtype(), x.device(), fmt);
+  conv2d_forward_kernels().get(x.device())(y, kernel_arg(x, fmt), kernel_arg(weight, fmt),
+                                           kernel_arg(bias), gf);
   return y;
 }
 
@@ -144,9 +157,12 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
   if (is_bf16(grad_output) && !native_bf16(grad_output, options))
     return as_bf16(
         conv2d_backward_input(as_float32(grad_output), as_float32(weight), input_shape, options));
-  Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device());
-  conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output), kernel_arg(weight),
-                                                   g);
+  const MemoryFormat fmt = conv_memory_format(grad_output, weight);
+  Conv2dGeometry gf = g;
+  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
+  Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
+  conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output, fmt),
+                                                   kernel_arg(weight, fmt), gf);
   return gx;
 }
 
@@ -161,8 +177,12 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
   if (is_bf16(grad_output) && !native_bf16(grad_output, options))
     return as_bf16(
         conv2d_backward_weight(as_float32(grad_output), as_float32(x), weight_shape, options));
-  Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device());
-  conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output), kernel_arg(x), g);
+  const MemoryFormat fmt = conv_memory_format(grad_output, x);
+  Conv2dGeometry gf = g;
+  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
+  Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device(), fmt);
+  conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output, fmt),
+                                                    kernel_arg(x, fmt), gf);
   return gw;
 }
 
@@ -171,7 +191,8 @@ Tensor conv2d_backward_bias(const Tensor& grad_output) {
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())  // CUDA's bias sum takes bf16
     return as_bf16(conv2d_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(1)}, grad_output.dtype(), grad_output.device());
-  conv2d_backward_bias_kernels().get(gb.device())(gb, kernel_arg(grad_output));
+  conv2d_backward_bias_kernels().get(gb.device())(
+      gb, kernel_arg(grad_output, suggest_memory_format(grad_output)));
   return gb;
 }
 

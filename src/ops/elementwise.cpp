@@ -12,6 +12,9 @@ AFN_DEFINE_KERNEL(affine, AffineFn)
 
 // bf16: the GPU's kernels take it (float arithmetic, one rounding); the CPU computes on float32
 // copies (float_compute.h).
+//
+// Layout: the kernels run over flat storage, so every operand goes in a's memory format (NCHW or
+// channels-last) and the result comes out in it, as PyTorch's elementwise ops keep their input's.
 namespace {
 void check_binary(const Tensor& a, const Tensor& b, const char* op) {
   AFN_CHECK(a.defined() && b.defined(), op, ": an operand is undefined");
@@ -24,16 +27,18 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   check_binary(a, b, "add");
   if (is_bf16(a) && !a.device().is_cuda())
     return as_bf16(ops::add(as_float32(a), as_float32(b), alpha));
+  const MemoryFormat fmt = suggest_memory_format(a);
   Tensor out = empty_like(a);
-  add_kernels().get(a.device())(out, a.contiguous(), b.contiguous(), alpha);
+  add_kernels().get(a.device())(out, a.contiguous(fmt), b.contiguous(fmt), alpha);
   return out;
 }
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_binary(a, b, "mul");
   if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(ops::mul(as_float32(a), as_float32(b)));
+  const MemoryFormat fmt = suggest_memory_format(a);
   Tensor out = empty_like(a);
-  mul_kernels().get(a.device())(out, a.contiguous(), b.contiguous());
+  mul_kernels().get(a.device())(out, a.contiguous(fmt), b.contiguous(fmt));
   return out;
 }
 
@@ -41,7 +46,7 @@ Tensor add_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "add: operand is undefined");
   if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(add_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
-  affine_kernels().get(a.device())(out, a.contiguous(), 1.0, s);
+  affine_kernels().get(a.device())(out, a.contiguous(suggest_memory_format(a)), 1.0, s);
   return out;
 }
 
@@ -49,19 +54,21 @@ Tensor mul_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "mul: operand is undefined");
   if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(mul_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
-  affine_kernels().get(a.device())(out, a.contiguous(), s, 0.0);
+  affine_kernels().get(a.device())(out, a.contiguous(suggest_memory_format(a)), s, 0.0);
   return out;
 }
 
 void add_(const Tensor& a, const Tensor& b, double alpha) {
   check_binary(a, b, "add_");
-  AFN_CHECK(a.is_contiguous(), "add_: the destination must be contiguous (shape ", a.shape(),
+  const MemoryFormat fmt = suggest_memory_format(a);
+  AFN_CHECK(a.is_contiguous(fmt),
+            "add_: the destination must be dense (contiguous or channels-last; shape ", a.shape(),
             ", strides ", a.strides(), ")");
   if (is_bf16(a) && !a.device().is_cuda()) {
     a.detach().copy_(ops::add(a, b, alpha));  // the sum rounded once, as add
     return;
   }
-  add_kernels().get(a.device())(a, a, b.contiguous(), alpha);
+  add_kernels().get(a.device())(a, a, b.contiguous(fmt), alpha);
 }
 
 }  // namespace afinar::ops

@@ -1,5 +1,6 @@
-// Front end of sgd_update / adam_update: every list the same length, every tensor contiguous and
-// of the parameter's shape, dtype and device; then one kernel call for the whole list.
+// Front end of sgd_update / adam_update: every list the same length, every tensor of the
+// parameter's shape, dtype and device and dense in the parameter's memory format (contiguous or
+// channels-last: the kernels run over flat storage); then one kernel call for the whole list.
 #include "afinar/ops/optimizer_update.h"
 
 #include "afinar/ops/check_args.h"
@@ -20,7 +21,9 @@ void check_state_list(const std::vector<Tensor>& params, const std::vector<Tenso
   for (size_t i = 0; i < params.size(); ++i) {
     check_same_dtype_device(list[i], params[i], op, what, "param");
     check_same_shape(list[i], params[i], op, what, "param");
-    AFN_CHECK(list[i].is_contiguous(), op, ": ", what, " ", i, " is not contiguous");
+    AFN_CHECK(list[i].is_contiguous(suggest_memory_format(params[i])), op, ": ", what, " ", i,
+              " is not dense in its parameter's memory format (strides ", list[i].strides(),
+              ", parameter strides ", params[i].strides(), ")");
   }
 }
 
@@ -30,8 +33,9 @@ bool check_params(const std::vector<Tensor>& params, const char* op) {
   for (size_t i = 0; i < params.size(); ++i) {
     check_floating(params[i], op, "param");
     check_same_dtype_device(params[i], params[0], op, "param", "the first param");
-    AFN_CHECK(params[i].is_contiguous(), op, ": parameter ", i, " (shape ", params[i].shape(),
-              ") is not contiguous; optimizers update parameters in place");
+    AFN_CHECK(params[i].is_contiguous(suggest_memory_format(params[i])), op, ": parameter ", i,
+              " (shape ", params[i].shape(), ", strides ", params[i].strides(),
+              ") is neither contiguous nor channels-last; optimizers update parameters in place");
   }
   return true;
 }

@@ -146,9 +146,10 @@ std::pair<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const MaxPool2dOpt
     return {as_bf16(y), indices};
   }
   const Shape out_shape{x.size(0), x.size(1), pq[0], pq[1]};
-  Tensor y = empty(out_shape, x.dtype(), x.device());
-  Tensor indices = empty(out_shape, DType::I64, x.device());
-  max_pool2d_forward_kernels().get(x.device())(y, indices, x.detach().contiguous(), o);
+  const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
+  Tensor y = empty(out_shape, x.dtype(), x.device(), fmt);
+  Tensor indices = empty(out_shape, DType::I64, x.device(), fmt);
+  max_pool2d_forward_kernels().get(x.device())(y, indices, x.detach().contiguous(fmt), o);
   return {y, indices};
 }
 
@@ -164,9 +165,10 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
       input_shape, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(max_pool2d_backward(as_float32(grad_output), indices, input_shape, opt));
-  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
-  max_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(),
-                                                          indices.detach().contiguous(), o);
+  const MemoryFormat fmt = suggest_memory_format(grad_output);
+  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
+  max_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),
+                                                          indices.detach().contiguous(fmt), o);
   return gi;
 }
 
@@ -176,8 +178,9 @@ Tensor avg_pool2d_forward(const Tensor& x, const AvgPool2dOptions& opt) {
   const AvgPool2dOptions o = resolved(opt, op);
   const Pair pq = output_hw(x.shape(), o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op);
   if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(avg_pool2d_forward(as_float32(x), opt));
-  Tensor y = empty({x.size(0), x.size(1), pq[0], pq[1]}, x.dtype(), x.device());
-  avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(), o);
+  const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
+  Tensor y = empty({x.size(0), x.size(1), pq[0], pq[1]}, x.dtype(), x.device(), fmt);
+  avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(fmt), o);
   return y;
 }
 
@@ -191,8 +194,10 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
                 input_shape, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
     return as_bf16(avg_pool2d_backward(as_float32(grad_output), input_shape, opt));
-  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device());
-  avg_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(), o);
+  const MemoryFormat fmt = suggest_memory_format(grad_output);
+  Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
+  avg_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),
+                                                          o);
   return gi;
 }
 

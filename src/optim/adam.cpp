@@ -57,7 +57,7 @@ void Adam::update(const ParamGroup& group, const std::vector<Tensor>& params,
       if (done[i] || states[i]->step != t) continue;
       done[i] = true;
       ps.push_back(params[i]);
-      grads.push_back(params[i].grad().contiguous());
+      grads.push_back(in_param_format(params[i].grad(), params[i]));
       ss.push_back(states[i]);
     }
     h.step_size = h.lr / (1 - std::pow(h.beta1, double(t)));

@@ -144,13 +144,17 @@ void Optimizer::load_state_dict(const StateDict& sd) {
   state_ = std::move(loaded);
 }
 
+Tensor in_param_format(const Tensor& t, const Tensor& param) {
+  return t.contiguous(suggest_memory_format(param));
+}
+
 std::vector<Tensor> state_buffers(const std::vector<Tensor>& params,
                                   std::vector<ParamState*>& states, const std::string& key) {
   std::vector<Tensor> out;
   out.reserve(params.size());
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor& b = states[i]->buffers[key];
-    if (!b.defined()) b = zeros_like(params[i]);
+    b = b.defined() ? in_param_format(b, params[i]) : zeros_like(params[i]);
     out.push_back(b);
   }
   return out;

@@ -10,7 +10,7 @@ namespace {
 std::vector<Tensor> grads_of(const std::vector<Tensor>& params) {
   std::vector<Tensor> grads;
   grads.reserve(params.size());
-  for (const Tensor& p : params) grads.push_back(p.grad().contiguous());
+  for (const Tensor& p : params) grads.push_back(in_param_format(p.grad(), p));
   return grads;
 }
 
@@ -48,9 +48,9 @@ void SGD::update(const ParamGroup& group, const std::vector<Tensor>& params,
   for (size_t i = 0; i < params.size(); ++i) {
     Tensor& buf = states[i]->buffers["momentum_buffer"];
     const bool init = !buf.defined();
-    if (init) buf = zeros_like(params[i]);
+    buf = init ? zeros_like(params[i]) : in_param_format(buf, params[i]);
     (init ? fresh : going).push_back(params[i]);
-    (init ? fresh_grads : going_grads).push_back(params[i].grad().contiguous());
+    (init ? fresh_grads : going_grads).push_back(in_param_format(params[i].grad(), params[i]));
     (init ? fresh_bufs : going_bufs).push_back(buf);
   }
   ops::sgd_update(going, going_grads, going_bufs, /*init_buffers=*/false, h);

@@ -24,8 +24,6 @@ namespace afinar {
 class Node;
 struct TensorImpl;
 
-enum class MemoryFormat : uint8_t { Contiguous, ChannelsLast };
-
 class Tensor {
  public:
   Tensor() = default;  // an undefined tensor: defined() is false
@@ -144,9 +142,23 @@ Tensor empty_strided(const Shape& shape, const Strides& strides, DType dtype = D
 Tensor zeros(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
 Tensor ones(const Shape& shape, DType dtype = DType::F32, Device device = kCPU);
 Tensor full(const Shape& shape, double value, DType dtype = DType::F32, Device device = kCPU);
+// In the memory format `fmt` (MemoryFormat::ChannelsLast: a 4-D [N,C,H,W] shape stored NHWC).
+Tensor empty(const Shape& shape, DType dtype, Device device, MemoryFormat fmt);
+// t's shape, dtype, device and memory format (suggest_memory_format(t)), as PyTorch's
+// torch.empty_like with its default memory_format=torch.preserve_format for dense tensors.
 Tensor empty_like(const Tensor& t);
 Tensor zeros_like(const Tensor& t);
 Tensor ones_like(const Tensor& t);
+
+// PyTorch's Tensor.suggest_memory_format(): ChannelsLast when t is 4-D and its strides order the
+// dimensions C (innermost), W, H, N, else Contiguous. It reads the strides, not the values, so a
+// tensor whose layouts coincide ([N,C,1,1] or [N,1,H,W]) keeps the format it was made in:
+// contiguous(MemoryFormat::ChannelsLast) on such a tensor is still ChannelsLast here.
+MemoryFormat suggest_memory_format(const Tensor& t);
+
+// Copies Tensor::contiguous(fmt) has made in this process (tensors not already in `fmt`): the
+// layout conversions a channels-last step must not make (bench and tests read the difference).
+int64_t contiguous_copy_count();
 // 0, 1, ..., n-1.
 Tensor arange(int64_t n, DType dtype = DType::I64, Device device = kCPU);
 // Standard normal (Box-Muller on Philox draws) and uniform on [low, high); floating dtypes (bf16:

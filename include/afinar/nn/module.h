@@ -108,6 +108,10 @@ class Module : public std::enable_shared_from_this<Module> {
   // Moves every parameter and buffer (and gradient) to `device`, in place: the handles stay the
   // same leaf tensors with the same requires_grad. A no-op for tensors already there.
   void to(const Device& device);
+  // Stores every 4-D parameter and buffer (and gradient) in `fmt`, in place, as PyTorch's
+  // module.to(memory_format=...): with MemoryFormat::ChannelsLast the convolutions' weights
+  // become [K, R, S, C] in memory, and convolutions then run channels-last.
+  void to(MemoryFormat fmt);
 
   // ---- surgery ----
   // The module at a dotted path of child names ("layer1.0", "classifier.6"; "" is this one).

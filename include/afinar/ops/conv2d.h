@@ -83,6 +83,9 @@ struct Conv2dGeometry {
   int64_t Ho, Wo;      // output
   int64_t sh, sw, ph, pw, dh, dw, G;
   Conv2dAlgo algo;
+  // The memory format of every 4-D operand the kernel gets (input, weight, output and their
+  // gradients): false NCHW-contiguous, true channels-last (NHWC; the weight [K,R,S,C/G]).
+  bool channels_last = false;
 
   int64_t Cg() const { return C / G; }  // input channels per group
   int64_t Kg() const { return K / G; }  // output channels per group
@@ -94,7 +97,8 @@ struct Conv2dGeometry {
 Conv2dGeometry conv2d_geometry(const Shape& input_shape, const Shape& weight_shape,
                                const Conv2dOptions& options, const char* op);
 
-// Raw ops (no autograd). Each returns a new contiguous tensor.
+// Raw ops (no autograd). Each returns a new tensor, channels-last when the activation or the
+// weight is (as PyTorch), else contiguous.
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                       const Conv2dOptions& options);
 // dL/dx [N,C,H,W] from gy [N,K,Ho,Wo] and the weight.
@@ -106,8 +110,9 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
 // dL/db [K] from gy [N,K,Ho,Wo].
 Tensor conv2d_backward_bias(const Tensor& grad_output);
 
-// Backend kernels: contiguous NCHW inputs of one dtype, the output preallocated contiguous and
-// uninitialized (the kernel writes every element). `bias` may be undefined.
+// Backend kernels: inputs of one dtype, every 4-D operand dense in the memory format
+// geometry.channels_last names, the output preallocated in it and uninitialized (the kernel
+// writes every element). `bias` may be undefined.
 using Conv2dForwardFn = void(const Tensor& y, const Tensor& x, const Tensor& weight,
                              const Tensor& bias, const Conv2dGeometry& geometry);
 using Conv2dBackwardInputFn = void(const Tensor& grad_input, const Tensor& grad_output,

@@ -84,8 +84,14 @@ class Optimizer {
   std::unordered_map<const TensorImpl*, ParamState> state_;
 };
 
+// `t` (a gradient or a state buffer of `param`) dense in param's memory format, copied only when
+// it is not: the update kernels run over a parameter and its tensors as flat arrays, element i
+// of each the same element (a state loaded from a file is contiguous, the parameter may be
+// channels-last).
+Tensor in_param_format(const Tensor& t, const Tensor& param);
+
 // The tensors of `states[i]->buffers[key]`, one per parameter, made as zeros like `params[i]`
-// when missing (PyTorch's zeros_like state initialisation).
+// when missing (PyTorch's zeros_like state initialisation), in params[i]'s memory format.
 std::vector<Tensor> state_buffers(const std::vector<Tensor>& params,
                                   std::vector<ParamState*>& states, const std::string& key);
 

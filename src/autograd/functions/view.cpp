@@ -1,6 +1,7 @@
 // Tensor views and copies that autograd tracks: reshape / flatten / permute / transpose / slice
 // share storage (gradients map back through the inverse view); contiguous / clone / to copy.
 #include <algorithm>
+#include <atomic>
 #include <numeric>
 
 #include "afinar/autograd/node.h"
@@ -165,19 +166,26 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
   return y;
 }
 
+namespace {
+std::atomic<int64_t> g_contiguous_copies{0};
+}  // namespace
+
+int64_t contiguous_copy_count() {
+  return g_contiguous_copies.load(std::memory_order_relaxed);
+}
+
 Tensor Tensor::contiguous(MemoryFormat fmt) const {
   check_defined("contiguous");
   if (is_contiguous(fmt)) return *this;
-  Strides st = fmt == MemoryFormat::Contiguous ? contiguous_strides(shape())
-                                               : channels_last_strides(shape());
-  Tensor y = copy_with_strides(*this, st, dtype());
+  g_contiguous_copies.fetch_add(1, std::memory_order_relaxed);
+  Tensor y = copy_with_strides(*this, strides_for(shape(), fmt), dtype());
   record<CopyBackward>(y, {this}, [](CopyBackward&) {});
   return y;
 }
 
 Tensor Tensor::clone() const {
   check_defined("clone");
-  Tensor y = copy_with_strides(*this, contiguous_strides(shape()), dtype());
+  Tensor y = copy_with_strides(*this, strides_for(shape(), suggest_memory_format(*this)), dtype());
   record<CopyBackward>(y, {this}, [](CopyBackward&) {});
   return y;
 }
@@ -200,7 +208,7 @@ Tensor Tensor::pin_memory() const {
 Tensor Tensor::to(DType target) const {
   check_defined("to");
   if (target == dtype()) return *this;
-  Tensor y = copy_with_strides(*this, contiguous_strides(shape()), target);
+  Tensor y = copy_with_strides(*this, strides_for(shape(), suggest_memory_format(*this)), target);
   if (is_floating(target)) {
     record<ToDtypeBackward>(y, {this}, [&](ToDtypeBackward& n) { n.input_dtype = dtype(); });
   }
@@ -215,11 +223,14 @@ Tensor Tensor::to(const Device& target, bool non_blocking) const {
   check_defined("to");
   if (target == device()) return *this;
   check_device_available(target);
-  Tensor src = is_contiguous() ? detach() : detach().contiguous();
+  // The copy keeps the memory format (as PyTorch's .to): a dense block goes over as it is.
+  const MemoryFormat fmt = suggest_memory_format(*this);
+  Tensor src = detach().contiguous(fmt);
   // Only a pinned source can be copied without the host waiting; its destination block is then
   // written on the copy stream (MemoryKind::CopyStream).
   const bool async = non_blocking && target.is_cuda() && src.is_pinned();
-  Tensor y = empty(shape(), dtype(), target, async ? MemoryKind::CopyStream : MemoryKind::Default);
+  Tensor y = empty_strided(shape(), strides_for(shape(), fmt), dtype(), target,
+                           async ? MemoryKind::CopyStream : MemoryKind::Default);
   // Every transfer has a CUDA side; its kernel table is keyed by that device.
   const Device cuda_side = target.is_cuda() ? target : device();
   ops::transfer_kernels().get(cuda_side)(y, src, async);

@@ -1,7 +1,8 @@
 // CPU conv2d. This file holds the reference, Conv2dAlgo::Naive: the formulas of
 // include/afinar/ops/conv2d.h as plain loops, accumulating in double, parallel over independent
-// outputs. The registered kernels choose between it and the im2col + BLAS fast path
-// (conv2d_im2col.cpp), which is the CPU's Default and is tested against this reference.
+// outputs, every operand indexed through its strides (NCHW and channels-last alike). The
+// registered kernels choose between it and the im2col + BLAS fast path (conv2d_im2col.cpp),
+// which is the CPU's Default and is tested against this reference.
 //
 // Benchmark: build/bench/afinar_bench --benchmark_filter=Conv2d (tools/bench/compare.py puts
 // PyTorch's times beside it).
@@ -17,6 +18,16 @@ using ops::Conv2dGeometry;
 
 // Parallelize the naive loops only when there is enough work to pay for waking the threads.
 constexpr int64_t kParallelWork = 32768;
+
+// Offset of element (a, b, h, w) of a 4-D tensor from its strides.
+struct Index4 {
+  int64_t s0, s1, s2, s3;
+  explicit Index4(const Tensor& t)
+      : s0(t.stride(0)), s1(t.stride(1)), s2(t.stride(2)), s3(t.stride(3)) {}
+  int64_t operator()(int64_t a, int64_t b, int64_t h, int64_t w) const {
+    return a * s0 + b * s1 + h * s2 + w * s3;
+  }
+};
 
 // The input coordinate that output coordinate o reads through kernel tap r: o·stride - pad + r·dil.
 inline int64_t input_coord(int64_t o, int64_t r, int64_t stride, int64_t pad, int64_t dil) {
@@ -34,7 +45,8 @@ inline int64_t output_coord(int64_t i, int64_t r, int64_t stride, int64_t pad, i
 
 // y[n,k,oh,ow] = b[k] + Σ_{c',r,s} x[n, g·Cg + c', ih, iw] · w[k,c',r,s]
 template <typename T>
-void forward_naive(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) {
+void forward_naive(const Conv2dGeometry& g, T* y, Index4 yi, const T* x, Index4 xi, const T* w,
+                   Index4 wi, const T* b) {
   const int64_t Cg = g.Cg(), Kg = g.Kg();
 #pragma omp parallel for collapse(2) if (g.N * g.K * g.Ho * g.Wo * Cg * g.R * g.S > kParallelWork)
   for (int64_t n = 0; n < g.N; ++n) {
@@ -50,12 +62,11 @@ void forward_naive(const Conv2dGeometry& g, T* y, const T* x, const T* w, const 
               for (int64_t s = 0; s < g.S; ++s) {
                 const int64_t iw = input_coord(ow, s, g.sw, g.pw, g.dw);
                 if (iw < 0 || iw >= g.W) continue;
-                acc += double(x[((n * g.C + c0 + c) * g.H + ih) * g.W + iw]) *
-                       double(w[((k * Cg + c) * g.R + r) * g.S + s]);
+                acc += double(x[xi(n, c0 + c, ih, iw)]) * double(w[wi(k, c, r, s)]);
               }
             }
           }
-          y[((n * g.K + k) * g.Ho + oh) * g.Wo + ow] = T(acc);
+          y[yi(n, k, oh, ow)] = T(acc);
         }
       }
     }
@@ -65,7 +76,8 @@ void forward_naive(const Conv2dGeometry& g, T* y, const T* x, const T* w, const 
 // dx[n,c,i,j] = Σ over the (k, r, s, oh, ow) with ih(oh,r) = i and iw(ow,s) = j of
 // gy[n,k,oh,ow] · w[k,c',r,s]: a gather, so every dx element is written by one thread.
 template <typename T>
-void backward_input_naive(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
+void backward_input_naive(const Conv2dGeometry& g, T* gx, Index4 gxi, const T* gy, Index4 gyi,
+                          const T* w, Index4 wi) {
   const int64_t Cg = g.Cg(), Kg = g.Kg();
 #pragma omp parallel for collapse(2) if (g.N * g.C * g.H * g.W * Kg * g.R * g.S > kParallelWork)
   for (int64_t n = 0; n < g.N; ++n) {
@@ -81,12 +93,11 @@ void backward_input_naive(const Conv2dGeometry& g, T* gx, const T* gy, const T* 
               for (int64_t s = 0; s < g.S; ++s) {
                 const int64_t ow = output_coord(j, s, g.sw, g.pw, g.dw, g.Wo);
                 if (ow < 0) continue;
-                acc += double(gy[((n * g.K + k) * g.Ho + oh) * g.Wo + ow]) *
-                       double(w[((k * Cg + cw) * g.R + r) * g.S + s]);
+                acc += double(gy[gyi(n, k, oh, ow)]) * double(w[wi(k, cw, r, s)]);
               }
             }
           }
-          gx[((n * g.C + c) * g.H + i) * g.W + j] = T(acc);
+          gx[gxi(n, c, i, j)] = T(acc);
         }
       }
     }
@@ -95,7 +106,8 @@ void backward_input_naive(const Conv2dGeometry& g, T* gx, const T* gy, const T* 
 
 // dw[k,c',r,s] = Σ_{n,oh,ow} gy[n,k,oh,ow] · x[n, g·Cg + c', ih, iw]
 template <typename T>
-void backward_weight_naive(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
+void backward_weight_naive(const Conv2dGeometry& g, T* gw, Index4 gwi, const T* gy, Index4 gyi,
+                           const T* x, Index4 xi) {
   const int64_t Cg = g.Cg(), Kg = g.Kg();
 #pragma omp parallel for collapse(2) if (g.K * Cg * g.R * g.S * g.N * g.Ho * g.Wo > kParallelWork)
   for (int64_t k = 0; k < g.K; ++k) {
@@ -111,12 +123,11 @@ void backward_weight_naive(const Conv2dGeometry& g, T* gw, const T* gy, const T*
               for (int64_t ow = 0; ow < g.Wo; ++ow) {
                 const int64_t iw = input_coord(ow, s, g.sw, g.pw, g.dw);
                 if (iw < 0 || iw >= g.W) continue;
-                acc += double(gy[((n * g.K + k) * g.Ho + oh) * g.Wo + ow]) *
-                       double(x[((n * g.C + c) * g.H + ih) * g.W + iw]);
+                acc += double(gy[gyi(n, k, oh, ow)]) * double(x[xi(n, c, ih, iw)]);
               }
             }
           }
-          gw[((k * Cg + cw) * g.R + r) * g.S + s] = T(acc);
+          gw[gwi(k, cw, r, s)] = T(acc);
         }
       }
     }
@@ -136,7 +147,8 @@ void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Ten
   if (!use_naive(g.algo, "conv2d")) return conv2d_forward_im2col(y, x, w, b, g);
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward_naive<T>(g, y.data<T>(), x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr);
+    forward_naive<T>(g, y.data<T>(), Index4(y), x.data<T>(), Index4(x), w.data<T>(), Index4(w),
+                     b.defined() ? b.data<T>() : nullptr);
   });
 }
 
@@ -146,7 +158,8 @@ void conv2d_backward_input(const Tensor& gx, const Tensor& gy, const Tensor& w,
     return conv2d_backward_input_im2col(gx, gy, w, g);
   visit_floating(gy.dtype(), "conv2d_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    backward_input_naive<T>(g, gx.data<T>(), gy.data<T>(), w.data<T>());
+    backward_input_naive<T>(g, gx.data<T>(), Index4(gx), gy.data<T>(), Index4(gy), w.data<T>(),
+                            Index4(w));
   });
 }
 
@@ -156,7 +169,8 @@ void conv2d_backward_weight(const Tensor& gw, const Tensor& gy, const Tensor& x,
     return conv2d_backward_weight_im2col(gw, gy, x, g);
   visit_floating(gy.dtype(), "conv2d_backward_weight", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    backward_weight_naive<T>(g, gw.data<T>(), gy.data<T>(), x.data<T>());
+    backward_weight_naive<T>(g, gw.data<T>(), Index4(gw), gy.data<T>(), Index4(gy), x.data<T>(),
+                             Index4(x));
   });
 }
 
@@ -164,16 +178,16 @@ void conv2d_backward_weight(const Tensor& gw, const Tensor& gy, const Tensor& x,
 void conv2d_backward_bias(const Tensor& gb, const Tensor& gy) {
   visit_floating(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t N = gy.size(0), K = gy.size(1), P = gy.size(2) * gy.size(3);
+    const int64_t N = gy.size(0), K = gy.size(1), H = gy.size(2), W = gy.size(3);
+    const Index4 at(gy);  // NCHW or channels-last
     const T* pgy = gy.data<T>();
     T* pgb = gb.data<T>();
-#pragma omp parallel for if (N * K * P > kParallelWork)
+#pragma omp parallel for if (N * K * H * W > kParallelWork)
     for (int64_t k = 0; k < K; ++k) {
       double acc = 0;
-      for (int64_t n = 0; n < N; ++n) {
-        const T* plane = pgy + (n * K + k) * P;
-        for (int64_t p = 0; p < P; ++p) acc += double(plane[p]);
-      }
+      for (int64_t n = 0; n < N; ++n)
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t w = 0; w < W; ++w) acc += double(pgy[at(n, k, h, w)]);
       pgb[k] = T(acc);
     }
   });

@@ -30,6 +30,15 @@
 // What bounds it: OpenBLAS's sgemm on these shapes runs at 150-200 GFLOP/s per core (about 140
 // with only 64 output channels), and im2col plus BLAS's packing of col add 10-20%.
 //
+// Channels-last (g.channels_last: x, y, gy, gx as [N·H·W, C] pixel rows, the weight as
+// [K, R·S·Cg]): the same tiles and threads with the transposed matrices. A tile's output pixels
+// are a block of consecutive rows of y or gy (row j = output pixel j, leading dimension K), so
+// they are used in place for any tile, and col is [T, R·S·Cg] with row t = (r, s, c') for pixel t:
+// for each tap a copy of Cg consecutive input channels.
+//   forward          Y[T, Kg]      = col · W_gᵀ
+//   backward_weight  dW_g[Kg, RSC] += gY_gᵀ · col
+//   backward_input   dcol[T, RSC]  = gY_g · W_g        then col2im
+//
 // Benchmark: build/bench/afinar_bench --benchmark_filter=Conv2d, or tools/bench/compare.py.
 #include <cblas.h>
 #include <omp.h>
@@ -246,6 +255,45 @@ void patches(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kT
     patches_by_rows<kToCol, T>(g, grp, tile, x, col);
 }
 
+// Channels-last im2col (kToCol) / col2im: col row t of the tile holds, for each tap (r, s), the
+// Cg channels of group grp at input pixel (n, ih, iw) of the tile's output pixel t (zeros in the
+// padding); col2im adds them back.
+template <bool kToCol, typename T>
+void patches_nhwc(const Conv2dGeometry& g, int64_t grp, const Tile& tile, BatchPtr<kToCol, T> x,
+                  T* col) {
+  const int64_t Cg = g.Cg(), crs = g.R * g.S * Cg;
+  for (const RowSegment& seg : tile.rows) {
+    for (int64_t i = 0; i < seg.len; ++i) {
+      T* row = col + (seg.col + i) * crs;
+      const int64_t ow = seg.ow0 + i;
+      for (int64_t r = 0; r < g.R; ++r) {
+        const int64_t ih = seg.oh * g.sh - g.ph + r * g.dh;
+        for (int64_t s = 0; s < g.S; ++s) {
+          const int64_t iw = ow * g.sw - g.pw + s * g.dw;
+          T* d = row + (r * g.S + s) * Cg;
+          if (ih < 0 || ih >= g.H || iw < 0 || iw >= g.W) {
+            if constexpr (kToCol) std::fill(d, d + Cg, T(0));
+            continue;
+          }
+          auto* src = x + ((seg.n * g.H + ih) * g.W + iw) * g.C + grp * Cg;
+          for (int64_t c = 0; c < Cg; ++c) {
+            if constexpr (kToCol)
+              d[c] = src[c];
+            else
+              src[c] += d[c];
+          }
+        }
+      }
+    }
+  }
+}
+
+// The batch pixel (row of y / gy in channels-last) where the tile starts.
+int64_t first_pixel(const Conv2dGeometry& g, const Tile& tile) {
+  const RowSegment& first = tile.rows.front();
+  return (first.n * g.Ho + first.oh) * g.Wo + first.ow0;
+}
+
 // Checked conversion to BLAS's int.
 int blas_int(int64_t v) {
   AFN_CHECK(v <= INT_MAX, "conv2d: matrix size ", v, " exceeds the BLAS int range");
@@ -345,14 +393,15 @@ std::unique_ptr<T[]> buffer(int64_t n) {
 // widest tile there will be (what the buffers hold: small batches need less than `width`).
 struct Dims {
   int64_t Kg, crs, width, max_tile;
-  int kg, icrs;
+  int kg, icrs, k;
   Dims(const Conv2dGeometry& g, int64_t tile)
       : Kg(g.Kg()),
         crs(g.Cg() * g.R * g.S),
         width(tile),
         max_tile(std::min(tile, g.N * g.Ho * g.Wo)),
         kg(blas_int(Kg)),
-        icrs(blas_int(crs)) {
+        icrs(blas_int(crs)),
+        k(blas_int(g.K)) {  // leading dimension of the channels-last tensors' rows
     blas_int(g.Ho * g.Wo);  // leading dimension of the tensors' slabs
     blas_int(width);
   }
@@ -366,6 +415,16 @@ void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) 
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
       for (int64_t grp = 0; grp < g.G; ++grp) {
+        if (g.channels_last) {
+          patches_nhwc<true, T>(g, grp, tile, x, col.get());
+          T* out = y + first_pixel(g, tile) * g.K + grp * d.Kg;
+          gemm(false, true, tw, d.kg, d.icrs, col.get(), d.icrs, w + grp * d.Kg * d.crs, d.icrs,
+               T(0), out, d.k);
+          if (b)
+            for (int64_t j = 0; j < tile.width; ++j)
+              for (int64_t k = 0; k < d.Kg; ++k) out[j * g.K + k] += b[grp * d.Kg + k];
+          continue;
+        }
         patches<true, T>(g, grp, tile, x, col.get());
         const Slab<T> out = slab<false>(g, tile, grp * d.Kg, d.Kg, g.K, y, buf.get());
         gemm(false, false, d.kg, tw, d.icrs, w + grp * d.Kg * d.crs, d.icrs, col.get(), tw, T(0),
@@ -391,6 +450,12 @@ void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
       for (const ImageRun& run : tile.images)
         if (run.p0 == 0) std::fill(gx + run.n * image, gx + (run.n + 1) * image, T(0));
       for (int64_t grp = 0; grp < g.G; ++grp) {
+        if (g.channels_last) {
+          gemm(false, false, tw, d.icrs, d.kg, gy + first_pixel(g, tile) * g.K + grp * d.Kg, d.k,
+               w + grp * d.Kg * d.crs, d.icrs, T(0), col.get(), d.icrs);
+          patches_nhwc<false, T>(g, grp, tile, gx, col.get());
+          continue;
+        }
         const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
         gemm(true, false, d.icrs, tw, d.kg, w + grp * d.Kg * d.crs, d.icrs, gyt.data, gyt.ld, T(0),
              col.get(), tw);
@@ -416,6 +481,12 @@ void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
       for (int64_t grp = 0; grp < g.G; ++grp) {
+        if (g.channels_last) {
+          patches_nhwc<true, T>(g, grp, tile, x, col.get());
+          gemm(true, false, d.kg, d.icrs, tw, gy + first_pixel(g, tile) * g.K + grp * d.Kg, d.k,
+               col.get(), d.icrs, beta, acc + grp * d.Kg * d.crs, d.icrs);
+          continue;
+        }
         const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
         patches<true, T>(g, grp, tile, x, col.get());
         gemm(false, true, d.kg, d.icrs, tw, gyt.data, gyt.ld, col.get(), tw, beta,

@@ -1,4 +1,5 @@
-// CPU reference of the elementwise kernels: one loop each, over contiguous data.
+// CPU reference of the elementwise kernels: one loop each, over dense storage (every operand in one
+// memory format, so element i of each is the same logical element).
 #include "afinar/ops/elementwise.h"
 
 namespace afinar::cpu {

@@ -2,7 +2,9 @@
 // kernel: an op only lays out its PoolWindows along H and W (pool_windows here,
 // adaptive_pool_windows in adaptive_pool2d) and runs one of these. Plain loops over the windows
 // of one [H,W] plane, planes spread over OpenMP threads; f32 and f64, average sums accumulate in
-// double. Benchmark: <build>/bench/afinar_bench --benchmark_filter=Pool2d
+// double. Every 4-D operand is read and written through its strides (Planes), so NCHW and
+// channels-last tensors take the same loops (no two planes share an element: no races in the
+// scatters). Benchmark: <build>/bench/afinar_bench --benchmark_filter=Pool2d
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -15,6 +17,15 @@ namespace {
 
 // Input elements below which starting threads costs more than it saves.
 constexpr int64_t kMinParallelWork = 1 << 15;
+
+// Element (n, c, h, w) of a 4-D tensor t at plane(n·C + c) + at(h, w), from t's strides.
+struct Planes {
+  int64_t C, sN, sC, sH, sW;
+  explicit Planes(const Tensor& t)
+      : C(t.size(1)), sN(t.stride(0)), sC(t.stride(1)), sH(t.stride(2)), sW(t.stride(3)) {}
+  int64_t plane(int64_t i) const { return (i / C) * sN + (i % C) * sC; }
+  int64_t at(int64_t h, int64_t w) const { return h * sH + w * sW; }
+};
 
 // avg_pool2d's divisor D of the window (p, q).
 double avg_divisor(const ops::PoolWindows& rows, const ops::PoolWindows& cols, int64_t p, int64_t q,
@@ -31,14 +42,17 @@ void max_pool2d_windows(const Tensor& y, const Tensor& indices, const Tensor& x,
                         const char* op) {
   visit_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t planes = x.size(0) * x.size(1), W = x.size(3);
     const int64_t P = rows.size(), Q = cols.size();
+    const Planes xs(x), ys(y), is(indices);
     const T* px = x.data<T>();
     T* py = y.data<T>();
     int64_t* pi = indices.data<int64_t>();
 #pragma omp parallel for if (x.numel() > kMinParallelWork)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      const T* in = px + plane * H * W;
+      const T* in = px + xs.plane(plane);
+      T* out = py + ys.plane(plane);
+      int64_t* idx = pi + is.plane(plane);
       for (int64_t p = 0; p < P; ++p) {
         const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
         for (int64_t q = 0; q < Q; ++q) {
@@ -50,14 +64,14 @@ void max_pool2d_windows(const Tensor& y, const Tensor& indices, const Tensor& x,
           int64_t arg = (h0 < h1 && w0 < w1) ? h0 * W + w0 : -1;
           for (int64_t h = h0; h < h1; h += rows.step)
             for (int64_t w = w0; w < w1; w += cols.step) {
-              const T v = in[h * W + w];
+              const T v = in[xs.at(h, w)];
               if (v > best || std::isnan(v)) {
                 best = v;
                 arg = h * W + w;
               }
             }
-          py[(plane * P + p) * Q + q] = best;
-          pi[(plane * P + p) * Q + q] = arg;
+          out[ys.at(p, q)] = best;
+          idx[is.at(p, q)] = arg;
         }
       }
     }
@@ -69,23 +83,28 @@ void max_pool2d_scatter(const Tensor& grad_input, const Tensor& grad_output, con
   visit_floating(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t planes = grad_input.size(0) * grad_input.size(1);
-    const int64_t HW = grad_input.size(2) * grad_input.size(3);
-    const int64_t PQ = grad_output.size(2) * grad_output.size(3);
+    const int64_t H = grad_input.size(2), W = grad_input.size(3), HW = H * W;
+    const int64_t P = grad_output.size(2), Q = grad_output.size(3);
+    const Planes gis(grad_input), gos(grad_output), is(indices);
     const T* pg = grad_output.data<T>();
     const int64_t* pi = indices.data<int64_t>();
     T* pgi = grad_input.data<T>();
     int64_t bad = 0;  // indices outside [-1, HW), reported after the parallel loop
 #pragma omp parallel for reduction(+ : bad) if (grad_input.numel() > kMinParallelWork)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      T* gin = pgi + plane * HW;
-      std::fill(gin, gin + HW, T(0));
-      for (int64_t i = plane * PQ; i < (plane + 1) * PQ; ++i) {
-        const int64_t k = pi[i];
-        if (k >= 0 && k < HW)
-          gin[k] += pg[i];
-        else if (k != -1)
-          ++bad;
-      }
+      T* gin = pgi + gis.plane(plane);
+      const T* gout = pg + gos.plane(plane);
+      const int64_t* idx = pi + is.plane(plane);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t w = 0; w < W; ++w) gin[gis.at(h, w)] = T(0);
+      for (int64_t p = 0; p < P; ++p)
+        for (int64_t q = 0; q < Q; ++q) {
+          const int64_t k = idx[is.at(p, q)];
+          if (k >= 0 && k < HW)
+            gin[gis.at(k / W, k % W)] += gout[gos.at(p, q)];
+          else if (k != -1)
+            ++bad;
+        }
     }
     AFN_CHECK(bad == 0, op, ": ", bad, " indices lie outside the input plane [0, ", HW,
               ") of grad_input ", grad_input.shape(),
@@ -98,20 +117,22 @@ void avg_pool2d_windows(const Tensor& y, const Tensor& x, const ops::PoolWindows
                         int64_t divisor_override, const char* op) {
   visit_floating(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t planes = x.size(0) * x.size(1);
     const int64_t P = rows.size(), Q = cols.size();
+    const Planes xs(x), ys(y);
     const T* px = x.data<T>();
     T* py = y.data<T>();
 #pragma omp parallel for if (x.numel() > kMinParallelWork)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      const T* in = px + plane * H * W;
+      const T* in = px + xs.plane(plane);
+      T* out = py + ys.plane(plane);
       for (int64_t p = 0; p < P; ++p)
         for (int64_t q = 0; q < Q; ++q) {
           double sum = 0;
           for (int64_t h = rows.begin[size_t(p)]; h < rows.end[size_t(p)]; h += rows.step)
             for (int64_t w = cols.begin[size_t(q)]; w < cols.end[size_t(q)]; w += cols.step)
-              sum += double(in[h * W + w]);
-          py[(plane * P + p) * Q + q] =
+              sum += double(in[xs.at(h, w)]);
+          out[ys.at(p, q)] =
               T(sum / avg_divisor(rows, cols, p, q, count_include_pad, divisor_override));
         }
     }
@@ -126,19 +147,22 @@ void avg_pool2d_windows_backward(const Tensor& grad_input, const Tensor& grad_ou
     const int64_t planes = grad_input.size(0) * grad_input.size(1);
     const int64_t H = grad_input.size(2), W = grad_input.size(3);
     const int64_t P = rows.size(), Q = cols.size();
+    const Planes gis(grad_input), gos(grad_output);
     const T* pg = grad_output.data<T>();
     T* pgi = grad_input.data<T>();
 #pragma omp parallel for if (grad_input.numel() > kMinParallelWork)
     for (int64_t plane = 0; plane < planes; ++plane) {
-      T* gin = pgi + plane * H * W;
-      std::fill(gin, gin + H * W, T(0));
+      T* gin = pgi + gis.plane(plane);
+      const T* gout = pg + gos.plane(plane);
+      for (int64_t h = 0; h < H; ++h)
+        for (int64_t w = 0; w < W; ++w) gin[gis.at(h, w)] = T(0);
       for (int64_t p = 0; p < P; ++p)
         for (int64_t q = 0; q < Q; ++q) {
-          const T share = T(double(pg[(plane * P + p) * Q + q]) /
+          const T share = T(double(gout[gos.at(p, q)]) /
                             avg_divisor(rows, cols, p, q, count_include_pad, divisor_override));
           for (int64_t h = rows.begin[size_t(p)]; h < rows.end[size_t(p)]; h += rows.step)
             for (int64_t w = cols.begin[size_t(q)]; w < cols.end[size_t(q)]; w += cols.step)
-              gin[h * W + w] += share;
+              gin[gis.at(h, w)] += share;
         }
     }
   });
