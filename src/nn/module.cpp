@@ -276,8 +276,8 @@ void Module::to(MemoryFormat fmt) {
   std::unordered_set<const TensorImpl*> seen;
   visit_tensors("", true, true, true, [&](const std::string&, const Tensor& t) {
     if (!seen.insert(t.impl()).second || t.dim() != 4) return;
-    rebind_storage(t, t.detach().contiguous(fmt));
-    if (t.grad().defined()) rebind_storage(t.grad(), t.grad().contiguous(fmt));
+    rebind_storage(t, t.detach().to(fmt));
+    if (t.grad().defined()) rebind_storage(t.grad(), t.grad().to(fmt));
   });
 }
 

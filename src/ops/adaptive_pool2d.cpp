@@ -42,11 +42,13 @@ Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
   return y;
 }
 
-Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape) {
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
+                                    std::optional<MemoryFormat> input_format) {
   check_pool2d_grad(grad_output, input_shape, "adaptive_avg_pool2d_backward");
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(adaptive_avg_pool2d_backward(as_float32(grad_output), input_shape));
-  const MemoryFormat fmt = suggest_memory_format(grad_output);
+    return as_bf16(
+        adaptive_avg_pool2d_backward(as_float32(grad_output), input_shape, input_format));
+  const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_avg_pool2d_backward_kernels().get(grad_output.device())(
       gi, grad_output.detach().contiguous(fmt));
@@ -67,13 +69,15 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair o
 }
 
 Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
-                                    const Shape& input_shape) {
+                                    const Shape& input_shape,
+                                    std::optional<MemoryFormat> input_format) {
   const char* op = "adaptive_max_pool2d_backward";
   check_pool2d_grad(grad_output, input_shape, op);
   check_pool2d_indices(indices, grad_output, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(adaptive_max_pool2d_backward(as_float32(grad_output), indices, input_shape));
-  const MemoryFormat fmt = suggest_memory_format(grad_output);
+    return as_bf16(
+        adaptive_max_pool2d_backward(as_float32(grad_output), indices, input_shape, input_format));
+  const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_max_pool2d_backward_kernels().get(grad_output.device())(
       gi, grad_output.detach().contiguous(fmt), indices.detach().contiguous(fmt));

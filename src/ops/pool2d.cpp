@@ -154,7 +154,8 @@ std::pair<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const MaxPool2dOpt
 }
 
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
-                           const Shape& input_shape, const MaxPool2dOptions& opt) {
+                           const Shape& input_shape, const MaxPool2dOptions& opt,
+                           std::optional<MemoryFormat> input_format) {
   const char* op = "max_pool2d_backward";
   check_pool2d_grad(grad_output, input_shape, op);
   check_pool2d_indices(indices, grad_output, op);
@@ -164,8 +165,9 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
       output_hw(input_shape, o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, op),
       input_shape, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(max_pool2d_backward(as_float32(grad_output), indices, input_shape, opt));
-  const MemoryFormat fmt = suggest_memory_format(grad_output);
+    return as_bf16(
+        max_pool2d_backward(as_float32(grad_output), indices, input_shape, opt, input_format));
+  const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   max_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),
                                                           indices.detach().contiguous(fmt), o);
@@ -185,7 +187,7 @@ Tensor avg_pool2d_forward(const Tensor& x, const AvgPool2dOptions& opt) {
 }
 
 Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
-                           const AvgPool2dOptions& opt) {
+                           const AvgPool2dOptions& opt, std::optional<MemoryFormat> input_format) {
   const char* op = "avg_pool2d_backward";
   check_pool2d_grad(grad_output, input_shape, op);
   const AvgPool2dOptions o = resolved(opt, op);
@@ -193,8 +195,8 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
                 output_hw(input_shape, o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op),
                 input_shape, op);
   if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(avg_pool2d_backward(as_float32(grad_output), input_shape, opt));
-  const MemoryFormat fmt = suggest_memory_format(grad_output);
+    return as_bf16(avg_pool2d_backward(as_float32(grad_output), input_shape, opt, input_format));
+  const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   avg_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),
                                                           o);

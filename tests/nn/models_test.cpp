@@ -187,10 +187,14 @@ TEST(Models, AnyNumClasses) {
 
 // ---- logits parity --------------------------------------------------------------------------
 
-void expect_eval_logits_match(const std::string& arch) {
-  const Tensor x = golden("models_logits", "input").tensor("x");
+// `fmt`: the model's weights and the input in that memory format (channels-last runs every
+// convolution, batch norm and pool in NHWC; the numbers are the same up to summation order).
+void expect_eval_logits_match(const std::string& arch,
+                              MemoryFormat fmt = MemoryFormat::Contiguous) {
+  const Tensor x = golden("models_logits", "input").tensor("x").to(fmt);
   const Tensor expected = golden("models_logits", arch).tensor("logits");
   ModulePtr model = filled_model(arch);
+  model->to(fmt);
   model->eval();
   NoGradGuard no_grad;
   const Tensor logits = (*model)(x);
@@ -211,6 +215,15 @@ TEST(Vgg, EvalLogitsMatchTorchvisionVgg16) {
 
 TEST(Vgg, EvalLogitsMatchTorchvisionVgg11Bn) {
   expect_eval_logits_match("vgg11_bn");
+}
+
+TEST(ResNet, ChannelsLastEvalLogitsMatchTorchvision) {
+  expect_eval_logits_match("resnet18", MemoryFormat::ChannelsLast);
+  expect_eval_logits_match("resnet50", MemoryFormat::ChannelsLast);
+}
+
+TEST(Vgg, ChannelsLastEvalLogitsMatchTorchvision) {
+  expect_eval_logits_match("vgg11_bn", MemoryFormat::ChannelsLast);
 }
 
 // The same model on the GPU: with TF32 off it must meet the CPU bound; with TF32 (PyTorch's
@@ -237,11 +250,16 @@ TEST(ResNetCuda, EvalLogitsMatchTorchvisionResNet18) {
   allow_tf32_matmul(tf32_matmul);
 }
 
-TEST(ResNet, TrainModeMatchesTorchvision) {
-  const Tensor x = golden("models_logits", "input").tensor("x");
+// Train mode (batch statistics), forward and backward. Channels-last must also make no layout
+// conversion between the converted input and the parameters' gradients: every op takes and
+// returns NHWC, and each gradient comes out in its parameter's format.
+void expect_train_mode_matches(MemoryFormat fmt) {
+  const Tensor x = golden("models_logits", "input").tensor("x").to(fmt);
   const auto c = golden("models_logits", "resnet18_train");
   ModulePtr model = filled_model("resnet18");
+  model->to(fmt);
   model->train();
+  const int64_t copies = contiguous_copy_count();
   const Tensor logits = (*model)(x);
   const Tensor expected = c.tensor("logits");
   EXPECT_ALLCLOSE(logits, expected, logits_tolerance(expected));
@@ -259,6 +277,7 @@ TEST(ResNet, TrainModeMatchesTorchvision) {
   // Gradients of sum(logits · grad_logits): sums over the batch and all positions, so the bound
   // is relative to each gradient's largest magnitude.
   sum(mul(logits, c.tensor("grad_logits"))).backward();
+  EXPECT_EQ(contiguous_copy_count(), copies) << "layout conversions in the step";
   for (const char* name : {"conv1.weight", "bn1.weight", "bn1.bias", "layer2.0.downsample.1.weight",
                            "layer4.1.bn2.weight", "layer4.1.bn2.bias", "fc.bias"}) {
     const Tensor want = c.tensor(std::string("grad_") + name);
@@ -268,6 +287,16 @@ TEST(ResNet, TrainModeMatchesTorchvision) {
     ASSERT_TRUE(got.defined()) << name;
     EXPECT_ALLCLOSE(got, want, logits_tolerance(want)) << name;
   }
+  for (const auto& [name, p] : model->named_parameters())
+    EXPECT_EQ(suggest_memory_format(p.grad()), suggest_memory_format(p)) << name;
+}
+
+TEST(ResNet, TrainModeMatchesTorchvision) {
+  expect_train_mode_matches(MemoryFormat::Contiguous);
+}
+
+TEST(ResNet, ChannelsLastTrainModeMatchesTorchvision) {
+  expect_train_mode_matches(MemoryFormat::ChannelsLast);
 }
 
 // Automatic mixed precision against torch.autocast("cpu", dtype=torch.bfloat16) on the same model

@@ -76,6 +76,10 @@ class Tensor {
 
   // ---- copies and conversions ----
   Tensor to(DType dtype) const;  // differentiable between floating dtypes
+  // This tensor when suggest_memory_format() is already `fmt`, else a (differentiable) copy with
+  // fmt's exact strides, as PyTorch's .to(memory_format=fmt). Unlike contiguous(fmt), it converts
+  // a tensor whose layouts coincide ([N,C,1,1], [K,1,R,S]) too, so that its strides say `fmt`.
+  Tensor to(MemoryFormat fmt) const;
   // Differentiable; a copy unless already there. non_blocking (as PyTorch): a host-to-device copy
   // from pinned memory is queued on the copy stream and the call returns at once; ops on the
   // result (on the compute stream) wait for the copy. From pageable memory, or towards the host,
@@ -156,8 +160,8 @@ Tensor ones_like(const Tensor& t);
 // contiguous(MemoryFormat::ChannelsLast) on such a tensor is still ChannelsLast here.
 MemoryFormat suggest_memory_format(const Tensor& t);
 
-// Copies Tensor::contiguous(fmt) has made in this process (tensors not already in `fmt`): the
-// layout conversions a channels-last step must not make (bench and tests read the difference).
+// Copies Tensor::contiguous(fmt) and Tensor::to(fmt) have made in this process: the layout
+// conversions a channels-last step must not make (bench and tests read the difference).
 int64_t contiguous_copy_count();
 // 0, 1, ..., n-1.
 Tensor arange(int64_t n, DType dtype = DType::I64, Device device = kCPU);

@@ -34,13 +34,15 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, IntP
 
 namespace ops {
 
-// ---- raw ops (no autograd; any strides in, contiguous out) ----
+// ---- raw ops (no autograd; any strides in; memory formats as max_pool2d's, pool2d.h) ----
 Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size);
 // grad_input [N,C,H,W] (= input_shape); the output size is grad_output's.
-Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape);
+Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
+                                    std::optional<MemoryFormat> input_format = std::nullopt);
 std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair output_size);
 Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
-                                    const Shape& input_shape);
+                                    const Shape& input_shape,
+                                    std::optional<MemoryFormat> input_format = std::nullopt);
 
 // The windows of `output` adaptive outputs over `input` positions (above), for every backend.
 PoolWindows adaptive_pool_windows(int64_t input, int64_t output);

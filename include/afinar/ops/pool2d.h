@@ -35,6 +35,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -71,14 +72,19 @@ Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& opt);
 
 namespace ops {
 
-// ---- raw ops (no autograd; any strides in, contiguous out) ----
+// ---- raw ops (no autograd; any strides in) ----
+// The forwards return the input's memory format (suggest_memory_format); the backwards return
+// `input_format`, the forward input's (as PyTorch, which allocates grad_input like the input),
+// by default grad_output's.
 std::pair<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const MaxPool2dOptions& opt);
 // grad_input [N,C,H,W] (= input_shape) from grad_output and the forward's indices [N,C,P,Q].
 Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
-                           const Shape& input_shape, const MaxPool2dOptions& opt);
+                           const Shape& input_shape, const MaxPool2dOptions& opt,
+                           std::optional<MemoryFormat> input_format = std::nullopt);
 Tensor avg_pool2d_forward(const Tensor& x, const AvgPool2dOptions& opt);
 Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
-                           const AvgPool2dOptions& opt);
+                           const AvgPool2dOptions& opt,
+                           std::optional<MemoryFormat> input_format = std::nullopt);
 
 // PyTorch's pooling_output_shape along one axis (above); <= 0 when the input is too small.
 int64_t pool2d_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t padding,

@@ -11,18 +11,20 @@ namespace {
 struct AdaptiveMaxPool2dBackward : Node {
   SavedTensor indices;
   Shape input_shape;
+  MemoryFormat input_format = MemoryFormat::Contiguous;  // grad_input's, as the input's
   const char* name() const override { return "AdaptiveMaxPool2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    return {ops::adaptive_max_pool2d_backward(g[0], indices.get(), input_shape)};
+    return {ops::adaptive_max_pool2d_backward(g[0], indices.get(), input_shape, input_format)};
   }
   void release_saved() override { indices.release(); }
 };
 
 struct AdaptiveAvgPool2dBackward : Node {
   Shape input_shape;
+  MemoryFormat input_format = MemoryFormat::Contiguous;  // grad_input's, as the input's
   const char* name() const override { return "AdaptiveAvgPool2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    return {ops::adaptive_avg_pool2d_backward(g[0], input_shape)};
+    return {ops::adaptive_avg_pool2d_backward(g[0], input_shape, input_format)};
   }
 };
 
@@ -33,6 +35,7 @@ std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, IntP
   record<AdaptiveMaxPool2dBackward>(out.first, {&x}, [&](AdaptiveMaxPool2dBackward& n) {
     n.indices = SavedTensor(out.second);
     n.input_shape = x.shape();
+    n.input_format = suggest_memory_format(x);
   });
   return out;
 }
@@ -43,8 +46,10 @@ Tensor adaptive_max_pool2d(const Tensor& x, IntPair output_size) {
 
 Tensor adaptive_avg_pool2d(const Tensor& x, IntPair output_size) {
   Tensor y = ops::adaptive_avg_pool2d_forward(x, output_size);
-  record<AdaptiveAvgPool2dBackward>(
-      y, {&x}, [&](AdaptiveAvgPool2dBackward& n) { n.input_shape = x.shape(); });
+  record<AdaptiveAvgPool2dBackward>(y, {&x}, [&](AdaptiveAvgPool2dBackward& n) {
+    n.input_shape = x.shape();
+    n.input_format = suggest_memory_format(x);
+  });
   return y;
 }
 

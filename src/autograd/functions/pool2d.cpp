@@ -11,20 +11,22 @@ namespace {
 struct MaxPool2dBackward : Node {
   SavedTensor indices;
   Shape input_shape;
+  MemoryFormat input_format = MemoryFormat::Contiguous;  // grad_input's, as the input's
   MaxPool2dOptions opt;
   const char* name() const override { return "MaxPool2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    return {ops::max_pool2d_backward(g[0], indices.get(), input_shape, opt)};
+    return {ops::max_pool2d_backward(g[0], indices.get(), input_shape, opt, input_format)};
   }
   void release_saved() override { indices.release(); }
 };
 
 struct AvgPool2dBackward : Node {
   Shape input_shape;
+  MemoryFormat input_format = MemoryFormat::Contiguous;  // grad_input's, as the input's
   AvgPool2dOptions opt;
   const char* name() const override { return "AvgPool2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    return {ops::avg_pool2d_backward(g[0], input_shape, opt)};
+    return {ops::avg_pool2d_backward(g[0], input_shape, opt, input_format)};
   }
 };
 
@@ -35,6 +37,7 @@ std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const MaxPool
   record<MaxPool2dBackward>(out.first, {&x}, [&](MaxPool2dBackward& n) {
     n.indices = SavedTensor(out.second);
     n.input_shape = x.shape();
+    n.input_format = suggest_memory_format(x);
     n.opt = opt;
   });
   return out;
@@ -48,6 +51,7 @@ Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& opt) {
   Tensor y = ops::avg_pool2d_forward(x, opt);
   record<AvgPool2dBackward>(y, {&x}, [&](AvgPool2dBackward& n) {
     n.input_shape = x.shape();
+    n.input_format = suggest_memory_format(x);
     n.opt = opt;
   });
   return y;

@@ -167,7 +167,17 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
 }
 
 namespace {
+
 std::atomic<int64_t> g_contiguous_copies{0};
+
+// A differentiable copy of t with fmt's exact strides: a layout conversion (counted).
+Tensor layout_copy(const Tensor& t, MemoryFormat fmt) {
+  g_contiguous_copies.fetch_add(1, std::memory_order_relaxed);
+  Tensor y = copy_with_strides(t, strides_for(t.shape(), fmt), t.dtype());
+  record<CopyBackward>(y, {&t}, [](CopyBackward&) {});
+  return y;
+}
+
 }  // namespace
 
 int64_t contiguous_copy_count() {
@@ -176,11 +186,12 @@ int64_t contiguous_copy_count() {
 
 Tensor Tensor::contiguous(MemoryFormat fmt) const {
   check_defined("contiguous");
-  if (is_contiguous(fmt)) return *this;
-  g_contiguous_copies.fetch_add(1, std::memory_order_relaxed);
-  Tensor y = copy_with_strides(*this, strides_for(shape(), fmt), dtype());
-  record<CopyBackward>(y, {this}, [](CopyBackward&) {});
-  return y;
+  return is_contiguous(fmt) ? *this : layout_copy(*this, fmt);
+}
+
+Tensor Tensor::to(MemoryFormat fmt) const {
+  check_defined("to");
+  return suggest_memory_format(*this) == fmt ? *this : layout_copy(*this, fmt);
 }
 
 Tensor Tensor::clone() const {
