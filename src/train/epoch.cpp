@@ -97,6 +97,11 @@ Tensor eval_logits(nn::Module& model, const Tensor& images, bool tta) {
 }
 
 // Reads the accumulated values and reports them (every log_interval steps and at the end).
+// The batch as the model takes it: NHWC for a channels-last run.
+Tensor model_input(const Tensor& images, const EpochOptions& o) {
+  return o.channels_last ? images.to(MemoryFormat::ChannelsLast) : images;
+}
+
 void report(MetricAccumulator& m, int64_t step, int64_t steps, double seconds,
             const ProgressFn& progress) {
   m.read();
@@ -124,7 +129,7 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
     {
       std::optional<AutocastGuard> amp;
       if (o.amp) amp.emplace(batch->images.device().type);
-      logits = model(batch->images).to(DType::F32);
+      logits = model(model_input(batch->images, o)).to(DType::F32);
       loss = cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
     }
     {
@@ -162,7 +167,7 @@ EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
   while (auto batch = loader.next()) {
     std::optional<AutocastGuard> amp;
     if (o.amp) amp.emplace(batch->images.device().type);
-    const Tensor logits = eval_logits(model, batch->images, o.tta);
+    const Tensor logits = eval_logits(model, model_input(batch->images, o), o.tta);
     m.add(logits, batch->labels,
           cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing}));
     if (++step % o.log_interval == 0) report(m, step, steps, seconds_since(start), progress);

@@ -339,6 +339,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("max_steps", c.max_steps);
   r.get("tta", c.tta);
   r.get("amp", c.amp);
+  r.get("channels_last", c.channels_last);
   r.get("log_interval", c.log_interval);
   if (const toml::table* m = subtable(r, "model")) {
     Reader mr(*m, source + " [model]");
@@ -427,6 +428,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("max_steps", c.max_steps);
   root.insert("tta", c.tta);
   root.insert("amp", c.amp);
+  root.insert("channels_last", c.channels_last);
   root.insert("log_interval", c.log_interval);
   root.insert("model", toml::table{{"name", c.model},
                                    {"weights", c.weights},

@@ -83,6 +83,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"smoothing", c.smoothing},
                {"augment", c.augment},
                {"amp", c.amp},
+               {"channels_last", c.channels_last},
                {"seed", double(c.seed)},
                {"val_split", c.val_split},
                {"test_split", c.test_split},

@@ -364,6 +364,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   log << c.model << (c.head.is_default() ? "" : ", head " + nn::head_str(c.head)) << ": "
       << counts.total << " parameters\n";
   model->to(device);
+  if (c.channels_last) model->to(MemoryFormat::ChannelsLast);
 
   const int64_t resize = std::lround(double(c.image_size) * 256.0 / 224.0);
   const data::Compose eval_tf = data::eval_transform(resize, c.image_size);
@@ -419,6 +420,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   eo.interrupt = interrupt;
   eo.detect_anomaly = c.detect_anomaly;
   eo.amp = c.amp;
+  eo.channels_last = c.channels_last;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
                       [](int64_t n, const StageConfig& s) { return n + s.epochs; });

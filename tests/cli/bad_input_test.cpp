@@ -536,6 +536,7 @@ TEST(BadInputRecipe, TopLevelKeys) {
       {"tta", "1", "'tta' must be true or false"},
       {"tta", "\"yes\"", "'tta' must be true or false"},
       {"amp", "1", "'amp' must be true or false"},
+      {"channels_last", "\"nhwc\"", "'channels_last' must be true or false"},
       {"output", "5", "'output' must be a string"},
       {"model", "3", "'model' must be a table"},
       {"stage", "5", "'stage'"},

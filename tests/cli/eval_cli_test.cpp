@@ -219,6 +219,11 @@ TEST_F(EvalCli, FiguresMatchTheModelInProcess) {
   EXPECT_NEAR(train::json_field_number(got_amp, "loss"), plain.loss,
               std::ldexp(1.0, -8) * std::sqrt(40.0) * std::max(1.0, plain.loss));
 
+  // --channels-last: NHWC weights and batches, the same figures (summation order aside), with
+  // and without the mirror images.
+  expect_figures(eval_json("--data-dir " + root_ + " --channels-last"), plain, false);
+  expect_figures(eval_json("--data-dir " + root_ + " --channels-last --tta"), tta, true);
+
   // The text tables say the same, with the class names; --output writes the confusion CSV.
   const testing::Result text = cli("eval --weights " + (dir_ / "w.h5") + " --data-dir " + root_ +
                                    " --output " + (dir_ / "out"));

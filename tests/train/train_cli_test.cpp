@@ -7,9 +7,11 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/io/weights.h"
+#include "afinar/train/run_files.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
 #include "testing/fashion_mnist.h"
@@ -94,6 +96,32 @@ TEST_F(TrainCli, AmpRunWritesFloat32Weights) {
     EXPECT_TRUE(t.dtype() == DType::F32 || t.dtype() == DType::I64) << name << ": " << t.dtype();
   }
   EXPECT_NE(read_text(out + "/recipe.toml").find("amp = true"), std::string::npos);
+}
+
+// --channels-last: the run trains NHWC; the weights it writes are in PyTorch's logical order
+// (evaluating them NCHW and NHWC gives the same figures) and the recipe records the setting.
+TEST_F(TrainCli, ChannelsLastRunWritesWeightsInLogicalOrder) {
+  const std::string out = dir_ / "run";
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --model resnet18 --epochs 1 -b 8 --image-size 32 --val-split 0.25"
+                        " --channels-last --seed 3 --output " +
+                        out,
+                    dir_ / "log.txt"),
+            0)
+      << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  EXPECT_NE(read_text(out + "/recipe.toml").find("channels_last = true"), std::string::npos);
+  double loss[2];
+  for (int cl = 0; cl < 2; ++cl) {
+    const testing::Result r =
+        testing::cli("eval --weights " + out + "/last.h5 --data-dir " + (dir_ / "data") +
+                     (cl ? " --channels-last" : "") + " --json");
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::optional<train::JsonFields> f = train::parse_json_object(r.output);
+    ASSERT_TRUE(f.has_value()) << r.output;
+    loss[cl] = train::json_field_number(*f, "loss");
+  }
+  // float32 sums in two orders through 20 layers (tests/nn/models_test.cpp's bound).
+  EXPECT_NEAR(loss[1], loss[0], 1e-4 * std::max(1.0, loss[0]));
 }
 
 TEST_F(TrainCli, BadSettingsFailBeforeTraining) {

@@ -73,6 +73,10 @@ struct EpochOptions {
   // (autograd/autocast.h: convs and linears in bf16, float32 parameters, optimizer and loss); the
   // logits are cast to float32 once, for the loss and the metrics.
   bool amp = false;
+  // Channels-last: each batch goes into the model as NHWC (Tensor::to(MemoryFormat)), for a
+  // model whose weights are channels-last too (nn::Module::to(MemoryFormat)), so every
+  // convolution, batch norm and pool runs NHWC with no other layout conversion.
+  bool channels_last = false;
 };
 
 struct Progress {

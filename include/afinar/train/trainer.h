@@ -111,6 +111,7 @@ struct TrainConfig {
                                 // horizontal flip's (EpochOptions::tta); validation stays plain
   bool amp = false;             // bf16 mixed precision for training and evaluation
                                 // (EpochOptions::amp)
+  bool channels_last = false;   // NHWC weights and batches (EpochOptions::channels_last)
   bool detect_anomaly = false;  // backward under DetectAnomalyGuard: the first non-finite
                                 // gradient names its op (slow; not a recipe setting)
   // run

@@ -11,7 +11,8 @@
 // one (default: test, else val), or a folder of class folders, evaluated whole (split "all").
 // Its class folders must be the weights file's class_names (or, for a file without names, as
 // many as its classes). --tta averages each image's logits with its mirror image's
-// (train::EpochOptions::tta); --amp runs the forward in bf16 mixed precision (EpochOptions::amp).
+// (train::EpochOptions::tta); --amp runs the forward in bf16 mixed precision (EpochOptions::amp),
+// --channels-last in NHWC (EpochOptions::channels_last).
 // --output DIR writes confusion_<split>.csv as `afinar train` does.
 // Images that cannot be decoded are reported on stderr, skipped and counted ("skipped").
 #include <unistd.h>
@@ -130,6 +131,7 @@ class EvalCommand : public Command {
     app.add_option("-j,--workers", workers_, "Data loading threads")->capture_default_str();
     app.add_flag("--tta", tta_, "Average the logits of each image and of its horizontal flip");
     app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
+    app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.add_option("--output", output_, "Write confusion_<split>.csv into this folder");
@@ -151,6 +153,7 @@ class EvalCommand : public Command {
 
     nn::ModulePtr model = io::load_model(w);
     model->to(device);
+    if (channels_last_) model->to(MemoryFormat::ChannelsLast);
     const io::Preprocessing& pp = w.meta.preprocessing;
     data::DataLoader loader(
         d.folder.size(),
@@ -159,7 +162,8 @@ class EvalCommand : public Command {
         {.batch_size = batch_size_, .num_workers = workers_, .device = device});
     loader.start_epoch(0);
     const train::EpochStats s = train::evaluate(
-        *model, loader, w.meta.num_classes, {.log_interval = 10, .tta = tta_, .amp = amp_},
+        *model, loader, w.meta.num_classes,
+        {.log_interval = 10, .tta = tta_, .amp = amp_, .channels_last = channels_last_},
         isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
     if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     const int64_t skipped = loader.stats().skipped;
@@ -266,7 +270,7 @@ class EvalCommand : public Command {
   std::string weights_, data_dir_, split_, device_ = "cpu", output_, arch_;
   int64_t batch_size_ = 64;
   int workers_ = 2;
-  bool tta_ = false, amp_ = false, json_ = false;
+  bool tta_ = false, amp_ = false, channels_last_ = false, json_ = false;
   std::vector<std::string> names_;  // the class names printed: the file's, else the folders'
 };
 

@@ -7,6 +7,7 @@
 // ("label" only when the file carries class names, "logits" only with --logits). An image that
 // cannot be read is reported on stderr and skipped; the exit code is then 1. --amp runs the
 // forward in bf16 mixed precision (autograd/autocast.h); the logits are reported in float32.
+// --channels-last runs it in NHWC (weights and image).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -49,6 +50,7 @@ class PredictCommand : public Command {
     app.add_flag("--logits", logits_, "Also print the raw logits");
     app.add_flag("--json", json_, "One JSON object per line per image");
     app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
+    app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
   }
 
@@ -61,6 +63,8 @@ class PredictCommand : public Command {
     const Device device(device_);
     nn::ModulePtr model = io::load_model(w, arch_);
     model->to(device);
+    const MemoryFormat fmt = channels_last_ ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+    model->to(fmt);
     model->eval();
     const io::Preprocessing& pp = w.meta.preprocessing;
     const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
@@ -81,7 +85,8 @@ class PredictCommand : public Command {
       }
       const AutocastGuard autocast(device.type, amp_);
       const Tensor logits =
-          (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device)).to(DType::F32);
+          (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device).to(fmt))
+              .to(DType::F32);
       report(path, logits.cpu().reshape({classes}), w.meta.class_names);
     }
     return status;
@@ -128,7 +133,7 @@ class PredictCommand : public Command {
   std::vector<std::string> images_;
   std::string weights_, arch_, device_ = "cpu";
   int64_t topk_ = 0;  // 0: the default, min(5, classes)
-  bool logits_ = false, json_ = false, amp_ = false;
+  bool logits_ = false, json_ = false, amp_ = false, channels_last_ = false;
 };
 
 }  // namespace

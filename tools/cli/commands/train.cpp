@@ -81,6 +81,8 @@ class TrainCommand : public Command {
                  "Test evaluation: average each image's logits with its horizontal flip's");
     app.add_flag("--amp", amp_,
                  "bf16 mixed precision (autocast): convs and linears in bf16, float32 weights");
+    app.add_flag("--channels-last", channels_last_,
+                 "NHWC weights and activations (PyTorch's memory_format=torch.channels_last)");
     app.add_flag("--detect-anomaly", c.detect_anomaly,
                  "Check every gradient backward computes; the first NaN/inf names its op (slow)");
     // Stage settings.
@@ -156,6 +158,7 @@ class TrainCommand : public Command {
     if (no_augment_) c.augment = false;
     if (tta_) c.tta = true;
     if (amp_) c.amp = true;
+    if (channels_last_) c.channels_last = true;
     if (f.detect_anomaly) c.detect_anomaly = true;
   }
 
@@ -185,6 +188,7 @@ class TrainCommand : public Command {
   std::vector<double> head_dropout_ = {0.5, 0.3};
   double lr_decay_ = 0;
   bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
+  bool channels_last_ = false;
 };
 
 }  // namespace
