@@ -13,12 +13,13 @@
 //   TrainStep/<model>_<mode>_b<batch>[_bf16]_64px_cpu  small CPU cases that keep the harness
 //                                                      tested
 // _bf16: the forward and the loss under autocast (autograd/autocast.h, the trainer's --amp), as
-// PyTorch's autocast(dtype=torch.bfloat16); the parameters and Adam stay float32.
+// PyTorch's autocast(dtype=torch.bfloat16); the parameters and Adam stay float32. _cl / _bf16cl:
+// the model and the batch channels-last (the trainer's --channels-last), PERF.md's "bf16+cl".
+// A fourth counter, layout_copies, is the number of layout conversions (contiguous_copy_count)
+// per step: 0 when every op took its operands as they came.
 // PyTorch twin: bench/torch/train_step.py. One table with both and the ratios:
 //   tools/gpu/train_bench.py            (on the GPU machine)
 //   tools/gpu/train_bench.py --device cpu
-// Channels-last is not built yet: the PyTorch script's _bf16cl rows (autocast + channels_last,
-// PERF.md's "bf16+cl") have no afinar side; its _bf16 rows are the like-for-like comparison.
 #include <benchmark/benchmark.h>
 
 #include <chrono>
@@ -46,7 +47,8 @@ struct Config {
   std::string model, mode;
   int64_t batch, size;
   Device device;
-  bool bf16 = false;  // autocast
+  bool bf16 = false;           // autocast
+  bool channels_last = false;  // weights and batch NHWC
 };
 
 // The parameters that train in `mode`, the rest frozen (requires_grad false).
@@ -70,8 +72,10 @@ void train_step(benchmark::State& state, const Config& c) {
   const nn::HeadSpec head{.kind = c.mode == "seed000" ? "linear" : "default"};
   nn::ModulePtr model = nn::create_model(c.model, kClasses, head);
   model->to(c.device);
+  const MemoryFormat fmt = c.channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
+  model->to(fmt);
   const bench::SyntheticBatch host = bench::synthetic_batch(c.batch, c.size, kClasses);
-  const Tensor x = host.images.to(c.device), y = host.labels.to(c.device);
+  const Tensor x = host.images.to(c.device).to(fmt), y = host.labels.to(c.device);
 
   std::function<void()> step;
   std::unique_ptr<optim::Adam> opt;
@@ -101,6 +105,7 @@ void train_step(benchmark::State& state, const Config& c) {
   for (int i = 0; i < (gpu ? 8 : 2); ++i) step();
   synchronize(c.device);
   reset_peak_memory_stats(c.device);
+  const int64_t copies = contiguous_copy_count();
   std::vector<double> seconds;
   for (auto _ : state) {
     const auto t0 = std::chrono::steady_clock::now();
@@ -113,11 +118,13 @@ void train_step(benchmark::State& state, const Config& c) {
   state.counters["ms_step"] = median * 1e3;
   state.counters["img_s"] = double(c.batch) / median;
   state.counters["peak_GiB"] = double(memory_stats(c.device).peak_allocated) / double(1 << 30);
+  state.counters["layout_copies"] =
+      double(contiguous_copy_count() - copies) / double(seconds.size());
 }
 
 const bool registered = [] {
   const Device cuda(DeviceType::CUDA, 0);
-  const std::vector<Config> configs = {
+  std::vector<Config> configs = {
       {"resnet18", "full", 64, 224, cuda},
       {"resnet18", "full", 256, 224, cuda},
       {"resnet18", "frozen", 64, 224, cuda},
@@ -138,11 +145,19 @@ const bool registered = [] {
       {"vgg16", "seed000", 64, 224, cuda, true},
       {"resnet50", "full", 128, 224, cuda, true},
       {"resnet18", "full", 16, 64, kCPU, true},
+      {"resnet18", "full", 16, 64, kCPU, false, true},
   };
+  // PERF.md's bf16+cl rows: each CUDA bf16 row again with channels-last.
+  for (size_t i = 0, n = configs.size(); i < n; ++i)
+    if (configs[i].bf16 && configs[i].device.is_cuda()) {
+      configs.push_back(configs[i]);
+      configs.back().channels_last = true;
+    }
   for (const Config& c : configs) {
     const bool gpu = c.device.is_cuda();
     // detail::concat: GCC 12 warns falsely (-Wrestrict) on a chain of std::string +.
-    const std::string precision = c.bf16 ? "_bf16" : "";
+    const std::string precision = detail::concat(c.bf16 || c.channels_last ? "_" : "",
+                                                 c.bf16 ? "bf16" : "", c.channels_last ? "cl" : "");
     const std::string name =
         gpu ? detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_cuda")
             : detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_",

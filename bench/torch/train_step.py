@@ -4,8 +4,9 @@ configurations of shared/PERF.md, with the same names as afinar_bench.
 Synthetic data on the device, 10 classes, Adam over the parameters that train, cudnn.benchmark;
 a step is zero_grad(set_to_none), forward, cross_entropy, backward, step (inference: eval mode
 under no_grad), followed by a synchronisation; the median of 30 steps after 8 warm-up steps (CPU:
-5 after 2). The _bf16 rows run the forward and the loss under autocast(bfloat16); the _bf16cl
-rows add channels_last (PERF.md's "bf16+cl"; afinar has no channels-last rows yet). Prints `name<TAB>seconds` per row, as tools/bench/compare.py reads; with --peak a third
+5 after 2). The _bf16 rows run the forward and the loss under autocast(bfloat16); the _cl and
+_bf16cl rows put the model and the batch in channels_last (PERF.md's "bf16+cl"). Prints
+`name<TAB>seconds` per row, as tools/bench/compare.py reads; with --peak a third
 column, the peak bytes allocated during the timed steps (torch.cuda.max_memory_allocated; "-" on
 the CPU, which PyTorch does not count).
 
@@ -43,10 +44,10 @@ def make_step(arch, mode, batch, size, device, precision):
     model = model_for(arch, mode).to(device)
     x = torch.randn(batch, 3, size, size, generator=torch.Generator().manual_seed(1)).to(device)
     y = (torch.arange(batch) % CLASSES).to(device)
-    if precision == "bf16cl":
+    if precision.endswith("cl"):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
-    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision != "fp32")
+    autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
     if mode == "inference":
         model.eval()
 
@@ -85,7 +86,7 @@ def measure(step, device):
 
 
 # (model, mode, batch, size, device), named as bench/train_step_bench.cpp names them; PERF.md's
-# bf16 configurations run as _bf16 (afinar's twin) and _bf16cl (PERF.md's reference).
+# bf16 configurations run as _bf16 and _bf16cl (PERF.md's reference).
 FP32 = [
     ("resnet18", "full", 64, 224, "cuda"), ("resnet18", "full", 256, 224, "cuda"),
     ("resnet18", "frozen", 64, 224, "cuda"), ("resnet18", "inference", 256, 224, "cuda"),
@@ -100,7 +101,8 @@ BF16 = [
     ("vgg16", "seed000", 64, 224, "cuda"), ("resnet50", "full", 128, 224, "cuda"),
 ]
 CASES = ([c + ("fp32",) for c in FP32] + [c + ("bf16",) for c in BF16] +
-         [c + ("bf16cl",) for c in BF16] + [("resnet18", "full", 16, 64, "cpu", "bf16")])
+         [c + ("bf16cl",) for c in BF16] + [("resnet18", "full", 16, 64, "cpu", "bf16"),
+                                            ("resnet18", "full", 16, 64, "cpu", "cl")])
 
 
 def name_of(arch, mode, batch, size, device, precision):

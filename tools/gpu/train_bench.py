@@ -4,7 +4,7 @@
 Runs afinar_bench's TrainStep cases (bench/train_step_bench.cpp) and their PyTorch twin
 (bench/torch/train_step.py) on the same machine, one after the other, and prints per row: ms per
 step, img/s and peak GiB of each, and afinar's time over PyTorch's (below 1: afinar is faster).
-Rows only one side has (PyTorch's bf16 + channels-last ones, for now) show "-" for the other.
+Rows only one side has show "-" for the other.
 
     tools/gpu/train_bench.py                     # the GPU rows (the GPU machine; build-gpu)
     tools/gpu/train_bench.py --device cpu --build build
