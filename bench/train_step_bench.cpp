@@ -17,25 +17,34 @@
 // the model and the batch channels-last (the trainer's --channels-last), PERF.md's "bf16+cl".
 // A fourth counter, layout_copies, is the number of layout conversions (contiguous_copy_count)
 // per step: 0 when every op took its operands as they came.
+// _loader: the batches come from a DataLoader instead (issue 8: within 10% of the synthetic
+// step for resnet18 bf16): the decoded cache of photo_fixture.h's 16 JPEGs, RandomResizedCrop +
+// flip + Normalize on all cores but one, pinned asynchronous uploads; what the trainer feeds.
 // PyTorch twin: bench/torch/train_step.py. One table with both and the ratios:
 //   tools/gpu/train_bench.py            (on the GPU machine)
 //   tools/gpu/train_bench.py --device cpu
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/allocator.h"
+#include "afinar/data/decoded_cache.h"
+#include "afinar/data/loader.h"
 #include "afinar/nn/freeze.h"
 #include "afinar/nn/models.h"
 #include "afinar/ops/conv2d.h"
 #include "afinar/ops/loss.h"
 #include "afinar/optim/adam.h"
 #include "cuda_ceilings.h"
+#include "photo_fixture.h"
 #include "training_fixture.h"
 
 namespace afinar {
@@ -49,7 +58,26 @@ struct Config {
   Device device;
   bool bf16 = false;           // autocast
   bool channels_last = false;  // weights and batch NHWC
+  bool loader = false;         // batches from a DataLoader over the decoded cache
 };
+
+// The DataLoader of a _loader row: enough shuffled batches for every step of the run (one epoch,
+// so no worker restarts in the timed steps), images of c.size pixels delivered on c.device.
+std::unique_ptr<data::DataLoader> photo_loader(const Config& c, int64_t steps) {
+  const data::ExampleFn cached =
+      data::cached_source(bench::photo_cache(), bench::photo_augmentation(c.size));
+  const int workers = int(std::max(1u, std::thread::hardware_concurrency() - 1));
+  auto loader = std::make_unique<data::DataLoader>(
+      c.batch * steps,
+      [cached](int64_t i, Generator& gen) { return cached(i % bench::kPhotoFiles, gen); },
+      data::LoaderOptions{.batch_size = c.batch,
+                          .shuffle = true,
+                          .drop_last = true,
+                          .num_workers = workers,
+                          .device = c.device});
+  loader->start_epoch(0);
+  return loader;
+}
 
 // The parameters that train in `mode`, the rest frozen (requires_grad false).
 std::vector<Tensor> trainable(nn::Module& model, const Config& c) {
@@ -75,13 +103,29 @@ void train_step(benchmark::State& state, const Config& c) {
   const MemoryFormat fmt = c.channels_last ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
   model->to(fmt);
   const bench::SyntheticBatch host = bench::synthetic_batch(c.batch, c.size, kClasses);
-  const Tensor x = host.images.to(c.device).to(fmt), y = host.labels.to(c.device);
+  Tensor x = host.images.to(c.device).to(fmt), y = host.labels.to(c.device);
+  const bool gpu = c.device.is_cuda();
+  const int64_t warmup = gpu ? 8 : 2;
+  std::unique_ptr<data::DataLoader> loader;
+  if (c.loader) loader = photo_loader(c, warmup + state.max_iterations + 1);
+  // The step's batch: the synthetic one, or the loader's next (a new epoch if it ran out).
+  const auto next_batch = [&] {
+    if (!loader) return;
+    std::optional<data::Batch> b = loader->next();
+    if (!b) {
+      loader->start_epoch(1);
+      b = loader->next();
+    }
+    x = b->images.to(fmt);
+    y = b->labels;
+  };
 
   std::function<void()> step;
   std::unique_ptr<optim::Adam> opt;
   if (c.mode == "inference") {
     model->eval();
     step = [&] {
+      next_batch();
       NoGradGuard no_grad;
       const AutocastGuard amp(c.device.type, c.bf16);
       benchmark::DoNotOptimize((*model)(x).raw_data_ptr());
@@ -90,6 +134,7 @@ void train_step(benchmark::State& state, const Config& c) {
     model->train();
     opt = std::make_unique<optim::Adam>(trainable(*model, c));
     step = [&] {
+      next_batch();
       opt->zero_grad();
       Tensor loss;
       {
@@ -101,8 +146,7 @@ void train_step(benchmark::State& state, const Config& c) {
     };
   }
 
-  const bool gpu = c.device.is_cuda();
-  for (int i = 0; i < (gpu ? 8 : 2); ++i) step();
+  for (int64_t i = 0; i < warmup; ++i) step();
   synchronize(c.device);
   reset_peak_memory_stats(c.device);
   const int64_t copies = contiguous_copy_count();
@@ -146,18 +190,23 @@ const bool registered = [] {
       {"resnet50", "full", 128, 224, cuda, true},
       {"resnet18", "full", 16, 64, kCPU, true},
       {"resnet18", "full", 16, 64, kCPU, false, true},
+      // Fed by the loader: the issue's resnet18 bf16 rows, and a small CPU one.
+      {"resnet18", "full", 256, 224, cuda, true, true, true},
+      {"resnet18", "full", 256, 224, cuda, true, false, true},
+      {"resnet18", "full", 16, 64, kCPU, false, false, true},
   };
   // PERF.md's bf16+cl rows: each CUDA bf16 row again with channels-last.
   for (size_t i = 0, n = configs.size(); i < n; ++i)
-    if (configs[i].bf16 && configs[i].device.is_cuda()) {
+    if (configs[i].bf16 && configs[i].device.is_cuda() && !configs[i].loader) {
       configs.push_back(configs[i]);
       configs.back().channels_last = true;
     }
   for (const Config& c : configs) {
     const bool gpu = c.device.is_cuda();
     // detail::concat: GCC 12 warns falsely (-Wrestrict) on a chain of std::string +.
-    const std::string precision = detail::concat(c.bf16 || c.channels_last ? "_" : "",
-                                                 c.bf16 ? "bf16" : "", c.channels_last ? "cl" : "");
+    const std::string precision =
+        detail::concat(c.bf16 || c.channels_last ? "_" : "", c.bf16 ? "bf16" : "",
+                       c.channels_last ? "cl" : "", c.loader ? "_loader" : "");
     const std::string name =
         gpu ? detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_cuda")
             : detail::concat("TrainStep/", c.model, "_", c.mode, "_b", c.batch, precision, "_",
