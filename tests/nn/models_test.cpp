@@ -302,13 +302,17 @@ TEST(ResNet, ChannelsLastTrainModeMatchesTorchvision) {
 // Automatic mixed precision against torch.autocast("cpu", dtype=torch.bfloat16) on the same model
 // and input in train mode: bf16 logits, a float32 loss, float32 gradients on the float32
 // parameters, the running statistics.
-void expect_autocast_matches_torch(const Device& device) {
-  const Tensor x = golden("models_logits", "input").tensor("x").to(device);
+// `fmt`: model and input in that memory format (PERF.md's bf16 + channels-last on the GPU).
+void expect_autocast_matches_torch(const Device& device,
+                                   MemoryFormat fmt = MemoryFormat::Contiguous) {
+  const Tensor x = golden("models_logits", "input").tensor("x").to(device).to(fmt);
   const auto c = golden("models_logits", "resnet18_train_bf16");
   const auto f32 = golden("models_logits", "resnet18_train");
   ModulePtr model = filled_model("resnet18");
   model->to(device);
+  model->to(fmt);
   model->train();
+  const int64_t copies = contiguous_copy_count();
   Tensor logits, loss;
   {
     AutocastGuard amp(device.type);
@@ -318,6 +322,9 @@ void expect_autocast_matches_torch(const Device& device) {
   ASSERT_EQ(logits.dtype(), DType::BF16);
   ASSERT_EQ(loss.dtype(), DType::F32);
   loss.backward();
+  if (fmt == MemoryFormat::ChannelsLast) {
+    EXPECT_EQ(contiguous_copy_count(), copies) << "layout conversions in the bf16 step";
+  }
   // Each bf16 rounding (2^-8 relative) along the path differs between two correct
   // implementations wherever their float sums differ in the last bits: about 40 roundings
   // (a conv and a batch norm output per layer) as a random walk, relative to the largest value.
@@ -351,10 +358,19 @@ TEST(ResNet, AutocastBf16MatchesTorch) {
   expect_autocast_matches_torch(kCPU);
 }
 
+TEST(ResNet, ChannelsLastAutocastBf16MatchesTorch) {
+  expect_autocast_matches_torch(kCPU, MemoryFormat::ChannelsLast);
+}
+
 // On the GPU, cuDNN's and cuBLAS's own bf16 kernels against the same torch run.
 TEST(ResNetCuda, AutocastBf16MatchesTorch) {
   AFN_REQUIRE_CUDA();
   expect_autocast_matches_torch(testing::kCuda0);
+}
+
+TEST(ResNetCuda, ChannelsLastAutocastBf16MatchesTorch) {
+  AFN_REQUIRE_CUDA();
+  expect_autocast_matches_torch(testing::kCuda0, MemoryFormat::ChannelsLast);
 }
 
 // ResNet's blocks run bn -> (add) -> relu as one fused op unless a forward hook watches the
