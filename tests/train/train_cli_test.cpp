@@ -171,10 +171,11 @@ TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
 
 // A run stopped mid-epoch (--max-steps) and resumed from its checkpoint ends with the same
 // weights and BN buffers, bit for bit, as the run that never stopped (CPU).
-TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
+void expect_resume_bit_exact(const testing::TempDir& dir_, const std::string& flags) {
   const std::string common = "train --data-dir " + (dir_ / "data") +
                              " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
-                             " --opt adamw --lr 1e-3 --sched cosine --workers 2 --seed 5";
+                             " --opt adamw --lr 1e-3 --sched cosine --workers 2 --seed 5" +
+                             flags;
   ASSERT_EQ(run_cli(common + " --output " + (dir_ / "a"), dir_ / "a.txt"), 0)
       << lines_of(dir_ / "a.txt").back();
   // 45 training images in batches of 8: 6 steps per epoch; stop in the middle of the second.
@@ -190,6 +191,16 @@ TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
   const io::Weights b = io::load_weights(dir_ / "b/last.h5");
   ASSERT_EQ(a.state_dict.size(), b.state_dict.size());
   for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
+}
+
+TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
+  expect_resume_bit_exact(dir_, "");
+}
+
+// The same with channels-last: the checkpoint holds NCHW weights and optimizer state, which the
+// resumed run puts back into NHWC parameters.
+TEST_F(TrainCli, ChannelsLastResumeIsBitExact) {
+  expect_resume_bit_exact(dir_, " --channels-last");
 }
 
 // --patience 1: the run stops after the first epoch whose validation accuracy is not better than
