@@ -1,4 +1,8 @@
-// relu forward and backward: memory-bound maps with 16-byte accesses (common.cuh).
+// relu forward and backward: memory-bound maps with 16-byte accesses (common.cuh). The 16-bit
+// types compare in their own arithmetic: relu only selects, so nothing is rounded.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include "activation/relu.h"
 #include "afinar/ops/relu_rule.h"
 #include "common.cuh"
@@ -29,15 +33,13 @@ void launch_relu_backward(T* gi, const T* go, const T* y, int64_t n, cudaStream_
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-template void launch_relu_forward<float>(float*, const float*, int64_t, cudaStream_t);
-template void launch_relu_forward<double>(double*, const double*, int64_t, cudaStream_t);
-template void launch_relu_backward<float>(float*, const float*, const float*, int64_t,
-                                          cudaStream_t);
-template void launch_relu_backward<double>(double*, const double*, const double*, int64_t,
-                                           cudaStream_t);
-template void launch_relu_forward<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
-                                                 cudaStream_t);
-template void launch_relu_backward<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*,
-                                                  const __nv_bfloat16*, int64_t, cudaStream_t);
+#define AFN_INSTANTIATE(T)                                                   \
+  template void launch_relu_forward<T>(T*, const T*, int64_t, cudaStream_t); \
+  template void launch_relu_backward<T>(T*, const T*, const T*, int64_t, cudaStream_t);
+AFN_INSTANTIATE(float)
+AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
+#undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

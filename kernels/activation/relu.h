@@ -1,8 +1,7 @@
-// Launchers of the relu kernels (contiguous device arrays of n elements; T float, double or
-// __nv_bfloat16).
+// Launchers of the relu kernels (contiguous device arrays of n elements; T float, double,
+// __nv_bfloat16 or __half).
 #pragma once
 
-#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

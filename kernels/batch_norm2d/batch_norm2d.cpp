@@ -29,7 +29,7 @@ bool channels_last(const Tensor& x) {
 void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
   const int dev = a.x.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(a.x.dtype(), "batch_norm2d", [&](auto tag) {
+  visit_floating_or_16bit(a.x.dtype(), "batch_norm2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using P = compute_t<T>;
     BatchNormForwardParams<T> p{};
@@ -61,7 +61,7 @@ void batch_norm2d_forward(const ops::BatchNorm2dForwardArgs& a) {
 void batch_norm2d_backward(const ops::BatchNorm2dBackwardArgs& a) {
   const int dev = a.x.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(a.x.dtype(), "batch_norm2d_backward", [&](auto tag) {
+  visit_floating_or_16bit(a.x.dtype(), "batch_norm2d_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using P = compute_t<T>;
     BatchNormBackwardParams<T> p{};

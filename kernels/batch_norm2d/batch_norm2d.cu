@@ -5,8 +5,8 @@
 // channel b / S), S chosen so that the whole grid is one wave of resident blocks (no tail), and
 // each row split into Sj pieces when there are too few rows (small N) to feed S blocks. Inside a
 // block, tpr threads (a power of two, up to 256) share a row, so short rows (7x7) still keep the
-// threads busy. Loads and stores move 16 bytes (4 floats, 2 doubles, 8 bf16) when H·W allows,
-// else 8 bytes for bf16 (4 values), else one element.
+// threads busy. Loads and stores move 16 bytes (4 floats, 2 doubles, 8 bf16 or f16) when H·W
+// allows, else 8 bytes for the 2-byte types (4 values), else one element.
 //
 // Training forward: 2 reads of x + 1 write of y.
 //   1. stats: every thread keeps a Welford triple (count, mean, M2) over its elements in T (float
@@ -20,9 +20,10 @@
 //      β - μ·scale; block 0 of each channel writes mean / invstd and updates the running
 //      statistics with the CPU's double expressions. The pass walks its rows in the reverse order
 //      of pass 1, so the rows pass 1 read last are still in L2 when they are read again.
-// bf16 activations (autocast): loaded as bf16, computed in float (A = compute_t<T>, float for
-//   bf16 and float, double for double), the parameters and statistics float; where the unfused
-//   ops would round (after bn, before the residual add) the kernel rounds too.
+// bf16 and f16 activations (autocast): loaded as they are, computed in float (A = compute_t<T>,
+//   float for the 16-bit types and float, double for double), the parameters and statistics
+//   float; where the unfused ops would round (after bn, before the residual add) the kernel rounds
+//   too.
 // Eval forward: normalize from the running statistics (1 read + 1 write).
 // Epilogue (batch_norm2d_add_relu): normalize adds the residual and applies relu before its
 // store, so relu(bn(x) + r) costs one more read instead of bn + add + relu's 4 more passes.
@@ -823,8 +824,8 @@ bool packs_fit(int64_t HW, std::initializer_list<const void*> arrays) {
   return true;
 }
 
-// Runs passes<T, V> with the widest pack that fits: 16 bytes, else (bf16, whose 16-byte pack
-// needs H·W % 8 == 0: ResNet's 14x14 planes) 8 bytes, else one element.
+// Runs passes<T, V> with the widest pack that fits: 16 bytes, else (the 2-byte types, whose
+// 16-byte pack needs H·W % 8 == 0: ResNet's 14x14 planes) 8 bytes, else one element.
 template <typename T, typename Passes>
 void with_pack_width(int64_t HW, std::initializer_list<const void*> arrays, Passes&& passes) {
   constexpr int V = 16 / sizeof(T);
@@ -863,17 +864,15 @@ void launch_batch_norm_backward(const BatchNormBackwardParams<T>& p, void* works
                      [&](auto v) { backward_passes<T, decltype(v)::value>(p, partials, stream); });
 }
 
-template void launch_batch_norm_forward<float>(const BatchNormForwardParams<float>&, void*,
-                                               cudaStream_t);
-template void launch_batch_norm_forward<double>(const BatchNormForwardParams<double>&, void*,
-                                                cudaStream_t);
-template void launch_batch_norm_backward<float>(const BatchNormBackwardParams<float>&, void*,
-                                                cudaStream_t);
-template void launch_batch_norm_backward<double>(const BatchNormBackwardParams<double>&, void*,
-                                                 cudaStream_t);
-template void launch_batch_norm_forward<__nv_bfloat16>(const BatchNormForwardParams<__nv_bfloat16>&,
-                                                       void*, cudaStream_t);
-template void launch_batch_norm_backward<__nv_bfloat16>(
-    const BatchNormBackwardParams<__nv_bfloat16>&, void*, cudaStream_t);
+#define AFN_INSTANTIATE(T)                                                              \
+  template void launch_batch_norm_forward<T>(const BatchNormForwardParams<T>&, void*,   \
+                                             cudaStream_t);                             \
+  template void launch_batch_norm_backward<T>(const BatchNormBackwardParams<T>&, void*, \
+                                              cudaStream_t);
+AFN_INSTANTIATE(float)
+AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
+#undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

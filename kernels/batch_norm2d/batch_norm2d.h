@@ -1,7 +1,8 @@
 // Launchers of the batch_norm2d kernels (contiguous device arrays: x, y, g [N, C, H·W], or
-// [N, H·W, C] with channels_last; the rest [C]). T, the activations' type, is float, double or
-// __nv_bfloat16; the parameters and statistics have type P = compute_t<T> (runtime/compute_type.h):
-// T itself, float for bf16 (autocast's mixed batch norm, which also computes in float). Null
+// [N, H·W, C] with channels_last; the rest [C]). T, the activations' type, is float, double,
+// __nv_bfloat16 or __half; the parameters and statistics have type P = compute_t<T>
+// (runtime/compute_type.h): T itself, float for bf16 and f16 (autocast's mixed batch norm, which
+// also computes in float). Null
 // pointers mean what undefined tensors mean in include/afinar/ops/batch_norm2d.h: no weight (γ =
 // 1), no bias (β = 0), no running statistics, an output not computed.
 #pragma once

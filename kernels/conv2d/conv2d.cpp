@@ -1,7 +1,7 @@
 // CUDA registrations of conv2d: the algorithm switch over the kernels of this folder, and the bias
 // (forward broadcast and gradient) shared by every algorithm.
-//   Default, Cudnn   conv2d_cudnn.cpp (production; also bfloat16, float accumulation; NCHW or
-//                    channels-last)
+//   Default, Cudnn   conv2d_cudnn.cpp (production; also bfloat16 and float16, float
+//                    accumulation; NCHW or channels-last)
 //   Im2colGemm       conv2d_im2col.cu + conv2d_im2col_gemm.cpp (teaching: im2col + cuBLAS; NCHW)
 //   Direct           conv2d_direct.cu (teaching: one thread per output element; NCHW)
 //   Naive            the CPU's reference loops: an error here (Direct is the GPU's loop version)
@@ -51,13 +51,16 @@ void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
   if (y.numel() == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  if (x.dtype() == DType::BF16) {  // autocast's bf16: cuDNN (src/ops/conv2d.cpp), then the bias
-    AFN_CHECK(path == Path::Cudnn, "conv2d: bfloat16 runs on cuDNN on CUDA");
+  // Autocast's bf16 / f16 run on cuDNN (src/ops/conv2d.cpp), then the bias.
+  if (is_reduced_float(x.dtype())) {
+    AFN_CHECK(path == Path::Cudnn, "conv2d: ", x.dtype(), " runs on cuDNN on CUDA");
     cudnn_conv2d_forward(y, x, w, g);
     if (b.defined())
-      launch_add_channel_bias<__nv_bfloat16>(y.data_ptr<__nv_bfloat16>(),
-                                             b.data_ptr<__nv_bfloat16>(), g.N, g.K, g.Ho * g.Wo,
-                                             g.channels_last, compute_stream(dev));
+      visit_16bit(x.dtype(), "conv2d", [&](auto tag) {
+        using T = typename decltype(tag)::type;
+        launch_add_channel_bias<T>(y.data_ptr<T>(), b.data_ptr<T>(), g.N, g.K, g.Ho * g.Wo,
+                                   g.channels_last, compute_stream(dev));
+      });
     return;
   }
   const cudaStream_t s = compute_stream(dev);
@@ -134,7 +137,7 @@ void backward_bias(const Tensor& gb, const Tensor& gy) {
     AFN_CUDA_CHECK(cudaMemsetAsync(gb.raw_data_ptr(), 0, gb.nbytes(), s));
     return;
   }
-  visit_floating_or_bf16(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
+  visit_floating_or_16bit(gy.dtype(), "conv2d_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = compute_t<T>;
     const int64_t splits = channel_sum_splits(N, K, P, channels_last);

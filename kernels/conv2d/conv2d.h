@@ -1,7 +1,7 @@
 // Launchers of the hand-written conv2d kernels: contiguous NCHW device arrays of T (float or
-// double; the bias kernels also channels-last and bf16), shapes as in include/afinar/ops/conv2d.h.
-// Plain C++ (the .cu files see no afinar C++20 headers); the .cpp files of this folder turn Tensors
-// into these calls.
+// double; the bias kernels also channels-last, bf16 and f16), shapes as in
+// include/afinar/ops/conv2d.h. Plain C++ (the .cu files see no afinar C++20 headers); the .cpp
+// files of this folder turn Tensors into these calls.
 //   conv2d_direct.cu   Conv2dAlgo::Direct: one thread per output element of each direction
 //   conv2d_im2col.cu   Conv2dAlgo::Im2colGemm: im2col / col2im around cuBLAS GEMMs
 //   conv2d_bias.cu     bias broadcast (forward) and per-channel sums (the bias gradient), every

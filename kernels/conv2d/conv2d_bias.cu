@@ -6,8 +6,8 @@
 // first layers), each summing its slice of the batch with the threads of the block spread over
 // rows of the Ho·Wo plane (coalesced reads; for small planes, 7×7 or 14×14, several images' rows
 // are read at once so few threads idle); pass 2 adds each channel's `splits` partial sums in a
-// fixed order. Accumulation is in compute_t<T> (float for float32 and bf16, as PyTorch), the
-// partial sums too; bf16 results are rounded once. The forward adds in float and rounds.
+// fixed order. Accumulation is in compute_t<T> (float for float32, bf16 and f16, as PyTorch), the
+// partial sums too; 16-bit results are rounded once. The forward adds in float and rounds.
 // Channels-last gy is a [N·P, K] matrix: pass 1 gives each block 32 consecutive channels (a warp
 // reads 32 consecutive elements of a row) and a slice of the rows, its 8 warps take every 8th row
 // and add their column sums in a fixed order; pass 2 is the same.
@@ -164,6 +164,7 @@ void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, boo
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)
 AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

@@ -1,8 +1,9 @@
 // Conv2dAlgo::Cudnn (CUDA's Default): the three directions of conv2d through cuDNN 9, float32 and
-// float64, NCHW or channels-last (NHWC: Conv2dGeometry::channels_last, every operand and the
-// weight [K,R,S,C/G] in it, which cuDNN's NHWC tensor and filter formats describe as they are, no
-// conversion), any stride, padding, dilation and groups. The bias is not cuDNN's business here:
-// conv2d.cpp adds it and sums its gradient (conv2d_bias.cu).
+// float64 (and autocast's bfloat16 and float16, accumulating in float), NCHW or channels-last
+// (NHWC: Conv2dGeometry::channels_last, every operand and the weight [K,R,S,C/G] in it, which
+// cuDNN's NHWC tensor and filter formats describe as they are, no conversion), any stride,
+// padding, dilation and groups. The bias is not cuDNN's business here: conv2d.cpp adds it and
+// sums its gradient (conv2d_bias.cu).
 //
 // Two roads into cuDNN, the first preferred:
 //  - the graph (backend) API: one convolution operation, engine configurations from cuDNN's
@@ -28,7 +29,8 @@
 // with the TENSOR_CORE numerical note are skipped for float32 when it is off; legacy float32 runs
 // with CUDNN_DEFAULT_MATH (TF32 allowed on Ampere and later) or CUDNN_FMA_MATH (forbidden), and
 // the math type an algorithm was ranked with is set before it runs (kept FMA when TF32 is off).
-// Nothing that converts float32 inputs down to half precision ever runs. Float64 has no TF32.
+// Nothing that converts float32 inputs down to half precision ever runs. Float64 has no TF32;
+// bf16 and f16 take the tensor cores whatever the setting (their data is already 16-bit).
 // AFINAR_CUDNN_LOG=1 prints each new ranking to stderr.
 //
 // cuDNN's legacy descriptors take int sizes and its kernels 32-bit offsets: a batch whose input
@@ -71,15 +73,18 @@ cudnnDataType_t cudnn_dtype(DType t) {
       return CUDNN_DATA_DOUBLE;
     case DType::BF16:
       return CUDNN_DATA_BFLOAT16;
+    case DType::F16:
+      return CUDNN_DATA_HALF;
     default:
-      AFN_FAIL("conv2d (cuDNN): dtype ", t, " is not supported (float32, float64, bfloat16)");
+      AFN_FAIL("conv2d (cuDNN): dtype ", t,
+               " is not supported (float32, float64, bfloat16, float16)");
   }
 }
 
-// The type cuDNN accumulates in: the data type, but float for bf16 (autocast's float
-// accumulation; alpha and beta are floats then too).
+// The type cuDNN accumulates in: the data type, but float for bf16 and f16 (autocast's float
+// accumulation, as PyTorch's half and bf16 convolutions; alpha and beta are floats then too).
 cudnnDataType_t cudnn_compute_dtype(DType t) {
-  return t == DType::BF16 ? CUDNN_DATA_FLOAT : cudnn_dtype(t);
+  return is_reduced_float(t) ? CUDNN_DATA_FLOAT : cudnn_dtype(t);
 }
 
 // ---- descriptors (RAII; host-only objects, cheap to make per call) -----------------------------
@@ -820,7 +825,7 @@ void run_convolution(const Conv2dGeometry& g, int64_t images, DType dtype, const
 
   const float one_f = 1.0f, zero_f = 0.0f;
   const double one_d = 1.0, zero_d = 0.0;
-  const bool f32 = dtype != DType::F64;  // float scalars for float32 and bf16 data
+  const bool f32 = dtype != DType::F64;  // float scalars for float32, bf16 and f16 data
   const void* alpha = f32 ? static_cast<const void*>(&one_f) : &one_d;
   const void* beta = accumulate ? alpha : f32 ? static_cast<const void*>(&zero_f) : &zero_d;
 

@@ -12,7 +12,7 @@ namespace {
 void add(const Tensor& out, const Tensor& a, const Tensor& b, double alpha) {
   const int dev = a.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(a.dtype(), "add", [&](auto tag) {
+  visit_floating_or_16bit(a.dtype(), "add", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_add<T>(out.data_ptr<T>(), a.data_ptr<T>(), b.data_ptr<T>(), compute_t<T>(alpha),
                   a.numel(), compute_stream(dev));
@@ -22,7 +22,7 @@ void add(const Tensor& out, const Tensor& a, const Tensor& b, double alpha) {
 void mul(const Tensor& out, const Tensor& a, const Tensor& b) {
   const int dev = a.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(a.dtype(), "mul", [&](auto tag) {
+  visit_floating_or_16bit(a.dtype(), "mul", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_mul<T>(out.data_ptr<T>(), a.data_ptr<T>(), b.data_ptr<T>(), a.numel(),
                   compute_stream(dev));
@@ -32,7 +32,7 @@ void mul(const Tensor& out, const Tensor& a, const Tensor& b) {
 void affine(const Tensor& out, const Tensor& a, double scale, double shift) {
   const int dev = a.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(a.dtype(), "affine", [&](auto tag) {
+  visit_floating_or_16bit(a.dtype(), "affine", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_affine<T>(out.data_ptr<T>(), a.data_ptr<T>(), compute_t<T>(scale), compute_t<T>(shift),
                      a.numel(), compute_stream(dev));

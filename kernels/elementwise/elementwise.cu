@@ -1,6 +1,6 @@
 // Elementwise add / mul / affine: memory-bound maps with 16-byte loads and stores (common.cuh).
-// bf16 elements compute in float (A = compute_t<T>) with float scalars and round once, as
-// PyTorch's bf16 kernels; for float and double A is T and the expressions are unchanged.
+// bf16 and f16 elements compute in float (A = compute_t<T>) with float scalars and round once, as
+// PyTorch's 16-bit kernels; for float and double A is T and the expressions are unchanged.
 // Benchmark: bench/elementwise_bench.cpp reports GB/s against the device-to-device copy rate.
 #include "common.cuh"
 #include "elementwise/elementwise.h"
@@ -52,5 +52,7 @@ void launch_affine(T* out, const T* a, compute_t<T> scale, compute_t<T> shift, i
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)
 AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
+#undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

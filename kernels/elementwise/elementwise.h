@@ -1,5 +1,5 @@
-// Launchers of the elementwise kernels (contiguous device arrays of n elements; T float, double
-// or __nv_bfloat16, the scalars of type compute_t<T>).
+// Launchers of the elementwise kernels (contiguous device arrays of n elements; T float, double,
+// __nv_bfloat16 or __half, the scalars of type compute_t<T>).
 #pragma once
 
 #include <cuda_runtime_api.h>

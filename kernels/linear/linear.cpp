@@ -1,8 +1,8 @@
 // CUDA backend of linear: the three products are cuBLAS GEMMs (cublasGemmEx) on the row-major
-// operands, float32, float64 and bfloat16 (autocast's: bf16 operands on the tensor cores, float
-// accumulation, one rounding of the result, bias included); the bias is a broadcast kernel before
-// the forward GEMM, which then adds onto it (beta = 1), and its gradient a column-sum kernel
-// (linear.cu, accumulating in float for bf16).
+// operands, float32, float64, bfloat16 and float16 (autocast's: 16-bit operands on the tensor
+// cores, float accumulation, one rounding of the result, bias included); the bias is a broadcast
+// kernel before the forward GEMM, which then adds onto it (beta = 1), and its gradient a column-sum
+// kernel (linear.cu, accumulating in float for the 16-bit types).
 //   forward          y [M,out]  = x [M,in] · Wᵀ  (+ b)
 //   backward_input   gx [M,in]  = g [M,out] · W [out,in]
 //   backward_weight  gw [out,in] = gᵀ [out,M] · x [M,in]
@@ -45,12 +45,17 @@ struct GemmTypes<double> {
   static constexpr cudaDataType_t kData = CUDA_R_64F;
   static cublasComputeType_t compute() { return CUBLAS_COMPUTE_64F; }
 };
-template <>
-struct GemmTypes<__nv_bfloat16> {
+// The 16-bit types: float accumulation and float alpha / beta (PyTorch's bf16 and half GEMMs).
+template <cudaDataType_t Data>
+struct GemmTypes16 {
   using Scalar = float;
-  static constexpr cudaDataType_t kData = CUDA_R_16BF;
+  static constexpr cudaDataType_t kData = Data;
   static cublasComputeType_t compute() { return CUBLAS_COMPUTE_32F; }
 };
+template <>
+struct GemmTypes<__nv_bfloat16> : GemmTypes16<CUDA_R_16BF> {};
+template <>
+struct GemmTypes<__half> : GemmTypes16<CUDA_R_16F> {};
 
 // Row-major C [m,n] = op(A) [m,k] · op(B) [k,n] (+ C when accumulate), dense leading dimensions.
 // Row-major C is column-major Cᵀ = op(B)ᵀ·op(A)ᵀ: cuBLAS gets B first, then A, same transposes.
@@ -78,7 +83,7 @@ void gemm(int dev, const char* op, bool ta, bool tb, int64_t m, int64_t n, int64
 void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, const Tensor& bias) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(x.dtype(), "linear", [&](auto tag) {
+  visit_floating_or_16bit(x.dtype(), "linear", [&](auto tag) {
     using T = typename decltype(tag)::type;
     const int64_t m = x.size(0), in = x.size(1), out = weight.size(0);
     T* py = y.data_ptr<T>();
@@ -92,7 +97,7 @@ void linear_forward(const Tensor& y, const Tensor& x, const Tensor& weight, cons
 void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weight) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(g.dtype(), "linear_backward_input", [&](auto tag) {
+  visit_floating_or_16bit(g.dtype(), "linear_backward_input", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_input", false, false, g.size(0), weight.size(1), weight.size(0),
             g.data_ptr<T>(), weight.data_ptr<T>(), false, gx.data_ptr<T>());
@@ -102,7 +107,7 @@ void linear_backward_input(const Tensor& gx, const Tensor& g, const Tensor& weig
 void linear_backward_weight(const Tensor& gw, const Tensor& g, const Tensor& x) {
   const int dev = g.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(g.dtype(), "linear_backward_weight", [&](auto tag) {
+  visit_floating_or_16bit(g.dtype(), "linear_backward_weight", [&](auto tag) {
     using T = typename decltype(tag)::type;
     gemm<T>(dev, "linear_backward_weight", true, false, g.size(1), x.size(1), g.size(0),
             g.data_ptr<T>(), x.data_ptr<T>(), false, gw.data_ptr<T>());
@@ -119,7 +124,7 @@ void linear_backward_bias(const Tensor& gb, const Tensor& g) {
     AFN_CUDA_CHECK(cudaMemsetAsync(gb.raw_data_ptr(), 0, gb.nbytes(), s));
     return;
   }
-  visit_floating_or_bf16(g.dtype(), "linear_backward_bias", [&](auto tag) {
+  visit_floating_or_16bit(g.dtype(), "linear_backward_bias", [&](auto tag) {
     using T = typename decltype(tag)::type;
     using A = compute_t<T>;
     const int64_t splits = column_sum_splits(m, out);

@@ -5,8 +5,8 @@
 // consecutive columns of one row (one coalesced transaction), the block's 8 warps take every 8th
 // row, and the 8 partial sums meet in shared memory. With few columns (a small head) the rows are
 // also split over blocks (gridDim.y), and a second pass adds the slices in a fixed order: no
-// atomics, so the result is deterministic. Accumulation is in compute_t<T> (float for float32
-// and bf16, as PyTorch), the partial sums too; the result is rounded to T once.
+// atomics, so the result is deterministic. Accumulation is in compute_t<T> (float for float32,
+// bf16 and f16, as PyTorch), the partial sums too; the result is rounded to T once.
 #include <algorithm>
 
 #include "common.cuh"
@@ -100,15 +100,14 @@ void launch_column_sum(T* out, const T* g, int64_t M, int64_t cols, compute_t<T>
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-template void launch_broadcast_rows<float>(float*, const float*, int64_t, int64_t, cudaStream_t);
-template void launch_broadcast_rows<double>(double*, const double*, int64_t, int64_t, cudaStream_t);
-template void launch_broadcast_rows<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
-                                                   int64_t, cudaStream_t);
-template void launch_column_sum<float>(float*, const float*, int64_t, int64_t, float*, int64_t,
-                                       cudaStream_t);
-template void launch_column_sum<double>(double*, const double*, int64_t, int64_t, double*, int64_t,
-                                        cudaStream_t);
-template void launch_column_sum<__nv_bfloat16>(__nv_bfloat16*, const __nv_bfloat16*, int64_t,
-                                               int64_t, float*, int64_t, cudaStream_t);
+#define AFN_INSTANTIATE(T)                                                                   \
+  template void launch_broadcast_rows<T>(T*, const T*, int64_t, int64_t, cudaStream_t);      \
+  template void launch_column_sum<T>(T*, const T*, int64_t, int64_t, compute_t<T>*, int64_t, \
+                                     cudaStream_t);
+AFN_INSTANTIATE(float)
+AFN_INSTANTIATE(double)
+AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
+#undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

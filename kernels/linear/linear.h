@@ -1,8 +1,7 @@
 // Launchers of linear's two small kernels (the products themselves are cuBLAS calls in
-// linear.cpp). Contiguous row-major device arrays, T float, double or __nv_bfloat16.
+// linear.cpp). Contiguous row-major device arrays, T float, double, __nv_bfloat16 or __half.
 #pragma once
 
-#include <cuda_bf16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>

@@ -1,12 +1,10 @@
-// CUDA registrations of sgd_update / adam_update: the chunk table is built on the host in pinned
-// memory and sent with an asynchronous copy (the compute stream waits for it, the host does not),
-// so an optimizer step never synchronises.
+// CUDA registrations of sgd_update / adam_update: the chunk table is built on the host and sent
+// with an asynchronous copy (runtime/device_table.h), so an optimizer step never synchronises.
 #include "optimizer_update/optimizer_update.h"
-
-#include <cstring>
 
 #include "afinar/ops/optimizer_update.h"
 #include "runtime/context.h"
+#include "runtime/device_table.h"
 
 namespace afinar::cuda {
 
@@ -36,10 +34,7 @@ void for_chunk_table(const std::vector<Tensor>& params, const std::vector<Tensor
   }
   const Device device = params[0].device();
   DeviceGuard guard(device.index);
-  const int64_t bytes = int64_t(chunks.size() * sizeof(UpdateChunk<T>));
-  Tensor host = empty({bytes}, DType::U8, kCPU, MemoryKind::Pinned);
-  std::memcpy(host.data<uint8_t>(), chunks.data(), size_t(bytes));
-  const Tensor table = host.to(device, /*non_blocking=*/true);
+  const Tensor table = upload_table(chunks, device);
   launch(reinterpret_cast<const UpdateChunk<T>*>(table.data_ptr<uint8_t>()), int64_t(chunks.size()),
          compute_stream(device.index));
 }

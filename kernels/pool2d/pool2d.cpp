@@ -41,7 +41,7 @@ void max_pool2d_forward_cuda(const Tensor& y, const Tensor& indices, const Tenso
                              const PoolGeometry& g, const char* op) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(x.dtype(), op, [&](auto tag) {
+  visit_floating_or_16bit(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_max_pool2d_forward<T>(y.data_ptr<T>(), indices.data_ptr<int64_t>(), x.data_ptr<T>(), g,
                                  compute_stream(dev));
@@ -67,7 +67,7 @@ void max_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
                               "; indices must come from the forward of an input of that shape");
       });
   launch_max_pool2d_check_indices(flag, indices.data_ptr<int64_t>(), g, stream);
-  visit_floating_or_bf16(grad_output.dtype(), op, [&](auto tag) {
+  visit_floating_or_16bit(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_max_pool2d_backward_gather<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
                                          indices.data_ptr<int64_t>(), g, flag, stream);
@@ -81,7 +81,7 @@ void avg_pool2d_forward_cuda(const Tensor& y, const Tensor& x, const PoolGeometr
                              const char* op) {
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  visit_floating_or_bf16(x.dtype(), op, [&](auto tag) {
+  visit_floating_or_16bit(x.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_avg_pool2d_forward<T>(y.data_ptr<T>(), x.data_ptr<T>(), g, d, compute_stream(dev));
   });
@@ -94,10 +94,9 @@ void avg_pool2d_backward_cuda(const Tensor& grad_input, const Tensor& grad_outpu
   if (grad_input.numel() == 0) return;
   // grad_output / divisor per output, from the caching allocator (freed stream-ordered); the
   // kernels address it with grad_output's strides (a dense layout: offsets in [0, numel)).
-  const DType share_dtype = grad_output.dtype() == DType::BF16 ? DType::F32 : grad_output.dtype();
-  Tensor shares = empty(grad_output.shape(), share_dtype, grad_output.device());
-  visit_floating_or_bf16(grad_output.dtype(), op, [&](auto tag) {
+  visit_floating_or_16bit(grad_output.dtype(), op, [&](auto tag) {
     using T = typename decltype(tag)::type;
+    const Tensor shares = empty(grad_output.shape(), dtype_of<compute_t<T>>, grad_output.device());
     launch_avg_pool2d_backward<T>(grad_input.data_ptr<T>(), grad_output.data_ptr<T>(),
                                   shares.data_ptr<compute_t<T>>(), g, d, compute_stream(dev));
   });

@@ -205,7 +205,7 @@ __device__ __forceinline__ I grid_threads() {
 }
 
 // Sums and comparisons in compute_t<T> (runtime/compute_type.h): float for float32 (as PyTorch)
-// and for bf16 (loaded as bf16, results rounded once), double for float64.
+// and for bf16 and f16 (loaded as they are, results rounded once), double for float64.
 
 // ---- forward ----
 
@@ -726,6 +726,7 @@ void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T
 AFN_INSTANTIATE(float)
 AFN_INSTANTIATE(double)
 AFN_INSTANTIATE(__nv_bfloat16)
+AFN_INSTANTIATE(__half)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

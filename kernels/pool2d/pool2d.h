@@ -1,8 +1,8 @@
 // Launchers of the pooling kernels behind max_pool2d / avg_pool2d and the adaptive pools (the
 // adaptive ops reuse them with the adaptive window rule, as the CPU reference does). Device arrays
 // [N, C, H, W] in, [N, C, P, Q] out, each dense NCHW or channels-last and addressed through its
-// strides (PoolGeometry); T float, double or bf16. Indices hold the flat h·W + w within the [H, W]
-// plane whatever the layout, as PyTorch's.
+// strides (PoolGeometry); T float, double, __nv_bfloat16 or __half. Indices hold the flat h·W + w
+// within the [H, W] plane whatever the layout, as PyTorch's.
 //
 // The window geometry mirrors ops::pool_windows / ops::adaptive_pool_windows exactly (pool2d.cu
 // recomputes it per output on the device instead of uploading tables):

@@ -32,11 +32,20 @@ decltype(auto) visit_dtype(DType t, const char* op, Fn&& fn) {
                                                    std::forward<Fn>(fn));
 }
 
-// Calls fn(TypeTag<T>{}) for the floating types a CUDA kernel computes: float, double and, for
-// autocast, __nv_bfloat16 (computed in float).
+// Calls fn(TypeTag<T>{}) for the two 16-bit floating types as CUDA's own: __nv_bfloat16 (bf16)
+// and __half (f16), autocast's activations (computed in float, compute_type.h).
 template <typename Fn>
-decltype(auto) visit_floating_or_bf16(DType t, const char* op, Fn&& fn) {
+decltype(auto) visit_16bit(DType t, const char* op, Fn&& fn) {
   if (t == DType::BF16) return fn(TypeTag<__nv_bfloat16>{});
+  if (t == DType::F16) return fn(TypeTag<__half>{});
+  AFN_FAIL(op, ": dtype ", t, " is not a 16-bit floating type (bfloat16, float16)");
+}
+
+// Calls fn(TypeTag<T>{}) for the floating types a CUDA kernel computes: float, double and, for
+// autocast, __nv_bfloat16 and __half (computed in float).
+template <typename Fn>
+decltype(auto) visit_floating_or_16bit(DType t, const char* op, Fn&& fn) {
+  if (is_reduced_float(t)) return visit_16bit(t, op, std::forward<Fn>(fn));
   return visit_floating(t, op, std::forward<Fn>(fn));
 }
 

@@ -5,16 +5,17 @@
 namespace afinar {
 
 namespace {
-thread_local std::array<bool, kNumDeviceTypes> g_autocast{};
+thread_local std::array<AutocastState, kNumDeviceTypes> g_autocast{};
 
-bool& state(DeviceType device) {
+AutocastState& state(DeviceType device) {
   return g_autocast[static_cast<size_t>(device)];
 }
 }  // namespace
 
-AutocastGuard::AutocastGuard(DeviceType device, bool enabled)
+AutocastGuard::AutocastGuard(DeviceType device, bool enabled, DType dtype)
     : device_(device), previous_(state(device)) {
-  state(device) = enabled;
+  AFN_CHECK(is_reduced_float(dtype), "autocast: dtype must be bfloat16 or float16, got ", dtype);
+  state(device) = {enabled, dtype};
 }
 
 AutocastGuard::~AutocastGuard() {
@@ -22,18 +23,22 @@ AutocastGuard::~AutocastGuard() {
 }
 
 bool autocast_enabled(DeviceType device) {
-  return state(device);
+  return state(device).enabled;
+}
+
+DType autocast_dtype(DeviceType device) {
+  return state(device).dtype;
 }
 
 namespace autocast {
 
 Tensor to_lower(const Tensor& t) {
   if (!t.defined() || t.dtype() != DType::F32 || !autocast_enabled(t.device().type)) return t;
-  return t.to(DType::BF16);
+  return t.to(autocast_dtype(t.device().type));
 }
 
 Tensor to_float(const Tensor& t, bool cuda_only) {
-  if (!t.defined() || t.dtype() != DType::BF16 || !autocast_enabled(t.device().type)) return t;
+  if (!t.defined() || !is_reduced_float(t.dtype()) || !autocast_enabled(t.device().type)) return t;
   if (cuda_only && !t.device().is_cuda()) return t;
   return t.to(DType::F32);
 }

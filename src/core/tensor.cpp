@@ -259,7 +259,7 @@ Tensor randn(const Shape& shape, DType dtype, Generator& gen) {
 }
 
 Tensor randn(const Shape& shape, DType dtype, Device device, Generator& gen) {
-  if (dtype == DType::BF16) return randn(shape, DType::F32, device, gen).to(DType::BF16);
+  if (is_reduced_float(dtype)) return randn(shape, DType::F32, device, gen).to(dtype);
   Tensor t = empty(shape, dtype, device);
   ops::normal_kernels().get(t.device())(t, 0.0, 1.0, gen.seed(),
                                         gen.draw_offset(ops::random_blocks(t.numel(), dtype)));
@@ -273,8 +273,7 @@ Tensor uniform(const Shape& shape, double low, double high, DType dtype, Generat
 Tensor uniform(const Shape& shape, double low, double high, DType dtype, Device device,
                Generator& gen) {
   AFN_CHECK(low <= high, "uniform: low (", low, ") must not exceed high (", high, ")");
-  if (dtype == DType::BF16)
-    return uniform(shape, low, high, DType::F32, device, gen).to(DType::BF16);
+  if (is_reduced_float(dtype)) return uniform(shape, low, high, DType::F32, device, gen).to(dtype);
   Tensor t = empty(shape, dtype, device);
   ops::uniform_kernels().get(t.device())(t, low, high, gen.seed(),
                                          gen.draw_offset(ops::random_blocks(t.numel(), dtype)));
@@ -304,6 +303,7 @@ AFN_INSTANTIATE(int64_t)
 AFN_INSTANTIATE(int32_t)
 AFN_INSTANTIATE(uint8_t)
 AFN_INSTANTIATE(BFloat16)
+AFN_INSTANTIATE(Half)
 #undef AFN_INSTANTIATE
 
 // ---- printing -----------------------------------------------------------------------------------
@@ -313,7 +313,7 @@ std::ostream& operator<<(std::ostream& os, const Tensor& t) {
   os << "Tensor(shape=" << t.shape() << ", dtype=" << t.dtype() << ", device=" << t.device();
   if (t.requires_grad()) os << ", requires_grad";
   if (t.grad_fn()) os << ", grad_fn=" << t.grad_fn()->name();
-  if (t.dtype() != DType::F16) {
+  {
     NoGradGuard no_grad;
     constexpr int64_t kShown = 6;
     std::vector<double> v = t.numel() <= kShown

@@ -34,8 +34,8 @@ PoolWindows adaptive_pool_windows(int64_t input, int64_t output) {
 
 Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_avg_pool2d");
-  if (is_bf16(x) && !x.device().is_cuda())
-    return as_bf16(adaptive_avg_pool2d_forward(as_float32(x), output_size));
+  if (is_reduced(x) && !x.device().is_cuda())
+    return in_dtype_of(x, adaptive_avg_pool2d_forward(as_float32(x), output_size));
   const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
   Tensor y = empty(shape, x.dtype(), x.device(), fmt);
   adaptive_avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(fmt));
@@ -45,9 +45,9 @@ Tensor adaptive_avg_pool2d_forward(const Tensor& x, IntPair output_size) {
 Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
                                     std::optional<MemoryFormat> input_format) {
   check_pool2d_grad(grad_output, input_shape, "adaptive_avg_pool2d_backward");
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(
-        adaptive_avg_pool2d_backward(as_float32(grad_output), input_shape, input_format));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(grad_output, adaptive_avg_pool2d_backward(as_float32(grad_output),
+                                                                 input_shape, input_format));
   const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_avg_pool2d_backward_kernels().get(grad_output.device())(
@@ -57,9 +57,9 @@ Tensor adaptive_avg_pool2d_backward(const Tensor& grad_output, const Shape& inpu
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d_forward(const Tensor& x, IntPair output_size) {
   const Shape shape = output_shape(x, output_size, "adaptive_max_pool2d");
-  if (is_bf16(x) && !x.device().is_cuda()) {
+  if (is_reduced(x) && !x.device().is_cuda()) {
     auto [y, indices] = adaptive_max_pool2d_forward(as_float32(x), output_size);
-    return {as_bf16(y), indices};
+    return {in_dtype_of(x, y), indices};
   }
   const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
   Tensor y = empty(shape, x.dtype(), x.device(), fmt);
@@ -74,9 +74,9 @@ Tensor adaptive_max_pool2d_backward(const Tensor& grad_output, const Tensor& ind
   const char* op = "adaptive_max_pool2d_backward";
   check_pool2d_grad(grad_output, input_shape, op);
   check_pool2d_indices(indices, grad_output, op);
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(
-        adaptive_max_pool2d_backward(as_float32(grad_output), indices, input_shape, input_format));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(grad_output, adaptive_max_pool2d_backward(as_float32(grad_output), indices,
+                                                                 input_shape, input_format));
   const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   adaptive_max_pool2d_backward_kernels().get(grad_output.device())(

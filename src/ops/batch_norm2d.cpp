@@ -19,22 +19,23 @@ AFN_DEFINE_KERNEL(batch_norm2d_backward, BatchNorm2dBackwardFn)
 namespace {
 
 // An optional per-channel tensor: undefined, or [C] with x's dtype and device, or float32 with a
-// bfloat16 x (PyTorch's mixed batch norm, what autocast runs: bf16 activations, float32
+// bf16 / f16 x (PyTorch's mixed batch norm, what autocast runs: 16-bit activations, float32
 // parameters and statistics).
 void check_per_channel(const Tensor& t, const Tensor& x, const char* op, const char* arg) {
   if (!t.defined()) return;
   check_floating(t, op, arg, 1);
-  if (!(is_bf16(x) && t.dtype() == DType::F32)) check_same_dtype_device(t, x, op, arg, "input");
+  if (!(is_reduced(x) && t.dtype() == DType::F32)) check_same_dtype_device(t, x, op, arg, "input");
   AFN_CHECK(t.device() == x.device(), op, ": ", arg, " is on ", t.device(), " but input is on ",
             x.device());
   AFN_CHECK(t.size(0) == x.size(1), op, ": ", arg, " has ", t.size(0), " elements but input has ",
             x.size(1), " channels (input shape ", x.shape(), ")");
 }
 
-// bf16 activations whose kernel takes them as they are: the GPU's, with float32 (or no)
-// parameters and statistics. Anything else with bf16 computes in float32 (float_compute.h).
-bool native_bf16(const Tensor& x, std::initializer_list<Tensor> per_channel) {
-  if (!is_bf16(x) || !x.device().is_cuda()) return false;
+// 16-bit activations whose kernel takes them as they are: the GPU's, with float32 (or no)
+// parameters and statistics. Anything else with bf16 / f16 computes in float32
+// (float_compute.h).
+bool native_reduced(const Tensor& x, std::initializer_list<Tensor> per_channel) {
+  if (!is_reduced(x) || !x.device().is_cuda()) return false;
   for (const Tensor& t : per_channel)
     if (t.defined() && t.dtype() != DType::F32) return false;
   return true;
@@ -42,7 +43,7 @@ bool native_bf16(const Tensor& x, std::initializer_list<Tensor> per_channel) {
 
 // The dtype of the statistics and parameters' gradients for activations of dtype `t`.
 DType per_channel_dtype(DType t) {
-  return t == DType::BF16 ? DType::F32 : t;
+  return is_reduced_float(t) ? DType::F32 : t;
 }
 
 Tensor contiguous_or_none(const Tensor& t) {
@@ -80,16 +81,16 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
               "(training=false)");
   }
 
-  if (is_bf16(x) && !native_bf16(x, {weight, bias, running_mean, running_var})) {
+  if (is_reduced(x) && !native_reduced(x, {weight, bias, running_mean, running_var})) {
     // In float32 (float_compute.h); bf16 running statistics are updated through their copies.
     // The epilogue runs on the bf16 result with the bf16 ops, so that every rounding of the
     // unfused bn -> add -> relu happens here too (bit for bit the same values).
     const Tensor rm = as_float32(running_mean), rv = as_float32(running_var);
     BatchNorm2dForward out = batch_norm2d_forward(
         as_float32(x), as_float32(weight), as_float32(bias), rm, rv, training, momentum, eps);
-    if (training && is_bf16(running_mean)) running_mean.detach().copy_(rm);
-    if (training && is_bf16(running_var)) running_var.detach().copy_(rv);
-    out.y = as_bf16(out.y);  // mean and invstd stay float32, as PyTorch saves them
+    if (training && is_reduced(running_mean)) running_mean.detach().copy_(rm);
+    if (training && is_reduced(running_var)) running_var.detach().copy_(rv);
+    out.y = in_dtype_of(x, out.y);  // mean and invstd stay float32, as PyTorch saves them
     if (epilogue.residual.defined()) out.y = ops::add(out.y, epilogue.residual, 1.0);
     if (epilogue.relu) out.y = relu_forward(out.y);
     return out;
@@ -136,15 +137,15 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
   check_per_channel(invstd, x, op, "invstd");
 
   if (output_mask == std::array<bool, 4>{}) return {};
-  if (is_bf16(x) && !native_bf16(x, {weight, mean, invstd})) {
+  if (is_reduced(x) && !native_reduced(x, {weight, mean, invstd})) {
     BatchNorm2dGrads grads = batch_norm2d_backward(
         as_float32(grad_output), as_float32(x), as_float32(weight), as_float32(mean),
         as_float32(invstd), training, output_mask, as_float32(relu_output));
-    grads.grad_input = as_bf16(grads.grad_input);
-    grads.grad_residual = as_bf16(grads.grad_residual);
-    if (is_bf16(weight)) {  // the parameters' gradients in the parameters' dtype
-      grads.grad_weight = as_bf16(grads.grad_weight);
-      grads.grad_bias = as_bf16(grads.grad_bias);
+    grads.grad_input = in_dtype_of(x, grads.grad_input);
+    grads.grad_residual = in_dtype_of(x, grads.grad_residual);
+    if (is_reduced(weight)) {  // the parameters' gradients in the parameters' dtype
+      grads.grad_weight = in_dtype_of(weight, grads.grad_weight);
+      grads.grad_bias = in_dtype_of(weight, grads.grad_bias);
     }
     return grads;
   }

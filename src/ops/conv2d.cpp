@@ -72,17 +72,20 @@ Tensor kernel_arg(const Tensor& t, MemoryFormat fmt = MemoryFormat::Contiguous) 
 }
 
 // PyTorch's rule (cudnn_conv_suggest_memory_format): channels-last when the activation or the
-// weight is channels-last; every 4-D operand of the call then goes in that format.
+// weight is channels-last; every 4-D operand of the call then goes in that format. Except float64
+// on the GPU, which stays NCHW as in PyTorch (cuDNN has no NHWC double kernels).
 MemoryFormat conv_memory_format(const Tensor& activation, const Tensor& weight) {
+  if (activation.device().is_cuda() && activation.dtype() == DType::F64)
+    return MemoryFormat::Contiguous;
   const bool cl = suggest_memory_format(activation) == MemoryFormat::ChannelsLast ||
                   (weight.defined() && suggest_memory_format(weight) == MemoryFormat::ChannelsLast);
   return cl ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
 }
 
-// Whether the op's kernel takes bf16 itself: cuDNN's convolutions (the CUDA default) do, with
+// Whether the op's kernel takes bf16 / f16 itself: cuDNN's convolutions (the CUDA default) do, with
 // float accumulation, the bias added in float and rounded again (as PyTorch's cuDNN path); the
 // other algorithms and the CPU compute in float32 (float_compute.h).
-bool native_bf16(const Tensor& t, const Conv2dOptions& o) {
+bool native_reduced(const Tensor& t, const Conv2dOptions& o) {
   return t.device().is_cuda() && (o.algo == Conv2dAlgo::Default || o.algo == Conv2dAlgo::Cudnn);
 }
 
@@ -135,8 +138,9 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
     AFN_CHECK(bias.shape() == Shape{g.K}, "conv2d: bias must have shape [", g.K,
               "] (the weight's output channels), got ", bias.shape());
   }
-  if (is_bf16(x) && !native_bf16(x, options))
-    return as_bf16(conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
+  if (is_reduced(x) && !native_reduced(x, options))
+    return in_dtype_of(
+        x, conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
   const MemoryFormat fmt = conv_memory_format(x, weight);
   Conv2dGeometry gf = g;
   gf.channels_last = fmt == MemoryFormat::ChannelsLast;
@@ -154,8 +158,9 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
   const Conv2dGeometry g = conv2d_geometry(input_shape, weight.shape(), options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
-  if (is_bf16(grad_output) && !native_bf16(grad_output, options))
-    return as_bf16(
+  if (is_reduced(grad_output) && !native_reduced(grad_output, options))
+    return in_dtype_of(
+        grad_output,
         conv2d_backward_input(as_float32(grad_output), as_float32(weight), input_shape, options));
   const MemoryFormat fmt = conv_memory_format(grad_output, weight);
   Conv2dGeometry gf = g;
@@ -174,9 +179,9 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
   const Conv2dGeometry g = conv2d_geometry(x.shape(), weight_shape, options, op);
   AFN_CHECK(grad_output.shape() == output_shape(g), op, ": grad_output has shape ",
             grad_output.shape(), " but the convolution's output has shape ", output_shape(g));
-  if (is_bf16(grad_output) && !native_bf16(grad_output, options))
-    return as_bf16(
-        conv2d_backward_weight(as_float32(grad_output), as_float32(x), weight_shape, options));
+  if (is_reduced(grad_output) && !native_reduced(grad_output, options))
+    return in_dtype_of(grad_output, conv2d_backward_weight(as_float32(grad_output), as_float32(x),
+                                                           weight_shape, options));
   const MemoryFormat fmt = conv_memory_format(grad_output, x);
   Conv2dGeometry gf = g;
   gf.channels_last = fmt == MemoryFormat::ChannelsLast;
@@ -188,8 +193,8 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
 
 Tensor conv2d_backward_bias(const Tensor& grad_output) {
   check_floating(grad_output, "conv2d_backward_bias", "grad_output", 4);
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())  // CUDA's bias sum takes bf16
-    return as_bf16(conv2d_backward_bias(as_float32(grad_output)));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())  // CUDA's bias sum takes them
+    return in_dtype_of(grad_output, conv2d_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(1)}, grad_output.dtype(), grad_output.device());
   conv2d_backward_bias_kernels().get(gb.device())(
       gb, kernel_arg(grad_output, suggest_memory_format(grad_output)));

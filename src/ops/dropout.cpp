@@ -20,9 +20,9 @@ uint64_t dropout_blocks(int64_t numel) {
 DropoutForward dropout_forward(const Tensor& x, double p, Generator& gen) {
   check_floating(x, "dropout", "input");
   check_dropout_probability(p, "dropout");
-  if (is_bf16(x)) {
+  if (is_reduced(x)) {
     DropoutForward out = dropout_forward(as_float32(x), p, gen);
-    out.output = as_bf16(out.output);
+    out.output = in_dtype_of(x, out.output);
     return out;
   }
   DropoutForward out{empty(x.shape(), x.dtype(), x.device()),
@@ -42,7 +42,8 @@ Tensor dropout_backward(const Tensor& grad_output, const Tensor& mask, double p)
   AFN_CHECK(mask.device() == grad_output.device(), "dropout_backward: mask is on ", mask.device(),
             " but grad_output is on ", grad_output.device());
   check_same_shape(mask, grad_output, "dropout_backward", "mask", "grad_output");
-  if (is_bf16(grad_output)) return as_bf16(dropout_backward(as_float32(grad_output), mask, p));
+  if (is_reduced(grad_output))
+    return in_dtype_of(grad_output, dropout_backward(as_float32(grad_output), mask, p));
   Tensor gi = empty(grad_output.shape(), grad_output.dtype(), grad_output.device());
   dropout_backward_kernels().get(gi.device())(gi, grad_output.contiguous(), mask.contiguous(), p);
   return gi;

@@ -10,8 +10,8 @@ AFN_DEFINE_KERNEL(add, AxpbyFn)
 AFN_DEFINE_KERNEL(mul, MulFn)
 AFN_DEFINE_KERNEL(affine, AffineFn)
 
-// bf16: the GPU's kernels take it (float arithmetic, one rounding); the CPU computes on float32
-// copies (float_compute.h).
+// bf16 / f16: the GPU's kernels take them (float arithmetic, one rounding); the CPU computes on
+// float32 copies (float_compute.h).
 //
 // Layout: the kernels run over flat storage, so every operand goes in a's memory format (NCHW or
 // channels-last) and the result comes out in it, as PyTorch's elementwise ops keep their input's.
@@ -25,8 +25,8 @@ void check_binary(const Tensor& a, const Tensor& b, const char* op) {
 
 Tensor add(const Tensor& a, const Tensor& b, double alpha) {
   check_binary(a, b, "add");
-  if (is_bf16(a) && !a.device().is_cuda())
-    return as_bf16(ops::add(as_float32(a), as_float32(b), alpha));
+  if (is_reduced(a) && !a.device().is_cuda())
+    return in_dtype_of(a, ops::add(as_float32(a), as_float32(b), alpha));
   const MemoryFormat fmt = suggest_memory_format(a);
   Tensor out = empty_like(a);
   add_kernels().get(a.device())(out, a.contiguous(fmt), b.contiguous(fmt), alpha);
@@ -35,7 +35,8 @@ Tensor add(const Tensor& a, const Tensor& b, double alpha) {
 
 Tensor mul(const Tensor& a, const Tensor& b) {
   check_binary(a, b, "mul");
-  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(ops::mul(as_float32(a), as_float32(b)));
+  if (is_reduced(a) && !a.device().is_cuda())
+    return in_dtype_of(a, ops::mul(as_float32(a), as_float32(b)));
   const MemoryFormat fmt = suggest_memory_format(a);
   Tensor out = empty_like(a);
   mul_kernels().get(a.device())(out, a.contiguous(fmt), b.contiguous(fmt));
@@ -44,7 +45,7 @@ Tensor mul(const Tensor& a, const Tensor& b) {
 
 Tensor add_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "add: operand is undefined");
-  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(add_scalar(as_float32(a), s));
+  if (is_reduced(a) && !a.device().is_cuda()) return in_dtype_of(a, add_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
   affine_kernels().get(a.device())(out, a.contiguous(suggest_memory_format(a)), 1.0, s);
   return out;
@@ -52,7 +53,7 @@ Tensor add_scalar(const Tensor& a, double s) {
 
 Tensor mul_scalar(const Tensor& a, double s) {
   AFN_CHECK(a.defined(), "mul: operand is undefined");
-  if (is_bf16(a) && !a.device().is_cuda()) return as_bf16(mul_scalar(as_float32(a), s));
+  if (is_reduced(a) && !a.device().is_cuda()) return in_dtype_of(a, mul_scalar(as_float32(a), s));
   Tensor out = empty_like(a);
   affine_kernels().get(a.device())(out, a.contiguous(suggest_memory_format(a)), s, 0.0);
   return out;
@@ -64,7 +65,7 @@ void add_(const Tensor& a, const Tensor& b, double alpha) {
   AFN_CHECK(a.is_contiguous(fmt),
             "add_: the destination must be dense (contiguous or channels-last; shape ", a.shape(),
             ", strides ", a.strides(), ")");
-  if (is_bf16(a) && !a.device().is_cuda()) {
+  if (is_reduced(a) && !a.device().is_cuda()) {
     a.detach().copy_(ops::add(a, b, alpha));  // the sum rounded once, as add
     return;
   }

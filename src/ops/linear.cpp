@@ -54,9 +54,9 @@ Tensor linear_forward(const Tensor& x, const Tensor& weight, const Tensor& bias)
     AFN_CHECK(bias.size(0) == out, "linear: bias has ", bias.size(0), " elements but weight has ",
               out, " output features (weight shape ", weight.shape(), ")");
   }
-  // bf16: cuBLAS takes it natively (float accumulation); the CPU computes in float32.
-  if (is_bf16(x) && !x.device().is_cuda())
-    return as_bf16(linear_forward(as_float32(x), as_float32(weight), as_float32(bias)));
+  // bf16 / f16: cuBLAS takes them natively (float accumulation); the CPU computes in float32.
+  if (is_reduced(x) && !x.device().is_cuda())
+    return in_dtype_of(x, linear_forward(as_float32(x), as_float32(weight), as_float32(bias)));
   Tensor rows = as_rows(x);
   Tensor y = empty_with_last(x, out);
   linear_forward_kernels().get(x.device())(y.reshape({rows.size(0), out}), rows,
@@ -71,8 +71,9 @@ Tensor linear_backward_input(const Tensor& grad_output, const Tensor& weight) {
   AFN_CHECK(grad_output.size(-1) == weight.size(0), "linear_backward_input: grad_output has ",
             grad_output.size(-1), " features (shape ", grad_output.shape(), ") but weight has ",
             weight.size(0), " outputs (weight shape ", weight.shape(), ")");
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(linear_backward_input(as_float32(grad_output), as_float32(weight)));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(grad_output,
+                       linear_backward_input(as_float32(grad_output), as_float32(weight)));
   Tensor g = as_rows(grad_output);
   Tensor gx = empty_with_last(grad_output, weight.size(1));
   linear_backward_input_kernels().get(g.device())(gx.reshape({g.size(0), weight.size(1)}), g,
@@ -88,8 +89,8 @@ Tensor linear_backward_weight(const Tensor& grad_output, const Tensor& x) {
                 Shape(grad_output.shape().begin(), grad_output.shape().end() - 1),
             "linear_backward_weight: input (shape ", x.shape(), ") and grad_output (shape ",
             grad_output.shape(), ") must have the same leading dims");
-  if (is_bf16(x) && !x.device().is_cuda())
-    return as_bf16(linear_backward_weight(as_float32(grad_output), as_float32(x)));
+  if (is_reduced(x) && !x.device().is_cuda())
+    return in_dtype_of(x, linear_backward_weight(as_float32(grad_output), as_float32(x)));
   Tensor gw = empty({grad_output.size(-1), x.size(-1)}, x.dtype(), x.device());
   linear_backward_weight_kernels().get(x.device())(gw, as_rows(grad_output), as_rows(x));
   return gw;
@@ -97,8 +98,8 @@ Tensor linear_backward_weight(const Tensor& grad_output, const Tensor& x) {
 
 Tensor linear_backward_bias(const Tensor& grad_output) {
   check_features(grad_output, "linear_backward_bias", "grad_output");
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(linear_backward_bias(as_float32(grad_output)));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(grad_output, linear_backward_bias(as_float32(grad_output)));
   Tensor gb = empty({grad_output.size(-1)}, grad_output.dtype(), grad_output.device());
   linear_backward_bias_kernels().get(grad_output.device())(gb, as_rows(grad_output));
   return gb;

@@ -141,9 +141,9 @@ std::pair<Tensor, Tensor> max_pool2d_forward(const Tensor& x, const MaxPool2dOpt
   const MaxPool2dOptions o = resolved(opt, op);
   const Pair pq =
       output_hw(x.shape(), o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, op);
-  if (is_bf16(x) && !x.device().is_cuda()) {
+  if (is_reduced(x) && !x.device().is_cuda()) {
     auto [y, indices] = max_pool2d_forward(as_float32(x), opt);
-    return {as_bf16(y), indices};
+    return {in_dtype_of(x, y), indices};
   }
   const Shape out_shape{x.size(0), x.size(1), pq[0], pq[1]};
   const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
@@ -164,9 +164,9 @@ Tensor max_pool2d_backward(const Tensor& grad_output, const Tensor& indices,
       grad_output,
       output_hw(input_shape, o.kernel_size, o.stride, o.padding, o.dilation, o.ceil_mode, op),
       input_shape, op);
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(
-        max_pool2d_backward(as_float32(grad_output), indices, input_shape, opt, input_format));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(grad_output, max_pool2d_backward(as_float32(grad_output), indices,
+                                                        input_shape, opt, input_format));
   const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   max_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),
@@ -179,7 +179,8 @@ Tensor avg_pool2d_forward(const Tensor& x, const AvgPool2dOptions& opt) {
   check_pool2d_input(x, op);
   const AvgPool2dOptions o = resolved(opt, op);
   const Pair pq = output_hw(x.shape(), o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op);
-  if (is_bf16(x) && !x.device().is_cuda()) return as_bf16(avg_pool2d_forward(as_float32(x), opt));
+  if (is_reduced(x) && !x.device().is_cuda())
+    return in_dtype_of(x, avg_pool2d_forward(as_float32(x), opt));
   const MemoryFormat fmt = suggest_memory_format(x);  // the kernels take NCHW and NHWC
   Tensor y = empty({x.size(0), x.size(1), pq[0], pq[1]}, x.dtype(), x.device(), fmt);
   avg_pool2d_forward_kernels().get(x.device())(y, x.detach().contiguous(fmt), o);
@@ -194,8 +195,9 @@ Tensor avg_pool2d_backward(const Tensor& grad_output, const Shape& input_shape,
   check_grad_hw(grad_output,
                 output_hw(input_shape, o.kernel_size, o.stride, o.padding, {1, 1}, o.ceil_mode, op),
                 input_shape, op);
-  if (is_bf16(grad_output) && !grad_output.device().is_cuda())
-    return as_bf16(avg_pool2d_backward(as_float32(grad_output), input_shape, opt, input_format));
+  if (is_reduced(grad_output) && !grad_output.device().is_cuda())
+    return in_dtype_of(
+        grad_output, avg_pool2d_backward(as_float32(grad_output), input_shape, opt, input_format));
   const MemoryFormat fmt = input_format.value_or(suggest_memory_format(grad_output));
   Tensor gi = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   avg_pool2d_backward_kernels().get(grad_output.device())(gi, grad_output.detach().contiguous(fmt),

@@ -20,7 +20,7 @@ Tensor forward(const KernelTable<SoftmaxForwardFn>& kernels, const Tensor& x, in
                const char* op) {
   check_floating(x, op, "input");
   const DimSplit s = split_at_dim(x.shape(), dim, op);
-  if (is_bf16(x)) return as_bf16(forward(kernels, as_float32(x), dim, op));
+  if (is_reduced(x)) return in_dtype_of(x, forward(kernels, as_float32(x), dim, op));
   Tensor y = empty(x.shape(), x.dtype(), x.device());
   kernels.get(x.device())(as_dim_blocks(y, s), as_dim_blocks(x, s));
   return y;
@@ -32,8 +32,8 @@ Tensor backward(const KernelTable<SoftmaxBackwardFn>& kernels, const Tensor& gra
   check_same_dtype_device(y, grad_output, op, "output", "grad_output");
   check_same_shape(y, grad_output, op, "output", "grad_output");
   const DimSplit s = split_at_dim(y.shape(), dim, op);
-  if (is_bf16(y))
-    return as_bf16(backward(kernels, as_float32(grad_output), as_float32(y), dim, op));
+  if (is_reduced(y))
+    return in_dtype_of(y, backward(kernels, as_float32(grad_output), as_float32(y), dim, op));
   Tensor gi = empty(y.shape(), y.dtype(), y.device());
   kernels.get(y.device())(as_dim_blocks(gi, s), as_dim_blocks(grad_output, s), as_dim_blocks(y, s));
   return gi;

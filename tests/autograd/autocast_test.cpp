@@ -22,9 +22,9 @@
 namespace afinar {
 namespace {
 
-// t's values as bf16 would hold them, in float32.
-Tensor rounded(const Tensor& t) {
-  return t.to(DType::BF16).to(DType::F32);
+// t's values as `dtype` (bf16 by default) would hold them, in float32.
+Tensor rounded(const Tensor& t, DType dtype = DType::BF16) {
+  return t.to(dtype).to(DType::F32);
 }
 
 TEST(Autocast, IsPerDeviceTypeScopedAndNests) {
@@ -38,13 +38,21 @@ TEST(Autocast, IsPerDeviceTypeScopedAndNests) {
       EXPECT_FALSE(autocast_enabled(DeviceType::CPU));
     }
     EXPECT_TRUE(autocast_enabled(DeviceType::CPU));
+    EXPECT_EQ(autocast_dtype(DeviceType::CPU), DType::BF16);
+    {
+      AutocastGuard half(DeviceType::CPU, true, DType::F16);
+      EXPECT_EQ(autocast_dtype(DeviceType::CPU), DType::F16);
+    }
+    EXPECT_EQ(autocast_dtype(DeviceType::CPU), DType::BF16);
   }
   EXPECT_FALSE(autocast_enabled(DeviceType::CPU));
+  EXPECT_THROW(AutocastGuard(DeviceType::CPU, true, DType::F32), Error);
 }
 
-// conv2d and linear under autocast: bf16 outputs equal to the float32 op on the bf16-rounded
+// conv2d and linear under autocast in `dt`: outputs in dt equal to the float32 op on the rounded
 // operands, rounded once; outside autocast, float32 as before.
-TEST(Autocast, ConvAndLinearComputeInBf16) {
+void expect_conv_and_linear_compute_in(DType dt) {
+  SCOPED_TRACE(::testing::Message() << dt);
   Generator gen(5);
   const Tensor x = randn({2, 3, 9, 7}, DType::F32, gen), w = randn({4, 3, 3, 3}, DType::F32, gen),
                b = randn({4}, DType::F32, gen);
@@ -53,20 +61,28 @@ TEST(Autocast, ConvAndLinearComputeInBf16) {
                bl = randn({3}, DType::F32, gen);
   Tensor y, yl;
   {
-    AutocastGuard amp(DeviceType::CPU);
+    AutocastGuard amp(DeviceType::CPU, true, dt);
     y = conv2d(x, w, b, o);
     yl = linear(xl, wl, bl);
   }
-  ASSERT_EQ(y.dtype(), DType::BF16);
-  ASSERT_EQ(yl.dtype(), DType::BF16);
-  testing::expect_identical(y, conv2d(rounded(x), rounded(w), rounded(b), o).to(DType::BF16),
+  ASSERT_EQ(y.dtype(), dt);
+  ASSERT_EQ(yl.dtype(), dt);
+  testing::expect_identical(y, conv2d(rounded(x, dt), rounded(w, dt), rounded(b, dt), o).to(dt),
                             "conv2d");
-  testing::expect_identical(yl, linear(rounded(xl), rounded(wl), rounded(bl)).to(DType::BF16),
+  testing::expect_identical(yl, linear(rounded(xl, dt), rounded(wl, dt), rounded(bl, dt)).to(dt),
                             "linear");
   EXPECT_EQ(conv2d(x, w, b, o).dtype(), DType::F32);
   // float64 is never cast.
-  AutocastGuard amp(DeviceType::CPU);
+  AutocastGuard amp(DeviceType::CPU, true, dt);
   EXPECT_EQ(linear(xl.to(DType::F64), wl.to(DType::F64), bl.to(DType::F64)).dtype(), DType::F64);
+}
+
+TEST(Autocast, ConvAndLinearComputeInBf16) {
+  expect_conv_and_linear_compute_in(DType::BF16);
+}
+
+TEST(Autocast, ConvAndLinearComputeInFloat16) {
+  expect_conv_and_linear_compute_in(DType::F16);
 }
 
 // The float32 list: bf16 logits reach the loss as float32 (the same loss as from the float32
@@ -82,6 +98,11 @@ TEST(Autocast, LossesComputeInFloat32) {
   const Tensor p = softmax(logits, 1);
   ASSERT_EQ(p.dtype(), DType::BF16);
   testing::expect_identical(p, softmax(logits.to(DType::F32), 1).to(DType::BF16), "softmax");
+  // float16 logits too, under a float16 guard.
+  const Tensor half = logits.to(DType::F16);
+  AutocastGuard f16(DeviceType::CPU, true, DType::F16);
+  testing::expect_identical(cross_entropy(half, target), cross_entropy(half.to(DType::F32), target),
+                            "cross_entropy from float16");
 }
 
 // The parameters stay float32 and their gradients arrive in float32: the gradient computed in

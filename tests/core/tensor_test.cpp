@@ -301,6 +301,65 @@ TEST(BFloat16, CastsAreDifferentiable) {
   EXPECT_EQ(x.grad().to_vector<float>(), (std::vector<float>{1.0f, 0.10009765625f, -2.0f}));
 }
 
+// ---- float16 ----
+
+// Goldens from torch 1.13: torch.tensor(values).half().view(torch.int16) and .float().
+TEST(Half, ConvertsAsPyTorch) {
+  const std::vector<float> values = {
+      1.0f,       -2.5f,   3.14159265f, 1.00048828125f, 1.00146484375f, 65504.0f,      65519.99f,
+      65520.0f,   1e5f,    INFINITY,    -INFINITY,      0x1p-25f,       0x1.0007p-25f, 0x1.8p-24f,
+      0x1.4p-23f, 6.1e-5f, 0.0f,        -0.0f,          0.1f,           -0.3333333f,   1e-40f};
+  // 1 + 2^-11 and 1 + 3·2^-11 are ties: to the even neighbours 1.0 and 1 + 2^-9; from 65520 (the
+  // tie between 65504 and 2^16) up is inf; 2^-25 ties to 0, just above it to the smallest
+  // subnormal 2^-24; 1.5·2^-24 and 2.5·2^-24 tie to 2·2^-24; 6.1e-5 is a subnormal (0x3ff).
+  const std::vector<uint16_t> bits = {0x3c00, 0xc100, 0x4248, 0x3c00, 0x3c02, 0x7bff, 0x7bff,
+                                      0x7c00, 0x7c00, 0x7c00, 0xfc00, 0x0000, 0x0001, 0x0002,
+                                      0x0002, 0x03ff, 0x0000, 0x8000, 0x2e66, 0xb555, 0x0000};
+  const Tensor h = from_vector<float>(values, {int64_t(values.size())}).to(DType::F16);
+  ASSERT_EQ(h.dtype(), DType::F16);
+  const std::vector<Half> got = h.to_vector<Half>();
+  for (size_t i = 0; i < values.size(); ++i)
+    EXPECT_EQ(got[i].bits, bits[i]) << "value " << values[i];
+  // Back to float is exact, subnormals included.
+  const std::vector<float> back = h.to(DType::F32).to_vector<float>();
+  EXPECT_EQ(back[2], 3.140625f);
+  EXPECT_EQ(back[12], 0x1p-24f);
+  EXPECT_EQ(back[15], 6.097555160522461e-05f);
+  EXPECT_EQ(back[18], 0.0999755859375f);
+  EXPECT_TRUE(std::signbit(back[17]));
+  // NaN: the quiet NaN 0x7e00 with its sign (torch: -nan -> 0xfe00).
+  EXPECT_EQ(from_vector<float>({NAN}, {1}).to(DType::F16).item<Half>().bits, 0x7e00);
+  EXPECT_EQ(from_vector<float>({-NAN}, {1}).to(DType::F16).item<Half>().bits, 0xfe00);
+  EXPECT_TRUE(std::isnan(float(Half::from_bits(0x7e01))));
+  // float64 rounds to float32 first: 1 + 2^-11 + 2^-40 becomes the tie 1 + 2^-11, then 1.0.
+  EXPECT_EQ(from_vector<double>({1.0 + 0x1p-11 + 0x1p-40}, {1}).to(DType::F16).item<Half>().bits,
+            0x3c00);
+  EXPECT_EQ(
+      from_vector<float>({300.7f, -5.9f}, {2}).to(DType::F16).to(DType::I64).to_vector<int64_t>(),
+      (std::vector<int64_t>{300, -5}));
+  EXPECT_EQ(full({2}, 0.1, DType::F16).to_vector<float>(),
+            (std::vector<float>{0.0999755859375f, 0.0999755859375f}));
+  std::ostringstream os;
+  os << full({2}, 1.5, DType::F16);
+  EXPECT_NE(os.str().find("dtype=float16"), std::string::npos) << os.str();
+  EXPECT_NE(os.str().find("1.5"), std::string::npos) << os.str();
+  // Every one of the 65536 bit patterns survives half -> float -> half (NaNs stay NaN).
+  for (uint32_t b = 0; b < 0x10000; ++b) {
+    const Half x = Half::from_bits(uint16_t(b));
+    const float f = float(x);
+    if (std::isnan(f)) continue;
+    ASSERT_EQ(Half(f).bits, x.bits) << std::hex << b;
+  }
+}
+
+TEST(Half, RandomFactoriesRoundTheFloat32Draws) {
+  Generator a(5), b(5);
+  testing::expect_identical(randn({37}, DType::F16, a), randn({37}, DType::F32, b).to(DType::F16),
+                            "randn");
+  testing::expect_identical(uniform({9}, -2, 3, DType::F16, a),
+                            uniform({9}, -2, 3, DType::F32, b).to(DType::F16), "uniform");
+}
+
 TEST(BFloat16Cuda, CastsAsTheCpu) {
   AFN_REQUIRE_CUDA();
   Generator gen(3);

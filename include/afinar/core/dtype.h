@@ -1,6 +1,6 @@
 // Element types. f32 is the training type, f64 the gradient-check type on the CPU, i64/i32 hold
-// labels and counters, u8 images; bf16 is mixed precision's type (stored and converted on both
-// devices), f16 is stored on the GPU only.
+// labels and counters, u8 images; bf16 and f16 are mixed precision's types (stored and converted
+// on both devices).
 #pragma once
 
 #include <cstdint>
@@ -11,6 +11,7 @@
 
 #include "afinar/core/bfloat16.h"
 #include "afinar/core/check.h"
+#include "afinar/core/half.h"
 
 namespace afinar {
 
@@ -19,6 +20,10 @@ enum class DType : uint8_t { F32, F64, I64, I32, U8, BF16, F16 };
 size_t element_size(DType t);
 std::string_view dtype_name(DType t);  // "float32", "float64", ... (PyTorch's names)
 bool is_floating(DType t);
+// bf16 and f16: the 16-bit floating dtypes, which are stored but computed in float32.
+inline bool is_reduced_float(DType t) {
+  return t == DType::BF16 || t == DType::F16;
+}
 inline std::ostream& operator<<(std::ostream& os, DType t) {
   return os << dtype_name(t);
 }
@@ -49,6 +54,10 @@ struct DTypeOf<uint8_t> {
 template <>
 struct DTypeOf<BFloat16> {
   static constexpr DType value = DType::BF16;
+};
+template <>
+struct DTypeOf<Half> {
+  static constexpr DType value = DType::F16;
 };
 template <typename T>
 inline constexpr DType dtype_of = DTypeOf<T>::value;
@@ -103,11 +112,11 @@ decltype(auto) visit_stored_dtype(DType t, const char* op, const char* what, Fn&
 }
 
 // Calls fn(TypeTag<T>{}) for every dtype the CPU stores and converts (f32, f64, i64, i32, u8,
-// bf16): fills and copies between dtypes.
+// bf16, f16): fills and copies between dtypes.
 template <typename Fn>
 decltype(auto) visit_cpu_dtype(DType t, const char* op, Fn&& fn) {
-  return visit_stored_dtype<BFloat16, void>(
-      t, op, "CPU implementation (CPU: float32, float64, int64, int32, uint8, bfloat16)",
+  return visit_stored_dtype<BFloat16, Half>(
+      t, op, "CPU implementation (CPU: float32, float64, int64, int32, uint8, bfloat16, float16)",
       std::forward<Fn>(fn));
 }
 

@@ -32,7 +32,7 @@ struct Conv2dBackward : Node {
 
 Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
               const Conv2dOptions& options) {
-  // Autocast's lower-precision list (autograd/autocast.h): bf16 operands under autocast.
+  // Autocast's lower-precision list (autograd/autocast.h): 16-bit operands under autocast.
   const Tensor x = autocast::to_lower(x_in), weight = autocast::to_lower(weight_in),
                bias = autocast::to_lower(bias_in);
   Tensor y = ops::conv2d_forward(x, weight, bias, options);

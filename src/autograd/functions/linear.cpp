@@ -26,7 +26,7 @@ struct LinearBackward : Node {
 }  // namespace
 
 Tensor linear(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in) {
-  // Autocast's lower-precision list (autograd/autocast.h): bf16 operands under autocast.
+  // Autocast's lower-precision list (autograd/autocast.h): 16-bit operands under autocast.
   const Tensor x = autocast::to_lower(x_in), weight = autocast::to_lower(weight_in),
                bias = autocast::to_lower(bias_in);
   Tensor y = ops::linear_forward(x, weight, bias);
