@@ -27,6 +27,7 @@ struct Tolerance {
 inline Tolerance tolerance_for(DType dtype, int64_t reduction_length = 1, double safety = 8.0) {
   const double eps = dtype == DType::F64    ? 2.220446049250313e-16
                      : dtype == DType::BF16 ? 0.0078125
+                     : dtype == DType::F16  ? 0.00048828125  // 2^-11
                                             : 1.1920928955078125e-07;
   const double r = eps * std::sqrt(double(std::max<int64_t>(reduction_length, 1))) * safety;
   return {r, r};
