@@ -24,6 +24,7 @@ namespace {
 constexpr const char* kOptimizer = "/optimizer";
 constexpr const char* kScheduler = "/scheduler";
 constexpr const char* kTrainer = "/trainer";
+constexpr const char* kScaler = "/scaler";
 
 // ---- the optimizer's flattened state ----
 
@@ -67,6 +68,28 @@ void write_optimizer(hdf5::File& f, const Checkpoint& ck) {
   for (const auto& [key, t] : ck.optimizer) {
     check_optimizer_entry(key, t, "save_checkpoint " + f.path());
     f.write_tensor(std::string(kOptimizer) + "/" + key, t);
+  }
+}
+
+// ---- the GradScaler's state (float16 runs only) ----
+
+// GradScaler::state_dict()'s five 0-D entries, with PyTorch's keys and dtypes.
+void check_scaler_entry(const std::string& key, const Tensor& t, const std::string& where) {
+  const bool real = key == "scale" || key == "growth_factor" || key == "backoff_factor";
+  const bool integer = key == "growth_interval" || key == "_growth_tracker";
+  AFN_CHECK(real || integer, where, ": unknown GradScaler state entry '", key,
+            "' (expected scale, growth_factor, backoff_factor, growth_interval, _growth_tracker)");
+  AFN_CHECK(t.dim() == 0 && t.dtype() == (real ? DType::F64 : DType::I64), where,
+            ": GradScaler state entry '", key, "' must be a 0-D ", real ? "float64" : "int64",
+            " scalar");
+}
+
+void write_scaler(hdf5::File& f, const Checkpoint& ck) {
+  if (ck.scaler.empty()) return;
+  f.create_group(kScaler, /*track_order=*/true);
+  for (const auto& [key, t] : ck.scaler) {
+    check_scaler_entry(key, t, "save_checkpoint " + f.path());
+    f.write_tensor(std::string(kScaler) + "/" + key, t);
   }
 }
 
@@ -279,6 +302,10 @@ std::string checkpoint_sha256(const Checkpoint& ck) {
   digest_meta(d, ck.meta);
   d.text(ck.optimizer_name);
   d.tensors(ck.optimizer);
+  if (!ck.scaler.empty()) {  // absent from older checkpoints, whose digests stay the same
+    d.text(kScaler);
+    d.tensors(ck.scaler);
+  }
   const SchedulerState& s = ck.scheduler;
   d.text(s.name);
   d.integer(s.last_epoch);
@@ -313,6 +340,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     for (const auto& [key, t] : checkpoint.model) w.add(key, t);
     hdf5::File& f = w.file();
     write_optimizer(f, checkpoint);
+    write_scaler(f, checkpoint);
     write_scheduler(f, checkpoint.scheduler);
     write_trainer(f, checkpoint.trainer, sha256);
     w.commit(checkpoint.meta);
@@ -352,6 +380,12 @@ Checkpoint load_checkpoint(const std::string& path) {
     check_optimizer_entry(key, t, path);
     ck.optimizer.insert(key, std::move(t));
   }
+  if (f.exists(kScaler))
+    for (const std::string& key : f.list(kScaler, hdf5::LinkOrder::Creation)) {
+      Tensor t = f.read_tensor(std::string(kScaler) + "/" + key);
+      check_scaler_entry(key, t, path);
+      ck.scaler.insert(key, std::move(t));
+    }
   ck.scheduler = read_scheduler(f);
   const std::string saved = GroupReader(f, kTrainer).text("sha256");
   const std::string actual = checkpoint_sha256(ck);

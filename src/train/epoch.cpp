@@ -128,16 +128,21 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
     Tensor logits, loss;
     {
       std::optional<AutocastGuard> amp;
-      if (o.amp) amp.emplace(batch->images.device().type);
+      if (o.amp) amp.emplace(batch->images.device().type, true, o.amp_dtype);
       logits = model(model_input(batch->images, o)).to(DType::F32);
       loss = cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
     }
     {
       std::optional<DetectAnomalyGuard> anomaly;
       if (o.detect_anomaly) anomaly.emplace();
-      loss.backward();
+      (o.scaler ? o.scaler->scale(loss) : loss).backward();
     }
-    opt.step();
+    if (o.scaler) {
+      o.scaler->step(opt);  // skipped when a gradient overflowed; the scale then backs off
+      o.scaler->update();
+    } else {
+      opt.step();
+    }
     if (step_scheduler) step_scheduler->step();
     ++global_step;
     m.add(logits, batch->labels, loss, global_step);
@@ -166,7 +171,7 @@ EpochStats evaluate(nn::Module& model, data::DataLoader& loader, int64_t num_cla
   int64_t step = 0;
   while (auto batch = loader.next()) {
     std::optional<AutocastGuard> amp;
-    if (o.amp) amp.emplace(batch->images.device().type);
+    if (o.amp) amp.emplace(batch->images.device().type, true, o.amp_dtype);
     const Tensor logits = eval_logits(model, model_input(batch->images, o), o.tta);
     m.add(logits, batch->labels,
           cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing}));

@@ -294,6 +294,9 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
   check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
   check_at_least(c.log_interval, 1, where, "log_interval (--log-interval, log_interval)");
+  AFN_CHECK(c.amp_dtype == "bfloat16" || c.amp_dtype == "float16", where,
+            ": amp_dtype (--amp-dtype, amp_dtype) must be bfloat16 or float16, got '", c.amp_dtype,
+            "'");
   check_at_least(c.num_classes, 0, where,
                  "num_classes (--num-classes, [model] num_classes; 0: the dataset's)");
   for (size_t i = 0; i < c.stages.size(); ++i) {
@@ -339,6 +342,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("max_steps", c.max_steps);
   r.get("tta", c.tta);
   r.get("amp", c.amp);
+  r.get("amp_dtype", c.amp_dtype);
   r.get("channels_last", c.channels_last);
   r.get("log_interval", c.log_interval);
   if (const toml::table* m = subtable(r, "model")) {
@@ -428,6 +432,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("max_steps", c.max_steps);
   root.insert("tta", c.tta);
   root.insert("amp", c.amp);
+  root.insert("amp_dtype", c.amp_dtype);
   root.insert("channels_last", c.channels_last);
   root.insert("log_interval", c.log_interval);
   root.insert("model", toml::table{{"name", c.model},

@@ -83,6 +83,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"smoothing", c.smoothing},
                {"augment", c.augment},
                {"amp", c.amp},
+               {"amp_dtype", c.amp_dtype},
                {"channels_last", c.channels_last},
                {"seed", double(c.seed)},
                {"val_split", c.val_split},

@@ -17,6 +17,7 @@
 #include "afinar/nn/freeze.h"
 #include "afinar/nn/models.h"
 #include "afinar/optim/adam.h"
+#include "afinar/optim/grad_scaler.h"
 #include "afinar/optim/sgd.h"
 #include "afinar/train/checkpoint.h"
 #include "afinar/train/progress.h"
@@ -420,6 +421,11 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   eo.interrupt = interrupt;
   eo.detect_anomaly = c.detect_anomaly;
   eo.amp = c.amp;
+  eo.amp_dtype = c.amp_dtype == "float16" ? DType::F16 : DType::BF16;
+  // float16 gradients underflow without loss scaling: a GradScaler with PyTorch's defaults,
+  // saved in the checkpoint with the optimizer.
+  optim::GradScaler scaler({.enabled = c.amp && eo.amp_dtype == DType::F16});
+  if (scaler.is_enabled()) eo.scaler = &scaler;
   eo.channels_last = c.channels_last;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
@@ -454,6 +460,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     if (resuming) {
       restore_optimizer(*resumed, *stage.opt);
       resumed->scheduler.restore(*stage.sched);
+      if (scaler.is_enabled() && !resumed->scaler.empty()) scaler.load_state_dict(resumed->scaler);
       first_batch = resumed->trainer.data_position;
     }
     const nn::ParamCounts counts = nn::count_params(*model);
@@ -474,9 +481,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
                       batches,
                       default_generator().seed(),
                       default_generator().offset()};
-      save_checkpoint(c.output + "/checkpoint.h5",
-                      {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
-                       SchedulerState::of(sc.scheduler.name, *stage.sched), ts});
+      save_checkpoint(
+          c.output + "/checkpoint.h5",
+          {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
+           SchedulerState::of(sc.scheduler.name, *stage.sched), ts, scaler.state_dict()});
     };
     for (; epoch < stage_end && !stopped; ++epoch, first_batch = 0) {
       if (c.max_steps >= 0 && result.steps >= c.max_steps) {

@@ -274,6 +274,7 @@ TEST(BadInputCli, Eval) {
       {ev + "--split test", 1, "no test folder"},
       {ev + "--device gpu", 1, "'gpu'"},
       {ev + "--output empty", 1, "empty"},
+      {ev + "--amp --amp-dtype half", 2, "--amp-dtype"},
       {ev + "--bogus", 2, "--bogus"},
   });
 }
@@ -403,6 +404,7 @@ TEST(BadInputCli, TrainData) {
       {t("--log-interval 0"), 1, "--log-interval"},
       {t("--log-interval -1"), 1, "--log-interval"},
       {t("--patience -1"), 1, "--patience"},
+      {t("--amp --amp-dtype half"), 1, "--amp-dtype"},
       {t("--seed abc"), 2, "--seed"},
       {t("--bogus"), 2, "--bogus"},
   });
@@ -537,6 +539,8 @@ TEST(BadInputRecipe, TopLevelKeys) {
       {"tta", "\"yes\"", "'tta' must be true or false"},
       {"amp", "1", "'amp' must be true or false"},
       {"channels_last", "\"nhwc\"", "'channels_last' must be true or false"},
+      {"amp_dtype", "\"fp8\"", "amp_dtype"},
+      {"amp_dtype", "16", "'amp_dtype' must be a string"},
       {"output", "5", "'output' must be a string"},
       {"model", "3", "'model' must be a table"},
       {"stage", "5", "'stage'"},

@@ -95,6 +95,11 @@ Checkpoint full_checkpoint() {
   ck.trainer.data_position = 17;
   ck.trainer.rng_seed = 0x8000000000000000ull;
   ck.trainer.rng_offset = 0x123456789ABCDEF0ull;
+  ck.scaler.insert("scale", scalar_tensor(0x1p-3, DType::F64));
+  ck.scaler.insert("growth_factor", scalar_tensor(2.0, DType::F64));
+  ck.scaler.insert("backoff_factor", scalar_tensor(0.5, DType::F64));
+  ck.scaler.insert("growth_interval", full({}, 2000, DType::I64));
+  ck.scaler.insert("_growth_tracker", full({}, 1999, DType::I64));
   return ck;
 }
 
@@ -153,6 +158,7 @@ TEST(Checkpoint, EveryFieldRoundTripsExactly) {
   expect_same_state(back.model, ck.model);
   expect_same_state(back.optimizer, ck.optimizer);
   EXPECT_EQ(back.optimizer.at("state.1.step").item<int64_t>(), (int64_t(1) << 53) + 1);
+  expect_same_state(back.scaler, ck.scaler);
   EXPECT_EQ(back.meta.arch, ck.meta.arch);
   EXPECT_EQ(back.meta.num_classes, ck.meta.num_classes);
   EXPECT_EQ(back.meta.source, ck.meta.source);
@@ -420,6 +426,17 @@ TEST(Checkpoint, MalformedOptimizerStateIsRefusedOnSaveAndLoad) {
   write_by_hand(dir / "f64_step.h5", {.optimizer = f64_step});
   EXPECT_ERROR_HAS(load_checkpoint(dir / "f64_step.h5"),
                    "optimizer state entry 'state.0.step' must be a 0-D int64 scalar");
+  // The GradScaler's group takes its five keys with PyTorch's dtypes only.
+  for (const auto& [key, t] : std::vector<std::pair<std::string, Tensor>>{
+           {"scale", scalar_tensor(2, DType::F32)},      // float64
+           {"_growth_tracker", zeros({1}, DType::I64)},  // 0-D
+           {"loss_scale", scalar_tensor(2, DType::F64)}}) {
+    Checkpoint ck;
+    ck.model.insert("fc.bias", zeros({2}));
+    ck.optimizer_name = "sgd";
+    ck.scaler.insert(key, t);
+    EXPECT_ERROR_HAS(save_checkpoint(dir / "ck.h5", ck), "GradScaler state entry '" + key + "'");
+  }
 }
 
 TEST(Checkpoint, AFailedSaveLeavesNoFileAndKeepsThePreviousOne) {

@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/nn/layers.h"
@@ -113,6 +115,31 @@ TEST(Epoch, AmpTrainsWithFloat32WeightsAndScoresTheBf16Logits) {
     n += b->labels.numel();
   }
   EXPECT_NEAR(amp.loss, loss_sum / double(n), 1e-5 * std::max(1.0, amp.loss));
+}
+
+// float16 with dynamic loss scaling: a scale far too large for float16 (2^24 · 1/16 overflows
+// 65504 in the f16 backward) makes the first steps overflow; the scaler skips them and backs
+// off until the gradients fit, and the model then learns as with bf16.
+TEST(Epoch, Float16AmpWithAScalerSkipsOverflowsAndLearns) {
+  auto model = classifier();
+  data::DataLoader train(140, sample, {.batch_size = 16, .shuffle = true, .seed = 1});
+  data::DataLoader val(70, sample, {.batch_size = 32, .seed = 2});
+  optim::SGD opt(model->parameters(), {.lr = 0.1, .momentum = 0.9});
+  optim::GradScaler scaler({.init_scale = 0x1p24});
+  const EpochOptions o{.amp = true, .amp_dtype = DType::F16, .scaler = &scaler};
+  int64_t global_step = 0;
+  for (int64_t epoch = 0; epoch < 8; ++epoch) {
+    train.start_epoch(epoch);
+    train_epoch(*model, train, opt, kClasses, o, global_step);
+  }
+  EXPECT_LT(scaler.get_scale(), 0x1p24);  // backed off
+  EXPECT_GE(scaler.get_scale(), 1.0);
+  for (const Tensor& p : model->parameters()) {
+    EXPECT_EQ(p.dtype(), DType::F32);
+    for (float v : p.to_vector<float>()) EXPECT_TRUE(std::isfinite(v));
+  }
+  val.start_epoch(0);
+  EXPECT_GT(evaluate(*model, val, kClasses, o).accuracy, 0.6);
 }
 
 TEST(Epoch, MaxStepsStopsTraining) {

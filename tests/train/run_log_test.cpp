@@ -197,6 +197,7 @@ TEST(RunLog, HParamsOfATwoStageRun) {
   EXPECT_EQ(std::get<bool>(value(h, "augment")), false);
   EXPECT_EQ(std::get<bool>(value(h, "amp")), false);
   EXPECT_EQ(std::get<bool>(value(h, "channels_last")), false);
+  EXPECT_EQ(std::get<std::string>(value(h, "amp_dtype")), "bfloat16");
   EXPECT_EQ(std::get<std::string>(value(h, "optimizer")), "sgd");
   EXPECT_EQ(std::get<double>(value(h, "lr")), 0.01);
   EXPECT_EQ(std::get<double>(value(h, "momentum")), 0.9);

@@ -11,6 +11,7 @@
 
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/io/weights.h"
+#include "afinar/train/checkpoint.h"
 #include "afinar/train/run_files.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
@@ -201,6 +202,19 @@ TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
 // resumed run puts back into NHWC parameters.
 TEST_F(TrainCli, ChannelsLastResumeIsBitExact) {
   expect_resume_bit_exact(dir_, " --channels-last");
+}
+
+// And in float16 with loss scaling: the checkpoint carries the GradScaler's scale and growth
+// count (/scaler).
+TEST_F(TrainCli, Float16AmpResumeIsBitExact) {
+  expect_resume_bit_exact(dir_, " --amp --amp-dtype float16");
+  EXPECT_NE(read_text(dir_ / "a/recipe.toml").find("amp_dtype = 'float16'"), std::string::npos)
+      << read_text(dir_ / "a/recipe.toml");
+  const train::Checkpoint ck = train::load_checkpoint(dir_ / "b/checkpoint.h5");
+  ASSERT_FALSE(ck.scaler.empty());
+  // Early steps overflowed float16 at 2^16 and backed the scale off: a resume that lost the
+  // scaler's state would restart at 2^16, overflow again and end elsewhere.
+  EXPECT_LT(ck.scaler.at("scale").item<double>(), 65536.0);
 }
 
 // --patience 1: the run stops after the first epoch whose validation accuracy is not better than

@@ -7,6 +7,9 @@
 //               ("sgd", "adam", "adamw")
 //   /scheduler  attributes `name` and `last_epoch`; ReduceLROnPlateau adds `num_bad_epochs`,
 //               `cooldown_counter` and `best`
+//   /scaler     float16 runs only: the GradScaler's state_dict (optim/grad_scaler.h: "scale",
+//               "growth_factor", "backoff_factor" float64 0-D, "growth_interval",
+//               "_growth_tracker" int64 0-D)
 //   /trainer    attributes `checkpoint_version`, `stage`, `epoch` (the next one to run), `step`
 //               (optimizer steps so far), `seed`, `best_metric`, `best_epoch`, `data_position`
 //               (batches of `epoch` already trained), `rng_seed` and `rng_offset` (the default
@@ -84,6 +87,7 @@ struct Checkpoint {
   std::string optimizer_name;  // optim::Optimizer::name()
   SchedulerState scheduler;
   TrainerState trainer;
+  StateDict scaler;  // optim::GradScaler::state_dict(); empty without one
 };
 
 // Writes `path` all-or-nothing and durably, keeping the checkpoint it replaces as

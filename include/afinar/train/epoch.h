@@ -20,6 +20,7 @@
 
 #include "afinar/data/loader.h"
 #include "afinar/nn/module.h"
+#include "afinar/optim/grad_scaler.h"
 #include "afinar/optim/optimizer.h"
 #include "afinar/optim/scheduler.h"
 #include "afinar/train/metrics.h"
@@ -69,10 +70,14 @@ struct EpochOptions {
   // HorizontalFlip and merge_mode="mean": logits = (model(x) + model(flip(x, {3}))) / 2 for
   // images x [N, C, H, W]; loss and metrics come from these averaged logits.
   bool tta = false;
-  // Mixed precision: the forward and the loss under AutocastGuard for the batch's device
-  // (autograd/autocast.h: convs and linears in bf16, float32 parameters, optimizer and loss); the
-  // logits are cast to float32 once, for the loss and the metrics.
+  // Mixed precision: the forward and the loss under AutocastGuard(batch's device, amp_dtype)
+  // (autograd/autocast.h: convs and linears in bf16 or f16, float32 parameters, optimizer and
+  // loss); the logits are cast to float32 once, for the loss and the metrics.
   bool amp = false;
+  DType amp_dtype = DType::BF16;
+  // train_epoch only: dynamic loss scaling (float16 runs): backward from scaler->scale(loss),
+  // then scaler->step(opt) (skipped on inf / NaN gradients) and scaler->update().
+  optim::GradScaler* scaler = nullptr;
   // Channels-last: each batch goes into the model as NHWC (Tensor::to(MemoryFormat)), for a
   // model whose weights are channels-last too (nn::Module::to(MemoryFormat)), so every
   // convolution, batch norm and pool runs NHWC with no other layout conversion.

@@ -3,7 +3,7 @@
 // table, so a typo never silently falls back to a default.
 //
 //   output = "runs/flowers"          # also: seed, device, smoothing, patience, max_steps,
-//                                    # log_interval, tta, amp, channels_last
+//                                    # log_interval, tta, amp, amp_dtype, channels_last
 //   [model]                          # name, weights, num_classes, head
 //   name = "resnet18"
 //   head = { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }   # or "default", "linear"

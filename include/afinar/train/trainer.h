@@ -103,17 +103,19 @@ struct TrainConfig {
   nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
-  double smoothing = 0;         // label smoothing
-  int64_t patience = 0;         // early stopping: stop after this many epochs without a better
-                                // validation accuracy (0: never)
-  int64_t max_steps = -1;       // stop after this many optimizer steps (-1: the epochs decide)
-  bool tta = false;             // the final test evaluation averages each image's logits with its
-                                // horizontal flip's (EpochOptions::tta); validation stays plain
-  bool amp = false;             // bf16 mixed precision for training and evaluation
-                                // (EpochOptions::amp)
-  bool channels_last = false;   // NHWC weights and batches (EpochOptions::channels_last)
-  bool detect_anomaly = false;  // backward under DetectAnomalyGuard: the first non-finite
-                                // gradient names its op (slow; not a recipe setting)
+  double smoothing = 0;    // label smoothing
+  int64_t patience = 0;    // early stopping: stop after this many epochs without a better
+                           // validation accuracy (0: never)
+  int64_t max_steps = -1;  // stop after this many optimizer steps (-1: the epochs decide)
+  bool tta = false;        // the final test evaluation averages each image's logits with its
+                           // horizontal flip's (EpochOptions::tta); validation stays plain
+  bool amp = false;        // mixed precision for training and evaluation
+                           // (EpochOptions::amp)
+  std::string amp_dtype = "bfloat16";  // or "float16", trained with a GradScaler (PyTorch's
+                                       // GradScaler defaults; optim/grad_scaler.h)
+  bool channels_last = false;          // NHWC weights and batches (EpochOptions::channels_last)
+  bool detect_anomaly = false;         // backward under DetectAnomalyGuard: the first non-finite
+                                       // gradient names its op (slow; not a recipe setting)
   // run
   std::string output = "runs/afinar";
   uint64_t seed = 0;

@@ -131,6 +131,9 @@ class EvalCommand : public Command {
     app.add_option("-j,--workers", workers_, "Data loading threads")->capture_default_str();
     app.add_flag("--tta", tta_, "Average the logits of each image and of its horizontal flip");
     app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
+    app.add_option("--amp-dtype", amp_dtype_, "With --amp: bfloat16 or float16")
+        ->check(CLI::IsMember({"bfloat16", "float16"}))
+        ->capture_default_str();
     app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
@@ -161,10 +164,14 @@ class EvalCommand : public Command {
                            data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std)),
         {.batch_size = batch_size_, .num_workers = workers_, .device = device});
     loader.start_epoch(0);
-    const train::EpochStats s = train::evaluate(
-        *model, loader, w.meta.num_classes,
-        {.log_interval = 10, .tta = tta_, .amp = amp_, .channels_last = channels_last_},
-        isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
+    const train::EpochStats s =
+        train::evaluate(*model, loader, w.meta.num_classes,
+                        {.log_interval = 10,
+                         .tta = tta_,
+                         .amp = amp_,
+                         .amp_dtype = amp_dtype_ == "float16" ? DType::F16 : DType::BF16,
+                         .channels_last = channels_last_},
+                        isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
     if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     const int64_t skipped = loader.stats().skipped;
 
@@ -271,6 +278,7 @@ class EvalCommand : public Command {
   int64_t batch_size_ = 64;
   int workers_ = 2;
   bool tta_ = false, amp_ = false, channels_last_ = false, json_ = false;
+  std::string amp_dtype_ = "bfloat16";
   std::vector<std::string> names_;  // the class names printed: the file's, else the folders'
 };
 

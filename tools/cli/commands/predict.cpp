@@ -50,6 +50,9 @@ class PredictCommand : public Command {
     app.add_flag("--logits", logits_, "Also print the raw logits");
     app.add_flag("--json", json_, "One JSON object per line per image");
     app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
+    app.add_option("--amp-dtype", amp_dtype_, "With --amp: bfloat16 or float16")
+        ->check(CLI::IsMember({"bfloat16", "float16"}))
+        ->capture_default_str();
     app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
   }
@@ -83,7 +86,8 @@ class PredictCommand : public Command {
         status = 1;
         continue;
       }
-      const AutocastGuard autocast(device.type, amp_);
+      const AutocastGuard autocast(device.type, amp_,
+                                   amp_dtype_ == "float16" ? DType::F16 : DType::BF16);
       const Tensor logits =
           (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device).to(fmt))
               .to(DType::F32);
@@ -134,6 +138,7 @@ class PredictCommand : public Command {
   std::string weights_, arch_, device_ = "cpu";
   int64_t topk_ = 0;  // 0: the default, min(5, classes)
   bool logits_ = false, json_ = false, amp_ = false, channels_last_ = false;
+  std::string amp_dtype_ = "bfloat16";
 };
 
 }  // namespace

@@ -81,6 +81,9 @@ class TrainCommand : public Command {
                  "Test evaluation: average each image's logits with its horizontal flip's");
     app.add_flag("--amp", amp_,
                  "bf16 mixed precision (autocast): convs and linears in bf16, float32 weights");
+    app.add_option("--amp-dtype", c.amp_dtype,
+                   "With --amp: bfloat16, or float16 with dynamic loss scaling (GradScaler)")
+        ->capture_default_str();
     app.add_flag("--channels-last", channels_last_,
                  "NHWC weights and activations (PyTorch's memory_format=torch.channels_last)");
     app.add_flag("--detect-anomaly", c.detect_anomaly,
@@ -158,6 +161,7 @@ class TrainCommand : public Command {
     if (no_augment_) c.augment = false;
     if (tta_) c.tta = true;
     if (amp_) c.amp = true;
+    if (given("--amp-dtype")) c.amp_dtype = f.amp_dtype;
     if (channels_last_) c.channels_last = true;
     if (f.detect_anomaly) c.detect_anomaly = true;
   }
