@@ -82,6 +82,12 @@ MemoryFormat conv_memory_format(const Tensor& activation, const Tensor& weight) 
   return cl ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
 }
 
+// g for operands in `fmt`.
+Conv2dGeometry in_format(Conv2dGeometry g, MemoryFormat fmt) {
+  g.channels_last = fmt == MemoryFormat::ChannelsLast;
+  return g;
+}
+
 // Whether the op's kernel takes bf16 / f16 itself: cuDNN's convolutions (the CUDA default) do, with
 // float accumulation, the bias added in float and rounded again (as PyTorch's cuDNN path); the
 // other algorithms and the CPU compute in float32 (float_compute.h).
@@ -142,11 +148,9 @@ Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
     return in_dtype_of(
         x, conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
   const MemoryFormat fmt = conv_memory_format(x, weight);
-  Conv2dGeometry gf = g;
-  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
   Tensor y = empty(output_shape(g), x.dtype(), x.device(), fmt);
   conv2d_forward_kernels().get(x.device())(y, kernel_arg(x, fmt), kernel_arg(weight, fmt),
-                                           kernel_arg(bias), gf);
+                                           kernel_arg(bias), in_format(g, fmt));
   return y;
 }
 
@@ -163,11 +167,9 @@ Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
         grad_output,
         conv2d_backward_input(as_float32(grad_output), as_float32(weight), input_shape, options));
   const MemoryFormat fmt = conv_memory_format(grad_output, weight);
-  Conv2dGeometry gf = g;
-  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
   Tensor gx = empty(input_shape, grad_output.dtype(), grad_output.device(), fmt);
   conv2d_backward_input_kernels().get(gx.device())(gx, kernel_arg(grad_output, fmt),
-                                                   kernel_arg(weight, fmt), gf);
+                                                   kernel_arg(weight, fmt), in_format(g, fmt));
   return gx;
 }
 
@@ -183,11 +185,9 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
     return in_dtype_of(grad_output, conv2d_backward_weight(as_float32(grad_output), as_float32(x),
                                                            weight_shape, options));
   const MemoryFormat fmt = conv_memory_format(grad_output, x);
-  Conv2dGeometry gf = g;
-  gf.channels_last = fmt == MemoryFormat::ChannelsLast;
   Tensor gw = empty(weight_shape, grad_output.dtype(), grad_output.device(), fmt);
   conv2d_backward_weight_kernels().get(gw.device())(gw, kernel_arg(grad_output, fmt),
-                                                    kernel_arg(x, fmt), gf);
+                                                    kernel_arg(x, fmt), in_format(g, fmt));
   return gw;
 }
 

@@ -126,6 +126,7 @@ TrainConfig base_config(const DemoOptions& o, const std::string& data_dir,
   c.seed = o.seed;
   c.device = device;
   c.amp = o.amp;
+  c.amp_dtype = o.amp_dtype;
   c.output = (fs::path(o.output) / run).string();
   c.log_interval = 1000;  // one progress line per epoch and split
   return c;

@@ -4,7 +4,10 @@
 // torch (sum of p.numel() over the named parameters selected the same way).
 #include <gtest/gtest.h>
 
+#include <optional>
+
 #include "afinar/autograd/grad_mode.h"
+#include "afinar/core/allocator.h"
 #include "afinar/nn/freeze.h"
 #include "afinar/nn/init.h"
 #include "afinar/nn/resnet.h"
@@ -124,6 +127,30 @@ TEST(Freeze, BackwardThroughAFrozenBackboneStopsAtTheHead) {
   EXPECT_EQ(op_call_count("conv2d_backward_input"), 0);
   EXPECT_EQ(op_call_count("batch_norm2d_backward"), 0);
   EXPECT_EQ(op_call_count("linear_backward_weight"), 1);
+}
+
+// Nor does the forward keep anything for a backward that will not come: with the backbone
+// frozen, what a train-mode forward leaves alive (the graph's saved tensors and the logits) is
+// the head's input (the pooled [N, 512] features, which fc's weight gradient needs) more than an
+// eval-free no-grad forward leaves; with everything training it is every layer's activations.
+TEST(Freeze, AFrozenBackboneSavesNoActivations) {
+  auto model = resnet18(4);
+  model->train();
+  const Tensor x = randn({8, 3, 64, 64});
+  const auto held_after_forward = [&](bool grad) {
+    const size_t before = memory_stats(kCPU).allocated;
+    std::optional<NoGradGuard> no_grad;
+    if (!grad) no_grad.emplace();
+    const Tensor logits = (*model)(x);
+    return int64_t(memory_stats(kCPU).allocated) - int64_t(before);
+  };
+  const int64_t inference = held_after_forward(false);
+  const int64_t full = held_after_forward(true);
+  freeze(*model, {"*"});
+  unfreeze(*model, {"fc.*"});
+  const int64_t frozen = held_after_forward(true);
+  EXPECT_LE(frozen - inference, 8 * 512 * int64_t(sizeof(float)));  // fc's saved input
+  EXPECT_GT(full - inference, 100 * (frozen - inference + 1));  // the activations themselves
 }
 
 }  // namespace

@@ -566,40 +566,46 @@ TEST(BatchNorm2dCuda, AddReluMatchesReference) {
         }
 }
 
-// bf16 activations with float32 parameters (autocast) on the GPU's own kernels, against the CPU,
-// which computes on float32 copies: the outputs within two bf16 roundings of their scale (the
-// float sums differ in order, which moves a value across a rounding boundary now and then), the
-// float32 statistics and parameter gradients within float32 sums over n values.
-TEST(BatchNorm2dCuda, Bf16MatchesTheCpu) {
-  AFN_REQUIRE_CUDA();
+// 16-bit activations `dt` (bf16 or f16) in memory format `fmt` with float32 parameters and
+// statistics (autocast) on the GPU's own kernels, against the CPU, which computes on float32
+// copies: the outputs within two roundings of the dtype of their scale (the float sums differ in
+// order, which moves a value across a rounding boundary now and then), the float32 statistics
+// and parameter gradients within float32 sums over n values.
+void expect_16bit_matches_the_cpu(DType dt, MemoryFormat fmt) {
+  SCOPED_TRACE(::testing::Message() << dt << (fmt == MemoryFormat::ChannelsLast ? " NHWC" : ""));
   Generator gen(56);
-  const double bf16_tol = std::ldexp(1.0, -7);
+  // Two roundings of the dtype: 2^-8 (bf16) or 2^-11 (f16) relative each.
+  const double tol = dt == DType::BF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
+  const auto on_gpu = [&](const Tensor& t) {
+    return t.defined() ? t.cuda().contiguous(fmt) : Tensor();
+  };
   // H·W odd (one element per access), a multiple of 8 (16-byte packs), of 4 only (8-byte packs:
-  // ResNet's 14x14), and 1.
-  for (const Shape& shape :
-       {Shape{4, 3, 5, 7}, Shape{8, 16, 8, 8}, Shape{4, 6, 14, 14}, Shape{2, 5, 1, 1}})
+  // ResNet's 14x14), and 1; C = 40 spans two channel blocks of the channels-last kernels.
+  for (const Shape& shape : {Shape{4, 3, 5, 7}, Shape{8, 16, 8, 8}, Shape{4, 6, 14, 14},
+                             Shape{2, 5, 1, 1}, Shape{2, 40, 3, 4}})
     for (bool training : {true, false})
       for (bool fused : {false, true}) {
         SCOPED_TRACE(::testing::Message() << shape_str(shape) << (training ? " training" : " eval")
                                           << (fused ? " add+relu" : ""));
         const int64_t C = shape[1], n = shape[0] * shape[2] * shape[3];
         const auto f32_tol = testing::tolerance_for(DType::F32, n, 32);
-        const Tensor x = randn(shape, DType::F32, gen).to(DType::BF16);
-        const Tensor g = randn(shape, DType::F32, gen).to(DType::BF16);
-        const Tensor r = fused ? randn(shape, DType::F32, gen).to(DType::BF16) : Tensor();
+        const Tensor x = randn(shape, DType::F32, gen).to(dt);
+        const Tensor g = randn(shape, DType::F32, gen).to(dt);
+        const Tensor r = fused ? randn(shape, DType::F32, gen).to(dt) : Tensor();
         const Tensor w = uniform({C}, 0.5, 1.5, DType::F32, gen), b = randn({C}, DType::F32, gen);
         Tensor rm = uniform({C}, -0.5, 0.5, DType::F32, gen),
                rv = uniform({C}, 0.5, 2.0, DType::F32, gen);
         Tensor rm_g = rm.cuda(), rv_g = rv.cuda();
         const ops::BatchNorm2dEpilogue ep{.residual = r, .relu = fused};
-        const ops::BatchNorm2dEpilogue ep_g{.residual = cuda_or_none(r), .relu = fused};
+        const ops::BatchNorm2dEpilogue ep_g{.residual = on_gpu(r), .relu = fused};
         const auto ref = ops::batch_norm2d_forward(x, w, b, rm, rv, training, 0.1, 1e-5, ep);
-        const auto got = ops::batch_norm2d_forward(x.cuda(), w.cuda(), b.cuda(), rm_g, rv_g,
+        const auto got = ops::batch_norm2d_forward(on_gpu(x), w.cuda(), b.cuda(), rm_g, rv_g,
                                                    training, 0.1, 1e-5, ep_g);
-        ASSERT_EQ(got.y.dtype(), DType::BF16);
+        ASSERT_EQ(got.y.dtype(), dt);
         ASSERT_EQ(got.mean.dtype(), DType::F32);
+        EXPECT_EQ(suggest_memory_format(got.y), fmt);
         EXPECT_LT(testing::max_relative_error(got.y.cpu().to(DType::F32), ref.y.to(DType::F32)),
-                  bf16_tol);
+                  tol);
         EXPECT_ALLCLOSE(got.mean.cpu(), ref.mean, f32_tol);
         EXPECT_ALLCLOSE(got.invstd.cpu(), ref.invstd, f32_tol);
         EXPECT_ALLCLOSE(rm_g.cpu(), rm, f32_tol);
@@ -608,21 +614,34 @@ TEST(BatchNorm2dCuda, Bf16MatchesTheCpu) {
         const auto rb = ops::batch_norm2d_backward(g, x, w, ref.mean, ref.invstd, training, mask,
                                                    fused ? ref.y : Tensor());
         const auto gb =
-            ops::batch_norm2d_backward(g.cuda(), x.cuda(), w.cuda(), got.mean, got.invstd, training,
-                                       mask, fused ? got.y : Tensor());
-        ASSERT_EQ(gb.grad_input.dtype(), DType::BF16);
+            ops::batch_norm2d_backward(on_gpu(g), on_gpu(x), w.cuda(), got.mean, got.invstd,
+                                       training, mask, fused ? got.y : Tensor());
+        ASSERT_EQ(gb.grad_input.dtype(), dt);
         ASSERT_EQ(gb.grad_weight.dtype(), DType::F32);
+        EXPECT_EQ(suggest_memory_format(gb.grad_input), fmt);
         EXPECT_LT(testing::max_relative_error(gb.grad_input.cpu().to(DType::F32),
                                               rb.grad_input.to(DType::F32)),
-                  bf16_tol);
-        EXPECT_LT(testing::max_relative_error(gb.grad_weight.cpu(), rb.grad_weight), bf16_tol);
-        EXPECT_LT(testing::max_relative_error(gb.grad_bias.cpu(), rb.grad_bias), bf16_tol);
+                  tol);
+        EXPECT_LT(testing::max_relative_error(gb.grad_weight.cpu(), rb.grad_weight), tol);
+        EXPECT_LT(testing::max_relative_error(gb.grad_bias.cpu(), rb.grad_bias), tol);
         if (fused) {
           EXPECT_LT(testing::max_relative_error(gb.grad_residual.cpu().to(DType::F32),
                                                 rb.grad_residual.to(DType::F32)),
-                    bf16_tol);
+                    tol);
         }
       }
+}
+
+TEST(BatchNorm2dCuda, Bf16MatchesTheCpu) {
+  AFN_REQUIRE_CUDA();
+  for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast})
+    expect_16bit_matches_the_cpu(DType::BF16, fmt);
+}
+
+TEST(BatchNorm2dCuda, Float16MatchesTheCpu) {
+  AFN_REQUIRE_CUDA();
+  for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast})
+    expect_16bit_matches_the_cpu(DType::F16, fmt);
 }
 
 TEST(BatchNorm2dCuda, EmptyBatchLeavesRunningStatistics) {

@@ -81,17 +81,24 @@ TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
   EXPECT_NE(lines_of(dir_ / "p.txt").at(0).find("\"label\""), std::string::npos);
 }
 
-// --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the
-// resolved recipe records the setting.
-TEST_F(TrainCli, AmpRunWritesFloat32Weights) {
+// One epoch of resnet18 on the fixture's data into dir/run with `flags`, which must succeed;
+// returns the run folder.
+std::string one_epoch_run(const testing::TempDir& dir_, const std::string& flags) {
   const std::string out = dir_ / "run";
-  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+  EXPECT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
                         " --model resnet18 --epochs 1 -b 8 --image-size 32 --val-split 0.25"
-                        " --amp --seed 3 --output " +
-                        out,
+                        " --seed 3 --output " +
+                        out + flags,
                     dir_ / "log.txt"),
             0)
       << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  return out;
+}
+
+// --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the
+// resolved recipe records the setting.
+TEST_F(TrainCli, AmpRunWritesFloat32Weights) {
+  const std::string out = one_epoch_run(dir_, " --amp");
   const io::Weights w = io::load_weights(out + "/last.h5");
   for (const auto& [name, t] : w.state_dict) {
     EXPECT_TRUE(t.dtype() == DType::F32 || t.dtype() == DType::I64) << name << ": " << t.dtype();
@@ -102,14 +109,7 @@ TEST_F(TrainCli, AmpRunWritesFloat32Weights) {
 // --channels-last: the run trains NHWC; the weights it writes are in PyTorch's logical order
 // (evaluating them NCHW and NHWC gives the same figures) and the recipe records the setting.
 TEST_F(TrainCli, ChannelsLastRunWritesWeightsInLogicalOrder) {
-  const std::string out = dir_ / "run";
-  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
-                        " --model resnet18 --epochs 1 -b 8 --image-size 32 --val-split 0.25"
-                        " --channels-last --seed 3 --output " +
-                        out,
-                    dir_ / "log.txt"),
-            0)
-      << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  const std::string out = one_epoch_run(dir_, " --channels-last");
   EXPECT_NE(read_text(out + "/recipe.toml").find("channels_last = true"), std::string::npos);
   double loss[2];
   for (int cl = 0; cl < 2; ++cl) {

@@ -77,7 +77,10 @@ class DemoCommand : public Command {
     app.add_option("-b,--batch-size", o.batch_size, "Batch size")->capture_default_str();
     app.add_option("-j,--workers", o.workers, "Data loading threads")->capture_default_str();
     app.add_option("--seed", o.seed, "Seed of initialisation and shuffling")->capture_default_str();
-    app.add_flag("--amp", o.amp, "Every run in bf16 mixed precision (autocast)");
+    app.add_flag("--amp", o.amp, "Every run in mixed precision (autocast)");
+    app.add_option("--amp-dtype", o.amp_dtype, "With --amp: bfloat16, or float16 with loss scaling")
+        ->check(CLI::IsMember({"bfloat16", "float16"}))
+        ->capture_default_str();
     app.add_option("--source-per-class", o.source_train_per_class,
                    "Pre-training images per class (classes 0-4)")
         ->capture_default_str();
