@@ -150,7 +150,7 @@ TEST(Freeze, AFrozenBackboneSavesNoActivations) {
   unfreeze(*model, {"fc.*"});
   const int64_t frozen = held_after_forward(true);
   EXPECT_LE(frozen - inference, 8 * 512 * int64_t(sizeof(float)));  // fc's saved input
-  EXPECT_GT(full - inference, 100 * (frozen - inference + 1));  // the activations themselves
+  EXPECT_GT(full - inference, 100 * (frozen - inference + 1));      // the activations themselves
 }
 
 }  // namespace

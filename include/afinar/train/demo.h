@@ -40,8 +40,8 @@ struct DemoOptions {
   int64_t source_train_per_class = 2000, source_val_per_class = 100, source_epochs = 3;
   // target task: the few-images regime transfer learning is for (150 training images in all)
   int64_t target_train_per_class = 30, target_val_per_class = 30, target_test_per_class = 500;
-  int64_t epochs = 8;  // each strategy's budget
-  bool amp = false;    // every run in mixed precision (TrainConfig::amp)
+  int64_t epochs = 8;                  // each strategy's budget
+  bool amp = false;                    // every run in mixed precision (TrainConfig::amp)
   std::string amp_dtype = "bfloat16";  // or "float16" with loss scaling (TrainConfig::amp_dtype)
 };
 
