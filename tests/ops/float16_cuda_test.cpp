@@ -83,19 +83,21 @@ TEST(ReluCuda, Float16MatchesTheCpu) {
 TEST(ElementwiseCuda, Float16MatchesTheCpu) {
   AFN_REQUIRE_CUDA();
   Generator gen(72);
-  for (int64_t n : {1, 5, 1023, (1 << 20) + 3}) {
-    // The GPU's slice at offset 1 is not 16-byte aligned (the scalar path).
-    const Tensor whole = randn_f16({n + 1}, gen), b = randn_f16({n}, gen);
-    const Tensor a = whole.slice(0, 1, n + 1);
-    const Tensor ga = whole.cuda().slice(0, 1, n + 1), gb = b.cuda();
-    expect_same_values(add(ga, gb), add(a, b), "add");
-    expect_same_values(add(ga, gb, -2.0), add(a, b, -2.0), "add alpha");
-    expect_same_values(mul(ga, gb), mul(a, b), "mul");
-    EXPECT_ALLCLOSE((ga * 3.0 + 1.5).cpu(), a * 3.0 + 1.5, f16_tolerance(1));
-    Tensor acc = gb.clone();
-    ops::add_(acc, ga, 0.5);
-    expect_same_values(acc, add(b, a, 0.5), "add_");
-  }
+  for (int64_t n : {1, 5, 1023, (1 << 20) + 3})
+    for (int64_t offset : {0, 1}) {
+      SCOPED_TRACE(::testing::Message() << n << " elements at offset " << offset);
+      // Offset 0: 16-byte packs of 8 values (common.cuh); 1: not 16-byte aligned, the scalar path.
+      const Tensor whole = randn_f16({n + 1}, gen), b = randn_f16({n}, gen);
+      const Tensor a = whole.slice(0, offset, n + offset);
+      const Tensor ga = whole.cuda().slice(0, offset, n + offset), gb = b.cuda();
+      expect_same_values(add(ga, gb), add(a, b), "add");
+      expect_same_values(add(ga, gb, -2.0), add(a, b, -2.0), "add alpha");
+      expect_same_values(mul(ga, gb), mul(a, b), "mul");
+      EXPECT_ALLCLOSE((ga * 3.0 + 1.5).cpu(), a * 3.0 + 1.5, f16_tolerance(1));
+      Tensor acc = gb.clone();
+      ops::add_(acc, ga, 0.5);
+      expect_same_values(acc, add(b, a, 0.5), "add_");
+    }
 }
 
 // ---- pools (NCHW and channels-last) ----
@@ -117,7 +119,7 @@ TEST(MaxPool2dCuda, Float16MatchesTheCpu) {
   for (MemoryFormat fmt : {MemoryFormat::Contiguous, kCl})
     for (const Shape& shape : kPoolShapes) {
       SCOPED_TRACE(::testing::Message() << shape[1] << " channels, " << format_name(fmt));
-      // Ties (values repeat at f16's 11 bits of a small range) and the largest finite value.
+      // Ties: values repeat at f16's 11 bits of a small range.
       Tensor x = uniform(shape, -4, 4, DType::F32, gen).to(DType::F16);
       auto [y, idx] = ops::max_pool2d_forward(x, opt);
       auto [yg, idxg] = ops::max_pool2d_forward(on_gpu(x, fmt), opt);
