@@ -10,31 +10,16 @@
 #include "afinar/optim/adam.h"
 #include "afinar/optim/sgd.h"
 #include "cuda_ceilings.h"
+#include "training_fixture.h"
 
 namespace afinar {
 namespace {
-
-// ResNet18's parameter shapes, generated: conv weights, BN weight+bias per conv, fc.
-std::vector<Shape> resnet18_shapes() {
-  std::vector<Shape> s = {{64, 3, 7, 7}, {64}, {64}};
-  int64_t in = 64;
-  for (int64_t out : {64, 128, 256, 512}) {
-    for (int block = 0; block < 2; ++block) {
-      const int64_t cin = block == 0 ? in : out;
-      s.insert(s.end(), {{out, cin, 3, 3}, {out}, {out}, {out, out, 3, 3}, {out}, {out}});
-      if (block == 0 && cin != out) s.insert(s.end(), {{out, cin, 1, 1}, {out}, {out}});
-    }
-    in = out;
-  }
-  s.insert(s.end(), {{1000, 512}, {1000}});
-  return s;
-}
 
 template <typename Opt>
 void run(benchmark::State& state, Device device, double bytes_per_element) {
   std::vector<Tensor> params;
   int64_t n = 0;
-  for (const Shape& s : resnet18_shapes()) {
+  for (const Shape& s : bench::resnet18_parameter_shapes()) {
     params.push_back(randn(s, DType::F32, device).set_requires_grad(true));
     params.back().set_grad(randn(s, DType::F32, device));
     n += params.back().numel();
