@@ -15,6 +15,12 @@ namespace afinar::cuda {
 
 inline constexpr int kThreadsPerBlock = 256;
 
+// M(T) for every floating element type a kernel computes in (visit_floating_or_16bit's), for
+// the explicit instantiations at the end of a .cu file:
+//   #define AFN_INSTANTIATE(T) template void launch_relu<T>(T*, const T*, int64_t, cudaStream_t);
+//   AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
+#define AFN_FOR_FLOATING_AND_16BIT(M) M(float) M(double) M(__nv_bfloat16) M(__half)
+
 // Enough blocks to cover n elements with kThreadsPerBlock threads, capped so a grid-stride loop
 // takes the rest (2^16 blocks keeps every SM busy on any current GPU).
 inline unsigned blocks_for(int64_t n, int threads = kThreadsPerBlock) {

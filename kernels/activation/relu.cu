@@ -36,10 +36,7 @@ void launch_relu_backward(T* gi, const T* go, const T* y, int64_t n, cudaStream_
 #define AFN_INSTANTIATE(T)                                                   \
   template void launch_relu_forward<T>(T*, const T*, int64_t, cudaStream_t); \
   template void launch_relu_backward<T>(T*, const T*, const T*, int64_t, cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

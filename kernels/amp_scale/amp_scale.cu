@@ -77,10 +77,7 @@ void launch_amp_update_scale(float* scale, int32_t* growth_tracker, const float*
 #define AFN_INSTANTIATE(T)                                                                   \
   template void launch_amp_unscale<T>(const UnscaleChunk<T>*, int64_t, float*, const float*, \
                                       cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

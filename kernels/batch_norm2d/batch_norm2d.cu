@@ -869,10 +869,7 @@ void launch_batch_norm_backward(const BatchNormBackwardParams<T>& p, void* works
                                              cudaStream_t);                             \
   template void launch_batch_norm_backward<T>(const BatchNormBackwardParams<T>&, void*, \
                                               cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

@@ -161,10 +161,7 @@ void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, boo
                                            cudaStream_t);                                 \
   template void launch_channel_sum<T>(T*, const T*, int64_t, int64_t, int64_t, bool,      \
                                       compute_t<T>*, int64_t, cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

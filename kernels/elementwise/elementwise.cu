@@ -49,10 +49,7 @@ void launch_affine(T* out, const T* a, compute_t<T> scale, compute_t<T> shift, i
   template void launch_add<T>(T*, const T*, const T*, compute_t<T>, int64_t, cudaStream_t); \
   template void launch_mul<T>(T*, const T*, const T*, int64_t, cudaStream_t);               \
   template void launch_affine<T>(T*, const T*, compute_t<T>, compute_t<T>, int64_t, cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

@@ -104,10 +104,7 @@ void launch_column_sum(T* out, const T* g, int64_t M, int64_t cols, compute_t<T>
   template void launch_broadcast_rows<T>(T*, const T*, int64_t, int64_t, cudaStream_t);      \
   template void launch_column_sum<T>(T*, const T*, int64_t, int64_t, compute_t<T>*, int64_t, \
                                      cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda

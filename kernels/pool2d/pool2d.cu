@@ -723,10 +723,7 @@ void launch_avg_pool2d_backward(T* grad_input, const T* grad_output, compute_t<T
                                              cudaStream_t);                                        \
   template void launch_avg_pool2d_backward<T>(T*, const T*, compute_t<T>*, const PoolGeometry&,    \
                                               AvgDivisor, cudaStream_t);
-AFN_INSTANTIATE(float)
-AFN_INSTANTIATE(double)
-AFN_INSTANTIATE(__nv_bfloat16)
-AFN_INSTANTIATE(__half)
+AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE
 
 }  // namespace afinar::cuda
