@@ -1,12 +1,14 @@
 // The files a training run writes as it goes (train/run_log.h).
 #include "afinar/train/run_log.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <exception>
 #include <filesystem>
 #include <numeric>
+#include <vector>
 
 #include "afinar/core/check.h"
 #include "afinar/io/json.h"
@@ -109,10 +111,23 @@ int64_t remove_run_files(const std::string& dir) {
     return name.starts_with("events.out.tfevents.") ||
            (name.starts_with("confusion_") && name.ends_with(".csv"));
   };
-  int64_t removed = 0;
+  // The checkpoints go first (the one --resume falls back to before the one it reads): a run
+  // killed in the middle of this leaves either the earlier run's checkpoint with every file it
+  // needs (best.h5 for the test evaluation), or no checkpoint at all — never a checkpoint whose
+  // best.h5 is already gone.
+  std::vector<fs::path> files;
   for (const fs::directory_entry& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && is_run_file(e.path().filename().string()))
-      removed += fs::remove(e.path()) ? 1 : 0;
+    if (e.is_regular_file() && is_run_file(e.path().filename().string())) files.push_back(e.path());
+  const auto rank = [](const fs::path& p) {
+    const std::string name = p.filename().string();
+    return name == "checkpoint.prev.h5" || name == "checkpoint.damaged.h5" ? 0
+           : name == "checkpoint.h5"                                       ? 1
+                                                                           : 2;
+  };
+  std::stable_sort(files.begin(), files.end(),
+                   [&](const fs::path& a, const fs::path& b) { return rank(a) < rank(b); });
+  int64_t removed = 0;
+  for (const fs::path& f : files) removed += fs::remove(f) ? 1 : 0;
   return removed;
 }
 

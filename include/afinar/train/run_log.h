@@ -47,7 +47,9 @@ void write_confusion_csv(const std::string& path, const ConfusionMatrix& m,
 
 // Removes what a run wrote into `dir` (the files above, recipe.toml, checkpoint.h5,
 // checkpoint.prev.h5, checkpoint.damaged.h5, last.h5, best.h5, report.html) and nothing else, so
-// that a new run there does not append to an old one; returns how many files went.
+// that a new run there does not append to an old one; returns how many files went. The
+// checkpoints go first, so that a kill -9 in the middle never leaves a checkpoint without its
+// best.h5.
 int64_t remove_run_files(const std::string& dir);
 
 class RunLog {
