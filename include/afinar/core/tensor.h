@@ -75,6 +75,8 @@ class Tensor {
   Tensor contiguous(MemoryFormat fmt = MemoryFormat::Contiguous) const;
 
   // ---- copies and conversions ----
+  // The copies below keep the memory format (suggest_memory_format: NCHW or channels-last), as
+  // PyTorch's default memory_format=torch.preserve_format; contiguous(fmt) / to(fmt) change it.
   Tensor to(DType dtype) const;  // differentiable between floating dtypes
   // This tensor when suggest_memory_format() is already `fmt`, else a (differentiable) copy with
   // fmt's exact strides, as PyTorch's .to(memory_format=fmt). Unlike contiguous(fmt), it converts
