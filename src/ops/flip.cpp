@@ -1,5 +1,5 @@
 // Front end of flip: dims checked and wrapped, the plan the backends walk (neighbouring dims
-// merged, see include/afinar/ops/flip.h), the contiguous output, dispatch.
+// merged, see include/afinar/ops/flip.h), the output in the input's memory format, dispatch.
 #include "afinar/ops/flip.h"
 
 #include <algorithm>
@@ -60,8 +60,23 @@ FlipPlan flip_plan(const Shape& shape, const Strides& strides, const std::vector
 
 Tensor flip(const Tensor& x, const std::vector<int64_t>& dims) {
   AFN_CHECK(x.defined(), "flip: the input is an undefined tensor");
-  const FlipPlan plan = flip_plan(x.shape(), x.strides(), dims);
-  Tensor y = empty(x.shape(), x.dtype(), x.device());
+  // The backends write the output in the order of the plan's dims. A channels-last input gets a
+  // channels-last output (as PyTorch's flip keeps the format): the plan then walks N, H, W, C,
+  // the output's memory order, with each flipped dim moved to its place in that order.
+  const MemoryFormat fmt = suggest_memory_format(x);
+  Shape shape = x.shape();
+  Strides strides = x.strides();
+  std::vector<int64_t> walk_dims = dims;
+  if (fmt == MemoryFormat::ChannelsLast) {
+    constexpr int64_t kMemoryOrder[4] = {0, 2, 3, 1}, kPlace[4] = {0, 3, 1, 2};
+    for (size_t i = 0; i < 4; ++i) {
+      shape[i] = x.size(kMemoryOrder[i]);
+      strides[i] = x.stride(kMemoryOrder[i]);
+    }
+    for (int64_t& d : walk_dims) d = kPlace[wrap_dim(d, 4, "flip")];
+  }
+  const FlipPlan plan = flip_plan(shape, strides, walk_dims);
+  Tensor y = empty(x.shape(), x.dtype(), x.device(), fmt);
   if (y.numel() > 0) flip_kernels().get(x.device())(y, x.detach(), plan);
   return y;
 }

@@ -113,6 +113,23 @@ TEST(FlipOp, StridedInputs) {
   }
 }
 
+// A channels-last input flips into a channels-last output (as torch.flip keeps the format), every
+// dim subset, negative dims too: the plan walks N, H, W, C.
+TEST(FlipOp, KeepsChannelsLast) {
+  Generator gen(5);
+  for (const Shape& shape : {Shape{2, 3, 4, 5}, Shape{3, 2, 1, 1}, Shape{1, 4, 3, 1}}) {
+    const Tensor x = uniform(shape, -1, 1, DType::F32, gen).to(MemoryFormat::ChannelsLast);
+    for (bool negative : {false, true}) {
+      for (const auto& dims : dim_subsets(4, negative)) {
+        SCOPED_TRACE(shape_str(shape) + " dims " + shape_str(dims));
+        const Tensor y = flip(x, dims);
+        EXPECT_EQ(suggest_memory_format(y), MemoryFormat::ChannelsLast);
+        expect_identical(y, flip_closed_form(x, dims), "flip");
+      }
+    }
+  }
+}
+
 // A flip moves bits: every dtype, NaN payloads and -0.0 included, 16-bit floats as raw words.
 TEST(FlipOp, EveryDtypeBitForBit) {
   for (DType dt : {DType::F32, DType::F64, DType::I64, DType::I32, DType::U8}) {
@@ -216,6 +233,13 @@ TEST(FlipOpCuda, MatchesReference) {
         expect_identical(got.cpu(), flip(xc, dims), "flip");
       }
     }
+  }
+  // Channels-last on the device: the same N, H, W, C walk.
+  const Tensor cl = uniform({3, 5, 7, 4}, -1, 1, DType::F32, gen).to(MemoryFormat::ChannelsLast);
+  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{3}, {1, 2}, {0, -1}}) {
+    const Tensor got = flip(cl.cuda(), dims);
+    EXPECT_EQ(suggest_memory_format(got), MemoryFormat::ChannelsLast);
+    expect_identical(got.cpu(), flip(cl, dims), "channels-last flip");
   }
   // A strided input on the device: the plan walks its strides there too.
   const Tensor base = uniform({6, 5, 7}, -1, 1, DType::F32, gen);
