@@ -45,39 +45,37 @@ Path path_of(const Conv2dGeometry& g, const char* op) {
            "GPU's version of the loops)");
 }
 
+// The convolution, then the bias and the epilogue in one pass (conv2d_bias.cu; Direct adds the
+// bias itself).
 void forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
-             const Conv2dGeometry& g) {
+             const ops::AddReluEpilogue& e, const Conv2dGeometry& g) {
   const Path path = path_of(g, "conv2d");
   if (y.numel() == 0) return;
   const int dev = x.device().index;
   DeviceGuard guard(dev);
-  // Autocast's bf16 / f16 run on cuDNN (src/ops/conv2d.cpp), then the bias.
-  if (is_reduced_float(x.dtype())) {
-    AFN_CHECK(path == Path::Cudnn, "conv2d: ", x.dtype(), " runs on cuDNN on CUDA");
-    cudnn_conv2d_forward(y, x, w, g);
-    if (b.defined())
-      visit_16bit(x.dtype(), "conv2d", [&](auto tag) {
-        using T = typename decltype(tag)::type;
-        launch_add_channel_bias<T>(y.data_ptr<T>(), b.data_ptr<T>(), g.N, g.K, g.Ho * g.Wo,
-                                   g.channels_last, compute_stream(dev));
-      });
-    return;
-  }
   const cudaStream_t s = compute_stream(dev);
-  visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+  // Autocast's bf16 / f16 run on cuDNN only (src/ops/conv2d.cpp).
+  AFN_CHECK(!is_reduced_float(x.dtype()) || path == Path::Cudnn, "conv2d: ", x.dtype(),
+            " runs on cuDNN on CUDA");
+  bool bias_added = false;
+  if (path == Path::Direct) {
+    visit_floating(x.dtype(), "conv2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      launch_conv2d_direct_forward<T>(y.data_ptr<T>(), x.data_ptr<T>(), w.data_ptr<T>(),
+                                      b.defined() ? b.data_ptr<T>() : nullptr, conv_shape(g), s);
+    });
+    bias_added = true;
+  } else if (path == Path::Cudnn) {
+    cudnn_conv2d_forward(y, x, w, g);
+  } else {
+    im2col_conv2d_forward(y, x, w, g);
+  }
+  visit_floating_or_16bit(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    const T* pb = b.defined() ? b.data_ptr<T>() : nullptr;
-    if (path == Path::Direct) {
-      launch_conv2d_direct_forward<T>(y.data_ptr<T>(), x.data_ptr<T>(), w.data_ptr<T>(), pb,
-                                      conv_shape(g), s);
-      return;
-    }
-    if (path == Path::Cudnn)
-      cudnn_conv2d_forward(y, x, w, g);
-    else
-      im2col_conv2d_forward(y, x, w, g);
-    if (pb)
-      launch_add_channel_bias<T>(y.data_ptr<T>(), pb, g.N, g.K, g.Ho * g.Wo, g.channels_last, s);
+    launch_conv2d_epilogue<T>(y.data_ptr<T>(),
+                              b.defined() && !bias_added ? b.data_ptr<T>() : nullptr,
+                              e.residual.defined() ? e.residual.data_ptr<T>() : nullptr, e.relu,
+                              g.N, g.K, g.Ho * g.Wo, g.channels_last, s);
   });
 }
 

@@ -4,8 +4,8 @@
 // files of this folder turn Tensors into these calls.
 //   conv2d_direct.cu   Conv2dAlgo::Direct: one thread per output element of each direction
 //   conv2d_im2col.cu   Conv2dAlgo::Im2colGemm: im2col / col2im around cuBLAS GEMMs
-//   conv2d_bias.cu     bias broadcast (forward) and per-channel sums (the bias gradient), every
-//   algo
+//   conv2d_bias.cu     bias and epilogue (forward) and per-channel sums (the bias gradient),
+//                      every algo
 // The cuDNN path (Conv2dAlgo::Cudnn, the Default) is host code only: conv2d_cudnn.cpp.
 #pragma once
 
@@ -48,10 +48,11 @@ void launch_col2im(T* gx, const T* col, int64_t images, const ConvShape& g, cuda
 
 // ---- bias (conv2d_bias.cu) --------------------------------------------------------------------
 // y and x are [N, K, P] arrays, or with channels_last [N, P, K] ones (P = Ho·Wo).
-// y[n, k, p] += b[k].
+// The forward's bias and epilogue, in place: y[n, k, p] = relu(y + b[k] + residual[n, k, p]),
+// each step rounded to T; b and residual may be null (not added), relu false (not applied).
 template <typename T>
-void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P, bool channels_last,
-                             cudaStream_t stream);
+void launch_conv2d_epilogue(T* y, const T* b, const T* residual, bool relu, int64_t N, int64_t K,
+                            int64_t P, bool channels_last, cudaStream_t stream);
 // out[k] = Σ_{n,p} x[n, k, p] (N·P ≥ 1): in channel_sum_splits(N, K, P, channels_last) slices
 // (NCHW: of the batch; channels-last: of the N·P rows) per channel, then the slices' partial sums
 // in a fixed order (deterministic, no atomics). `partials` holds K · splits elements (unused, may

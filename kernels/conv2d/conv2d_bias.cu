@@ -1,5 +1,6 @@
-// conv2d's bias on CUDA, shared by every algorithm: the forward broadcast y[n,k,:] += b[k] and the
-// bias gradient db[k] = Σ_{n,p} gy[n,k,p] (memory-bound; count N·K·P reads).
+// conv2d's bias on CUDA, shared by every algorithm: the forward's y[n,k,:] += b[k] with the fused
+// add + relu epilogue (conv2d_add_relu) in the same pass, and the bias gradient
+// db[k] = Σ_{n,p} gy[n,k,p] (memory-bound; count N·K·P reads).
 //
 // The gradient runs in two passes, with no atomics, so it is deterministic: pass 1 gives each
 // channel `splits` blocks (enough blocks in all to fill the GPU even when K is small, as in the
@@ -11,6 +12,7 @@
 // Channels-last gy is a [N·P, K] matrix: pass 1 gives each block 32 consecutive channels (a warp
 // reads 32 consecutive elements of a row) and a slice of the rows, its 8 warps take every 8th row
 // and add their column sums in a fixed order; pass 2 is the same.
+#include "afinar/ops/relu_rule.h"
 #include "common.cuh"
 #include "conv2d/conv2d.h"
 #include "runtime/launch_check.h"
@@ -19,19 +21,22 @@ namespace afinar::cuda {
 
 namespace {
 
-// y as [outer, inner], a block per outer index: NCHW, N·K planes of P elements (channel
-// outer % K); channels-last, N·P rows of K elements (channel = the inner index).
+// The forward's bias and epilogue in place on y as [outer, inner], a block per outer index: NCHW,
+// N·K planes of P elements (channel outer % K); channels-last, N·P rows of K elements (channel =
+// the inner index). Each step rounds to T as the unfused ops do (bias add, residual add, relu).
 template <typename T>
-__global__ void add_channel_bias_kernel(T* __restrict__ y, const T* __restrict__ b, int64_t outer,
-                                        int64_t inner, int64_t K, bool channels_last) {
+__global__ void conv2d_epilogue_kernel(T* __restrict__ y, const T* __restrict__ b,
+                                       const T* __restrict__ r, bool relu, int64_t outer,
+                                       int64_t inner, int64_t K, bool channels_last) {
   using A = compute_t<T>;
   for (int64_t o = blockIdx.x; o < outer; o += gridDim.x) {
     T* yo = y + o * inner;
-    if (channels_last) {
-      for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) yo[i] = T(A(yo[i]) + A(b[i]));
-    } else {
-      const A bk = A(b[o % K]);
-      for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) yo[i] = T(A(yo[i]) + bk);
+    const T* ro = r ? r + o * inner : nullptr;
+    for (int64_t i = threadIdx.x; i < inner; i += blockDim.x) {
+      A v = A(yo[i]);
+      if (b) v = A(T(v + A(b[channels_last ? i : o % K])));
+      if (ro) v = A(T(v + A(ro[i])));
+      yo[i] = T(relu ? relu_value(v) : v);
     }
   }
 }
@@ -103,13 +108,13 @@ __global__ void sum_partials_kernel(T* __restrict__ out, const compute_t<T>* __r
 }  // namespace
 
 template <typename T>
-void launch_add_channel_bias(T* y, const T* b, int64_t N, int64_t K, int64_t P, bool channels_last,
-                             cudaStream_t stream) {
+void launch_conv2d_epilogue(T* y, const T* b, const T* residual, bool relu, int64_t N, int64_t K,
+                            int64_t P, bool channels_last, cudaStream_t stream) {
   const int64_t outer = channels_last ? N * P : N * K, inner = channels_last ? K : P;
-  if (outer == 0 || inner == 0) return;
+  if (outer == 0 || inner == 0 || (!b && !residual && !relu)) return;
   const unsigned blocks = unsigned(outer < 65536 ? outer : 65536);
-  add_channel_bias_kernel<T>
-      <<<blocks, plane_threads(inner), 0, stream>>>(y, b, outer, inner, K, channels_last);
+  conv2d_epilogue_kernel<T><<<blocks, plane_threads(inner), 0, stream>>>(
+      y, b, residual, relu, outer, inner, K, channels_last);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
@@ -156,10 +161,10 @@ void launch_channel_sum(T* out, const T* x, int64_t N, int64_t K, int64_t P, boo
   AFN_CUDA_LAUNCH_CHECK();
 }
 
-#define AFN_INSTANTIATE(T)                                                                \
-  template void launch_add_channel_bias<T>(T*, const T*, int64_t, int64_t, int64_t, bool, \
-                                           cudaStream_t);                                 \
-  template void launch_channel_sum<T>(T*, const T*, int64_t, int64_t, int64_t, bool,      \
+#define AFN_INSTANTIATE(T)                                                                         \
+  template void launch_conv2d_epilogue<T>(T*, const T*, const T*, bool, int64_t, int64_t, int64_t, \
+                                          bool, cudaStream_t);                                     \
+  template void launch_channel_sum<T>(T*, const T*, int64_t, int64_t, int64_t, bool,               \
                                       compute_t<T>*, int64_t, cudaStream_t);
 AFN_FOR_FLOATING_AND_16BIT(AFN_INSTANTIATE)
 #undef AFN_INSTANTIATE

@@ -80,16 +80,41 @@ Conv2d::Conv2d(int64_t in_channels, int64_t out_channels, IntPair kernel_size,
   reset_parameters();
 }
 
+Conv2d::Conv2d(const Tensor& weight, const Tensor& bias, const Conv2dOptions& options)
+    : Module("Conv2d"), options_(options) {
+  AFN_CHECK(weight.defined() && weight.dim() == 4,
+            "Conv2d: weight must be 4-D [out, in/groups, kh, kw], got ",
+            weight.defined() ? weight.shape() : Shape{});
+  check_positive(options.groups, "Conv2d", "groups");
+  out_channels_ = weight.size(0);
+  in_channels_ = weight.size(1) * options.groups;
+  kernel_size_ = IntPair{weight.size(2), weight.size(3)};
+  AFN_CHECK(out_channels_ % options.groups == 0, "Conv2d: out_channels (", out_channels_,
+            ") must be divisible by groups (", options.groups, ")");
+  options_.bias = bias.defined();
+  if (bias.defined())
+    AFN_CHECK(bias.shape() == Shape{out_channels_}, "Conv2d: bias must have shape [", out_channels_,
+              "] (the weight's output channels), got ", bias.shape());
+  weight_ = register_parameter("weight", weight, weight.requires_grad());
+  if (bias.defined()) bias_ = register_parameter("bias", bias, bias.requires_grad());
+}
+
 void Conv2d::reset_parameters() {
   default_reset(weight_, bias_);
 }
 
+namespace {
+afinar::Conv2dOptions op_options(const Conv2dOptions& o) {
+  return {.stride = o.stride, .padding = o.padding, .dilation = o.dilation, .groups = o.groups};
+}
+}  // namespace
+
 Tensor Conv2d::forward(const Tensor& x) {
-  return conv2d(x, weight_, bias_,
-                afinar::Conv2dOptions{.stride = options_.stride,
-                                      .padding = options_.padding,
-                                      .dilation = options_.dilation,
-                                      .groups = options_.groups});
+  return conv2d(x, weight_, bias_, op_options(options_));
+}
+
+Tensor Conv2d::forward_add_relu(const Tensor& x, const Tensor& residual) {
+  return conv2d_add_relu(x, weight_, bias_, residual, op_options(options_));
 }
 
 std::string Conv2d::extra_repr() const {
@@ -299,6 +324,13 @@ Tensor Sequential::forward(const Tensor& x) {
   Tensor y = x;
   for (const auto& [name, m] : child_list()) y = (*m)(y);
   return y;
+}
+
+std::vector<std::pair<std::string, std::string>> Sequential::conv_bn_pairs() const {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (size_t i = 1; i < child_list().size(); ++i)
+    pairs.emplace_back(child_list()[i - 1].first, child_list()[i].first);
+  return pairs;
 }
 
 ModulePtr Sequential::operator[](int64_t i) const {

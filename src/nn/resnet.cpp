@@ -1,10 +1,13 @@
 // ResNet as torchvision.models.resnet (torchvision 0.14): BasicBlock, Bottleneck, _make_layer.
 // Every bn -> relu and bn -> add -> relu runs as one fused op (batch_norm2d_add_relu, the same
-// numbers as the modules one by one) unless a forward hook is watching the modules.
+// numbers as the modules one by one; conv2d_add_relu once nn::fuse_conv_bn has folded the batch
+// norms into the convolutions) unless a forward hook is watching the modules.
 #include "afinar/nn/resnet.h"
 
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "afinar/nn/init.h"
 #include "afinar/ops/elementwise.h"
@@ -46,16 +49,32 @@ std::shared_ptr<Sequential> make_layer(ResNetBlock block, int64_t& inplanes, int
   return layer;
 }
 
-// relu(bn(x) + residual()) (no residual when `residual` is empty): fused when the children are
-// the stock BatchNorm2d and ReLU and no forward hook watches, else module by module in
-// torchvision's order (bn before the residual's downsample), the order a hook sees.
-Tensor bn_add_relu(Module& bn, Module& relu, const Tensor& x,
-                   const std::function<Tensor()>& residual = {}) {
-  auto* batch_norm = dynamic_cast<BatchNorm2d*>(&bn);
-  if (batch_norm && dynamic_cast<ReLU*>(&relu) && !forward_hook_active())
-    return batch_norm->forward_add_relu(x, residual ? residual() : Tensor());
-  const Tensor y = bn(x);
+// relu(bn(conv(x)) + residual()) (no residual when `residual` is empty), fused when the children
+// are the stock modules and no forward hook watches: conv then batch_norm2d_add_relu, or, once
+// nn::fuse_conv_bn has folded the batch norm into the convolution (bn is an Identity),
+// conv2d_add_relu alone. Else module by module in torchvision's order (bn before the residual's
+// downsample), the order a hook sees.
+Tensor conv_bn_add_relu(Module& conv, Module& bn, Module& relu, const Tensor& x,
+                        const std::function<Tensor()>& residual = {}) {
+  if (dynamic_cast<ReLU*>(&relu) && !forward_hook_active()) {
+    if (auto* batch_norm = dynamic_cast<BatchNorm2d*>(&bn)) {
+      const Tensor y = conv(x);
+      return batch_norm->forward_add_relu(y, residual ? residual() : Tensor());
+    }
+    auto* convolution = dynamic_cast<Conv2d*>(&conv);
+    if (convolution && dynamic_cast<Identity*>(&bn))
+      return convolution->forward_add_relu(x, residual ? residual() : Tensor());
+  }
+  const Tensor y = bn(conv(x));
   return relu(residual ? y + residual() : y);
+}
+
+// The (convN, bnN) children of a block or of the stem.
+std::vector<std::pair<std::string, std::string>> numbered_pairs(int count) {
+  std::vector<std::pair<std::string, std::string>> pairs;
+  for (int i = 1; i <= count; ++i)
+    pairs.emplace_back("conv" + std::to_string(i), "bn" + std::to_string(i));
+  return pairs;
 }
 
 }  // namespace
@@ -72,10 +91,13 @@ BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 
 Tensor BasicBlock::forward(const Tensor& x) {
   Module& relu = child("relu");
-  Tensor out = bn_add_relu(child("bn1"), relu, child("conv1")(x));
-  out = child("conv2")(out);
-  return bn_add_relu(child("bn2"), relu, out,
-                     [&] { return has_child("downsample") ? child("downsample")(x) : x; });
+  const Tensor out = conv_bn_add_relu(child("conv1"), child("bn1"), relu, x);
+  return conv_bn_add_relu(child("conv2"), child("bn2"), relu, out,
+                          [&] { return has_child("downsample") ? child("downsample")(x) : x; });
+}
+
+std::vector<std::pair<std::string, std::string>> BasicBlock::conv_bn_pairs() const {
+  return numbered_pairs(2);
 }
 
 Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
@@ -93,11 +115,14 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
 
 Tensor Bottleneck::forward(const Tensor& x) {
   Module& relu = child("relu");
-  Tensor out = bn_add_relu(child("bn1"), relu, child("conv1")(x));
-  out = bn_add_relu(child("bn2"), relu, child("conv2")(out));
-  out = child("conv3")(out);
-  return bn_add_relu(child("bn3"), relu, out,
-                     [&] { return has_child("downsample") ? child("downsample")(x) : x; });
+  Tensor out = conv_bn_add_relu(child("conv1"), child("bn1"), relu, x);
+  out = conv_bn_add_relu(child("conv2"), child("bn2"), relu, out);
+  return conv_bn_add_relu(child("conv3"), child("bn3"), relu, out,
+                          [&] { return has_child("downsample") ? child("downsample")(x) : x; });
+}
+
+std::vector<std::pair<std::string, std::string>> Bottleneck::conv_bn_pairs() const {
+  return numbered_pairs(3);
 }
 
 ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)
@@ -127,9 +152,13 @@ ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t 
 }
 
 Tensor ResNet::forward(const Tensor& x) {
-  Tensor y = child("maxpool")(bn_add_relu(child("bn1"), child("relu"), child("conv1")(x)));
+  Tensor y = child("maxpool")(conv_bn_add_relu(child("conv1"), child("bn1"), child("relu"), x));
   for (const char* layer : {"layer1", "layer2", "layer3", "layer4"}) y = child(layer)(y);
   return child("fc")(child("avgpool")(y).flatten(1));
+}
+
+std::vector<std::pair<std::string, std::string>> ResNet::conv_bn_pairs() const {
+  return numbered_pairs(1);
 }
 
 std::shared_ptr<ResNet> resnet18(int64_t num_classes) {

@@ -6,9 +6,7 @@
 
 #include <initializer_list>
 
-#include "afinar/ops/activation.h"
 #include "afinar/ops/check_args.h"
-#include "afinar/ops/elementwise.h"
 #include "ops/float_compute.h"
 
 namespace afinar::ops {
@@ -61,13 +59,10 @@ void write_back(const Tensor& stat, const Tensor& updated) {
 BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                         const Tensor& running_mean, const Tensor& running_var,
                                         bool training, double momentum, double eps,
-                                        const BatchNorm2dEpilogue& epilogue) {
+                                        const AddReluEpilogue& epilogue) {
   const char* op = epilogue.relu ? "batch_norm2d_add_relu" : "batch_norm2d";
   check_floating(x, op, "input", 4);
-  if (epilogue.residual.defined()) {
-    check_same_dtype_device(epilogue.residual, x, op, "residual", "input");
-    check_same_shape(epilogue.residual, x, op, "residual", "input");
-  }
+  check_epilogue(epilogue, x, x.shape(), op);
   check_per_channel(weight, x, op, "weight");
   check_per_channel(bias, x, op, "bias");
   check_per_channel(running_mean, x, op, "running_mean");
@@ -90,9 +85,8 @@ BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, c
         as_float32(x), as_float32(weight), as_float32(bias), rm, rv, training, momentum, eps);
     if (training && is_reduced(running_mean)) running_mean.detach().copy_(rm);
     if (training && is_reduced(running_var)) running_var.detach().copy_(rv);
-    out.y = in_dtype_of(x, out.y);  // mean and invstd stay float32, as PyTorch saves them
-    if (epilogue.residual.defined()) out.y = ops::add(out.y, epilogue.residual, 1.0);
-    if (epilogue.relu) out.y = relu_forward(out.y);
+    // mean and invstd stay float32, as PyTorch saves them
+    out.y = apply_epilogue(in_dtype_of(x, out.y), epilogue);
     return out;
   }
   // x, y and the residual in x's memory format: the kernels take NCHW and channels-last.
@@ -150,7 +144,7 @@ BatchNorm2dGrads batch_norm2d_backward(const Tensor& grad_output, const Tensor& 
     return grads;
   }
   // The relu epilogue's mask; the residual's gradient is what reaches the sum.
-  const Tensor g = relu_output.defined() ? relu_backward(grad_output, relu_output) : grad_output;
+  const Tensor g = epilogue_backward(grad_output, relu_output);
   BatchNorm2dGrads grads;
   if (output_mask[3]) grads.grad_residual = g;
   if (!output_mask[0] && !output_mask[1] && !output_mask[2]) return grads;

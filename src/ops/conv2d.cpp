@@ -135,22 +135,26 @@ Conv2dGeometry conv2d_geometry(const Shape& xs, const Shape& ws, const Conv2dOpt
 }
 
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const Conv2dOptions& options) {
-  check_floating(x, "conv2d", "input");
-  check_same_dtype_device(weight, x, "conv2d", "weight", "input");
-  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), options, "conv2d");
+                      const Conv2dOptions& options, const AddReluEpilogue& epilogue) {
+  const char* op = epilogue.empty() ? "conv2d" : "conv2d_add_relu";
+  check_floating(x, op, "input");
+  check_same_dtype_device(weight, x, op, "weight", "input");
+  const Conv2dGeometry g = conv2d_geometry(x.shape(), weight.shape(), options, op);
   if (bias.defined()) {
-    check_same_dtype_device(bias, x, "conv2d", "bias", "input");
-    AFN_CHECK(bias.shape() == Shape{g.K}, "conv2d: bias must have shape [", g.K,
+    check_same_dtype_device(bias, x, op, "bias", "input");
+    AFN_CHECK(bias.shape() == Shape{g.K}, op, ": bias must have shape [", g.K,
               "] (the weight's output channels), got ", bias.shape());
   }
-  if (is_reduced(x) && !native_reduced(x, options))
-    return in_dtype_of(
-        x, conv2d_forward(as_float32(x), as_float32(weight), as_float32(bias), options));
+  check_epilogue(epilogue, x, output_shape(g), op);
+  if (is_reduced(x) && !native_reduced(x, options))  // the epilogue on the rounded result
+    return apply_epilogue(in_dtype_of(x, conv2d_forward(as_float32(x), as_float32(weight),
+                                                        as_float32(bias), options)),
+                          epilogue);
   const MemoryFormat fmt = conv_memory_format(x, weight);
   Tensor y = empty(output_shape(g), x.dtype(), x.device(), fmt);
-  conv2d_forward_kernels().get(x.device())(y, kernel_arg(x, fmt), kernel_arg(weight, fmt),
-                                           kernel_arg(bias), in_format(g, fmt));
+  conv2d_forward_kernels().get(x.device())(
+      y, kernel_arg(x, fmt), kernel_arg(weight, fmt), kernel_arg(bias),
+      {.residual = kernel_arg(epilogue.residual, fmt), .relu = epilogue.relu}, in_format(g, fmt));
   return y;
 }
 

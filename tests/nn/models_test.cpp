@@ -14,6 +14,7 @@
 
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/nn/init.h"
 #include "afinar/nn/models.h"
 #include "afinar/nn/resnet.h"
@@ -189,13 +190,18 @@ TEST(Models, AnyNumClasses) {
 
 // `fmt`: the model's weights and the input in that memory format (channels-last runs every
 // convolution, batch norm and pool in NHWC; the numbers are the same up to summation order).
-void expect_eval_logits_match(const std::string& arch,
-                              MemoryFormat fmt = MemoryFormat::Contiguous) {
+// `fold`: the batch norms folded into the convolutions first (nn::fuse_conv_bn; the same function
+// with other roundings: the folded weights and the dropped batch-norm pass).
+void expect_eval_logits_match(const std::string& arch, MemoryFormat fmt = MemoryFormat::Contiguous,
+                              bool fold = false) {
   const Tensor x = golden("models_logits", "input").tensor("x").to(fmt);
   const Tensor expected = golden("models_logits", arch).tensor("logits");
   ModulePtr model = filled_model(arch);
   model->to(fmt);
   model->eval();
+  if (fold) {
+    EXPECT_GT(fuse_conv_bn(*model), 0u);
+  }
   NoGradGuard no_grad;
   const Tensor logits = (*model)(x);
   EXPECT_ALLCLOSE(logits, expected, logits_tolerance(expected)) << arch;
@@ -226,6 +232,17 @@ TEST(Vgg, ChannelsLastEvalLogitsMatchTorchvision) {
   expect_eval_logits_match("vgg11_bn", MemoryFormat::ChannelsLast);
 }
 
+TEST(ResNet, FoldedBatchNormEvalLogitsMatchTorchvision) {
+  for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast}) {
+    expect_eval_logits_match("resnet18", fmt, /*fold=*/true);
+    expect_eval_logits_match("resnet50", fmt, /*fold=*/true);
+  }
+}
+
+TEST(Vgg, FoldedBatchNormEvalLogitsMatchTorchvision) {
+  expect_eval_logits_match("vgg11_bn", MemoryFormat::Contiguous, /*fold=*/true);
+}
+
 // The same model on the GPU: with TF32 off it must meet the CPU bound; with TF32 (PyTorch's
 // default for convolutions) each product keeps a 10-bit mantissa (relative error ~5e-4 per
 // layer, growing like the square root of the depth), so 1e-2 of the largest logit.
@@ -246,6 +263,27 @@ TEST(ResNetCuda, EvalLogitsMatchTorchvisionResNet18) {
   testing::Tolerance tf32 = logits_tolerance(expected);
   tf32 = {1e-2, tf32.atol * 100};
   EXPECT_ALLCLOSE((*model)(x).cpu(), expected, tf32) << "tf32";
+  allow_tf32_conv(tf32_conv);
+  allow_tf32_matmul(tf32_matmul);
+}
+
+// Folded on the GPU: conv2d_add_relu's epilogue after cuDNN, NCHW and channels-last, TF32 off.
+TEST(ResNetCuda, FoldedBatchNormEvalLogitsMatchTorchvision) {
+  AFN_REQUIRE_CUDA();
+  const Tensor expected = golden("models_logits", "resnet18").tensor("logits");
+  const bool tf32_conv = tf32_conv_allowed(), tf32_matmul = tf32_matmul_allowed();
+  allow_tf32_conv(false);
+  allow_tf32_matmul(false);
+  for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast}) {
+    const Tensor x = golden("models_logits", "input").tensor("x").to(testing::kCuda0).to(fmt);
+    ModulePtr model = filled_model("resnet18");
+    model->to(testing::kCuda0);
+    model->to(fmt);
+    model->eval();
+    EXPECT_EQ(fuse_conv_bn(*model), 20u);
+    NoGradGuard no_grad;
+    EXPECT_ALLCLOSE((*model)(x).cpu(), expected, logits_tolerance(expected));
+  }
   allow_tf32_conv(tf32_conv);
   allow_tf32_matmul(tf32_matmul);
 }

@@ -596,8 +596,8 @@ void expect_16bit_matches_the_cpu(DType dt, MemoryFormat fmt) {
         Tensor rm = uniform({C}, -0.5, 0.5, DType::F32, gen),
                rv = uniform({C}, 0.5, 2.0, DType::F32, gen);
         Tensor rm_g = rm.cuda(), rv_g = rv.cuda();
-        const ops::BatchNorm2dEpilogue ep{.residual = r, .relu = fused};
-        const ops::BatchNorm2dEpilogue ep_g{.residual = on_gpu(r), .relu = fused};
+        const ops::AddReluEpilogue ep{.residual = r, .relu = fused};
+        const ops::AddReluEpilogue ep_g{.residual = on_gpu(r), .relu = fused};
         const auto ref = ops::batch_norm2d_forward(x, w, b, rm, rv, training, 0.1, 1e-5, ep);
         const auto got = ops::batch_norm2d_forward(on_gpu(x), w.cuda(), b.cuda(), rm_g, rv_g,
                                                    training, 0.1, 1e-5, ep_g);

@@ -139,9 +139,9 @@ void expect_batch_norm_cl_matches(const Shape& shape, DType t, Generator& gen) {
       Tensor x = uniform(shape, 1.0, 3.0, t, gen);
       Tensor r = fused ? randn(shape, t, gen) : Tensor();
       Tensor xg = cl_cuda(x);
-      const ops::BatchNorm2dEpilogue ep{.residual = r, .relu = fused};
-      const ops::BatchNorm2dEpilogue ep_g{.residual = r.defined() ? cl_cuda(r) : Tensor(),
-                                          .relu = fused};
+      const ops::AddReluEpilogue ep{.residual = r, .relu = fused};
+      const ops::AddReluEpilogue ep_g{.residual = r.defined() ? cl_cuda(r) : Tensor(),
+                                      .relu = fused};
       auto ref = ops::batch_norm2d_forward(x, w, b, rm, rv, training, momentum, eps, ep);
       auto got = ops::batch_norm2d_forward(xg, w.cuda(), b.cuda(), rm_g, rv_g, training, momentum,
                                            eps, ep_g);

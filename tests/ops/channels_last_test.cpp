@@ -182,8 +182,8 @@ TEST(ChannelsLast, BatchNorm2dMatchesNchw) {
           SCOPED_TRACE(::testing::Message() << "training " << training << " add_relu " << epilogue);
           Tensor rm = uniform({c}, -1, 1, dt, gen), rv = uniform({c}, 0.5, 2, dt, gen);
           Tensor rm_c = rm.clone(), rv_c = rv.clone();
-          const ops::BatchNorm2dEpilogue e{epilogue ? r : Tensor(), epilogue};
-          const ops::BatchNorm2dEpilogue ec{epilogue ? rc : Tensor(), epilogue};
+          const ops::AddReluEpilogue e{epilogue ? r : Tensor(), epilogue};
+          const ops::AddReluEpilogue ec{epilogue ? rc : Tensor(), epilogue};
           const ops::BatchNorm2dForward want =
               ops::batch_norm2d_forward(x, w, b, rm, rv, training, 0.1, 1e-5, e);
           const ops::BatchNorm2dForward got =

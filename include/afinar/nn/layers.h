@@ -36,7 +36,14 @@ class Conv2d : public Module {
  public:
   Conv2d(int64_t in_channels, int64_t out_channels, IntPair kernel_size,
          const Conv2dOptions& options = {});
+  // A convolution with the given parameters (kept as they are: device, dtype, memory format,
+  // requires_grad; the channels and kernel size from the weight's shape, options.bias from
+  // bias.defined()): what nn::fuse_conv_bn_eval builds.
+  Conv2d(const Tensor& weight, const Tensor& bias, const Conv2dOptions& options);
   Tensor forward(const Tensor& x) override;
+  // relu(forward(x) + residual) as one fused op (conv2d_add_relu; residual may be undefined):
+  // what a ResNet block whose batch norm was folded into this convolution runs.
+  Tensor forward_add_relu(const Tensor& x, const Tensor& residual = {});
   std::string extra_repr() const override;
   // PyTorch's default: weight kaiming_uniform_(a=√5) = U(±1/√fan_in), bias U(±1/√fan_in).
   void reset_parameters();
@@ -223,6 +230,8 @@ class Sequential : public Module {
 
   Tensor forward(const Tensor& x) override;
   bool is_container() const override { return true; }
+  // Every pair of adjacent children ("0", "1"), ("1", "2"), ...
+  std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const override;
 
   int64_t size() const { return int64_t(child_list().size()); }
   // The i-th child; negative i counts from the end (-1 is the last). Out of range is an error.

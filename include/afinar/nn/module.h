@@ -126,6 +126,12 @@ class Module : public std::enable_shared_from_this<Module> {
   // Replaces an existing child (`model.fc = nn.Linear(...)`): "fc", "classifier.6", "avgpool".
   void replace_module(const std::string& path, ModulePtr module);
 
+  // ---- fusion ----
+  // Pairs of this module's children (conv, bn) whose forward feeds the convolution's output to the
+  // batch norm and to nothing else: what nn::fuse_conv_bn may fold (nn/fuse.h). None by default;
+  // Sequential lists its adjacent children, ResNet and its blocks their convN / bnN.
+  virtual std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const { return {}; }
+
   // ---- printing ----
   // PyTorch's repr: "Name(extra)" for a leaf, children indented on their own lines.
   std::string repr() const;

@@ -16,6 +16,9 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "afinar/nn/layers.h"
 
@@ -29,6 +32,7 @@ class BasicBlock : public Module {
   // `downsample` may be null (no projection).
   BasicBlock(int64_t inplanes, int64_t planes, int64_t stride = 1, ModulePtr downsample = nullptr);
   Tensor forward(const Tensor& x) override;
+  std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const override;
 };
 
 // 1×1 (width) -> 3×3 (width, stride) -> 1×1 (planes · 4), each with BatchNorm, ReLU after the
@@ -38,6 +42,7 @@ class Bottleneck : public Module {
   static constexpr int64_t kExpansion = 4;
   Bottleneck(int64_t inplanes, int64_t planes, int64_t stride = 1, ModulePtr downsample = nullptr);
   Tensor forward(const Tensor& x) override;
+  std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const override;
 };
 
 enum class ResNetBlock { Basic, Bottleneck };
@@ -48,6 +53,7 @@ class ResNet : public Module {
   ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes = 1000);
   // [N, 3, H, W] -> [N, num_classes].
   Tensor forward(const Tensor& x) override;
+  std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const override;
 };
 
 std::shared_ptr<ResNet> resnet18(int64_t num_classes = 1000);

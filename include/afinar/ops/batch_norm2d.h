@@ -35,6 +35,7 @@
 #include <array>
 
 #include "afinar/core/tensor.h"
+#include "afinar/ops/add_relu_epilogue.h"
 #include "afinar/ops/dispatch.h"
 
 namespace afinar {
@@ -54,13 +55,6 @@ Tensor batch_norm2d_add_relu(const Tensor& x, const Tensor& weight, const Tensor
 
 namespace ops {
 
-// What the forward does after the affine transform: add `residual` (when defined, x's shape,
-// dtype and device), then relu (when `relu`).
-struct BatchNorm2dEpilogue {
-  Tensor residual;
-  bool relu = false;
-};
-
 // y, plus the per-channel μ and invstd [C] used to normalise (batch statistics in training, the
 // running ones in eval: fresh tensors either way, so later running-stat updates cannot change
 // what backward sees).
@@ -70,7 +64,7 @@ struct BatchNorm2dForward {
 BatchNorm2dForward batch_norm2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
                                         const Tensor& running_mean, const Tensor& running_var,
                                         bool training, double momentum, double eps,
-                                        const BatchNorm2dEpilogue& epilogue = {});
+                                        const AddReluEpilogue& epilogue = {});
 
 // Gradients of x, weight, bias and the epilogue's residual; each computed only where
 // output_mask says so (undefined otherwise). mean / invstd are the forward's; `training` picks

@@ -17,6 +17,10 @@
 //   dL/db[k]        = Σ_{n, oh, ow} gy[n,k,oh,ow]
 // Each is a sum of C/G·R·S (forward), K/G·R·S (input gradient) or N·Ho·Wo terms (weight, bias).
 //
+// Fused epilogue (conv2d_add_relu, add_relu_epilogue.h): relu(conv2d(x, w, b) + residual), the
+// residual optional, in one pass instead of three: what a ResNet block runs once its batch norm
+// is folded into the convolution (nn/fuse.h). Bit for bit the unfused ops.
+//
 //   Tensor y = conv2d(x, w, b, {.stride = 2, .padding = 3});          // ResNet's stem
 //   Tensor z = conv2d(x, w, {}, {.padding = {1, 0}, .groups = 32});   // no bias, grouped
 #pragma once
@@ -25,6 +29,7 @@
 #include <ostream>
 
 #include "afinar/core/tensor.h"
+#include "afinar/ops/add_relu_epilogue.h"
 #include "afinar/ops/dispatch.h"
 #include "afinar/ops/int_pair.h"
 
@@ -74,6 +79,11 @@ struct Conv2dOptions {
 Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias = Tensor(),
               const Conv2dOptions& options = {});
 
+// relu(conv2d(x, weight, bias, options) + residual), fused; `residual` (the output's shape, dtype
+// and device) may be undefined: relu(conv2d(...)). Differentiable in x, weight, bias and residual.
+Tensor conv2d_add_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& residual, const Conv2dOptions& options = {});
+
 namespace ops {
 
 // Every size of one convolution, checked by conv2d_geometry: what a backend kernel gets.
@@ -98,9 +108,9 @@ Conv2dGeometry conv2d_geometry(const Shape& input_shape, const Shape& weight_sha
                                const Conv2dOptions& options, const char* op);
 
 // Raw ops (no autograd). Each returns a new tensor, channels-last when the activation or the
-// weight is (as PyTorch), else contiguous.
+// weight is (as PyTorch), else contiguous. The forward runs `epilogue` after the bias.
 Tensor conv2d_forward(const Tensor& x, const Tensor& weight, const Tensor& bias,
-                      const Conv2dOptions& options);
+                      const Conv2dOptions& options, const AddReluEpilogue& epilogue = {});
 // dL/dx [N,C,H,W] from gy [N,K,Ho,Wo] and the weight.
 Tensor conv2d_backward_input(const Tensor& grad_output, const Tensor& weight,
                              const Shape& input_shape, const Conv2dOptions& options);
@@ -111,10 +121,12 @@ Tensor conv2d_backward_weight(const Tensor& grad_output, const Tensor& x, const 
 Tensor conv2d_backward_bias(const Tensor& grad_output);
 
 // Backend kernels: inputs of one dtype, every 4-D operand dense in the memory format
-// geometry.channels_last names, the output preallocated in it and uninitialized (the kernel
-// writes every element). `bias` may be undefined.
+// geometry.channels_last names (the epilogue's residual too), the output preallocated in it and
+// uninitialized (the kernel writes every element). `bias` may be undefined. The forward computes
+// y = conv + bias, rounds it to the dtype, then applies the epilogue.
 using Conv2dForwardFn = void(const Tensor& y, const Tensor& x, const Tensor& weight,
-                             const Tensor& bias, const Conv2dGeometry& geometry);
+                             const Tensor& bias, const AddReluEpilogue& epilogue,
+                             const Conv2dGeometry& geometry);
 using Conv2dBackwardInputFn = void(const Tensor& grad_input, const Tensor& grad_output,
                                    const Tensor& weight, const Conv2dGeometry& geometry);
 using Conv2dBackwardWeightFn = void(const Tensor& grad_weight, const Tensor& grad_output,

@@ -34,7 +34,7 @@ struct BatchNorm2dBackward : Node {
 
 Tensor batch_norm2d_with(const Tensor& x, const Tensor& weight, const Tensor& bias,
                          const Tensor& running_mean, const Tensor& running_var, bool training,
-                         double momentum, double eps, const ops::BatchNorm2dEpilogue& epilogue) {
+                         double momentum, double eps, const ops::AddReluEpilogue& epilogue) {
   auto fwd = ops::batch_norm2d_forward(x, weight, bias, running_mean, running_var, training,
                                        momentum, eps, epilogue);
   record<BatchNorm2dBackward>(fwd.y, {&x, &weight, &bias, &epilogue.residual},

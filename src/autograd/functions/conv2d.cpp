@@ -11,39 +11,56 @@ namespace afinar {
 
 namespace {
 struct Conv2dBackward : Node {
-  SavedTensor x, weight;
+  SavedTensor x, weight, relu_output;  // relu_output: only with the relu epilogue
   Shape x_shape, weight_shape;
   Conv2dOptions options;
-  const char* name() const override { return "Conv2dBackward"; }
+  bool relu = false;
+  const char* name() const override { return relu ? "Conv2dAddReluBackward" : "Conv2dBackward"; }
   std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
-    const Tensor& gy = g[0];
+    const Tensor gy = ops::epilogue_backward(g[0], relu_output.get());
     return {needs_input_grad(0) ? ops::conv2d_backward_input(gy, weight.get(), x_shape, options)
                                 : Tensor(),
             needs_input_grad(1) ? ops::conv2d_backward_weight(gy, x.get(), weight_shape, options)
                                 : Tensor(),
-            needs_input_grad(2) ? ops::conv2d_backward_bias(gy) : Tensor()};
+            needs_input_grad(2) ? ops::conv2d_backward_bias(gy) : Tensor(),
+            needs_input_grad(3) ? gy : Tensor()};
   }
   void release_saved() override {
     x.release();
     weight.release();
+    relu_output.release();
   }
 };
-}  // namespace
 
-Tensor conv2d(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
-              const Conv2dOptions& options) {
-  // Autocast's lower-precision list (autograd/autocast.h): 16-bit operands under autocast.
+Tensor conv2d_with(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
+                   const Conv2dOptions& options, const ops::AddReluEpilogue& epilogue) {
+  // Autocast's lower-precision list (autograd/autocast.h): 16-bit operands under autocast. The
+  // residual is not cast: it must already have the output's dtype (as the add it replaces would
+  // give a float32 sum otherwise).
   const Tensor x = autocast::to_lower(x_in), weight = autocast::to_lower(weight_in),
                bias = autocast::to_lower(bias_in);
-  Tensor y = ops::conv2d_forward(x, weight, bias, options);
-  record<Conv2dBackward>(y, {&x, &weight, &bias}, [&](Conv2dBackward& n) {
+  Tensor y = ops::conv2d_forward(x, weight, bias, options, epilogue);
+  record<Conv2dBackward>(y, {&x, &weight, &bias, &epilogue.residual}, [&](Conv2dBackward& n) {
     n.x_shape = x.shape();
     n.weight_shape = weight.shape();
     n.options = options;
     if (n.needs_input_grad(0)) n.weight = SavedTensor(weight);
     if (n.needs_input_grad(1)) n.x = SavedTensor(x);
+    if (epilogue.relu) n.relu_output = SavedTensor(y);
+    n.relu = epilogue.relu;
   });
   return y;
+}
+}  // namespace
+
+Tensor conv2d(const Tensor& x, const Tensor& weight, const Tensor& bias,
+              const Conv2dOptions& options) {
+  return conv2d_with(x, weight, bias, options, {});
+}
+
+Tensor conv2d_add_relu(const Tensor& x, const Tensor& weight, const Tensor& bias,
+                       const Tensor& residual, const Conv2dOptions& options) {
+  return conv2d_with(x, weight, bias, options, {.residual = residual, .relu = true});
 }
 
 }  // namespace afinar

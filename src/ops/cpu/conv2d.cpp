@@ -8,6 +8,7 @@
 // PyTorch's times beside it).
 #include "afinar/ops/conv2d.h"
 
+#include "afinar/ops/relu_rule.h"
 #include "ops/cpu/conv2d_internal.h"
 
 namespace afinar::cpu {
@@ -43,10 +44,11 @@ inline int64_t output_coord(int64_t i, int64_t r, int64_t stride, int64_t pad, i
   return t / stride;
 }
 
-// y[n,k,oh,ow] = b[k] + Σ_{c',r,s} x[n, g·Cg + c', ih, iw] · w[k,c',r,s]
+// y[n,k,oh,ow] = b[k] + Σ_{c',r,s} x[n, g·Cg + c', ih, iw] · w[k,c',r,s], rounded to T, then the
+// epilogue: + residual (`res`, null for none; indexed as y), then relu when `relu`.
 template <typename T>
 void forward_naive(const Conv2dGeometry& g, T* y, Index4 yi, const T* x, Index4 xi, const T* w,
-                   Index4 wi, const T* b) {
+                   Index4 wi, const T* b, const T* res, bool relu) {
   const int64_t Cg = g.Cg(), Kg = g.Kg();
 #pragma omp parallel for collapse(2) if (g.N * g.K * g.Ho * g.Wo * Cg * g.R * g.S > kParallelWork)
   for (int64_t n = 0; n < g.N; ++n) {
@@ -66,7 +68,10 @@ void forward_naive(const Conv2dGeometry& g, T* y, Index4 yi, const T* x, Index4 
               }
             }
           }
-          y[yi(n, k, oh, ow)] = T(acc);
+          const int64_t at = yi(n, k, oh, ow);
+          T v = T(acc);
+          if (res) v = v + res[at];
+          y[at] = relu ? relu_value(v) : v;
         }
       }
     }
@@ -143,12 +148,13 @@ bool use_naive(Conv2dAlgo algo, const char* op) {
 }
 
 void conv2d_forward(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
-                    const Conv2dGeometry& g) {
-  if (!use_naive(g.algo, "conv2d")) return conv2d_forward_im2col(y, x, w, b, g);
+                    const ops::AddReluEpilogue& e, const Conv2dGeometry& g) {
+  if (!use_naive(g.algo, "conv2d")) return conv2d_forward_im2col(y, x, w, b, e, g);
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
     forward_naive<T>(g, y.data<T>(), Index4(y), x.data<T>(), Index4(x), w.data<T>(), Index4(w),
-                     b.defined() ? b.data<T>() : nullptr);
+                     b.defined() ? b.data<T>() : nullptr,
+                     e.residual.defined() ? e.residual.data<T>() : nullptr, e.relu);
   });
 }
 

@@ -7,7 +7,7 @@
 //   col[(c'·R + r)·S + s, j] = x[n, g·Cg + c', ih(oh,r), iw(ow,s)]     (0 in the padding)
 // is a [CRS, T] matrix, and with W_g = w[g·Kg : (g+1)·Kg] viewed as [Kg, CRS] and gY_g the tile's
 // columns of gy[:, g·Kg : (g+1)·Kg] as a [Kg, T] matrix:
-//   forward          Y_g[Kg, T]      = W_g · col            then + bias, copied into y
+//   forward          Y_g[Kg, T]      = W_g · col            then + bias (and the epilogue), into y
 //   backward_weight  dW_g[Kg, CRS]  += gY_g · colᵀ          summed over every tile
 //   backward_input   dcol[CRS, T]    = W_gᵀ · gY_g          then col2im: dx[n,c,ih,iw] += dcol
 // (col2im is the adjoint of im2col: every patch element adds back to the input pixel it came from).
@@ -48,6 +48,7 @@
 #include <memory>
 #include <vector>
 
+#include "afinar/ops/relu_rule.h"
 #include "ops/cpu/conv2d_internal.h"
 
 namespace afinar::cpu {
@@ -407,32 +408,57 @@ struct Dims {
   }
 };
 
+// The bias and the epilogue on a run of outputs while the GEMM's result is in cache:
+// v = y + bias (rounded), then + the residual's element at the same place in y, then relu.
 template <typename T>
-void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const T* b) {
+struct Epilogue {
+  const T* bias;      // null: none
+  const T* residual;  // laid out as y; null: none
+  bool relu;
+
+  bool empty() const { return !bias && !residual && !relu; }
+  // y[at + i] for i < n, whose channel is k + i·k_step (k_step 0 in an NCHW plane, 1 along an
+  // NHWC pixel row).
+  void apply(T* y, int64_t at, int64_t n, int64_t k, int64_t k_step) const {
+    T* out = y + at;
+    const T* res = residual ? residual + at : nullptr;
+    for (int64_t i = 0; i < n; ++i) {
+      T v = out[i];
+      if (bias) v = v + bias[k + i * k_step];
+      if (res) v = v + res[i];
+      out[i] = relu ? relu_value(v) : v;
+    }
+  }
+};
+
+template <typename T>
+void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const Epilogue<T>& e) {
   const Dims d(g, kForwardTile);
+  const int64_t P = g.Ho * g.Wo;
   for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
     auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
     for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
       for (int64_t grp = 0; grp < g.G; ++grp) {
-        if (g.channels_last) {
+        const int64_t k0 = grp * d.Kg;
+        if (g.channels_last) {  // the tile is rows [first, first + width) of y as [N·P, K]
           patches_nhwc<true, T>(g, grp, tile, x, col.get());
-          T* out = y + first_pixel(g, tile) * g.K + grp * d.Kg;
+          const int64_t at = first_pixel(g, tile) * g.K + k0;
           gemm(false, true, tw, d.kg, d.icrs, col.get(), d.icrs, w + grp * d.Kg * d.crs, d.icrs,
-               T(0), out, d.k);
-          if (b)
-            for (int64_t j = 0; j < tile.width; ++j)
-              for (int64_t k = 0; k < d.Kg; ++k) out[j * g.K + k] += b[grp * d.Kg + k];
+               T(0), y + at, d.k);
+          if (!e.empty())
+            for (int64_t j = 0; j < tile.width; ++j) e.apply(y, at + j * g.K, d.Kg, k0, 1);
           continue;
         }
         patches<true, T>(g, grp, tile, x, col.get());
-        const Slab<T> out = slab<false>(g, tile, grp * d.Kg, d.Kg, g.K, y, buf.get());
+        const Slab<T> out = slab<false>(g, tile, k0, d.Kg, g.K, y, buf.get());
         gemm(false, false, d.kg, tw, d.icrs, w + grp * d.Kg * d.crs, d.icrs, col.get(), tw, T(0),
              out.data, out.ld);
-        if (b)
-          for (int64_t k = 0; k < d.Kg; ++k)
-            for (int64_t j = 0; j < tile.width; ++j) out.data[k * out.ld + j] += b[grp * d.Kg + k];
-        scatter(g, tile, grp * d.Kg, d.Kg, g.K, out, y);
+        scatter(g, tile, k0, d.Kg, g.K, out, y);
+        if (!e.empty())  // on y's planes, just written (the slab itself or the scatter's copy)
+          for (const ImageRun& run : tile.images)
+            for (int64_t k = 0; k < d.Kg; ++k)
+              e.apply(y, (run.n * g.K + k0 + k) * P + run.p0, run.len, k0 + k, 0);
       }
     });
   });
@@ -503,10 +529,13 @@ void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
 }  // namespace
 
 void conv2d_forward_im2col(const Tensor& y, const Tensor& x, const Tensor& w, const Tensor& b,
-                           const Conv2dGeometry& g) {
+                           const ops::AddReluEpilogue& e, const Conv2dGeometry& g) {
   visit_floating(x.dtype(), "conv2d", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    forward<T>(g, y.data<T>(), x.data<T>(), w.data<T>(), b.defined() ? b.data<T>() : nullptr);
+    forward<T>(g, y.data<T>(), x.data<T>(), w.data<T>(),
+               {.bias = b.defined() ? b.data<T>() : nullptr,
+                .residual = e.residual.defined() ? e.residual.data<T>() : nullptr,
+                .relu = e.relu});
   });
 }
 

@@ -8,7 +8,8 @@
 namespace afinar::cpu {
 
 void conv2d_forward_im2col(const Tensor& y, const Tensor& x, const Tensor& weight,
-                           const Tensor& bias, const ops::Conv2dGeometry& g);
+                           const Tensor& bias, const ops::AddReluEpilogue& epilogue,
+                           const ops::Conv2dGeometry& g);
 void conv2d_backward_input_im2col(const Tensor& grad_input, const Tensor& grad_output,
                                   const Tensor& weight, const ops::Conv2dGeometry& g);
 void conv2d_backward_weight_im2col(const Tensor& grad_weight, const Tensor& grad_output,
