@@ -2,6 +2,8 @@
 // 8 of 224x224 images, f32, under NoGradGuard (what `afinar predict` and evaluation run):
 //   ModelsEvalForward/resnet18
 //   ModelsEvalForward/vgg16
+//   ModelsEvalForward/resnet18_folded (batch norms folded into the convolutions, nn/fuse.h;
+//                                      PyTorch's twin folds with torch.fx's fuse())
 // GFLOP/s counts 2 FLOPs per multiply-add of the convolutions and linear layers (counted from
 // their output shapes with a forward hook; pools, BatchNorm and ReLU are left out): 3.64 GFLOP
 // per image for resnet18, 30.9 for vgg16. PyTorch on the same models: bench/torch/models.py; side
@@ -13,6 +15,7 @@
 #include <string>
 
 #include "afinar/autograd/grad_mode.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/nn/layers.h"
 #include "afinar/nn/models.h"
 #include "afinar/ops/loss.h"
@@ -39,10 +42,11 @@ double forward_flops(nn::Module& model, const Tensor& x) {
   return flops;
 }
 
-void models_eval_forward(benchmark::State& state, const std::string& arch) {
+void models_eval_forward(benchmark::State& state, const std::string& arch, bool fold) {
   NoGradGuard no_grad;
   nn::ModulePtr model = nn::create_model(arch);
   model->eval();
+  if (fold) nn::fuse_conv_bn(*model);
   Generator gen(1);
   const Tensor x = randn({kBatch, 3, kSize, kSize}, DType::F32, gen);
   const double flops = forward_flops(*model, x);
@@ -75,10 +79,14 @@ const bool registered = [] {
       ->Unit(benchmark::kMillisecond);
   for (const char* arch : {"resnet18", "vgg16"}) {
     benchmark::RegisterBenchmark((std::string("ModelsEvalForward/") + arch).c_str(),
-                                 models_eval_forward, std::string(arch))
+                                 models_eval_forward, std::string(arch), false)
         ->UseRealTime()  // the work runs on OpenMP threads: wall time is the cost
         ->Unit(benchmark::kMillisecond);
   }
+  benchmark::RegisterBenchmark("ModelsEvalForward/resnet18_folded", models_eval_forward,
+                               std::string("resnet18"), true)
+      ->UseRealTime()
+      ->Unit(benchmark::kMillisecond);
   return true;
 }();
 

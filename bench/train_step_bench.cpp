@@ -8,7 +8,8 @@
 //             state and activations)
 // Modes: full (everything trains), frozen (the backbone frozen, the fc head trains), seed000
 // (seed 000's VGG16: block 5 and a 512 -> 10 Linear head after a global average pool train,
-// recipes/000_vgg16_block5.toml), inference.
+// recipes/000_vgg16_block5.toml), inference, folded (inference with the batch norms folded into
+// the convolutions, nn::fuse_conv_bn; PyTorch's twin folds with torch.fx's fuse()).
 //   TrainStep/<model>_<mode>_b<batch>[_bf16]_cuda      224x224, skipped without a GPU
 //   TrainStep/<model>_<mode>_b<batch>[_bf16]_64px_cpu  small CPU cases that keep the harness
 //                                                      tested
@@ -39,6 +40,7 @@
 #include "afinar/data/decoded_cache.h"
 #include "afinar/data/loader.h"
 #include "afinar/nn/freeze.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/nn/models.h"
 #include "afinar/ops/conv2d.h"
 #include "afinar/ops/loss.h"
@@ -122,8 +124,9 @@ void train_step(benchmark::State& state, const Config& c) {
 
   std::function<void()> step;
   std::unique_ptr<optim::Adam> opt;
-  if (c.mode == "inference") {
+  if (c.mode == "inference" || c.mode == "folded") {
     model->eval();
+    if (c.mode == "folded") nn::fuse_conv_bn(*model);
     step = [&] {
       next_batch();
       NoGradGuard no_grad;
@@ -181,6 +184,8 @@ const bool registered = [] {
       {"resnet18", "frozen", 16, 64, kCPU},
       {"resnet18", "inference", 16, 64, kCPU},
       {"vgg16", "seed000", 4, 64, kCPU},
+      {"resnet18", "folded", 256, 224, cuda},
+      {"resnet18", "folded", 16, 64, kCPU},
       // PERF.md's bf16 rows.
       {"resnet18", "full", 256, 224, cuda, true},
       {"resnet18", "frozen", 256, 224, cuda, true},
@@ -188,6 +193,7 @@ const bool registered = [] {
       {"vgg16", "full", 64, 224, cuda, true},
       {"vgg16", "seed000", 64, 224, cuda, true},
       {"resnet50", "full", 128, 224, cuda, true},
+      {"resnet18", "folded", 256, 224, cuda, true},
       {"resnet18", "full", 16, 64, kCPU, true},
       {"resnet18", "full", 16, 64, kCPU, false, true},
       // Fed by the loader: the resnet18 bf16 rows, and a small CPU one.

@@ -10,6 +10,7 @@ Threads as afinar uses (bench/torch/timing.py). The models keep torchvision's ra
 initialisation (the time does not depend on the values) and run in eval mode, as afinar's.
 """
 import torch
+import torch.fx.experimental.optimization
 import torchvision
 
 from timing import run
@@ -18,8 +19,10 @@ BATCH = 8
 SIZE = 224
 
 
-def forward_step(arch):
+def forward_step(arch, fold=False):
     model = getattr(torchvision.models, arch)().eval()
+    if fold:  # conv + batch norm folded, as afinar's nn::fuse_conv_bn
+        model = torch.fx.experimental.optimization.fuse(model)
     x = torch.randn(BATCH, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
 
     def step():
@@ -47,6 +50,7 @@ def train_step():
 def main():
     run([("ModelsEvalForward/" + arch, lambda a=arch: forward_step(a))
          for arch in ("resnet18", "vgg16")] +
+        [("ModelsEvalForward/resnet18_folded", lambda: forward_step("resnet18", fold=True))] +
         [("ModelsTrainStep/resnet18_64px_b16", train_step)])
 
 

@@ -18,6 +18,7 @@ import statistics
 import time
 
 import torch
+import torch.fx.experimental.optimization
 import torch.nn.functional as F
 import torchvision
 
@@ -48,8 +49,10 @@ def make_step(arch, mode, batch, size, device, precision):
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
     autocast = torch.autocast(device, dtype=torch.bfloat16, enabled=precision.startswith("bf16"))
-    if mode == "inference":
+    if mode in ("inference", "folded"):
         model.eval()
+        if mode == "folded":  # conv + batch norm folded, as afinar's nn::fuse_conv_bn
+            model = torch.fx.experimental.optimization.fuse(model)
 
         def step():
             with torch.no_grad(), autocast:
@@ -94,11 +97,13 @@ FP32 = [
     ("vgg16", "inference", 128, 224, "cuda"), ("resnet50", "full", 64, 224, "cuda"),
     ("resnet18", "full", 16, 64, "cpu"), ("resnet18", "frozen", 16, 64, "cpu"),
     ("resnet18", "inference", 16, 64, "cpu"), ("vgg16", "seed000", 4, 64, "cpu"),
+    ("resnet18", "folded", 256, 224, "cuda"), ("resnet18", "folded", 16, 64, "cpu"),
 ]
 BF16 = [
     ("resnet18", "full", 256, 224, "cuda"), ("resnet18", "frozen", 256, 224, "cuda"),
     ("resnet18", "inference", 256, 224, "cuda"), ("vgg16", "full", 64, 224, "cuda"),
     ("vgg16", "seed000", 64, 224, "cuda"), ("resnet50", "full", 128, 224, "cuda"),
+    ("resnet18", "folded", 256, 224, "cuda"),
 ]
 CASES = ([c + ("fp32",) for c in FP32] + [c + ("bf16",) for c in BF16] +
          [c + ("bf16cl",) for c in BF16] + [("resnet18", "full", 16, 64, "cpu", "bf16"),

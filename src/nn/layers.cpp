@@ -320,9 +320,29 @@ std::shared_ptr<Sequential> Sequential::of_children(const Module& module, int64_
       std::vector<ModulePtr>(children.begin() + b, children.begin() + e));
 }
 
+// A Conv2d or BatchNorm2d followed by a ReLU (Identity children in between, which is where
+// nn::fuse_conv_bn leaves a folded batch norm) runs as one fused op, conv2d_add_relu or
+// batch_norm2d_add_relu without a residual: VGG's conv -> relu and conv -> bn -> relu. The same
+// values as the modules one by one; a forward hook sees each module, so it turns this off.
 Tensor Sequential::forward(const Tensor& x) {
+  const NamedModules& c = child_list();
+  const bool fuse = !forward_hook_active();
   Tensor y = x;
-  for (const auto& [name, m] : child_list()) y = (*m)(y);
+  for (size_t i = 0; i < c.size(); ++i) {
+    Module& m = *c[i].second;
+    auto* conv = dynamic_cast<Conv2d*>(&m);
+    auto* bn = dynamic_cast<BatchNorm2d*>(&m);
+    if (fuse && (conv || bn)) {
+      size_t next = i + 1;
+      while (next < c.size() && dynamic_cast<Identity*>(c[next].second.get())) ++next;
+      if (next < c.size() && dynamic_cast<ReLU*>(c[next].second.get())) {
+        y = conv ? conv->forward_add_relu(y) : bn->forward_add_relu(y);
+        i = next;
+        continue;
+      }
+    }
+    y = m(y);
+  }
   return y;
 }
 

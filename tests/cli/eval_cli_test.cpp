@@ -224,6 +224,14 @@ TEST_F(EvalCli, FiguresMatchTheModelInProcess) {
   expect_figures(eval_json("--data-dir " + root_ + " --channels-last"), plain, false);
   expect_figures(eval_json("--data-dir " + root_ + " --channels-last --tta"), tta, true);
 
+  // --fold-bn: the batch norms folded into the convolutions, the same figures (rounding aside),
+  // also with the other options.
+  const train::JsonFields got_folded = eval_json("--data-dir " + root_ + " --fold-bn");
+  EXPECT_EQ(got_folded.at("fold_bn"), "true");
+  EXPECT_EQ(got.at("fold_bn"), "false");
+  expect_figures(got_folded, plain, false);
+  expect_figures(eval_json("--data-dir " + root_ + " --fold-bn --channels-last --tta"), tta, true);
+
   // The text tables say the same, with the class names; --output writes the confusion CSV.
   const testing::Result text = cli("eval --weights " + (dir_ / "w.h5") + " --data-dir " + root_ +
                                    " --output " + (dir_ / "out"));

@@ -12,6 +12,7 @@
 #include "afinar/data/decode.h"
 #include "afinar/data/transforms.h"
 #include "afinar/io/weights.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/nn/models.h"
 #include "testing/cli.h"
 #include "testing/compare.h"
@@ -118,6 +119,33 @@ TEST(PredictCli, AmpGivesTheAutocastLogits) {
   const Tensor fp32 = (*model)(x.reshape({1, 3, 32, 32})).reshape({3});
   EXPECT_NE(want.to(DType::F32).to_vector<float>(), fp32.to_vector<float>())
       << "amp changed nothing";
+}
+
+// --fold-bn: the logits of the model with its batch norms folded (nn::fuse_conv_bn), as the same
+// folded model gives them in process, and within float32 rounding of the unfolded model's.
+TEST(PredictCli, FoldBnGivesTheFoldedModelsLogits) {
+  testing::TempDir dir;
+  nn::ModulePtr model = saved_model(dir / "w.h5");
+  const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
+  ASSERT_EQ(run_cli("predict --weights " + (dir / "w.h5") + " --json --logits --fold-bn " + image,
+                    dir / "out.jsonl"),
+            0);
+  std::ifstream out(dir / "out.jsonl");
+  std::string line;
+  ASSERT_TRUE(std::getline(out, line));
+  const Tensor got = from_vector(json_array(line, "logits"), {3}).to(DType::F32);
+
+  NoGradGuard no_grad;
+  Generator unused(0);
+  const Tensor x =
+      data::eval_transform(40, 32)(data::decode_image(image), unused).reshape({1, 3, 32, 32});
+  model->eval();
+  const Tensor plain = (*model)(x).reshape({3});
+  EXPECT_EQ(nn::fuse_conv_bn(*model), 20u);
+  const Tensor folded = (*model)(x).reshape({3});
+  EXPECT_ALLCLOSE(got, folded, testing::tolerance_for(DType::F32));  // up to the printed digits
+  // resnet18's ~20 layers, each rounded differently: 1e-4 of the largest logit (models_test.cpp).
+  EXPECT_LT(testing::max_relative_error(got, plain), 1e-4);
 }
 
 TEST(PredictCli, UnreadableImageIsReportedAndExitsOne) {

@@ -454,6 +454,58 @@ TEST(ResNet, FusedBlocksEqualTheModulesOneByOne) {
   }
 }
 
+// VGG's features (a Sequential) run conv -> relu and conv -> bn -> relu as fused ops, in training
+// and eval mode and with the batch norms folded: the same bits as the modules one by one, and no
+// relu of its own. (vgg11's features alone: the classifier has nothing to fuse.)
+TEST(Vgg, FusedFeaturesEqualTheModulesOneByOne) {
+  for (bool batch_norm : {false, true})
+    for (int mode = 0; mode < 3; ++mode) {  // train, eval, eval with folded batch norms
+      if (mode == 2 && !batch_norm) continue;
+      SCOPED_TRACE(::testing::Message() << (batch_norm ? "vgg11_bn" : "vgg11") << " mode " << mode);
+      Generator gen(8);
+      const Tensor x = randn({2, 3, 32, 32}, DType::F32, gen);
+      const Tensor g = randn({2, 512, 1, 1}, DType::F32, gen);
+      struct Run {
+        Tensor y;
+        std::vector<Tensor> grads, buffers;
+        int64_t relu_calls = 0;
+      };
+      auto run = [&](bool hooked) {
+        Run r;
+        std::shared_ptr<Sequential> features = make_vgg_features(VggConfig::A, batch_norm);
+        StateDict sd;
+        uint64_t k = 0;
+        for (const auto& [name, t] : features->state_dict())
+          sd.insert(name, formula_tensor(name, k++, t.shape(), t.dtype()));
+        features->load_state_dict(sd);
+        features->train(mode == 0);
+        if (mode == 2) fuse_conv_bn(*features);
+        reset_op_call_counts();
+        {
+          std::optional<ScopedForwardHook> watch;
+          if (hooked) watch.emplace([](Module&, const Tensor&, const Tensor&) {});
+          r.y = (*features)(x);
+        }
+        r.relu_calls = op_call_count("relu_forward");
+        sum(mul(r.y, g)).backward();
+        for (const auto& [name, p] : features->named_parameters()) r.grads.push_back(p.grad());
+        for (const auto& [name, b] : features->named_buffers()) r.buffers.push_back(b);
+        return r;
+      };
+      const Run fused = run(false), modules = run(true);
+      EXPECT_EQ(fused.relu_calls, 0);
+      EXPECT_EQ(modules.relu_calls, 8);
+      testing::expect_identical(fused.y, modules.y, "features");
+      ASSERT_EQ(fused.grads.size(), modules.grads.size());
+      for (size_t i = 0; i < fused.grads.size(); ++i)
+        testing::expect_identical(fused.grads[i], modules.grads[i],
+                                  "gradient " + std::to_string(i));
+      for (size_t i = 0; i < fused.buffers.size(); ++i)
+        testing::expect_identical(fused.buffers[i], modules.buffers[i],
+                                  "buffer " + std::to_string(i));
+    }
+}
+
 // ---- initialisation -------------------------------------------------------------------------
 
 // Sample standard deviation of a tensor's first (at most) 2^20 values: enough for a 0.7% bound

@@ -410,6 +410,7 @@ struct Dims {
 
 // The bias and the epilogue on a run of outputs while the GEMM's result is in cache:
 // v = y + bias (rounded), then + the residual's element at the same place in y, then relu.
+// The conditions do not change inside a run, so the compiler unswitches and vectorises each loop.
 template <typename T>
 struct Epilogue {
   const T* bias;      // null: none
@@ -417,14 +418,26 @@ struct Epilogue {
   bool relu;
 
   bool empty() const { return !bias && !residual && !relu; }
-  // y[at + i] for i < n, whose channel is k + i·k_step (k_step 0 in an NCHW plane, 1 along an
-  // NHWC pixel row).
-  void apply(T* y, int64_t at, int64_t n, int64_t k, int64_t k_step) const {
+  // y[at + i] for i < n, all of channel k (a stretch of an NCHW plane).
+  void plane(T* y, int64_t at, int64_t n, int64_t k) const {
     T* out = y + at;
     const T* res = residual ? residual + at : nullptr;
+    const T b = bias ? bias[k] : T(0);
     for (int64_t i = 0; i < n; ++i) {
       T v = out[i];
-      if (bias) v = v + bias[k + i * k_step];
+      if (bias) v = v + b;
+      if (res) v = v + res[i];
+      out[i] = relu ? relu_value(v) : v;
+    }
+  }
+  // y[at + i] for i < n, of channels k0 + i (a stretch of an NHWC pixel row).
+  void row(T* y, int64_t at, int64_t n, int64_t k0) const {
+    T* out = y + at;
+    const T* res = residual ? residual + at : nullptr;
+    const T* b = bias ? bias + k0 : nullptr;
+    for (int64_t i = 0; i < n; ++i) {
+      T v = out[i];
+      if (b) v = v + b[i];
       if (res) v = v + res[i];
       out[i] = relu ? relu_value(v) : v;
     }
@@ -447,7 +460,7 @@ void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const Epilog
           gemm(false, true, tw, d.kg, d.icrs, col.get(), d.icrs, w + grp * d.Kg * d.crs, d.icrs,
                T(0), y + at, d.k);
           if (!e.empty())
-            for (int64_t j = 0; j < tile.width; ++j) e.apply(y, at + j * g.K, d.Kg, k0, 1);
+            for (int64_t j = 0; j < tile.width; ++j) e.row(y, at + j * g.K, d.Kg, k0);
           continue;
         }
         patches<true, T>(g, grp, tile, x, col.get());
@@ -458,7 +471,7 @@ void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const Epilog
         if (!e.empty())  // on y's planes, just written (the slab itself or the scatter's copy)
           for (const ImageRun& run : tile.images)
             for (int64_t k = 0; k < d.Kg; ++k)
-              e.apply(y, (run.n * g.K + k0 + k) * P + run.p0, run.len, k0 + k, 0);
+              e.plane(y, (run.n * g.K + k0 + k) * P + run.p0, run.len, k0 + k);
       }
     });
   });

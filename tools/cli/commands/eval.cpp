@@ -2,9 +2,9 @@
 // file's own preprocessing (Resize(resize) -> CenterCrop(crop) -> Normalize(mean, std)):
 // images, loss, accuracy, top-5 (more than 5 classes), macro precision / recall / F1, a per-class
 // table and the confusion matrix with class names; --json prints them as one JSON object instead:
-//   {"weights", "data", "split", "images", "skipped", "tta", "amp", "loss", "accuracy", "top5"
-//   (null with
-//    5 classes or fewer), "precision_macro", "recall_macro", "f1_macro", "classes": [names],
+//   {"weights", "data", "split", "images", "skipped", "tta", "amp", "fold_bn", "loss", "accuracy",
+//    "top5" (null with 5 classes or fewer), "precision_macro", "recall_macro", "f1_macro",
+//    "classes": [names],
 //    "per_class": [{"class", "precision", "recall", "f1", "support"}, ...],
 //    "confusion": [[...], ...] (rows: true class, columns: predicted)}
 // DIR is an ImageFolder root with train/ val/ (or valid/) test/ folders, of which --split picks
@@ -12,7 +12,8 @@
 // Its class folders must be the weights file's class_names (or, for a file without names, as
 // many as its classes). --tta averages each image's logits with its mirror image's
 // (train::EpochOptions::tta); --amp runs the forward in bf16 mixed precision (EpochOptions::amp),
-// --channels-last in NHWC (EpochOptions::channels_last).
+// --channels-last in NHWC (EpochOptions::channels_last); --fold-bn folds each batch norm into the
+// convolution before it first (nn::fuse_conv_bn: the same function, one pass fewer per layer).
 // --output DIR writes confusion_<split>.csv as `afinar train` does.
 // Images that cannot be decoded are reported on stderr, skipped and counted ("skipped").
 #include <unistd.h>
@@ -28,6 +29,7 @@
 #include "afinar/data/image_source.h"
 #include "afinar/io/json.h"
 #include "afinar/io/model_file.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/train/epoch.h"
 #include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
@@ -135,6 +137,9 @@ class EvalCommand : public Command {
         ->check(CLI::IsMember({"bfloat16", "float16"}))
         ->capture_default_str();
     app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
+    app.add_flag("--fold-bn", fold_bn_,
+                 "Fold each batch norm into the convolution before it (faster; rounded "
+                 "differently)");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.add_option("--output", output_, "Write confusion_<split>.csv into this folder");
@@ -157,6 +162,10 @@ class EvalCommand : public Command {
     nn::ModulePtr model = io::load_model(w);
     model->to(device);
     if (channels_last_) model->to(MemoryFormat::ChannelsLast);
+    if (fold_bn_) {
+      model->eval();
+      nn::fuse_conv_bn(*model);
+    }
     const io::Preprocessing& pp = w.meta.preprocessing;
     data::DataLoader loader(
         d.folder.size(),
@@ -202,6 +211,7 @@ class EvalCommand : public Command {
     std::printf("\n");
     if (tta_) std::printf("tta       mean of the logits of each image and its horizontal flip\n");
     if (amp_) std::printf("amp       bf16 mixed precision (autocast)\n");
+    if (fold_bn_) std::printf("fold-bn   batch norms folded into the convolutions\n");
     std::printf("loss      %.4f\n", s.loss);
     std::printf("accuracy  %.4f (%ld/%ld)\n", s.accuracy, long(correct_of(m)), long(m.total()));
     if (!std::isnan(s.top5)) std::printf("top-5     %.4f\n", s.top5);
@@ -248,7 +258,8 @@ class EvalCommand : public Command {
         "{\"weights\": " + json_string(weights_) + ", \"data\": " + json_string(d.folder.root()) +
         ", \"split\": " + json_string(d.split) + ", \"images\": " + std::to_string(s.samples) +
         ", \"skipped\": " + std::to_string(skipped) + ", \"tta\": " + (tta_ ? "true" : "false") +
-        ", \"amp\": " + (amp_ ? "true" : "false") + ", \"loss\": " + json_number(s.loss) +
+        ", \"amp\": " + (amp_ ? "true" : "false") +
+        ", \"fold_bn\": " + (fold_bn_ ? "true" : "false") + ", \"loss\": " + json_number(s.loss) +
         ", \"accuracy\": " + json_number(s.accuracy) + ", \"top5\": " + json_number(s.top5) +
         ", \"precision_macro\": " + json_number(m.macro_precision()) +
         ", \"recall_macro\": " + json_number(m.macro_recall()) +
@@ -277,7 +288,7 @@ class EvalCommand : public Command {
   std::string weights_, data_dir_, split_, device_ = "cpu", output_, arch_;
   int64_t batch_size_ = 64;
   int workers_ = 2;
-  bool tta_ = false, amp_ = false, channels_last_ = false, json_ = false;
+  bool tta_ = false, amp_ = false, channels_last_ = false, fold_bn_ = false, json_ = false;
   std::string amp_dtype_ = "bfloat16";
   std::vector<std::string> names_;  // the class names printed: the file's, else the folders'
 };

@@ -7,7 +7,8 @@
 // ("label" only when the file carries class names, "logits" only with --logits). An image that
 // cannot be read is reported on stderr and skipped; the exit code is then 1. --amp runs the
 // forward in bf16 mixed precision (autograd/autocast.h); the logits are reported in float32.
-// --channels-last runs it in NHWC (weights and image).
+// --channels-last runs it in NHWC (weights and image); --fold-bn folds each batch norm into the
+// convolution before it (nn::fuse_conv_bn).
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include "afinar/data/transforms.h"
 #include "afinar/io/json.h"
 #include "afinar/io/model_file.h"
+#include "afinar/nn/fuse.h"
 #include "afinar/ops/softmax.h"
 #include "afinar/ops/topk.h"
 #include "command.h"
@@ -54,6 +56,9 @@ class PredictCommand : public Command {
         ->check(CLI::IsMember({"bfloat16", "float16"}))
         ->capture_default_str();
     app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
+    app.add_flag("--fold-bn", fold_bn_,
+                 "Fold each batch norm into the convolution before it (faster; rounded "
+                 "differently)");
     app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
   }
 
@@ -69,6 +74,7 @@ class PredictCommand : public Command {
     const MemoryFormat fmt = channels_last_ ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
     model->to(fmt);
     model->eval();
+    if (fold_bn_) nn::fuse_conv_bn(*model);
     const io::Preprocessing& pp = w.meta.preprocessing;
     const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
     NoGradGuard no_grad;
@@ -137,7 +143,7 @@ class PredictCommand : public Command {
   std::vector<std::string> images_;
   std::string weights_, arch_, device_ = "cpu";
   int64_t topk_ = 0;  // 0: the default, min(5, classes)
-  bool logits_ = false, json_ = false, amp_ = false, channels_last_ = false;
+  bool logits_ = false, json_ = false, amp_ = false, channels_last_ = false, fold_bn_ = false;
   std::string amp_dtype_ = "bfloat16";
 };
 
