@@ -91,32 +91,45 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
   }
 }
 
+// What `afinar predict --json --logits FLAGS` prints for the test image with a saved 3-class
+// resnet18 (returned in `model`, in eval mode), and that image as the model's input [1, 3, 32, 32].
+struct Predicted {
+  nn::ModulePtr model;
+  Tensor logits, input;
+};
+Predicted predict_logits(const testing::TempDir& dir, const std::string& flags) {
+  Predicted p;
+  p.model = saved_model(dir / "w.h5");
+  const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
+  EXPECT_EQ(
+      run_cli("predict --weights " + (dir / "w.h5") + " --json --logits " + flags + " " + image,
+              dir / "out.jsonl"),
+      0);
+  std::ifstream out(dir / "out.jsonl");
+  std::string line;
+  std::getline(out, line);
+  const std::vector<double> got = json_array(line, "logits");
+  EXPECT_EQ(got.size(), 3u) << line;
+  p.logits = from_vector(got, {int64_t(got.size())}).to(DType::F32);
+  Generator unused(0);
+  p.input = data::eval_transform(40, 32)(data::decode_image(image), unused).reshape({1, 3, 32, 32});
+  return p;
+}
+
 // --amp: the logits of the forward under autocast, as the same model gives them in process.
 TEST(PredictCli, AmpGivesTheAutocastLogits) {
   testing::TempDir dir;
-  nn::ModulePtr model = saved_model(dir / "w.h5");
-  const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
-  ASSERT_EQ(run_cli("predict --weights " + (dir / "w.h5") + " --json --logits --amp " + image,
-                    dir / "out.jsonl"),
-            0);
-  std::ifstream out(dir / "out.jsonl");
-  std::string line;
-  ASSERT_TRUE(std::getline(out, line));
-  const std::vector<double> got = json_array(line, "logits");
-  ASSERT_EQ(got.size(), 3u) << line;
-
+  const Predicted p = predict_logits(dir, "--amp");
+  ASSERT_EQ(p.logits.numel(), 3);
   NoGradGuard no_grad;
-  Generator unused(0);
-  const Tensor x = data::eval_transform(40, 32)(data::decode_image(image), unused);
   Tensor want;
   {
     AutocastGuard amp(DeviceType::CPU);
-    want = (*model)(x.reshape({1, 3, 32, 32})).reshape({3});
+    want = (*p.model)(p.input).reshape({3});
   }
   ASSERT_EQ(want.dtype(), DType::BF16);  // the same computation: equal up to the printed digits
-  EXPECT_ALLCLOSE(from_vector(got, {3}).to(DType::F32), want.to(DType::F32),
-                  testing::tolerance_for(DType::F32));
-  const Tensor fp32 = (*model)(x.reshape({1, 3, 32, 32})).reshape({3});
+  EXPECT_ALLCLOSE(p.logits, want.to(DType::F32), testing::tolerance_for(DType::F32));
+  const Tensor fp32 = (*p.model)(p.input).reshape({3});
   EXPECT_NE(want.to(DType::F32).to_vector<float>(), fp32.to_vector<float>())
       << "amp changed nothing";
 }
@@ -125,27 +138,15 @@ TEST(PredictCli, AmpGivesTheAutocastLogits) {
 // folded model gives them in process, and within float32 rounding of the unfolded model's.
 TEST(PredictCli, FoldBnGivesTheFoldedModelsLogits) {
   testing::TempDir dir;
-  nn::ModulePtr model = saved_model(dir / "w.h5");
-  const std::string image = testing::test_data_path("fixtures/decode/jpeg_420.jpg");
-  ASSERT_EQ(run_cli("predict --weights " + (dir / "w.h5") + " --json --logits --fold-bn " + image,
-                    dir / "out.jsonl"),
-            0);
-  std::ifstream out(dir / "out.jsonl");
-  std::string line;
-  ASSERT_TRUE(std::getline(out, line));
-  const Tensor got = from_vector(json_array(line, "logits"), {3}).to(DType::F32);
-
+  const Predicted p = predict_logits(dir, "--fold-bn");
+  ASSERT_EQ(p.logits.numel(), 3);
   NoGradGuard no_grad;
-  Generator unused(0);
-  const Tensor x =
-      data::eval_transform(40, 32)(data::decode_image(image), unused).reshape({1, 3, 32, 32});
-  model->eval();
-  const Tensor plain = (*model)(x).reshape({3});
-  EXPECT_EQ(nn::fuse_conv_bn(*model), 20u);
-  const Tensor folded = (*model)(x).reshape({3});
-  EXPECT_ALLCLOSE(got, folded, testing::tolerance_for(DType::F32));  // up to the printed digits
+  const Tensor plain = (*p.model)(p.input).reshape({3});
+  EXPECT_EQ(nn::fuse_conv_bn(*p.model), 20u);
+  const Tensor folded = (*p.model)(p.input).reshape({3});
+  EXPECT_ALLCLOSE(p.logits, folded, testing::tolerance_for(DType::F32));  // the printed digits
   // resnet18's ~20 layers, each rounded differently: 1e-4 of the largest logit (models_test.cpp).
-  EXPECT_LT(testing::max_relative_error(got, plain), 1e-4);
+  EXPECT_LT(testing::max_relative_error(p.logits, plain), 1e-4);
 }
 
 TEST(PredictCli, UnreadableImageIsReportedAndExitsOne) {

@@ -413,44 +413,56 @@ TEST(ResNetCuda, ChannelsLastAutocastBf16MatchesTorch) {
 
 // ResNet's blocks run bn -> (add) -> relu as one fused op unless a forward hook watches the
 // modules; both ways give the same logits, gradients and running statistics, bit for bit.
+// One forward of `module` on x, with or without a forward hook (which makes the fused modules run
+// their children one by one), then the backward of sum(y ⊙ g): the output, every parameter's
+// gradient, every buffer, and how many relu and add kernels the forward ran.
+struct WatchedRun {
+  Tensor y;
+  std::vector<Tensor> grads, buffers;
+  int64_t relu_calls = 0, add_calls = 0;
+};
+WatchedRun run_watched(Module& module, const Tensor& x, const Tensor& g, bool hooked) {
+  WatchedRun r;
+  reset_op_call_counts();
+  {
+    std::optional<ScopedForwardHook> watch;
+    if (hooked) watch.emplace([](Module&, const Tensor&, const Tensor&) {});
+    r.y = module(x);
+  }
+  r.relu_calls = op_call_count("relu_forward");
+  r.add_calls = op_call_count("add");
+  sum(mul(r.y, g)).backward();
+  for (const auto& [name, p] : module.named_parameters()) r.grads.push_back(p.grad());
+  for (const auto& [name, b] : module.named_buffers()) r.buffers.push_back(b);
+  return r;
+}
+
+// The fused run and the module-by-module run gave the same bits everywhere.
+void expect_same_bits(const WatchedRun& fused, const WatchedRun& modules) {
+  testing::expect_identical(fused.y, modules.y, "output");
+  ASSERT_EQ(fused.grads.size(), modules.grads.size());
+  for (size_t i = 0; i < fused.grads.size(); ++i)
+    testing::expect_identical(fused.grads[i], modules.grads[i], "gradient " + std::to_string(i));
+  ASSERT_EQ(fused.buffers.size(), modules.buffers.size());
+  for (size_t i = 0; i < fused.buffers.size(); ++i)
+    testing::expect_identical(fused.buffers[i], modules.buffers[i], "buffer " + std::to_string(i));
+}
+
 TEST(ResNet, FusedBlocksEqualTheModulesOneByOne) {
   for (const char* arch : {"resnet18", "resnet50"}) {
     SCOPED_TRACE(arch);
     Generator gen(7);
     const Tensor x = randn({2, 3, 32, 32}, DType::F32, gen), g = randn({2, 1000}, DType::F32, gen);
-    struct Run {
-      Tensor logits;
-      std::vector<Tensor> grads, buffers;
-      int64_t relu_calls = 0, add_calls = 0;
-    };
     auto run = [&](bool hooked) {
-      Run r;
       ModulePtr model = filled_model(arch);
       model->train();
-      reset_op_call_counts();
-      {
-        std::optional<ScopedForwardHook> watch;
-        if (hooked) watch.emplace([](Module&, const Tensor&, const Tensor&) {});
-        r.logits = (*model)(x);
-      }
-      r.relu_calls = op_call_count("relu_forward");
-      r.add_calls = op_call_count("add");
-      sum(mul(r.logits, g)).backward();
-      for (const auto& [name, p] : model->named_parameters()) r.grads.push_back(p.grad());
-      for (const auto& [name, b] : model->named_buffers()) r.buffers.push_back(b);
-      return r;
+      return run_watched(*model, x, g, hooked);
     };
-    const Run fused = run(false), modules = run(true);
+    const WatchedRun fused = run(false), modules = run(true);
     EXPECT_EQ(fused.relu_calls, 0);
     EXPECT_EQ(fused.add_calls, 0);
     EXPECT_GT(modules.relu_calls, 0);
-    testing::expect_identical(fused.logits, modules.logits, "logits");
-    ASSERT_EQ(fused.grads.size(), modules.grads.size());
-    for (size_t i = 0; i < fused.grads.size(); ++i)
-      testing::expect_identical(fused.grads[i], modules.grads[i], "gradient " + std::to_string(i));
-    for (size_t i = 0; i < fused.buffers.size(); ++i)
-      testing::expect_identical(fused.buffers[i], modules.buffers[i],
-                                "buffer " + std::to_string(i));
+    expect_same_bits(fused, modules);
   }
 }
 
@@ -465,13 +477,7 @@ TEST(Vgg, FusedFeaturesEqualTheModulesOneByOne) {
       Generator gen(8);
       const Tensor x = randn({2, 3, 32, 32}, DType::F32, gen);
       const Tensor g = randn({2, 512, 1, 1}, DType::F32, gen);
-      struct Run {
-        Tensor y;
-        std::vector<Tensor> grads, buffers;
-        int64_t relu_calls = 0;
-      };
       auto run = [&](bool hooked) {
-        Run r;
         std::shared_ptr<Sequential> features = make_vgg_features(VggConfig::A, batch_norm);
         StateDict sd;
         uint64_t k = 0;
@@ -480,29 +486,12 @@ TEST(Vgg, FusedFeaturesEqualTheModulesOneByOne) {
         features->load_state_dict(sd);
         features->train(mode == 0);
         if (mode == 2) fuse_conv_bn(*features);
-        reset_op_call_counts();
-        {
-          std::optional<ScopedForwardHook> watch;
-          if (hooked) watch.emplace([](Module&, const Tensor&, const Tensor&) {});
-          r.y = (*features)(x);
-        }
-        r.relu_calls = op_call_count("relu_forward");
-        sum(mul(r.y, g)).backward();
-        for (const auto& [name, p] : features->named_parameters()) r.grads.push_back(p.grad());
-        for (const auto& [name, b] : features->named_buffers()) r.buffers.push_back(b);
-        return r;
+        return run_watched(*features, x, g, hooked);
       };
-      const Run fused = run(false), modules = run(true);
+      const WatchedRun fused = run(false), modules = run(true);
       EXPECT_EQ(fused.relu_calls, 0);
       EXPECT_EQ(modules.relu_calls, 8);
-      testing::expect_identical(fused.y, modules.y, "features");
-      ASSERT_EQ(fused.grads.size(), modules.grads.size());
-      for (size_t i = 0; i < fused.grads.size(); ++i)
-        testing::expect_identical(fused.grads[i], modules.grads[i],
-                                  "gradient " + std::to_string(i));
-      for (size_t i = 0; i < fused.buffers.size(); ++i)
-        testing::expect_identical(fused.buffers[i], modules.buffers[i],
-                                  "buffer " + std::to_string(i));
+      expect_same_bits(fused, modules);
     }
 }
 
