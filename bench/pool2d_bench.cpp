@@ -1,6 +1,9 @@
 // Pooling on the CPU at the shapes ResNet runs them (f32, batch 16), raw ops only:
 //   MaxPool2dFwd/resnet_stem    [16,64,112,112], 3x3 stride 2 padding 1 -> [16,64,56,56]
 //   MaxPool2dBwd/resnet_stem    its backward (scatter of g into the saved indices)
+//   ..._cl                      the same, channels-last
+// PyTorch twin of the max-pool rows: bench/torch/max_pool2d.py (tools/bench/compare.py --filter
+// MaxPool2d).
 //   AvgPool2dFwd/3x3_s1_p1      [16,256,28,28], 3x3 stride 1 padding 1 (Inception-style)
 //   AdaptiveAvgPool2dFwd/head   [16,512,7,7] -> [16,512,1,1], ResNet18's avgpool
 //   AdaptiveAvgPool2dBwd/head   its backward
@@ -25,9 +28,14 @@ void set_bytes(benchmark::State& state, double bytes) {
 
 const MaxPool2dOptions kStem{.kernel_size = {3, 3}, .stride = {2, 2}, .padding = {1, 1}};
 
-void max_pool2d_fwd(benchmark::State& state) {
+// The stem's input, NCHW or channels-last.
+Tensor stem_input(MemoryFormat fmt) {
   Generator gen(1);
-  Tensor x = randn({16, 64, 112, 112}, DType::F32, gen);
+  return randn({16, 64, 112, 112}, DType::F32, gen).contiguous(fmt);
+}
+
+void max_pool2d_fwd(benchmark::State& state, MemoryFormat fmt) {
+  Tensor x = stem_input(fmt);
   Tensor y;
   for (auto _ : state) {
     auto out = ops::max_pool2d_forward(x, kStem);
@@ -37,11 +45,11 @@ void max_pool2d_fwd(benchmark::State& state) {
   set_bytes(state, double(x.nbytes() + y.nbytes() + size_t(y.numel()) * 8));
 }
 
-void max_pool2d_bwd(benchmark::State& state) {
-  Generator gen(1);
-  Tensor x = randn({16, 64, 112, 112}, DType::F32, gen);
+void max_pool2d_bwd(benchmark::State& state, MemoryFormat fmt) {
+  Tensor x = stem_input(fmt);
   auto [y, idx] = ops::max_pool2d_forward(x, kStem);
-  Tensor g = randn(y.shape(), DType::F32, gen);
+  Generator gen(2);
+  Tensor g = randn(y.shape(), DType::F32, gen).contiguous(fmt);
   for (auto _ : state) {
     Tensor gx = ops::max_pool2d_backward(g, idx, x.shape(), kStem);
     benchmark::DoNotOptimize(gx.raw_data());
@@ -83,12 +91,18 @@ void adaptive_avg_pool2d_bwd(benchmark::State& state) {
 
 struct Case {
   const char* name;
-  void (*fn)(benchmark::State&);
+  std::function<void(benchmark::State&)> fn;
 };
 
 const bool registered = [] {
-  for (const Case& c : {Case{"MaxPool2dFwd/resnet_stem", max_pool2d_fwd},
-                        Case{"MaxPool2dBwd/resnet_stem", max_pool2d_bwd},
+  constexpr MemoryFormat kNchw = MemoryFormat::Contiguous, kCl = MemoryFormat::ChannelsLast;
+  auto with = [](void (*fn)(benchmark::State&, MemoryFormat), MemoryFormat fmt) {
+    return [fn, fmt](benchmark::State& state) { fn(state, fmt); };
+  };
+  for (const Case& c : {Case{"MaxPool2dFwd/resnet_stem", with(max_pool2d_fwd, kNchw)},
+                        Case{"MaxPool2dFwd/resnet_stem_cl", with(max_pool2d_fwd, kCl)},
+                        Case{"MaxPool2dBwd/resnet_stem", with(max_pool2d_bwd, kNchw)},
+                        Case{"MaxPool2dBwd/resnet_stem_cl", with(max_pool2d_bwd, kCl)},
                         Case{"AvgPool2dFwd/3x3_s1_p1", avg_pool2d_fwd},
                         Case{"AdaptiveAvgPool2dFwd/head", adaptive_avg_pool2d_fwd},
                         Case{"AdaptiveAvgPool2dBwd/head", adaptive_avg_pool2d_bwd}}) {

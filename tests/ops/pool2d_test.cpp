@@ -152,6 +152,89 @@ TEST(MaxPool2d, TiesNaNAndInfFollowPyTorch) {
   EXPECT_EQ(e.grad().to_vector<double>(), (std::vector<double>{0, 0, 0, 0}));
 }
 
+// The reference scan of one plane, written out here: y and indices [P, Q] of x [H, W] with the
+// windows of `o`, PyTorch's rule (start from -inf at the first position read; take a greater
+// value or a NaN; -1 for a window that reads nothing).
+std::pair<std::vector<double>, std::vector<int64_t>> scan_plane(const double* x, int64_t H,
+                                                                int64_t W,
+                                                                const MaxPool2dOptions& o,
+                                                                int64_t P, int64_t Q) {
+  const ops::PoolWindows rows =
+      ops::pool_windows(H, P, o.kernel_size.h, o.stride.h, o.padding.h, o.dilation.h);
+  const ops::PoolWindows cols =
+      ops::pool_windows(W, Q, o.kernel_size.w, o.stride.w, o.padding.w, o.dilation.w);
+  std::vector<double> y;
+  std::vector<int64_t> idx;
+  for (int64_t p = 0; p < P; ++p)
+    for (int64_t q = 0; q < Q; ++q) {
+      double best = -kInf;
+      int64_t arg = -1;
+      for (int64_t h = rows.begin[size_t(p)]; h < rows.end[size_t(p)]; h += rows.step)
+        for (int64_t w = cols.begin[size_t(q)]; w < cols.end[size_t(q)]; w += cols.step) {
+          if (arg == -1) arg = h * W + w;
+          const double v = x[h * W + w];
+          if (v > best || std::isnan(v)) {
+            best = v;
+            arg = h * W + w;
+          }
+        }
+      y.push_back(best);
+      idx.push_back(arg);
+    }
+  return {y, idx};
+}
+
+// The CPU kernel runs NCHW as rows of outputs side by side and channels-last as channels side by
+// side (src/ops/cpu/pool2d.cpp), both reordering the scan: over every geometry of small planes,
+// with values full of ties, NaNs and -inf, both must give the reference scan's values and indices
+// to the bit.
+TEST(MaxPool2d, VectorisedLoopsAreTheReferenceScanBitForBit) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const double pool[] = {-2, -1, 0, 1, 2, 2, nan, -kInf};
+  int64_t checked = 0;
+  for (int64_t H = 1; H <= 9; H += 2)
+    for (int64_t k = 1; k <= 4; ++k)
+      for (int64_t s = 1; s <= 3; ++s)
+        for (int64_t p = 0; p <= k / 2; ++p)
+          for (int64_t d = 1; d <= 2; ++d)
+            for (bool ceil : {false, true}) {
+              const int64_t W = H + 3;
+              const MaxPool2dOptions o{.kernel_size = k,
+                                       .stride = {s, s % 3 + 1},
+                                       .padding = p,
+                                       .dilation = d,
+                                       .ceil_mode = ceil};
+              const int64_t P = ops::pool2d_output_size(H, k, s, p, d, ceil);
+              const int64_t Q = ops::pool2d_output_size(W, k, o.stride.w, p, d, ceil);
+              if (P < 1 || Q < 1) continue;
+              SCOPED_TRACE(::testing::Message()
+                           << "H " << H << " W " << W << " k " << k << " s " << s << " p " << p
+                           << " d " << d << " ceil " << ceil);
+              Generator gen(static_cast<uint64_t>(checked));
+              const Shape shape{2, 3, H, W};
+              const auto u = uniform(shape, 0, 8, DType::F64, gen).to_vector<double>();
+              std::vector<double> v(u.size());
+              for (size_t i = 0; i < u.size(); ++i) v[i] = pool[size_t(u[i])];
+              std::vector<double> want_y;
+              std::vector<int64_t> want_idx;
+              for (int64_t plane = 0; plane < 6; ++plane) {
+                auto [y, idx] = scan_plane(v.data() + plane * H * W, H, W, o, P, Q);
+                want_y.insert(want_y.end(), y.begin(), y.end());
+                want_idx.insert(want_idx.end(), idx.begin(), idx.end());
+              }
+              const Tensor x = from_vector<double>(v, shape);
+              for (DType t : {DType::F64, DType::F32})
+                for (MemoryFormat fmt : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast}) {
+                  const auto [y, idx] = max_pool2d_with_indices(x.to(t).contiguous(fmt), o);
+                  testing::expect_identical(y.contiguous(),
+                                            from_vector<double>(want_y, y.shape()).to(t), "values");
+                  EXPECT_EQ(idx.contiguous().to_vector<int64_t>(), want_idx);
+                }
+              ++checked;
+            }
+  EXPECT_GT(checked, 200);
+}
+
 TEST(MaxPool2d, BackwardAccumulatesOverlappingWindows) {
   // 3x3 with the max in the centre; k = 2, s = 1 gives four windows that all pick it, so its
   // gradient is the sum of the four upstream values and every other input gets 0.

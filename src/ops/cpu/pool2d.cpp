@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "pool2d.h"
 
@@ -90,21 +91,45 @@ void max_pool2d_scatter(const Tensor& grad_input, const Tensor& grad_output, con
     const int64_t* pi = indices.data<int64_t>();
     T* pgi = grad_input.data<T>();
     int64_t bad = 0;  // indices outside [-1, HW), reported after the parallel loop
+    if (grad_input.is_contiguous(MemoryFormat::ChannelsLast) && !grad_input.is_contiguous() &&
+        grad_output.is_contiguous(MemoryFormat::ChannelsLast) &&
+        indices.is_contiguous(MemoryFormat::ChannelsLast)) {
+      // Channels-last: image by image, every channel of an output pixel at once (a plane-by-plane
+      // walk would touch each cache line of the image once per channel).
+      const int64_t N = grad_input.size(0), C = grad_input.size(1);
 #pragma omp parallel for reduction(+ : bad) if (grad_input.numel() > kMinParallelWork)
-    for (int64_t plane = 0; plane < planes; ++plane) {
-      T* gin = pgi + gis.plane(plane);
-      const T* gout = pg + gos.plane(plane);
-      const int64_t* idx = pi + is.plane(plane);
-      for (int64_t h = 0; h < H; ++h)
-        for (int64_t w = 0; w < W; ++w) gin[gis.at(h, w)] = T(0);
-      for (int64_t p = 0; p < P; ++p)
-        for (int64_t q = 0; q < Q; ++q) {
-          const int64_t k = idx[is.at(p, q)];
-          if (k >= 0 && k < HW)
-            gin[gis.at(k / W, k % W)] += gout[gos.at(p, q)];
-          else if (k != -1)
-            ++bad;
+      for (int64_t n = 0; n < N; ++n) {
+        T* gin = pgi + n * HW * C;
+        std::fill(gin, gin + HW * C, T(0));
+        for (int64_t j = n * P * Q; j < (n + 1) * P * Q; ++j) {  // output pixel j of image n
+          const T* gout = pg + j * C;
+          const int64_t* idx = pi + j * C;
+          for (int64_t c = 0; c < C; ++c) {
+            const int64_t k = idx[c];
+            if (k >= 0 && k < HW)
+              gin[k * C + c] += gout[c];
+            else if (k != -1)
+              ++bad;
+          }
         }
+      }
+    } else {
+#pragma omp parallel for reduction(+ : bad) if (grad_input.numel() > kMinParallelWork)
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        T* gin = pgi + gis.plane(plane);
+        const T* gout = pg + gos.plane(plane);
+        const int64_t* idx = pi + is.plane(plane);
+        for (int64_t h = 0; h < H; ++h)
+          for (int64_t w = 0; w < W; ++w) gin[gis.at(h, w)] = T(0);
+        for (int64_t p = 0; p < P; ++p)
+          for (int64_t q = 0; q < Q; ++q) {
+            const int64_t k = idx[is.at(p, q)];
+            if (k >= 0 && k < HW)
+              gin[gis.at(k / W, k % W)] += gout[gos.at(p, q)];
+            else if (k != -1)
+              ++bad;
+          }
+      }
     }
     AFN_CHECK(bad == 0, op, ": ", bad, " indices lie outside the input plane [0, ", HW,
               ") of grad_input ", grad_input.shape(),
@@ -178,13 +203,145 @@ ops::PoolWindows windows(int64_t input, int64_t output, const IntPair& kernel,
                            dilation[axis]);
 }
 
+// One tap of max_pool2d_nchw's windows along a row: output q reads row[q·S + offset] and takes it
+// by the reference's rule (greater, or NaN), its index being base + q·S + offset. kStride is S
+// when known at compile time (0: use the argument).
+template <typename T>
+struct Tap {
+  const T* row;
+  int64_t base, offset;
+
+  template <int64_t kStride>
+  void apply(T* __restrict best, int64_t* __restrict arg, int64_t qa, int64_t qb,
+             int64_t stride) const {
+    const int64_t S = kStride ? kStride : stride;
+    const T* __restrict r = row;
+    const int64_t o = offset, at = base + offset;
+    for (int64_t q = qa; q < qb; ++q) {
+      const T v = r[q * S + o];
+      const bool take = v > best[q] || v != v;
+      best[q] = take ? v : best[q];
+      arg[q] = take ? at + q * S : arg[q];
+    }
+  }
+};
+
+// max_pool2d on NCHW planes, the reference's scan reordered so that the outputs of one row are
+// computed side by side: for each window row h and each tap s of the window, every output q of the
+// row takes its element x[h, q·S + s·dil - pad] in turn. Each window still visits its positions in
+// the reference's order (h, then w), so the values and indices are the reference's to the bit
+// (first of tied maxima, NaN wins and points at the last NaN read). The loop over q has a constant
+// stride S and no branch, which the compiler vectorises; the outputs whose window the padding
+// clips (a few at each end of a row) take the reference's loop.
+void max_pool2d_nchw(const Tensor& y, const Tensor& indices, const Tensor& x,
+                     const ops::PoolWindows& rows, const ops::PoolWindows& cols,
+                     const MaxPool2dOptions& o) {
+  const int64_t S = o.stride.w, pad = o.padding.w, dil = o.dilation.w, kw = o.kernel_size.w;
+  const int64_t span = (kw - 1) * dil + 1, W = x.size(3), Q = cols.size();
+  // The outputs with an unclipped window: q·S - pad >= 0 and q·S - pad + span <= W.
+  const int64_t qa = std::min(Q, (pad + S - 1) / S);
+  const int64_t qb = std::max(qa, std::min(Q, W + pad - span < 0 ? 0 : (W + pad - span) / S + 1));
+  visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), P = rows.size();
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int64_t* pi = indices.data<int64_t>();
+#pragma omp parallel if (x.numel() > kMinParallelWork)
+    {
+      std::vector<T> best(static_cast<size_t>(Q));
+      std::vector<int64_t> arg(static_cast<size_t>(Q));
+#pragma omp for
+      for (int64_t plane = 0; plane < planes; ++plane) {
+        const T* in = px + plane * H * W;
+        for (int64_t p = 0; p < P; ++p) {
+          T* out = py + (plane * P + p) * Q;
+          int64_t* idx = pi + (plane * P + p) * Q;
+          const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
+          T* b = best.data();
+          int64_t* a = arg.data();
+          for (int64_t q = qa; q < qb; ++q) {
+            b[q] = -std::numeric_limits<T>::infinity();
+            a[q] = h0 < h1 ? h0 * W + q * S - pad : -1;
+          }
+          for (int64_t h = h0; h < h1; h += rows.step)
+            for (int64_t s = 0; s < kw; ++s) {
+              const Tap<T> tap{in + h * W, h * W, s * dil - pad};
+              if (S == 2)  // ResNet's stem and VGG's pools: a constant stride vectorises
+                tap.template apply<2>(b, a, qa, qb, S);
+              else if (S == 1)
+                tap.template apply<1>(b, a, qa, qb, S);
+              else
+                tap.template apply<0>(b, a, qa, qb, S);
+            }
+          std::copy(b + qa, b + qb, out + qa);
+          std::copy(a + qa, a + qb, idx + qa);
+        }
+      }
+    }
+  });
+  // The clipped columns through the reference's loop, each on a view of its column.
+  for (int64_t q = 0; q < Q; ++q) {
+    if (q >= qa && q < qb) continue;
+    const ops::PoolWindows one{.begin = {cols.begin[size_t(q)]},
+                               .end = {cols.end[size_t(q)]},
+                               .padded = {},
+                               .step = cols.step};
+    max_pool2d_windows(y.slice(3, q, q + 1), indices.slice(3, q, q + 1), x, rows, one,
+                       "max_pool2d");
+  }
+}
+
+// max_pool2d on channels-last tensors ([N, H, W, C] in memory): each output pixel's window is
+// scanned in the reference's order (h, then w) for all C channels at once, a unit-stride loop over
+// c that the compiler vectorises; values and indices are the reference's to the bit.
+void max_pool2d_nhwc(const Tensor& y, const Tensor& indices, const Tensor& x,
+                     const ops::PoolWindows& rows, const ops::PoolWindows& cols) {
+  visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    const int64_t N = x.size(0), C = x.size(1), H = x.size(2), W = x.size(3);
+    const int64_t P = rows.size(), Q = cols.size();
+    const T* px = x.data<T>();
+    T* py = y.data<T>();
+    int64_t* pi = indices.data<int64_t>();
+#pragma omp parallel for collapse(2) if (x.numel() > kMinParallelWork)
+    for (int64_t n = 0; n < N; ++n)
+      for (int64_t p = 0; p < P; ++p) {
+        const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
+        for (int64_t q = 0; q < Q; ++q) {
+          const int64_t w0 = cols.begin[size_t(q)], w1 = cols.end[size_t(q)];
+          T* __restrict best = py + ((n * P + p) * Q + q) * C;
+          int64_t* __restrict arg = pi + ((n * P + p) * Q + q) * C;
+          const int64_t first = (h0 < h1 && w0 < w1) ? h0 * W + w0 : -1;
+          for (int64_t c = 0; c < C; ++c) {
+            best[c] = -std::numeric_limits<T>::infinity();
+            arg[c] = first;
+          }
+          for (int64_t h = h0; h < h1; h += rows.step)
+            for (int64_t w = w0; w < w1; w += cols.step) {
+              const T* __restrict in = px + ((n * H + h) * W + w) * C;
+              const int64_t at = h * W + w;
+              for (int64_t c = 0; c < C; ++c) {
+                const T v = in[c];
+                const bool take = v > best[c] || v != v;
+                best[c] = take ? v : best[c];
+                arg[c] = take ? at : arg[c];
+              }
+            }
+        }
+      }
+  });
+}
+
 void max_pool2d_forward(const Tensor& y, const Tensor& indices, const Tensor& x,
                         const MaxPool2dOptions& o) {
-  max_pool2d_windows(
-      y, indices, x,
-      windows(x.size(2), y.size(2), o.kernel_size, o.stride, o.padding, o.dilation, 0),
-      windows(x.size(3), y.size(3), o.kernel_size, o.stride, o.padding, o.dilation, 1),
-      "max_pool2d");
+  const ops::PoolWindows rows =
+      windows(x.size(2), y.size(2), o.kernel_size, o.stride, o.padding, o.dilation, 0);
+  const ops::PoolWindows cols =
+      windows(x.size(3), y.size(3), o.kernel_size, o.stride, o.padding, o.dilation, 1);
+  // The front end gives every operand dense in x's format: NCHW or channels-last.
+  if (x.is_contiguous()) return max_pool2d_nchw(y, indices, x, rows, cols, o);
+  max_pool2d_nhwc(y, indices, x, rows, cols);
 }
 
 void max_pool2d_backward(const Tensor& grad_input, const Tensor& grad_output, const Tensor& indices,
