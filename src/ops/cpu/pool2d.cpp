@@ -4,7 +4,10 @@
 // of one [H,W] plane, planes spread over OpenMP threads; f32 and f64, average sums accumulate in
 // double. Every 4-D operand is read and written through its strides (Planes), so NCHW and
 // channels-last tensors take the same loops (no two planes share an element: no races in the
-// scatters). Benchmark: <build>/bench/afinar_bench --benchmark_filter=Pool2d
+// scatters). max_pool2d's forward, the stem of every ResNet, has two vectorised loops of its own
+// (max_pool2d_nchw, max_pool2d_nhwc) that visit each window in the reference's order, and the
+// max-pool scatter a channels-last loop. Benchmark: <build>/bench/afinar_bench
+// --benchmark_filter=Pool2d; PyTorch side by side: tools/bench/compare.py --filter MaxPool2d.
 #include <algorithm>
 #include <cmath>
 #include <limits>
