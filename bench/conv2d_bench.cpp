@@ -6,6 +6,9 @@
 //   Conv2dFwdBwd/c512_7     C = K = 512 at 7x7        layer4
 // Conv2dFwdBwd runs the three ops a trained layer runs (forward, dL/dx, dL/dw; the raw ops, so
 // the time is the ops' own); Conv2dFwd, Conv2dBwdInput and Conv2dBwdWeight time each alone.
+// Conv2dFwdAddRelu times relu(conv2d(x, w) + r) as one op (conv2d_add_relu, the epilogue in the
+// GEMM's tiles), Conv2dFwdAddReluUnfused as afinar's three ops; PyTorch's twin of the former runs
+// its three ops (F.conv2d, add, relu_: PyTorch has no fused float32 CPU kernel for it).
 // GFLOP/s counts 2·N·K·C·R·S·Ho·Wo per op (3 ops for FwdBwd). PyTorch on the same shapes:
 // bench/torch/conv2d.py; side by side: tools/bench/compare.py --filter Conv2d.
 //   build/bench/afinar_bench --benchmark_filter=Conv2d
@@ -13,7 +16,9 @@
 
 #include <string>
 
+#include "afinar/ops/activation.h"
 #include "afinar/ops/conv2d.h"
+#include "afinar/ops/elementwise.h"
 #include "cuda_ceilings.h"
 
 namespace afinar {
@@ -26,7 +31,7 @@ struct Layer {
   int64_t channels, size;
 };
 
-enum class Pass { Fwd, BwdInput, BwdWeight, FwdBwd };
+enum class Pass { Fwd, BwdInput, BwdWeight, FwdBwd, FwdAddRelu, FwdAddReluUnfused };
 
 void conv2d_bench(benchmark::State& state, Layer layer, Pass pass) {
   const int64_t C = layer.channels, H = layer.size;
@@ -35,10 +40,18 @@ void conv2d_bench(benchmark::State& state, Layer layer, Pass pass) {
   const Tensor w = randn({C, C, 3, 3}, DType::F32, gen);
   const Tensor gy = randn({kBatch, C, H, H}, DType::F32, gen);
   const Conv2dOptions opt{.padding = 1};
+  const Tensor r = randn({kBatch, C, H, H}, DType::F32, gen);  // the residual of an epilogue
   const bool fwd = pass == Pass::Fwd || pass == Pass::FwdBwd;
   const bool bwd_input = pass == Pass::BwdInput || pass == Pass::FwdBwd;
   const bool bwd_weight = pass == Pass::BwdWeight || pass == Pass::FwdBwd;
+  const bool add_relu = pass == Pass::FwdAddRelu || pass == Pass::FwdAddReluUnfused;
   for (auto _ : state) {
+    if (pass == Pass::FwdAddRelu)
+      benchmark::DoNotOptimize(
+          ops::conv2d_forward(x, w, Tensor(), opt, {.residual = r, .relu = true}).raw_data());
+    if (pass == Pass::FwdAddReluUnfused)
+      benchmark::DoNotOptimize(
+          ops::relu_forward(ops::add(ops::conv2d_forward(x, w, Tensor(), opt), r, 1.0)).raw_data());
     if (fwd) benchmark::DoNotOptimize(ops::conv2d_forward(x, w, Tensor(), opt).raw_data());
     if (bwd_input)
       benchmark::DoNotOptimize(ops::conv2d_backward_input(gy, w, x.shape(), opt).raw_data());
@@ -46,7 +59,7 @@ void conv2d_bench(benchmark::State& state, Layer layer, Pass pass) {
       benchmark::DoNotOptimize(ops::conv2d_backward_weight(gy, x, w.shape(), opt).raw_data());
   }
   const double flops_per_op = 2.0 * double(kBatch * C * C * 9 * H * H);
-  const int ops = int(fwd) + int(bwd_input) + int(bwd_weight);
+  const int ops = int(fwd) + int(bwd_input) + int(bwd_weight) + int(add_relu);
   state.counters["GFLOP/s"] =
       benchmark::Counter(ops * flops_per_op * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -54,10 +67,13 @@ void conv2d_bench(benchmark::State& state, Layer layer, Pass pass) {
 const bool registered = [] {
   const Layer layers[] = {
       {"c64_56", 64, 56}, {"c128_28", 128, 28}, {"c256_14", 256, 14}, {"c512_7", 512, 7}};
-  const std::pair<const char*, Pass> passes[] = {{"Conv2dFwdBwd/", Pass::FwdBwd},
-                                                 {"Conv2dFwd/", Pass::Fwd},
-                                                 {"Conv2dBwdInput/", Pass::BwdInput},
-                                                 {"Conv2dBwdWeight/", Pass::BwdWeight}};
+  const std::pair<const char*, Pass> passes[] = {
+      {"Conv2dFwdBwd/", Pass::FwdBwd},
+      {"Conv2dFwd/", Pass::Fwd},
+      {"Conv2dBwdInput/", Pass::BwdInput},
+      {"Conv2dBwdWeight/", Pass::BwdWeight},
+      {"Conv2dFwdAddRelu/", Pass::FwdAddRelu},
+      {"Conv2dFwdAddReluUnfused/", Pass::FwdAddReluUnfused}};
   for (const auto& [prefix, pass] : passes) {
     for (const Layer& layer : layers) {
       benchmark::RegisterBenchmark((std::string(prefix) + layer.name).c_str(), conv2d_bench, layer,

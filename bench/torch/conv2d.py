@@ -8,7 +8,8 @@ same benchmark names as afinar_bench, so tools/bench/compare.py can put them sid
 Threads as afinar uses (bench/torch/timing.py). Conv2dFwdBwd is F.conv2d plus backward to x and the weight (gradients reset to None each
 time); Conv2dFwd, Conv2dBwdInput and Conv2dBwdWeight time one op each, the backward ones through
 aten's convolution_backward with only that gradient asked for (PyTorch's own backward does so
-when only one input requires grad). PyTorch runs these on oneDNN (mkldnn) on the CPU.
+when only one input requires grad); Conv2dFwdAddRelu is relu(conv2d + r) as PyTorch's three ops.
+PyTorch runs these on oneDNN (mkldnn) on the CPU.
 """
 import torch
 import torch.nn.functional as F
@@ -35,20 +36,27 @@ def steps(channels, size):
         with torch.no_grad():
             F.conv2d(x, w, padding=1)
 
+    r = torch.randn(BATCH, channels, size, size, generator=gen)
+
+    def fwd_add_relu():  # afinar's conv2d_add_relu; PyTorch's float32 CPU path runs three ops
+        with torch.no_grad():
+            torch.relu_(F.conv2d(x, w, padding=1) + r)
+
     def backward(mask):
         return lambda: torch.ops.aten.convolution_backward(
             gy, x, w, None, [1, 1], [1, 1], [1, 1], False, [0, 0], 1, mask)
 
     return [("Conv2dFwdBwd", fwd_bwd), ("Conv2dFwd", fwd),
             ("Conv2dBwdInput", backward([True, False, False])),
-            ("Conv2dBwdWeight", backward([False, True, False]))]
+            ("Conv2dBwdWeight", backward([False, True, False])), ("Conv2dFwdAddRelu", fwd_add_relu)]
 
 
 def main():
     # Each case builds its tensors only when selected: (name, () -> step).
     run([("%s/%s" % (prefix, layer), lambda c=channels, z=size, p=prefix: dict(steps(c, z))[p])
          for layer, channels, size in LAYERS
-         for prefix in ("Conv2dFwdBwd", "Conv2dFwd", "Conv2dBwdInput", "Conv2dBwdWeight")])
+         for prefix in ("Conv2dFwdBwd", "Conv2dFwd", "Conv2dBwdInput", "Conv2dBwdWeight",
+                        "Conv2dFwdAddRelu")])
 
 
 if __name__ == "__main__":
