@@ -12,7 +12,6 @@
 #include "afinar/nn/fuse.h"
 
 #include <cmath>
-#include <string>
 
 namespace afinar::nn {
 
