@@ -29,11 +29,11 @@
 #include "afinar/data/image_source.h"
 #include "afinar/io/json.h"
 #include "afinar/io/model_file.h"
-#include "afinar/nn/fuse.h"
 #include "afinar/train/epoch.h"
 #include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
 #include "command.h"
+#include "inference_flags.h"
 
 namespace afinar::cli {
 
@@ -132,15 +132,7 @@ class EvalCommand : public Command {
     app.add_option("-b,--batch-size", batch_size_, "Batch size")->capture_default_str();
     app.add_option("-j,--workers", workers_, "Data loading threads")->capture_default_str();
     app.add_flag("--tta", tta_, "Average the logits of each image and of its horizontal flip");
-    app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
-    app.add_option("--amp-dtype", amp_dtype_, "With --amp: bfloat16 or float16")
-        ->check(CLI::IsMember({"bfloat16", "float16"}))
-        ->capture_default_str();
-    app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
-    app.add_flag("--fold-bn", fold_bn_,
-                 "Fold each batch norm into the convolution before it (faster; rounded "
-                 "differently)");
-    app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
+    flags_.add_to(app);
     app.add_flag("--json", json_, "Print one JSON object instead of the tables");
     app.add_option("--output", output_, "Write confusion_<split>.csv into this folder");
   }
@@ -151,7 +143,7 @@ class EvalCommand : public Command {
     AFN_CHECK(batch_size_ >= 1, "eval: --batch-size must be >= 1, got ", batch_size_);
     AFN_CHECK(workers_ >= 0 && workers_ <= train::kMaxWorkers, "eval: --workers must be in [0, ",
               train::kMaxWorkers, "], got ", workers_);
-    const Device device(device_);
+    const Device device(flags_.device);
     check_device_available(device);
     const io::Weights w = io::load_weights(weights_);
     const EvalData d = open_eval_data(data_dir_, split_);
@@ -160,12 +152,7 @@ class EvalCommand : public Command {
     arch_ = w.meta.arch;
 
     nn::ModulePtr model = io::load_model(w);
-    model->to(device);
-    if (channels_last_) model->to(MemoryFormat::ChannelsLast);
-    if (fold_bn_) {
-      model->eval();
-      nn::fuse_conv_bn(*model);
-    }
+    flags_.prepare(*model, device);
     const io::Preprocessing& pp = w.meta.preprocessing;
     data::DataLoader loader(
         d.folder.size(),
@@ -177,9 +164,9 @@ class EvalCommand : public Command {
         train::evaluate(*model, loader, w.meta.num_classes,
                         {.log_interval = 10,
                          .tta = tta_,
-                         .amp = amp_,
-                         .amp_dtype = amp_dtype_ == "float16" ? DType::F16 : DType::BF16,
-                         .channels_last = channels_last_},
+                         .amp = flags_.amp,
+                         .amp_dtype = flags_.autocast_dtype(),
+                         .channels_last = flags_.channels_last},
                         isatty(STDERR_FILENO) ? progress_line : train::ProgressFn());
     if (isatty(STDERR_FILENO)) std::fprintf(stderr, "\n");
     const int64_t skipped = loader.stats().skipped;
@@ -210,8 +197,8 @@ class EvalCommand : public Command {
     if (skipped) std::printf(", %ld unreadable skipped", long(skipped));
     std::printf("\n");
     if (tta_) std::printf("tta       mean of the logits of each image and its horizontal flip\n");
-    if (amp_) std::printf("amp       bf16 mixed precision (autocast)\n");
-    if (fold_bn_) std::printf("fold-bn   batch norms folded into the convolutions\n");
+    if (flags_.amp) std::printf("amp       bf16 mixed precision (autocast)\n");
+    if (flags_.fold_bn) std::printf("fold-bn   batch norms folded into the convolutions\n");
     std::printf("loss      %.4f\n", s.loss);
     std::printf("accuracy  %.4f (%ld/%ld)\n", s.accuracy, long(correct_of(m)), long(m.total()));
     if (!std::isnan(s.top5)) std::printf("top-5     %.4f\n", s.top5);
@@ -258,9 +245,10 @@ class EvalCommand : public Command {
         "{\"weights\": " + json_string(weights_) + ", \"data\": " + json_string(d.folder.root()) +
         ", \"split\": " + json_string(d.split) + ", \"images\": " + std::to_string(s.samples) +
         ", \"skipped\": " + std::to_string(skipped) + ", \"tta\": " + (tta_ ? "true" : "false") +
-        ", \"amp\": " + (amp_ ? "true" : "false") +
-        ", \"fold_bn\": " + (fold_bn_ ? "true" : "false") + ", \"loss\": " + json_number(s.loss) +
-        ", \"accuracy\": " + json_number(s.accuracy) + ", \"top5\": " + json_number(s.top5) +
+        ", \"amp\": " + (flags_.amp ? "true" : "false") +
+        ", \"fold_bn\": " + (flags_.fold_bn ? "true" : "false") +
+        ", \"loss\": " + json_number(s.loss) + ", \"accuracy\": " + json_number(s.accuracy) +
+        ", \"top5\": " + json_number(s.top5) +
         ", \"precision_macro\": " + json_number(m.macro_precision()) +
         ", \"recall_macro\": " + json_number(m.macro_recall()) +
         ", \"f1_macro\": " + json_number(m.macro_f1()) + ", \"classes\": [";
@@ -285,11 +273,11 @@ class EvalCommand : public Command {
 
   static constexpr int64_t kMaxPrintedClasses = 50;  // wider matrices go to --output's CSV
 
-  std::string weights_, data_dir_, split_, device_ = "cpu", output_, arch_;
+  std::string weights_, data_dir_, split_, output_, arch_;
   int64_t batch_size_ = 64;
   int workers_ = 2;
-  bool tta_ = false, amp_ = false, channels_last_ = false, fold_bn_ = false, json_ = false;
-  std::string amp_dtype_ = "bfloat16";
+  bool tta_ = false, json_ = false;
+  InferenceFlags flags_;
   std::vector<std::string> names_;  // the class names printed: the file's, else the folders'
 };
 

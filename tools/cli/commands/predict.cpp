@@ -22,10 +22,10 @@
 #include "afinar/data/transforms.h"
 #include "afinar/io/json.h"
 #include "afinar/io/model_file.h"
-#include "afinar/nn/fuse.h"
 #include "afinar/ops/softmax.h"
 #include "afinar/ops/topk.h"
 #include "command.h"
+#include "inference_flags.h"
 
 namespace afinar::cli {
 
@@ -51,15 +51,7 @@ class PredictCommand : public Command {
         "How many classes to show per image (default: 5, or every class when there are fewer)");
     app.add_flag("--logits", logits_, "Also print the raw logits");
     app.add_flag("--json", json_, "One JSON object per line per image");
-    app.add_flag("--amp", amp_, "bf16 mixed precision (autocast): convs and linears in bf16");
-    app.add_option("--amp-dtype", amp_dtype_, "With --amp: bfloat16 or float16")
-        ->check(CLI::IsMember({"bfloat16", "float16"}))
-        ->capture_default_str();
-    app.add_flag("--channels-last", channels_last_, "NHWC weights and activations");
-    app.add_flag("--fold-bn", fold_bn_,
-                 "Fold each batch norm into the convolution before it (faster; rounded "
-                 "differently)");
-    app.add_option("--device", device_, "cpu or cuda[:N]")->capture_default_str();
+    flags_.add_to(app);
   }
 
   int run() override {
@@ -68,13 +60,10 @@ class PredictCommand : public Command {
     if (topk_ == 0) topk_ = std::min<int64_t>(5, classes);
     AFN_CHECK(topk_ >= 1 && topk_ <= classes, "predict: --topk ", topk_, " is out of range for ",
               classes, " classes");
-    const Device device(device_);
+    const Device device(flags_.device);
     nn::ModulePtr model = io::load_model(w, arch_);
-    model->to(device);
-    const MemoryFormat fmt = channels_last_ ? MemoryFormat::ChannelsLast : MemoryFormat::Contiguous;
-    model->to(fmt);
-    model->eval();
-    if (fold_bn_) nn::fuse_conv_bn(*model);
+    flags_.prepare(*model, device);
+    const MemoryFormat fmt = flags_.memory_format();
     const io::Preprocessing& pp = w.meta.preprocessing;
     const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
     NoGradGuard no_grad;
@@ -92,8 +81,7 @@ class PredictCommand : public Command {
         status = 1;
         continue;
       }
-      const AutocastGuard autocast(device.type, amp_,
-                                   amp_dtype_ == "float16" ? DType::F16 : DType::BF16);
+      const AutocastGuard autocast(device.type, flags_.amp, flags_.autocast_dtype());
       const Tensor logits =
           (*model)(x.reshape({1, x.size(0), x.size(1), x.size(2)}).to(device).to(fmt))
               .to(DType::F32);
@@ -141,10 +129,10 @@ class PredictCommand : public Command {
   }
 
   std::vector<std::string> images_;
-  std::string weights_, arch_, device_ = "cpu";
+  std::string weights_, arch_;
   int64_t topk_ = 0;  // 0: the default, min(5, classes)
-  bool logits_ = false, json_ = false, amp_ = false, channels_last_ = false, fold_bn_ = false;
-  std::string amp_dtype_ = "bfloat16";
+  bool logits_ = false, json_ = false;
+  InferenceFlags flags_;
 };
 
 }  // namespace
