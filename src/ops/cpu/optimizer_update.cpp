@@ -12,16 +12,29 @@ T* ptr_or_null(const std::vector<Tensor>& list, size_t i) {
 }
 
 void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
-                const std::vector<Tensor>& bufs, bool init, const SgdHyper& h) {
+                const std::vector<Tensor>& bufs, bool init, const SgdHyper& hyper) {
   visit_floating(params[0].dtype(), "sgd_update", [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (size_t i = 0; i < params.size(); ++i) {
-      T* p = params[i].data<T>();
-      const T* g = grads[i].data<T>();
-      T* b = ptr_or_null<T>(bufs, i);
+      T* __restrict p = params[i].data<T>();
+      const T* __restrict g = grads[i].data<T>();
+      T* __restrict b = ptr_or_null<T>(bufs, i);
       const int64_t n = params[i].numel();
-#pragma omp parallel for if (n > 65536)
-      for (int64_t j = 0; j < n; ++j) sgd_update_element(p[j], g[j], b ? b + j : nullptr, init, h);
+#pragma omp parallel if (n > 65536)
+      {
+        // Each thread's own copy of the scalars, and one loop with and one without a buffer: no
+        // load in the loops that a store might alias and no per-element choice, so the compiler
+        // vectorises them (the same expressions: the same roundings).
+        const SgdHyper h = hyper;
+        const bool first = init;
+        if (b) {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j) sgd_update_element(p[j], g[j], b + j, first, h);
+        } else {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j) sgd_update_element<T>(p[j], g[j], nullptr, first, h);
+        }
+      }
     }
   });
 }
