@@ -1,5 +1,5 @@
-"""PyTorch reference for bench/models_bench.cpp: eval-mode forward of torchvision's resnet18 and
-vgg16 on the CPU, batch 8 of 224x224, f32, under torch.no_grad() (torchvision 0.14 from Debian).
+"""PyTorch reference for bench/models_bench.cpp: eval-mode forward of torchvision's resnet18, vgg16
+and resnext50_32x4d on the CPU, batch 8 of 224x224, f32, under torch.no_grad() (torchvision 0.14 from Debian).
 
 Prints `name<TAB>seconds_per_iter` with the same names as afinar_bench, so tools/bench/compare.py
 can put them side by side:
@@ -49,7 +49,7 @@ def train_step():
 
 def main():
     run([("ModelsEvalForward/" + arch, lambda a=arch: forward_step(a))
-         for arch in ("resnet18", "vgg16")] +
+         for arch in ("resnet18", "vgg16", "resnext50_32x4d")] +
         [("ModelsEvalForward/resnet18_folded", lambda: forward_step("resnet18", fold=True))] +
         [("ModelsTrainStep/resnet18_64px_b16", train_step)])
 

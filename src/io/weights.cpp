@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "afinar/core/check.h"
+#include "afinar/nn/models.h"
 
 namespace afinar::io {
 
@@ -37,15 +38,31 @@ const std::map<std::string, std::vector<int64_t>>& vgg_configs() {
 struct ResNetConfig {
   std::vector<int64_t> blocks;  // per layer1..layer4
   bool bottleneck;
+  int64_t groups = 1, width_per_group = 64;  // ResNeXt and Wide ResNet change these
 };
 
+// torchvision resnet.py's builders.
 const std::map<std::string, ResNetConfig>& resnet_configs() {
-  static const std::map<std::string, ResNetConfig> cfgs = {{"resnet18", {{2, 2, 2, 2}, false}},
-                                                           {"resnet34", {{3, 4, 6, 3}, false}},
-                                                           {"resnet50", {{3, 4, 6, 3}, true}},
-                                                           {"resnet101", {{3, 4, 23, 3}, true}},
-                                                           {"resnet152", {{3, 8, 36, 3}, true}}};
+  static const std::map<std::string, ResNetConfig> cfgs = {
+      {"resnet18", {{2, 2, 2, 2}, false}},
+      {"resnet34", {{3, 4, 6, 3}, false}},
+      {"resnet50", {{3, 4, 6, 3}, true}},
+      {"resnet101", {{3, 4, 23, 3}, true}},
+      {"resnet152", {{3, 8, 36, 3}, true}},
+      {"resnext50_32x4d", {{3, 4, 6, 3}, true, 32, 4}},
+      {"resnext101_32x8d", {{3, 4, 23, 3}, true, 32, 8}},
+      {"resnext101_64x4d", {{3, 4, 23, 3}, true, 64, 4}},
+      {"wide_resnet50_2", {{3, 4, 6, 3}, true, 1, 128}},
+      {"wide_resnet101_2", {{3, 4, 23, 3}, true, 1, 128}}};
   return cfgs;
+}
+
+// A block's 3×3 convolution weight [width, width / groups, 3, 3]: width = planes for BasicBlock,
+// int(planes · width_per_group / 64) · groups for Bottleneck (torchvision's formula).
+Shape block_conv2_shape(const ResNetConfig& cfg, int64_t planes) {
+  if (!cfg.bottleneck) return {planes, planes, 3, 3};
+  const auto width = int64_t(double(planes) * (double(cfg.width_per_group) / 64.0)) * cfg.groups;
+  return {width, width / cfg.groups, 3, 3};
 }
 
 void add_batch_norm(KeyShapes& out, const std::string& prefix, int64_t channels) {
@@ -91,11 +108,13 @@ KeyShapes resnet_keys(const ResNetConfig& cfg, int64_t num_classes) {
       const std::string p = "layer" + std::to_string(layer + 1) + "." + std::to_string(b) + ".";
       const bool downsample = b == 0 && (layer > 0 || in != planes * expansion);
       if (cfg.bottleneck) {  // 1x1 reduce, 3x3 (carries the stride: v1.5), 1x1 expand
-        out.emplace_back(p + "conv1.weight", Shape{planes, in, 1, 1});
-        add_batch_norm(out, p + "bn1", planes);
-        out.emplace_back(p + "conv2.weight", Shape{planes, planes, 3, 3});
-        add_batch_norm(out, p + "bn2", planes);
-        out.emplace_back(p + "conv3.weight", Shape{planes * 4, planes, 1, 1});
+        const Shape conv2 = block_conv2_shape(cfg, planes);
+        const int64_t width = conv2[0];
+        out.emplace_back(p + "conv1.weight", Shape{width, in, 1, 1});
+        add_batch_norm(out, p + "bn1", width);
+        out.emplace_back(p + "conv2.weight", conv2);
+        add_batch_norm(out, p + "bn2", width);
+        out.emplace_back(p + "conv3.weight", Shape{planes * 4, width, 1, 1});
         add_batch_norm(out, p + "bn3", planes * 4);
       } else {
         out.emplace_back(p + "conv1.weight", Shape{planes, in, 3, 3});
@@ -170,17 +189,7 @@ std::string weights_summary(const std::string& arch, const KeyShapes& keys) {
 }
 
 const std::vector<std::string>& supported_archs() {
-  static const std::vector<std::string> archs = [] {
-    std::vector<std::string> a;
-    for (const auto& [name, cfg] : vgg_configs()) {
-      a.push_back(name);
-      a.push_back(name + "_bn");
-    }
-    for (const char* r : {"resnet18", "resnet34", "resnet50", "resnet101", "resnet152"})
-      a.push_back(r);
-    return a;
-  }();
-  return archs;
+  return nn::model_names();
 }
 
 KeyShapes torchvision_keys(const std::string& arch, int64_t num_classes) {
@@ -287,13 +296,24 @@ ArchGuess detect_arch(const KeyShapes& keys, const nn::HeadSpec& head) {
         blocks[size_t(layer - 1)] = std::max(blocks[size_t(layer - 1)], b + 1);
       }
     }
+    // Same blocks, other widths (resnet50, resnext50_32x4d, wide_resnet50_2): the first 3×3
+    // convolution's weight tells them apart. Without a match the plainest candidate is taken, so
+    // that check_arch names the shapes that differ.
     const bool bottleneck = find_shape(keys, "layer1.0.conv3.weight") != nullptr;
-    for (const auto& [name, cfg] : resnet_configs())
-      if (cfg.blocks == blocks && cfg.bottleneck == bottleneck) arch = name;
+    const Shape* conv2 = find_shape(keys, "layer1.0.conv2.weight");
+    std::string fallback;
+    for (const auto& [name, cfg] : resnet_configs()) {
+      if (cfg.blocks != blocks || cfg.bottleneck != bottleneck) continue;
+      const bool plain = cfg.groups == 1 && cfg.width_per_group == 64;
+      if (plain || fallback.empty()) fallback = name;
+      if (conv2 != nullptr && *conv2 == block_conv2_shape(cfg, 64)) arch = name;
+    }
+    if (arch.empty()) arch = fallback;
     AFN_CHECK(!arch.empty(), "the state_dict looks like a ResNet but has ", shape_str(blocks),
               " blocks per layer (", bottleneck ? "Bottleneck" : "BasicBlock",
-              "); torchvision's are resnet18 [2,2,2,2], resnet34 [3,4,6,3] (BasicBlock), resnet50 "
-              "[3,4,6,3], resnet101 [3,4,23,3], resnet152 [3,8,36,3] (Bottleneck)");
+              "); torchvision's are resnet18 [2,2,2,2], resnet34 [3,4,6,3] (BasicBlock), resnet50, "
+              "resnext50_32x4d, wide_resnet50_2 [3,4,6,3], resnet101, resnext101_32x8d, "
+              "resnext101_64x4d, wide_resnet101_2 [3,4,23,3], resnet152 [3,8,36,3] (Bottleneck)");
   } else if (head.is_default()) {
     AFN_FAIL("cannot tell the architecture: the state_dict (", keys.size(), " keys, the first '",
              keys.front().first,
@@ -314,11 +334,23 @@ ArchGuess detect_arch(const StateDict& sd, const nn::HeadSpec& head) {
 }
 
 Preprocessing torchvision_preprocessing(const std::string& source) {
+  // torchvision 0.14's Weights.transforms() for its published weights, by file name: the weights
+  // trained with the newer recipe (every IMAGENET1K_V2, and resnext101_64x4d's only one) evaluate
+  // with resize 232; VGG16's IMAGENET1K_FEATURES (converted from Caffe) keep the 0..255 pixel
+  // scale around Caffe's mean; every other ImageNet weight uses 256 and ImageNet's mean / std.
+  static const char* const kResize232[] = {
+      "resnet50-11ad3fa6",        "resnet101-cd907fc2",        "resnet152-f82ba261",
+      "resnext50_32x4d-1a0047aa", "resnext101_32x8d-110c445d", "resnext101_64x4d-173b62eb",
+      "wide_resnet50_2-9ba9bcbe", "wide_resnet101_2-d733dc28"};
   Preprocessing p;
-  // ResNet50_Weights.IMAGENET1K_V2 evaluates with resize 232; every other published ImageNet
-  // weight of these architectures with 256.
   const std::string name = std::filesystem::path(source).filename().string();
-  if (name.rfind("resnet50-11ad3fa6", 0) == 0) p.resize = 232;
+  const auto named = [&](std::string_view stem) { return name.rfind(stem, 0) == 0; };
+  for (const char* stem : kResize232)
+    if (named(stem)) p.resize = 232;
+  if (named("vgg16_features-amdegroot-88682ab5")) {
+    p.mean = {0.48235, 0.45882, 0.40784};
+    p.std = {1.0 / 255.0, 1.0 / 255.0, 1.0 / 255.0};
+  }
   return p;
 }
 

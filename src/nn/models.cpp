@@ -15,11 +15,24 @@ using Factory = std::function<ModulePtr(int64_t)>;
 
 const std::vector<std::pair<std::string, Factory>>& registry() {
   static const std::vector<std::pair<std::string, Factory>> table = {
-      {"vgg11", vgg11},         {"vgg11_bn", vgg11_bn}, {"vgg13", vgg13},
-      {"vgg13_bn", vgg13_bn},   {"vgg16", vgg16},       {"vgg16_bn", vgg16_bn},
-      {"vgg19", vgg19},         {"vgg19_bn", vgg19_bn}, {"resnet18", resnet18},
-      {"resnet34", resnet34},   {"resnet50", resnet50}, {"resnet101", resnet101},
+      {"vgg11", vgg11},
+      {"vgg11_bn", vgg11_bn},
+      {"vgg13", vgg13},
+      {"vgg13_bn", vgg13_bn},
+      {"vgg16", vgg16},
+      {"vgg16_bn", vgg16_bn},
+      {"vgg19", vgg19},
+      {"vgg19_bn", vgg19_bn},
+      {"resnet18", resnet18},
+      {"resnet34", resnet34},
+      {"resnet50", resnet50},
+      {"resnet101", resnet101},
       {"resnet152", resnet152},
+      {"resnext50_32x4d", resnext50_32x4d},
+      {"resnext101_32x8d", resnext101_32x8d},
+      {"resnext101_64x4d", resnext101_64x4d},
+      {"wide_resnet50_2", wide_resnet50_2},
+      {"wide_resnet101_2", wide_resnet101_2},
   };
   return table;
 }

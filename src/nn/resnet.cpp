@@ -1,4 +1,5 @@
-// ResNet as torchvision.models.resnet (torchvision 0.14): BasicBlock, Bottleneck, _make_layer.
+// ResNet as torchvision.models.resnet (torchvision 0.14): BasicBlock, Bottleneck, _make_layer, and
+// the ResNeXt / Wide ResNet builders (the same classes with other groups / width_per_group).
 // Every bn -> relu and bn -> add -> relu runs as one fused op (batch_norm2d_add_relu, the same
 // numbers as the modules one by one; conv2d_add_relu once nn::fuse_conv_bn has folded the batch
 // norms into the convolutions) unless a forward hook is watching the modules.
@@ -9,6 +10,7 @@
 #include <utility>
 #include <vector>
 
+#include "afinar/core/check.h"
 #include "afinar/nn/init.h"
 #include "afinar/ops/elementwise.h"
 
@@ -17,9 +19,11 @@ namespace afinar::nn {
 namespace {
 
 // torchvision's conv3x3 and conv1x1: no bias, padding 1 for the 3×3.
-std::shared_ptr<Conv2d> conv3x3(int64_t in_planes, int64_t out_planes, int64_t stride = 1) {
-  return std::make_shared<Conv2d>(in_planes, out_planes, 3,
-                                  Conv2dOptions{.stride = stride, .padding = 1, .bias = false});
+std::shared_ptr<Conv2d> conv3x3(int64_t in_planes, int64_t out_planes, int64_t stride = 1,
+                                int64_t groups = 1) {
+  return std::make_shared<Conv2d>(
+      in_planes, out_planes, 3,
+      Conv2dOptions{.stride = stride, .padding = 1, .groups = groups, .bias = false});
 }
 
 std::shared_ptr<Conv2d> conv1x1(int64_t in_planes, int64_t out_planes, int64_t stride = 1) {
@@ -30,13 +34,14 @@ std::shared_ptr<Conv2d> conv1x1(int64_t in_planes, int64_t out_planes, int64_t s
 // _make_layer: the first block takes the stride and, when the shape changes, a 1×1 projection
 // + BatchNorm as downsample; the others keep the shape. `inplanes` is updated as torchvision's.
 std::shared_ptr<Sequential> make_layer(ResNetBlock block, int64_t& inplanes, int64_t planes,
-                                       int64_t blocks, int64_t stride) {
+                                       int64_t blocks, int64_t stride, int64_t groups,
+                                       int64_t base_width) {
   const int64_t expansion =
       block == ResNetBlock::Basic ? BasicBlock::kExpansion : Bottleneck::kExpansion;
   auto make_block = [&](int64_t in, int64_t s, ModulePtr downsample) -> ModulePtr {
     if (block == ResNetBlock::Basic)
       return std::make_shared<BasicBlock>(in, planes, s, std::move(downsample));
-    return std::make_shared<Bottleneck>(in, planes, s, std::move(downsample));
+    return std::make_shared<Bottleneck>(in, planes, s, std::move(downsample), groups, base_width);
   };
   ModulePtr downsample;
   if (stride != 1 || inplanes != planes * expansion)
@@ -100,12 +105,19 @@ std::vector<std::pair<std::string, std::string>> BasicBlock::conv_bn_pairs() con
   return numbered_pairs(2);
 }
 
-Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
+Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample,
+                       int64_t groups, int64_t base_width)
     : Module("Bottleneck") {
-  const int64_t width = planes;  // planes · base_width / 64 · groups with torchvision's 64 and 1
+  AFN_CHECK(groups > 0 && base_width > 0,
+            "Bottleneck: groups and base_width must be positive, got ", groups, " and ",
+            base_width);
+  // torchvision: int(planes * (base_width / 64.0)) * groups.
+  const auto width = int64_t(double(planes) * (double(base_width) / 64.0)) * groups;
+  AFN_CHECK(width > 0, "Bottleneck: planes ", planes, " with base_width ", base_width,
+            " leaves no channels per group");
   register_module("conv1", conv1x1(inplanes, width));
   register_module("bn1", std::make_shared<BatchNorm2d>(width));
-  register_module("conv2", conv3x3(width, width, stride));
+  register_module("conv2", conv3x3(width, width, stride, groups));
   register_module("bn2", std::make_shared<BatchNorm2d>(width));
   register_module("conv3", conv1x1(width, planes * kExpansion));
   register_module("bn3", std::make_shared<BatchNorm2d>(planes * kExpansion));
@@ -125,8 +137,13 @@ std::vector<std::pair<std::string, std::string>> Bottleneck::conv_bn_pairs() con
   return numbered_pairs(3);
 }
 
-ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes)
+ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t num_classes,
+               int64_t groups, int64_t width_per_group)
     : Module("ResNet") {
+  // torchvision's BasicBlock raises the same ValueError.
+  AFN_CHECK(block == ResNetBlock::Bottleneck || (groups == 1 && width_per_group == 64),
+            "BasicBlock only supports groups=1 and width_per_group=64, got ", groups, " and ",
+            width_per_group);
   int64_t inplanes = 64;
   register_module(
       "conv1", std::make_shared<Conv2d>(3, inplanes, 7,
@@ -137,8 +154,9 @@ ResNet::ResNet(ResNetBlock block, const std::array<int64_t, 4>& layers, int64_t 
                                  MaxPool2dOptions{.kernel_size = 3, .stride = 2, .padding = 1}));
   const int64_t planes[4] = {64, 128, 256, 512};
   for (size_t i = 0; i < 4; ++i)
-    register_module("layer" + std::to_string(i + 1),
-                    make_layer(block, inplanes, planes[i], layers[i], i == 0 ? 1 : 2));
+    register_module(
+        "layer" + std::to_string(i + 1),
+        make_layer(block, inplanes, planes[i], layers[i], i == 0 ? 1 : 2, groups, width_per_group));
   register_module("avgpool", std::make_shared<AdaptiveAvgPool2d>(IntPair{1, 1}));
   register_module("fc", std::make_shared<Linear>(inplanes, num_classes));
   apply([](Module& m) {
@@ -180,6 +198,26 @@ std::shared_ptr<ResNet> resnet101(int64_t num_classes) {
 std::shared_ptr<ResNet> resnet152(int64_t num_classes) {
   return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 8, 36, 3},
                                   num_classes);
+}
+std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
+                                  num_classes, 32, 4);
+}
+std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
+                                  num_classes, 32, 8);
+}
+std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
+                                  num_classes, 64, 4);
+}
+std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
+                                  num_classes, 1, 128);
+}
+std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
+                                  num_classes, 1, 128);
 }
 
 }  // namespace afinar::nn

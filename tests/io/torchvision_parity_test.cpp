@@ -100,7 +100,8 @@ TEST_P(TorchvisionParity, LogitsMatchPyTorchThroughTheImporter) {
 // uses); resnet50 (Bottleneck) and vgg16_bn (BatchNorm in VGG) for the remaining paths.
 INSTANTIATE_TEST_SUITE_P(Models, TorchvisionParity,
                          ::testing::Values(Case{"resnet18", false}, Case{"vgg16", true},
-                                           Case{"resnet50", false}, Case{"vgg16_bn", true}),
+                                           Case{"resnet50", false}, Case{"vgg16_bn", true},
+                                           Case{"resnext50_32x4d", false}),
                          case_name);
 
 }  // namespace

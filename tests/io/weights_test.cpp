@@ -1,7 +1,8 @@
 // The weights file (attributes, order, dtypes, all-or-nothing writes, refusal of other files) and
 // the architecture table: detect_arch and torchvision_keys against the state_dict keys and shapes
-// torchvision itself produces for all 13 architectures (fixtures/pth/torchvision_archs.txt, made
-// by tools/fixtures/make_pth.py; no weights), parameter counts, preprocessing defaults.
+// torchvision itself produces for all 18 architectures (fixtures/pth/torchvision_archs.txt, made
+// by tools/fixtures/make_pth.py; no weights), parameter counts, and the preprocessing of every
+// published weights file against torchvision's transforms (goldens/weights_transforms.h5).
 #include "afinar/io/weights.h"
 
 #include <gtest/gtest.h>
@@ -180,7 +181,7 @@ TEST(Weights, FailedWritesLeaveNothingBehind) {
 
 TEST(Weights, DetectArchOnEveryTorchvisionArchitecture) {
   const auto archs = torchvision_archs();
-  ASSERT_EQ(archs.size(), 13u);
+  ASSERT_EQ(archs.size(), 18u);
   for (const ArchKeys& a : archs) {
     const io::ArchGuess g = io::detect_arch(a.keys);
     EXPECT_EQ(g.arch, a.arch);
@@ -198,11 +199,16 @@ TEST(Weights, DetectArchOnEveryTorchvisionArchitecture) {
       if (a.arch == arch) return io::parameter_count(a.keys);
     return int64_t(-1);
   };
-  // torchvision's published counts (1000 classes).
+  // torchvision's published counts (1000 classes; the weights enums' num_params).
   EXPECT_EQ(count("vgg16"), 138357544);
   EXPECT_EQ(count("resnet18"), 11689512);
   EXPECT_EQ(count("resnet50"), 25557032);
-  EXPECT_EQ(io::supported_archs().size(), 13u);
+  EXPECT_EQ(count("resnext50_32x4d"), 25028904);
+  EXPECT_EQ(count("resnext101_64x4d"), 83455272);
+  EXPECT_EQ(count("wide_resnet101_2"), 126886696);
+  std::vector<std::string> names;
+  for (const ArchKeys& a : archs) names.push_back(a.arch);
+  EXPECT_EQ(io::supported_archs(), names);  // the same order as torchvision's modules
 }
 
 TEST(Weights, ArchMismatchesAreExplained) {
@@ -246,17 +252,24 @@ TEST(Weights, ArchMismatchesAreExplained) {
 }
 
 TEST(Weights, PreprocessingFromTorchvisionTransforms) {
-  const io::Preprocessing v2 = io::torchvision_preprocessing("/w/resnet50-11ad3fa6.pth");
-  EXPECT_EQ(v2.resize, 232);
-  EXPECT_EQ(v2.crop, 224);
-  for (const char* name : {"resnet50-0676ba61.pth", "resnet18-f37072fd.pth", "vgg16-397923af.pth",
-                           "vgg16_bn-6c64b313.pth", "mine.pth"}) {
-    const io::Preprocessing p = io::torchvision_preprocessing(name);
-    EXPECT_EQ(p.resize, 256) << name;
-    EXPECT_EQ(p.crop, 224) << name;
-    EXPECT_EQ(p.mean, (std::vector<double>{0.485, 0.456, 0.406})) << name;
-    EXPECT_EQ(p.std, (std::vector<double>{0.229, 0.224, 0.225})) << name;
+  const auto cases = testing::load_goldens("weights_transforms");
+  ASSERT_EQ(cases.size(), 26u);  // every published ImageNet weight of the 18 architectures
+  for (const auto& c : cases) {
+    // torchvision's file name, and the same name in a folder.
+    for (const std::string& source : {c.name, "/downloads/" + c.name}) {
+      const io::Preprocessing p = io::torchvision_preprocessing(source);
+      EXPECT_EQ(p.resize, c.tensor("resize").item<int64_t>()) << source;
+      EXPECT_EQ(p.crop, c.tensor("crop").item<int64_t>()) << source;
+      EXPECT_EQ(p.mean, c.tensor("mean").to_vector<double>()) << source;
+      EXPECT_EQ(p.std, c.tensor("std").to_vector<double>()) << source;
+    }
   }
+  // A file of one's own: torchvision's usual transform.
+  const io::Preprocessing p = io::torchvision_preprocessing("mine.pth");
+  EXPECT_EQ(p.resize, 256);
+  EXPECT_EQ(p.crop, 224);
+  EXPECT_EQ(p.mean, (std::vector<double>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(p.std, (std::vector<double>{0.229, 0.224, 0.225}));
 }
 
 TEST(Weights, SummaryCountsParametersNotBuffers) {

@@ -26,6 +26,7 @@
 #include "afinar/ops/reduce.h"
 #include "testing/compare.h"
 #include "testing/cuda.h"
+#include "testing/errors.h"
 #include "testing/fixtures.h"
 
 namespace afinar::nn {
@@ -114,7 +115,7 @@ testing::Tolerance logits_tolerance(const Tensor& expected) {
 // ---- structure ----------------------------------------------------------------------------
 
 TEST(Models, StateDictKeysShapesAndCountsEqualTorchvision) {
-  ASSERT_EQ(model_names().size(), 13u);
+  ASSERT_EQ(model_names().size(), 18u);
   for (const auto& c : testing::load_goldens("models")) {
     SCOPED_TRACE(c.name);
     ModulePtr model;
@@ -154,11 +155,13 @@ TEST(Models, ParameterCountsOfTheIssue) {
   EXPECT_EQ(count(vgg16()), 138357544);
   EXPECT_EQ(count(resnet18()), 11689512);
   EXPECT_EQ(count(resnet50()), 25557032);
+  EXPECT_EQ(count(resnext101_32x8d()), 88791336);  // torchvision's num_params
+  EXPECT_EQ(count(wide_resnet50_2()), 68883240);
 }
 
 TEST(Models, RegistryNamesAndErrors) {
   EXPECT_EQ(model_names().front(), "vgg11");
-  EXPECT_EQ(model_names().back(), "resnet152");
+  EXPECT_EQ(model_names().back(), "wide_resnet101_2");
   EXPECT_TRUE(is_model_name("vgg16_bn"));
   EXPECT_FALSE(is_model_name("alexnet"));
   try {
@@ -215,6 +218,14 @@ TEST(ResNet, EvalLogitsMatchTorchvisionResNet50) {
   expect_eval_logits_match("resnet50");
 }
 
+TEST(ResNet, EvalLogitsMatchTorchvisionResNeXt50) {
+  expect_eval_logits_match("resnext50_32x4d");
+}
+
+TEST(ResNet, EvalLogitsMatchTorchvisionWideResNet50) {
+  expect_eval_logits_match("wide_resnet50_2");
+}
+
 TEST(Vgg, EvalLogitsMatchTorchvisionVgg16) {
   expect_eval_logits_match("vgg16");
 }
@@ -226,6 +237,7 @@ TEST(Vgg, EvalLogitsMatchTorchvisionVgg11Bn) {
 TEST(ResNet, ChannelsLastEvalLogitsMatchTorchvision) {
   expect_eval_logits_match("resnet18", MemoryFormat::ChannelsLast);
   expect_eval_logits_match("resnet50", MemoryFormat::ChannelsLast);
+  expect_eval_logits_match("resnext50_32x4d", MemoryFormat::ChannelsLast);
 }
 
 TEST(Vgg, ChannelsLastEvalLogitsMatchTorchvision) {
@@ -237,6 +249,7 @@ TEST(ResNet, FoldedBatchNormEvalLogitsMatchTorchvision) {
     expect_eval_logits_match("resnet18", fmt, /*fold=*/true);
     expect_eval_logits_match("resnet50", fmt, /*fold=*/true);
   }
+  expect_eval_logits_match("resnext50_32x4d", MemoryFormat::Contiguous, /*fold=*/true);
 }
 
 TEST(Vgg, FoldedBatchNormEvalLogitsMatchTorchvision) {
@@ -580,6 +593,31 @@ TEST(ResNet, BottleneckStridesOnItsThreeByThree) {
   NoGradGuard no_grad;
   auto layer2 = model->get_submodule("layer2");
   EXPECT_EQ((*layer2)(zeros({1, 256, 16, 16})).shape(), (Shape{1, 512, 8, 8}));
+}
+
+// ResNeXt's 3×3 convolutions are grouped, Wide ResNet's are twice as wide; the 1×1s around them
+// and the block outputs keep ResNet's widths (torchvision's Bottleneck width formula).
+TEST(ResNet, ResNeXtAndWideBottlenecks) {
+  init::SkipInitGuard skip;
+  const auto conv = [](const ModulePtr& m, const std::string& name) {
+    return m->get_submodule_as<Conv2d>(name);
+  };
+  const ModulePtr x50 = resnext50_32x4d(), x101 = resnext101_64x4d(), w50 = wide_resnet50_2();
+  EXPECT_EQ(conv(x50, "layer1.0.conv2")->options().groups, 32);
+  EXPECT_EQ(conv(x50, "layer1.0.conv2")->weight().shape(), (Shape{128, 4, 3, 3}));
+  EXPECT_EQ(conv(x50, "layer4.2.conv2")->weight().shape(), (Shape{1024, 32, 3, 3}));
+  EXPECT_EQ(conv(x101, "layer3.22.conv2")->weight().shape(), (Shape{1024, 16, 3, 3}));
+  EXPECT_EQ(conv(x101, "layer3.22.conv2")->options().groups, 64);
+  EXPECT_EQ(conv(w50, "layer2.0.conv2")->weight().shape(), (Shape{256, 256, 3, 3}));
+  EXPECT_EQ(conv(w50, "layer2.0.conv2")->options().groups, 1);
+  EXPECT_EQ(conv(w50, "layer2.0.conv3")->weight().shape(), (Shape{512, 256, 1, 1}));
+  // torchvision's BasicBlock takes no groups or width (it raises a ValueError).
+  EXPECT_NE(testing::error_of([] {
+              ResNet(ResNetBlock::Basic, {2, 2, 2, 2}, 10, 32, 4);
+            }).find("BasicBlock only supports groups=1 and width_per_group=64"),
+            std::string::npos);
+  EXPECT_THROW(ResNet(ResNetBlock::Bottleneck, {1, 1, 1, 1}, 10, 0, 4), Error);
+  EXPECT_THROW(ResNet(ResNetBlock::Bottleneck, {1, 1, 1, 1}, 10, 1, 0), Error);
 }
 
 }  // namespace

@@ -11,7 +11,8 @@ tests/data/goldens/models.h5: the structure of every architecture, one group per
 tests/data/goldens/models_logits.h5: logits of models whose every state_dict tensor is filled
 from a formula (below) that the C++ test computes too, so no weights are committed:
   input                [2, 3, 64, 64] float32, the formula with key index 2^20 (values in [-1, 1))
-  <arch>/logits        eval mode, [2, 1000] float32 (resnet18, resnet50, vgg16, vgg11_bn)
+  <arch>/logits        eval mode, [2, 1000] float32 (resnet18, resnet50, vgg16, vgg11_bn,
+                       resnext50_32x4d, wide_resnet50_2)
   resnet18_train/      train mode (batch statistics): logits, then every BatchNorm buffer after
                        the forward (<key> datasets: running_mean, running_var,
                        num_batches_tracked), and the gradients of a few parameters for
@@ -43,9 +44,10 @@ import torchvision
 from common import write_cases
 
 ARCHS = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn",
-         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
-REPR_ARCHS = ["resnet18", "resnet50", "vgg11_bn", "vgg16"]
-EVAL_ARCHS = ["resnet18", "resnet50", "vgg16", "vgg11_bn"]
+         "resnet18", "resnet34", "resnet50", "resnet101", "resnet152", "resnext50_32x4d",
+         "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"]
+REPR_ARCHS = ["resnet18", "resnet50", "vgg11_bn", "vgg16", "resnext50_32x4d"]
+EVAL_ARCHS = ["resnet18", "resnet50", "vgg16", "vgg11_bn", "resnext50_32x4d", "wide_resnet50_2"]
 TRAIN_ARCH = "resnet18"
 TRAIN_GRADS = ["conv1.weight", "bn1.weight", "bn1.bias", "layer2.0.downsample.1.weight",
                "layer4.1.bn2.weight", "layer4.1.bn2.bias", "fc.bias"]

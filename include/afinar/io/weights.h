@@ -41,8 +41,11 @@ struct Preprocessing {
   std::vector<double> mean = {0.485, 0.456, 0.406};
   std::vector<double> std = {0.229, 0.224, 0.225};
 };
-// torchvision's transform for the weights file `source` (its file name): resize 232 for ResNet50
-// V2 (resnet50-11ad3fa6.pth), 256 for every other ImageNet weight; crop 224; ImageNet mean/std.
+// torchvision's transform for the weights file `source` (its file name, as torchvision publishes
+// it): crop 224; resize 232 for the weights of the newer recipe (the IMAGENET1K_V2 files of
+// ResNet50/101/152, ResNeXt and Wide ResNet, and resnext101_64x4d-173b62eb), 256 for the others;
+// ImageNet's mean / std, but for VGG16's IMAGENET1K_FEATURES (vgg16_features-amdegroot-88682ab5:
+// Caffe's mean, std 1/255). Any other name gets the 256 / ImageNet defaults.
 Preprocessing torchvision_preprocessing(const std::string& source);
 
 struct WeightsMeta {
@@ -70,7 +73,7 @@ int64_t parameter_count(const KeyShapes& keys);
 // "resnet18: 102 tensors, 11,689,512 params", for the import / export summaries.
 std::string weights_summary(const std::string& arch, const KeyShapes& keys);
 
-// "vgg11", "vgg11_bn", ..., "resnet152": the architectures afinar builds and imports.
+// The architectures afinar builds and imports: nn::model_names(), every one with its key table.
 const std::vector<std::string>& supported_archs();
 // torchvision's state_dict keys and shapes for `arch`, in its order (num_batches_tracked
 // included).

@@ -15,7 +15,8 @@
 
 namespace afinar::nn {
 
-// "vgg11", "vgg11_bn", ..., "vgg19_bn", "resnet18", ..., "resnet152", in that order.
+// "vgg11", "vgg11_bn", ..., "vgg19_bn", "resnet18", ..., "resnet152", "resnext50_32x4d",
+// "resnext101_32x8d", "resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2", in that order.
 const std::vector<std::string>& model_names();
 bool is_model_name(const std::string& name);
 // A freshly initialised model with `head` (nn/head.h) for num_classes outputs; an unknown name is
