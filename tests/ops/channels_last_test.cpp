@@ -111,8 +111,9 @@ struct ConvCase {
   Conv2dOptions opt;
 };
 
-// Odd sizes, groups, stride, padding and dilation per axis, a 1x1, ResNet's 7x7 stem, and an
-// image larger than one im2col tile.
+// Odd sizes, groups, stride, padding and dilation per axis, a 1x1, ResNet's 7x7 stem, an image
+// larger than one im2col tile, and few output pixels for the weight (K >= 2·N·Ho·Wo: the threads
+// split the output channels).
 const std::vector<ConvCase> kConvCases = {
     {{3, 5, 7, 9}, {13, 5, 3, 3}, {.padding = 1}},
     {{3, 13, 7, 9}, {8, 13, 1, 1}, {}},
@@ -120,6 +121,7 @@ const std::vector<ConvCase> kConvCases = {
     {{2, 6, 5, 3}, {9, 6, 3, 2}, {.stride = {1, 2}, .padding = {2, 1}, .dilation = {2, 1}}},
     {{2, 3, 19, 17}, {8, 3, 7, 7}, {.stride = 2, .padding = 3}},
     {{2, 3, 40, 37}, {4, 3, 3, 3}, {.padding = 1}},  // 1480 pixels: tiles inside one image
+    {{3, 8, 3, 4}, {25, 8, 3, 3}, {.stride = 2, .padding = 1}},
 };
 
 // Naive on channels-last operands runs the NCHW loops through strides: the same sums in the same

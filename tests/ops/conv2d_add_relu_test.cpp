@@ -26,12 +26,13 @@ struct Case {
 };
 
 // Tiles inside one image and runs of whole images (the im2col path's two slab layouts), groups,
-// strides, and odd sizes.
+// strides, odd sizes, and few pixels for the weight (the threads split the output channels).
 const Case kCases[] = {
     {"3x3_pad1", {2, 5, 7, 9}, {6, 5, 3, 3}, {.padding = 1}},
     {"stride2_groups", {3, 4, 9, 8}, {6, 2, 3, 3}, {.stride = 2, .padding = 1, .groups = 2}},
     {"1x1_small_images", {9, 8, 3, 5}, {7, 8, 1, 1}, {}},
     {"tile_inside_an_image", {2, 3, 40, 41}, {4, 3, 3, 3}, {.padding = 1}},
+    {"few_pixels_wide_weight", {3, 8, 3, 4}, {25, 8, 3, 3}, {.stride = 2, .padding = 1}},
 };
 
 Conv2dOptions with_algo(Conv2dOptions o, Conv2dAlgo algo) {

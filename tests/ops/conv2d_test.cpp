@@ -78,7 +78,8 @@ struct Case {
 // whole images, of up to 1024 output pixels, 512 for the weight gradient; images split between
 // threads): "many_columns" cuts each image into tiles, "tile_inside_a_row" has tiles that lie
 // inside an image's first or last row, "tile_edges", "image_groups" and "tiny_images" have tiles
-// of several whole images.
+// of several whole images; "few_pixels_wide_weight" (K >= 2·N·Ho·Wo, one group) splits the
+// forward and the weight gradient between threads by output channels instead of by images.
 const Case kCases[] = {
     {"plain_bias", {2, 3, 7, 9}, {4, 3, 3, 3}, true, {.padding = 1}},
     {"stride2_groups2_nonsquare",
@@ -104,6 +105,7 @@ const Case kCases[] = {
     {"tile_inside_a_row", {2, 2, 3, 1100}, {2, 2, 3, 3}, true, {.padding = 1}},
     {"tile_edges", {5, 128, 10, 25}, {4, 128, 3, 3}, false, {.padding = 1}},
     {"image_groups", {7, 128, 10, 12}, {4, 128, 3, 3}, true, {.padding = 1}},
+    {"few_pixels_wide_weight", {3, 8, 3, 4}, {25, 8, 3, 3}, true, {.stride = 2, .padding = 1}},
 };
 
 TEST(Conv2d, Im2colMatchesNaive) {

@@ -27,6 +27,15 @@
 //    one image, so col2im needs no atomics, and each thread sums its own dW (added up at the end).
 //    OpenBLAS's own thread pool would otherwise compete with the OpenMP threads for the same
 //    cores. With one image there is one range, and BLAS runs on its own threads.
+//  - Except when the batch has few output pixels for the weight's size (one group, K >= 2·N·P:
+//    ResNet's layer4 at small resolutions, 4 pixels per image at 64x64). BLAS packs the weight
+//    again for every GEMM, so with the images split every thread packs all of it for a handful of
+//    columns; the forward and the weight gradient then split the output channels instead: each
+//    thread takes its rows of the weight over the whole batch (wider GEMMs, half the packing
+//    each, and dW without per-thread partial sums), at the price of each thread unrolling the
+//    whole batch: [CRS, N·P], at most the half of the [K, CRS] weight that it no longer packs.
+//    (At K >= N·P, layer4 at 224x224 and batch 8 lost more to the unrolling than it saved.) The
+//    backward to the input sums over the output channels, so it keeps the split by images.
 // What bounds it: OpenBLAS's sgemm on these shapes runs at 150-200 GFLOP/s per core (about 140
 // with only 64 output channels), and im2col plus BLAS's packing of col add 10-20%.
 //
@@ -343,25 +352,44 @@ void scatter(const Conv2dGeometry& g, const Tile& tile, int64_t k0, int64_t rows
     }
 }
 
-// Runs body(thread, first image, end image) on one contiguous range of images per thread (see
-// the header comment), and returns the number of threads used. Inside an enclosing parallel
-// region (or with one image) it runs on the calling thread alone.
+// A thread's part of a call: images [n0, n1) and output channels [k0, k1).
+struct Share {
+  int64_t n0, n1, k0, k1;
+};
+
+// Runs body(thread, share) on each thread's part (see the header comment): one contiguous range
+// of images each, or, when `may_split_channels` and the batch has few output pixels for the
+// weight's size, one contiguous range of output channels each over the whole batch. Inside an
+// enclosing parallel region (or with one image and no channel split) it runs on the calling
+// thread alone.
 template <typename Body>
-int for_each_image_range(const Conv2dGeometry& g, const Body& body) {
-  const int64_t wanted = omp_in_parallel() ? 1 : std::min<int64_t>(omp_get_max_threads(), g.N);
+void for_each_share(const Conv2dGeometry& g, bool may_split_channels, const Body& body) {
+  const int64_t most = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const bool by_channels = may_split_channels && g.G == 1 && most > 1 && g.N > 1 && g.K >= most &&
+                           g.K >= 2 * g.N * g.Ho * g.Wo;
+  const int64_t wanted = by_channels ? most : std::min<int64_t>(most, g.N);
   if (wanted <= 1) {
-    body(0, 0, g.N);
-    return 1;
+    body(0, Share{0, g.N, 0, g.K});
+    return;
   }
   SingleThreadedBlas single;
-  int threads = 1;
 #pragma omp parallel num_threads(int(wanted))
   {
-    const int team = omp_get_num_threads(), t = omp_get_thread_num();  // may be < wanted
-    if (t == 0) threads = team;
-    body(t, g.N * t / team, g.N * (t + 1) / team);
+    const int64_t team = omp_get_num_threads(), t = omp_get_thread_num();  // may be < wanted
+    body(int(t), by_channels ? Share{0, g.N, g.K * t / team, g.K * (t + 1) / team}
+                             : Share{g.N * t / team, g.N * (t + 1) / team, 0, g.K});
   }
-  return threads;
+}
+
+// Calls fn(grp, k0, k1) for each group whose output channels meet [s.k0, s.k1), with [k0, k1)
+// the channels of the group inside the share.
+template <typename Fn>
+void for_each_group_rows(const Conv2dGeometry& g, const Share& s, const Fn& fn) {
+  const int64_t Kg = g.Kg();
+  for (int64_t grp = 0; grp < g.G; ++grp) {
+    const int64_t k0 = std::max(s.k0, grp * Kg), k1 = std::min(s.k1, (grp + 1) * Kg);
+    if (k0 < k1) fn(grp, k0, k1);
+  }
 }
 
 // Calls fn(tile) for tiles of at most `width` pixels covering images [n0, n1): equal parts of one
@@ -444,35 +472,37 @@ struct Epilogue {
   }
 };
 
+// Each group's output channels [k0, k1) of the share (all of them when split by images):
+//   Y[k0:k1, tile] = W[k0:k1] · col (NCHW), or Y[tile, k0:k1] = col · W[k0:k1]ᵀ (channels-last).
 template <typename T>
 void forward(const Conv2dGeometry& g, T* y, const T* x, const T* w, const Epilogue<T>& e) {
   const Dims d(g, kForwardTile);
   const int64_t P = g.Ho * g.Wo;
-  for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
+  for_each_share(g, /*may_split_channels=*/true, [&](int, const Share& s) {
     auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
-    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+    for_each_tile(g, s.n0, s.n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
-      for (int64_t grp = 0; grp < g.G; ++grp) {
-        const int64_t k0 = grp * d.Kg;
+      for_each_group_rows(g, s, [&](int64_t grp, int64_t k0, int64_t k1) {
+        const int64_t rows = k1 - k0;
         if (g.channels_last) {  // the tile is rows [first, first + width) of y as [N·P, K]
           patches_nhwc<true, T>(g, grp, tile, x, col.get());
           const int64_t at = first_pixel(g, tile) * g.K + k0;
-          gemm(false, true, tw, d.kg, d.icrs, col.get(), d.icrs, w + grp * d.Kg * d.crs, d.icrs,
-               T(0), y + at, d.k);
+          gemm(false, true, tw, int(rows), d.icrs, col.get(), d.icrs, w + k0 * d.crs, d.icrs, T(0),
+               y + at, d.k);
           if (!e.empty())
-            for (int64_t j = 0; j < tile.width; ++j) e.row(y, at + j * g.K, d.Kg, k0);
-          continue;
+            for (int64_t j = 0; j < tile.width; ++j) e.row(y, at + j * g.K, rows, k0);
+          return;
         }
         patches<true, T>(g, grp, tile, x, col.get());
-        const Slab<T> out = slab<false>(g, tile, k0, d.Kg, g.K, y, buf.get());
-        gemm(false, false, d.kg, tw, d.icrs, w + grp * d.Kg * d.crs, d.icrs, col.get(), tw, T(0),
+        const Slab<T> out = slab<false>(g, tile, k0, rows, g.K, y, buf.get());
+        gemm(false, false, int(rows), tw, d.icrs, w + k0 * d.crs, d.icrs, col.get(), tw, T(0),
              out.data, out.ld);
-        scatter(g, tile, k0, d.Kg, g.K, out, y);
+        scatter(g, tile, k0, rows, g.K, out, y);
         if (!e.empty())  // on y's planes, just written (the slab itself or the scatter's copy)
           for (const ImageRun& run : tile.images)
-            for (int64_t k = 0; k < d.Kg; ++k)
-              e.plane(y, (run.n * g.K + k0 + k) * P + run.p0, run.len, k0 + k);
-      }
+            for (int64_t k = k0; k < k1; ++k)
+              e.plane(y, (run.n * g.K + k) * P + run.p0, run.len, k);
+      });
     });
   });
 }
@@ -481,9 +511,10 @@ template <typename T>
 void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
   const Dims d(g, kBackwardInputTile);
   const int64_t image = g.C * g.H * g.W;
-  for_each_image_range(g, [&](int, int64_t n0, int64_t n1) {
+  // dcol sums over the output channels: split by images only.
+  for_each_share(g, /*may_split_channels=*/false, [&](int, const Share& s) {
     auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
-    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+    for_each_tile(g, s.n0, s.n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
       // col2im accumulates: zero each image at its first tile, where it is about to be used.
       for (const ImageRun& run : tile.images)
@@ -504,39 +535,47 @@ void backward_input(const Conv2dGeometry& g, T* gx, const T* gy, const T* w) {
   });
 }
 
+// dW[k0:k1] += gY[k0:k1, tile] · colᵀ (NCHW) or gY[tile, k0:k1]ᵀ · col (channels-last) for each
+// group's channels [k0, k1) of the share. Split by channels, each thread writes its own rows of
+// gw; split by images, thread 0 accumulates into gw and every other thread into its own buffer,
+// added up at the end. The first tile of each thread overwrites (beta = 0), so a thread with no
+// images writes zeros.
 template <typename T>
 void backward_weight(const Conv2dGeometry& g, T* gw, const T* gy, const T* x) {
   const Dims d(g, kBackwardWeightTile);
   const int64_t size = g.K * d.crs;
-  // Thread 0 accumulates into gw itself, every other thread into its own buffer; the first tile
-  // of each thread overwrites (beta = 0), so a thread with no images writes zeros.
   std::vector<std::unique_ptr<T[]>> partial(static_cast<size_t>(omp_get_max_threads()));
-  const int threads = for_each_image_range(g, [&](int t, int64_t n0, int64_t n1) {
-    if (t > 0) partial[size_t(t)] = buffer<T>(size);
-    T* acc = t == 0 ? gw : partial[size_t(t)].get();
-    if (n0 == n1) std::fill(acc, acc + size, T(0));
+  for_each_share(g, /*may_split_channels=*/true, [&](int t, const Share& s) {
+    const bool own_rows = s.k1 - s.k0 < g.K;
+    if (t > 0 && !own_rows) partial[size_t(t)] = buffer<T>(size);
+    T* acc = t == 0 || own_rows ? gw : partial[size_t(t)].get();
+    if (s.n0 == s.n1) std::fill(acc + s.k0 * d.crs, acc + s.k1 * d.crs, T(0));
     auto col = buffer<T>(d.crs * d.max_tile), buf = buffer<T>(d.Kg * d.max_tile);
     T beta = 0;
-    for_each_tile(g, n0, n1, d.width, [&](const Tile& tile) {
+    for_each_tile(g, s.n0, s.n1, d.width, [&](const Tile& tile) {
       const int tw = int(tile.width);
-      for (int64_t grp = 0; grp < g.G; ++grp) {
+      for_each_group_rows(g, s, [&](int64_t grp, int64_t k0, int64_t k1) {
+        const int rows = int(k1 - k0);
         if (g.channels_last) {
           patches_nhwc<true, T>(g, grp, tile, x, col.get());
-          gemm(true, false, d.kg, d.icrs, tw, gy + first_pixel(g, tile) * g.K + grp * d.Kg, d.k,
-               col.get(), d.icrs, beta, acc + grp * d.Kg * d.crs, d.icrs);
-          continue;
+          gemm(true, false, rows, d.icrs, tw, gy + first_pixel(g, tile) * g.K + k0, d.k, col.get(),
+               d.icrs, beta, acc + k0 * d.crs, d.icrs);
+          return;
         }
-        const Slab<T> gyt = slab<true>(g, tile, grp * d.Kg, d.Kg, g.K, gy, buf.get());
+        const Slab<T> gyt = slab<true>(g, tile, k0, rows, g.K, gy, buf.get());
         patches<true, T>(g, grp, tile, x, col.get());
-        gemm(false, true, d.kg, d.icrs, tw, gyt.data, gyt.ld, col.get(), tw, beta,
-             acc + grp * d.Kg * d.crs, d.icrs);
-      }
+        gemm(false, true, rows, d.icrs, tw, gyt.data, gyt.ld, col.get(), tw, beta, acc + k0 * d.crs,
+             d.icrs);
+      });
       beta = 1;
     });
   });
-#pragma omp parallel for if (threads > 1 && size > 65536)
+  std::vector<const T*> sums;
+  for (const auto& p : partial)
+    if (p) sums.push_back(p.get());
+#pragma omp parallel for if (!sums.empty() && size > 65536)
   for (int64_t i = 0; i < size; ++i)
-    for (int t = 1; t < threads; ++t) gw[i] += partial[size_t(t)][size_t(i)];
+    for (const T* p : sums) gw[i] += p[i];
 }
 
 }  // namespace
