@@ -12,6 +12,7 @@
 
 #include "afinar/core/check.h"
 #include "afinar/nn/models.h"
+#include "afinar/nn/resnet.h"
 
 namespace afinar::io {
 
@@ -61,7 +62,7 @@ const std::map<std::string, ResNetConfig>& resnet_configs() {
 // int(planes · width_per_group / 64) · groups for Bottleneck (torchvision's formula).
 Shape block_conv2_shape(const ResNetConfig& cfg, int64_t planes) {
   if (!cfg.bottleneck) return {planes, planes, 3, 3};
-  const auto width = int64_t(double(planes) * (double(cfg.width_per_group) / 64.0)) * cfg.groups;
+  const int64_t width = nn::bottleneck_width(planes, cfg.groups, cfg.width_per_group);
   return {width, width / cfg.groups, 3, 3};
 }
 

@@ -84,6 +84,10 @@ std::vector<std::pair<std::string, std::string>> numbered_pairs(int count) {
 
 }  // namespace
 
+int64_t bottleneck_width(int64_t planes, int64_t groups, int64_t base_width) {
+  return int64_t(double(planes) * (double(base_width) / 64.0)) * groups;  // torchvision's int()
+}
+
 BasicBlock::BasicBlock(int64_t inplanes, int64_t planes, int64_t stride, ModulePtr downsample)
     : Module("BasicBlock") {
   register_module("conv1", conv3x3(inplanes, planes, stride));
@@ -111,8 +115,7 @@ Bottleneck::Bottleneck(int64_t inplanes, int64_t planes, int64_t stride, ModuleP
   AFN_CHECK(groups > 0 && base_width > 0,
             "Bottleneck: groups and base_width must be positive, got ", groups, " and ",
             base_width);
-  // torchvision: int(planes * (base_width / 64.0)) * groups.
-  const auto width = int64_t(double(planes) * (double(base_width) / 64.0)) * groups;
+  const int64_t width = bottleneck_width(planes, groups, base_width);
   AFN_CHECK(width > 0, "Bottleneck: planes ", planes, " with base_width ", base_width,
             " leaves no channels per group");
   register_module("conv1", conv1x1(inplanes, width));
@@ -179,45 +182,47 @@ std::vector<std::pair<std::string, std::string>> ResNet::conv_bn_pairs() const {
   return numbered_pairs(1);
 }
 
-std::shared_ptr<ResNet> resnet18(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Basic, std::array<int64_t, 4>{2, 2, 2, 2},
-                                  num_classes);
+namespace {
+std::shared_ptr<ResNet> basic(const std::array<int64_t, 4>& layers, int64_t num_classes) {
+  return std::make_shared<ResNet>(ResNetBlock::Basic, layers, num_classes);
 }
-std::shared_ptr<ResNet> resnet34(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Basic, std::array<int64_t, 4>{3, 4, 6, 3},
-                                  num_classes);
+std::shared_ptr<ResNet> bottleneck(const std::array<int64_t, 4>& layers, int64_t num_classes,
+                                   int64_t groups = 1, int64_t width_per_group = 64) {
+  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, layers, num_classes, groups,
+                                  width_per_group);
 }
-std::shared_ptr<ResNet> resnet50(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
-                                  num_classes);
+}  // namespace
+
+// torchvision's builders.
+std::shared_ptr<ResNet> resnet18(int64_t n) {
+  return basic({2, 2, 2, 2}, n);
 }
-std::shared_ptr<ResNet> resnet101(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
-                                  num_classes);
+std::shared_ptr<ResNet> resnet34(int64_t n) {
+  return basic({3, 4, 6, 3}, n);
 }
-std::shared_ptr<ResNet> resnet152(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 8, 36, 3},
-                                  num_classes);
+std::shared_ptr<ResNet> resnet50(int64_t n) {
+  return bottleneck({3, 4, 6, 3}, n);
 }
-std::shared_ptr<ResNet> resnext50_32x4d(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
-                                  num_classes, 32, 4);
+std::shared_ptr<ResNet> resnet101(int64_t n) {
+  return bottleneck({3, 4, 23, 3}, n);
 }
-std::shared_ptr<ResNet> resnext101_32x8d(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
-                                  num_classes, 32, 8);
+std::shared_ptr<ResNet> resnet152(int64_t n) {
+  return bottleneck({3, 8, 36, 3}, n);
 }
-std::shared_ptr<ResNet> resnext101_64x4d(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
-                                  num_classes, 64, 4);
+std::shared_ptr<ResNet> resnext50_32x4d(int64_t n) {
+  return bottleneck({3, 4, 6, 3}, n, 32, 4);
 }
-std::shared_ptr<ResNet> wide_resnet50_2(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 6, 3},
-                                  num_classes, 1, 128);
+std::shared_ptr<ResNet> resnext101_32x8d(int64_t n) {
+  return bottleneck({3, 4, 23, 3}, n, 32, 8);
 }
-std::shared_ptr<ResNet> wide_resnet101_2(int64_t num_classes) {
-  return std::make_shared<ResNet>(ResNetBlock::Bottleneck, std::array<int64_t, 4>{3, 4, 23, 3},
-                                  num_classes, 1, 128);
+std::shared_ptr<ResNet> resnext101_64x4d(int64_t n) {
+  return bottleneck({3, 4, 23, 3}, n, 64, 4);
+}
+std::shared_ptr<ResNet> wide_resnet50_2(int64_t n) {
+  return bottleneck({3, 4, 6, 3}, n, 1, 128);
+}
+std::shared_ptr<ResNet> wide_resnet101_2(int64_t n) {
+  return bottleneck({3, 4, 23, 3}, n, 1, 128);
 }
 
 }  // namespace afinar::nn

@@ -53,6 +53,9 @@ class Bottleneck : public Module {
   std::vector<std::pair<std::string, std::string>> conv_bn_pairs() const override;
 };
 
+// A Bottleneck's inner width: int(planes · base_width / 64) · groups, torchvision's formula.
+int64_t bottleneck_width(int64_t planes, int64_t groups, int64_t base_width);
+
 enum class ResNetBlock { Basic, Bottleneck };
 
 class ResNet : public Module {
