@@ -1,6 +1,10 @@
-// OneCycleLR (Smith & Topin's super-convergence schedule) as torch.optim.lr_scheduler.OneCycleLR
-// with two phases: step t in phase 0 while t <= pct_start·total_steps - 1, phase 1 after, each
-// annealing between its end points by the fraction of the phase covered.
+// OneCycleLR (Smith & Topin's super-convergence schedule) as torch.optim.lr_scheduler.OneCycleLR.
+// With T = total_steps and p = pct_start, the phases end at steps
+//   two phases:   p·T - 1 (initial -> max_lr),  T - 1 (max_lr -> min)
+//   three_phase:  p·T - 1 (initial -> max_lr),  2·p·T - 2 (max_lr -> initial),  T - 1 (-> min)
+// with initial = max_lr / div_factor and min = initial / final_div_factor. Step t belongs to the
+// first phase whose end it has not passed (the last phase takes the rest) and anneals between
+// that phase's end points by the fraction of the phase covered.
 #include <cmath>
 #include <numbers>
 
@@ -25,6 +29,9 @@ OneCycleLR::OneCycleLR(Optimizer& opt, OneCycleOptions o) : LRScheduler(opt), o_
     initial.push_back(max_lrs_.back() / o_.div_factor);
   }
   set_base_lrs(initial);
+  const double T = double(o_.total_steps), p = o_.pct_start;
+  phase_ends_ = o_.three_phase ? std::vector<double>{p * T - 1, 2 * p * T - 2, T - 1}
+                               : std::vector<double>{p * T - 1, T - 1};
   if (o_.cycle_momentum) {
     const Options& d = opt.defaults();
     momentum_key_ = d.count("beta1") ? "beta1" : d.count("momentum") ? "momentum" : "";
@@ -34,13 +41,13 @@ OneCycleLR::OneCycleLR(Optimizer& opt, OneCycleOptions o) : LRScheduler(opt), o_
   apply();
 }
 
-std::pair<int, double> OneCycleLR::phase_of(int64_t t) const {
+std::pair<size_t, double> OneCycleLR::phase_of(int64_t t) const {
   AFN_CHECK(t <= o_.total_steps, "OneCycleLR: tried to step ", t,
             " times; the schedule has total_steps = ", o_.total_steps);
-  const double end0 = o_.pct_start * double(o_.total_steps) - 1;
-  const double end1 = double(o_.total_steps) - 1;
-  if (double(t) <= end0) return {0, double(t) / end0};
-  return {1, (double(t) - end0) / (end1 - end0)};
+  double start = 0;
+  size_t i = 0;
+  for (; i + 1 < phase_ends_.size() && double(t) > phase_ends_[i]; ++i) start = phase_ends_[i];
+  return {i, (double(t) - start) / (phase_ends_[i] - start)};
 }
 
 double OneCycleLR::anneal(double start, double end, double pct) const {
@@ -52,13 +59,19 @@ double OneCycleLR::lr_at(size_t g, int64_t t) const {
   const auto [phase, pct] = phase_of(t);
   const double initial = base_lrs()[g], peak = max_lrs_[g];
   const double low = initial / o_.final_div_factor;
-  return phase == 0 ? anneal(initial, peak, pct) : anneal(peak, low, pct);
+  if (phase == 0) return anneal(initial, peak, pct);
+  if (phase == 1 && o_.three_phase) return anneal(peak, initial, pct);
+  return anneal(o_.three_phase ? initial : peak, low, pct);
 }
 
+// The momentum goes down while the lr goes up and back up while it comes down; three_phase keeps
+// it at max_momentum through the last phase.
 double OneCycleLR::momentum_at(int64_t t) const {
   const auto [phase, pct] = phase_of(t);
-  return phase == 0 ? anneal(o_.max_momentum, o_.base_momentum, pct)
-                    : anneal(o_.base_momentum, o_.max_momentum, pct);
+  const double lo = o_.base_momentum, hi = o_.max_momentum;
+  if (phase == 0) return anneal(hi, lo, pct);
+  if (phase == 1) return anneal(lo, hi, pct);
+  return hi;
 }
 
 void OneCycleLR::apply() {

@@ -4,6 +4,7 @@
 
 #include <toml++/toml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -14,10 +15,16 @@
 #include <utility>
 
 #include "afinar/core/check.h"
+#include "afinar/train/eval_metric.h"
 
 namespace afinar::train {
 
 namespace {
+
+template <typename T>
+struct is_number_array : std::false_type {};
+template <size_t N>
+struct is_number_array<std::array<double, N>> : std::true_type {};
 
 // A table being read: every key taken is remembered, finish() refuses the others.
 class Reader {
@@ -41,6 +48,14 @@ class Reader {
       out = require(n->value<double>(), key, "a number");
     } else if constexpr (std::is_same_v<T, std::string>) {
       out = require(n->value<std::string>(), key, "a string");
+    } else if constexpr (is_number_array<T>::value) {
+      const toml::array* a = n->as_array();
+      const bool ok = a && a->size() == out.size() &&
+                      std::all_of(a->begin(), a->end(), [](const toml::node& e) {
+                        return e.value<double>().has_value();
+                      });
+      AFN_CHECK(ok, where_, ": '", key, "' must be an array of ", out.size(), " numbers");
+      for (size_t i = 0; i < out.size(); ++i) out[i] = *(*a)[i].value<double>();
     } else {  // std::vector<std::string> or std::vector<int64_t>
       const toml::array* a = n->as_array();
       AFN_CHECK(a, where_, ": '", key, "' must be an array");
@@ -106,6 +121,39 @@ optim::Options options_of(const toml::table& t, const std::string& where,
   return o;
 }
 
+// [data] augment = { crop = 256, scale = [0.7, 1.0], rotation = 15, ... } (or true / false).
+data::TrainTransformOptions read_augmentation(const toml::table& t, const std::string& where) {
+  Reader r(t, where);
+  data::TrainTransformOptions a = TrainConfig{}.augmentation;
+  r.get("crop", a.crop);
+  r.get("scale", a.scale);
+  r.get("ratio", a.ratio);
+  r.get("hflip", a.hflip);
+  r.get("rotation", a.rotation);
+  if (const toml::node* cj = r.take("color_jitter")) {
+    std::vector<double> v;
+    if (auto single = cj->value<double>()) {
+      v = {*single};
+    } else if (const toml::array* arr = cj->as_array()) {
+      for (const toml::node& e : *arr) {
+        const std::optional<double> d = e.value<double>();
+        AFN_CHECK(d.has_value(), where, ": 'color_jitter' must be numbers");
+        v.push_back(*d);
+      }
+    }
+    a.color_jitter = color_jitter_from(v, where + ": 'color_jitter'");
+  }
+  if (t.contains("affine_translate")) {
+    std::array<double, 2> translate{};
+    r.get("affine_translate", translate);
+    a.affine_translate = translate;
+  }
+  r.get("affine_shear", a.affine_shear);
+  r.get("erasing", a.erasing);
+  r.finish();
+  return a;
+}
+
 // [model] head = "mlp" or { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }.
 nn::HeadSpec read_head(const toml::node& n, const std::string& where) {
   nn::HeadSpec h;
@@ -163,19 +211,23 @@ std::vector<UnfreezeStep> read_unfreeze_schedule(const toml::node& n, const std:
   return out;
 }
 
-// The arguments of the schedules (trainer.cpp, make_scheduler; PyTorch's names). Any other key
+// The numeric arguments of the schedules (train/schedule.h; PyTorch's names). Any other key
 // would be ignored there, so a typo such as 'step' for 'step_size' is refused. An argument of
 // another schedule is let through: a run's resolved recipe.toml carries the command line's
 // step_size and gamma whatever its schedule, and reading it back must work.
 const std::set<std::string>& schedule_arguments() {
-  static const std::set<std::string> args = {"step_size", "gamma", "T_max",
-                                             "eta_min",   "T_0",   "T_mult"};
+  static const std::set<std::string> args = {
+      "step_size",        "gamma",       "T_max",          "eta_min",       "T_0",
+      "T_mult",           "factor",      "patience",       "threshold",     "cooldown",
+      "min_lr",           "eps",         "max_lr",         "pct_start",     "div_factor",
+      "final_div_factor", "three_phase", "cycle_momentum", "base_momentum", "max_momentum"};
   return args;
 }
 
 const std::set<std::string>& schedule_names() {
-  static const std::set<std::string> names = {"none",        "step",   "multistep",
-                                              "exponential", "cosine", "cosine_restarts"};
+  static const std::set<std::string> names = {"none",        "step",    "multistep",
+                                              "exponential", "cosine",  "cosine_restarts",
+                                              "plateau",     "onecycle"};
   return names;
 }
 
@@ -183,7 +235,10 @@ void check_schedule_keys(const SchedulerConfig& sc, const std::string& where) {
   for (const auto& [key, value] : sc.args)
     AFN_CHECK(schedule_arguments().count(key), where, ": '", key,
               "' is not an argument of a schedule (step_size, gamma: step; gamma: multistep, "
-              "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts)");
+              "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts; "
+              "factor, patience, threshold, cooldown, min_lr, eps: plateau; max_lr, pct_start, "
+              "div_factor, final_div_factor, three_phase, cycle_momentum, base_momentum, "
+              "max_momentum: onecycle)");
 }
 
 StageConfig read_stage(const toml::table& t, const std::string& where) {
@@ -213,7 +268,12 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
     sr.get("name", s.scheduler.name);
     sr.get("milestones", s.scheduler.milestones);
     sr.get("warmup_epochs", s.scheduler.warmup_epochs);
-    s.scheduler.args = options_of(*sc, sr.where(), {"name", "milestones", "warmup_epochs"});
+    sr.get("interval", s.scheduler.interval);
+    sr.get("anneal_strategy", s.scheduler.anneal_strategy);
+    sr.get("threshold_mode", s.scheduler.threshold_mode);
+    s.scheduler.args = options_of(
+        *sc, sr.where(),
+        {"name", "milestones", "warmup_epochs", "interval", "anneal_strategy", "threshold_mode"});
     check_schedule_keys(s.scheduler, sr.where());
   }
   if (const toml::node* g = r.take("param_groups")) {
@@ -251,26 +311,109 @@ void check_at_least(int64_t v, int64_t lo, const std::string& where, const char*
   AFN_CHECK(v >= lo, where, ": ", setting, " must be >= ", lo, ", got ", v);
 }
 
+// torchvision's ranges for each augmentation (its constructors' checks), before any image.
+void check_augmentation(const data::TrainTransformOptions& a, const std::string& where) {
+  const std::string w = where + ": [data] augment";
+  AFN_CHECK(a.crop == 0 || (a.crop >= 1 && a.crop <= kMaxImageSize), w,
+            " crop (--train-crop) must be 0 (the image size) or in [1, ", kMaxImageSize, "], got ",
+            a.crop);
+  for (const auto& [name, range] :
+       {std::pair{"scale (--scale)", a.scale}, std::pair{"ratio (--ratio)", a.ratio}})
+    AFN_CHECK(
+        std::isfinite(range[0]) && std::isfinite(range[1]) && range[0] > 0 && range[0] <= range[1],
+        w, " ", name, " must be (min, max) with 0 < min <= max, got (", range[0], ", ", range[1],
+        ")");
+  check_range(a.hflip, 0, 1, false, w, "hflip (--hflip), a probability,");
+  check_range(a.rotation, 0, 180, false, w, "rotation (--rotation), in degrees,");
+  for (int i = 0; i < 3; ++i)
+    check_range(a.color_jitter[size_t(i)], 0, 1e6, false, w,
+                "color_jitter (--color-jitter) brightness, contrast and saturation");
+  check_range(a.color_jitter[3], 0, 0.5, false, w, "color_jitter (--color-jitter) hue");
+  if (a.affine_translate)
+    for (double t : *a.affine_translate)
+      check_range(t, 0, 1, false, w, "affine_translate (--translate), fractions of the size,");
+  check_range(a.affine_shear, 0, 90, true, w, "affine_shear (--shear), in degrees,");
+  check_range(a.erasing, 0, 1, false, w, "erasing (--reprob), a probability,");
+}
+
 // Optimizer options are rates and coefficients: finite (the optimizer checks their ranges).
 void check_finite_options(const optim::Options& o, const std::string& where) {
   for (const auto& [key, v] : o)
     AFN_CHECK(std::isfinite(v), where, ": '", key, "' must be a finite number, got ", v);
 }
 
+// A scheduler argument's range: [lo, hi] (open ends where lo_open / hi_open), whole numbers
+// where PyTorch takes an int.
+struct ArgRange {
+  double lo, hi;
+  bool lo_open = false, hi_open = false, whole = false;
+  const char* why = "";
+};
+const std::map<std::string, ArgRange>& schedule_argument_ranges() {
+  constexpr double inf = std::numeric_limits<double>::infinity();
+  static const std::map<std::string, ArgRange> ranges = {
+      // Counts of epochs, or a factor of the cycle length.
+      {"step_size", {1, inf, false, true, true, " (epochs)"}},
+      {"T_max", {1, inf, false, true, true, " (epochs)"}},
+      {"T_0", {1, inf, false, true, true, " (epochs)"}},
+      {"T_mult", {1, inf, false, true, true, " (the cycle grows by it)"}},
+      {"patience", {0, inf, false, true, true, " (epochs; --patience-epochs)"}},
+      {"cooldown", {0, inf, false, true, true, " (epochs; --cooldown-epochs)"}},
+      // Factors the lr is multiplied or divided by.
+      {"gamma", {0, inf, true, true, false, " (the lr is multiplied by it; --decay-rate)"}},
+      {"factor", {0, 1, true, true, false, " (the lr is multiplied by it)"}},
+      {"div_factor", {0, inf, true, true, false, " (the first lr is max_lr / div_factor)"}},
+      {"final_div_factor", {0, inf, true, true, false, ""}},
+      {"max_lr", {0, inf, true, true, false, ""}},
+      {"pct_start", {0, 1, true, true, false, " (the fraction of the steps spent warming up)"}},
+      {"eta_min", {0, inf, false, true, false, " (--min-lr)"}},
+      {"min_lr", {0, inf, false, true, false, " (--min-lr)"}},
+      {"threshold", {0, inf, false, true, false, ""}},
+      {"eps", {0, inf, false, true, false, ""}},
+      {"base_momentum", {0, 1, false, false, false, ""}},
+      {"max_momentum", {0, 1, false, false, false, ""}},
+      {"three_phase", {0, 1, false, false, true, " (true or false)"}},
+      {"cycle_momentum", {0, 1, false, false, true, " (true or false)"}},
+  };
+  return ranges;
+}
+
 void check_schedule(const SchedulerConfig& sc, const std::string& where) {
   AFN_CHECK(schedule_names().count(sc.name), where, ": unknown schedule '", sc.name,
-            "' (--sched / scheduler name): expected none, step, multistep, exponential, cosine "
-            "or cosine_restarts");
+            "' (--sched / scheduler name): expected none, step, multistep, exponential, cosine, "
+            "cosine_restarts, plateau or onecycle");
   for (const auto& [key, v] : sc.args) {
-    AFN_CHECK(std::isfinite(v), where, ": scheduler '", key, "' must be a finite number, got ", v);
-    // PyTorch's ints, each a count of epochs (>= 1) or a factor of the cycle length (>= 1).
-    if (key == "step_size" || key == "T_max" || key == "T_0" || key == "T_mult")
-      AFN_CHECK(v >= 1 && std::floor(v) == v, where, ": scheduler '", key,
-                "' must be a whole number >= 1 (epochs), got ", v);
-    if (key == "gamma")
-      AFN_CHECK(v > 0, where, ": scheduler 'gamma' (--decay-rate) must be > 0 (the lr is ",
-                "multiplied by it), got ", v);
-    if (key == "eta_min") AFN_CHECK(v >= 0, where, ": scheduler 'eta_min' must be >= 0, got ", v);
+    const ArgRange& r = schedule_argument_ranges().at(key);
+    const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) &&
+                    (r.hi_open ? v < r.hi : v <= r.hi) && (!r.whole || std::floor(v) == v);
+    AFN_CHECK(ok, where, ": scheduler '", key, "' must be ",
+              r.whole ? "a whole number " : "a number ", "in ", r.lo_open ? "(" : "[", r.lo, ", ",
+              r.hi, r.hi_open ? ")" : "]", r.why, ", got ", v);
+  }
+  AFN_CHECK(sc.interval.empty() || sc.interval == "epoch" || sc.interval == "step", where,
+            ": scheduler 'interval' must be \"epoch\" or \"step\" (every optimizer update; "
+            "--sched-on-updates), got '",
+            sc.interval, "'");
+  AFN_CHECK(sc.name != "plateau" || sc.interval != "step", where,
+            ": the plateau schedule steps once per epoch, on the validation metric; it has no "
+            "interval \"step\" (--sched-on-updates)");
+  AFN_CHECK(sc.name != "onecycle" || sc.warmup_epochs == 0, where,
+            ": onecycle warms up by itself (pct_start); give it no warmup_epochs "
+            "(--warmup-epochs)");
+  AFN_CHECK(sc.name != "plateau" || sc.warmup_epochs == 0, where,
+            ": plateau takes no warmup_epochs (--warmup-epochs)");
+  AFN_CHECK(sc.anneal_strategy == "cos" || sc.anneal_strategy == "linear", where,
+            ": scheduler 'anneal_strategy' must be \"cos\" or \"linear\", got '",
+            sc.anneal_strategy, "'");
+  AFN_CHECK(sc.threshold_mode == "rel" || sc.threshold_mode == "abs", where,
+            ": scheduler 'threshold_mode' must be \"rel\" or \"abs\", got '", sc.threshold_mode,
+            "'");
+  if (sc.name == "onecycle" && sc.args.count("three_phase") && sc.args.at("three_phase") != 0) {
+    const double pct = sc.args.count("pct_start") ? sc.args.at("pct_start") : 0.3;
+    AFN_CHECK(pct < 0.5, where,
+              ": a three_phase onecycle spends pct_start going up and as much "
+              "coming down, so pct_start must be < 0.5, got ",
+              pct);
   }
   for (size_t i = 0; i < sc.milestones.size(); ++i)
     AFN_CHECK(sc.milestones[i] >= 1 && (i == 0 || sc.milestones[i] > sc.milestones[i - 1]), where,
@@ -291,9 +434,15 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.val_split, 0, 1, true, where, "val_split (--val-split, [data] val_split)");
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
+  check_augmentation(c.augmentation, where);
   check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
   check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
   check_at_least(c.log_interval, 1, where, "log_interval (--log-interval, log_interval)");
+  const std::vector<std::string>& metrics = EvalMetric::names();
+  AFN_CHECK(
+      std::find(metrics.begin(), metrics.end(), c.eval_metric) != metrics.end(), where,
+      ": eval_metric (--eval-metric, eval_metric) must be top1, top5, loss or f1_macro, got '",
+      c.eval_metric, "'");
   AFN_CHECK(c.amp_dtype == "bfloat16" || c.amp_dtype == "float16", where,
             ": amp_dtype (--amp-dtype, amp_dtype) must be bfloat16 or float16, got '", c.amp_dtype,
             "'");
@@ -339,6 +488,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("device", c.device);
   r.get("smoothing", c.smoothing);
   r.get("patience", c.patience);
+  r.get("eval_metric", c.eval_metric);
   r.get("max_steps", c.max_steps);
   r.get("tta", c.tta);
   r.get("amp", c.amp);
@@ -362,7 +512,18 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     dr.get("image_size", c.image_size);
     dr.get("batch_size", c.batch_size);
     dr.get("workers", c.workers);
-    dr.get("augment", c.augment);
+    if (const toml::node* a = dr.take("augment")) {
+      if (const std::optional<bool> on = a->value_exact<bool>()) {
+        c.augment = *on;
+      } else {
+        const toml::table* t = a->as_table();
+        AFN_CHECK(t, dr.where(),
+                  ": 'augment' must be true, false or a table of the augmentations such as "
+                  "{ scale = [0.7, 1.0], rotation = 15 }");
+        c.augment = true;
+        c.augmentation = read_augmentation(*t, dr.where() + " augment");
+      }
+    }
     dr.get("shuffle", c.shuffle);
     dr.finish();
   }
@@ -380,6 +541,15 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.finish();
   check_values(c, source);
   return c;
+}
+
+std::array<double, 4> color_jitter_from(const std::vector<double>& v, const std::string& what) {
+  AFN_CHECK(v.size() == 1 || v.size() == 3 || v.size() == 4, what,
+            " takes 1 value (brightness = contrast = saturation), 3 (brightness, contrast, "
+            "saturation) or 4 (and hue), got ",
+            v.size());
+  if (v.size() == 1) return {v[0], v[0], v[0], 0};
+  return {v[0], v[1], v[2], v.size() == 4 ? v[3] : 0};
 }
 
 TrainConfig load_recipe(const std::string& path) {
@@ -420,6 +590,26 @@ toml::table head_table(const nn::HeadSpec& h) {
   return t;
 }
 
+toml::array numbers(const auto& values) {
+  toml::array a;
+  for (double v : values) a.push_back(v);
+  return a;
+}
+
+// The table read_augmentation reads back.
+toml::table augmentation_table(const data::TrainTransformOptions& a) {
+  toml::table t{{"crop", a.crop},
+                {"scale", numbers(a.scale)},
+                {"ratio", numbers(a.ratio)},
+                {"hflip", a.hflip},
+                {"rotation", a.rotation},
+                {"color_jitter", numbers(a.color_jitter)},
+                {"affine_shear", a.affine_shear},
+                {"erasing", a.erasing}};
+  if (a.affine_translate) t.insert("affine_translate", numbers(*a.affine_translate));
+  return t;
+}
+
 }  // namespace
 
 std::string to_toml(const TrainConfig& c) {
@@ -429,6 +619,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("device", c.device);
   root.insert("smoothing", c.smoothing);
   root.insert("patience", c.patience);
+  root.insert("eval_metric", c.eval_metric);
   root.insert("max_steps", c.max_steps);
   root.insert("tta", c.tta);
   root.insert("amp", c.amp);
@@ -440,14 +631,15 @@ std::string to_toml(const TrainConfig& c) {
                                    {"weights_exclude", strings(c.weights_exclude)},
                                    {"num_classes", c.num_classes},
                                    {"head", head_table(c.head)}});
-  root.insert("data", toml::table{{"dir", c.data_dir},
-                                  {"val_split", c.val_split},
-                                  {"test_split", c.test_split},
-                                  {"image_size", c.image_size},
-                                  {"batch_size", c.batch_size},
-                                  {"workers", int64_t(c.workers)},
-                                  {"augment", c.augment},
-                                  {"shuffle", c.shuffle}});
+  toml::table data{{"dir", c.data_dir},          {"val_split", c.val_split},
+                   {"test_split", c.test_split}, {"image_size", c.image_size},
+                   {"batch_size", c.batch_size}, {"workers", int64_t(c.workers)},
+                   {"shuffle", c.shuffle}};
+  if (c.augment)
+    data.insert("augment", augmentation_table(c.augmentation));
+  else
+    data.insert("augment", false);
+  root.insert("data", data);
   toml::array stages;
   for (const StageConfig& s : c.stages) {
     toml::table opt{{"name", s.optimizer.name}};
@@ -456,7 +648,10 @@ std::string to_toml(const TrainConfig& c) {
     for (int64_t m : s.scheduler.milestones) milestones.push_back(m);
     toml::table sched{{"name", s.scheduler.name},
                       {"milestones", milestones},
-                      {"warmup_epochs", s.scheduler.warmup_epochs}};
+                      {"warmup_epochs", s.scheduler.warmup_epochs},
+                      {"interval", s.scheduler.interval},
+                      {"anneal_strategy", s.scheduler.anneal_strategy},
+                      {"threshold_mode", s.scheduler.threshold_mode}};
     put_options(sched, s.scheduler.args);
     toml::array groups;
     for (const GroupConfig& g : s.param_groups) {

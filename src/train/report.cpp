@@ -452,12 +452,16 @@ std::string hyper_parameters(const TrainConfig& c) {
                                        " (where the split has no folder)"});
   body += row({"image size", std::to_string(c.image_size)});
   body += row({"batch size", std::to_string(c.batch_size)});
-  body += row({"augmentation", c.augment ? "on" : "off (the evaluation transform)"});
+  body +=
+      row({"augmentation", c.augment ? html_escape(data::train_transform_str(augmentation_of(c)))
+                                     : "off (the evaluation transform)"});
   body += row({"shuffle", c.shuffle ? "on" : "off"});
   body += row({"label smoothing", general(c.smoothing)});
-  body += row({"early stopping", c.patience > 0 ? "after " + std::to_string(c.patience) +
-                                                      " epochs without a better accuracy"
-                                                : "off"});
+  body += row({"eval metric", html_escape(c.eval_metric)});
+  body += row({"early stopping", c.patience > 0
+                                     ? "after " + std::to_string(c.patience) +
+                                           " epochs without a better " + html_escape(c.eval_metric)
+                                     : "off"});
   body += row({"max steps", c.max_steps < 0 ? "&ndash;" : std::to_string(c.max_steps)});
   body += row({"seed", std::to_string(c.seed)});
   body += row({"device", html_escape(c.device)});

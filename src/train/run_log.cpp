@@ -12,6 +12,7 @@
 
 #include "afinar/core/check.h"
 #include "afinar/io/json.h"
+#include "afinar/train/schedule.h"
 #include "afinar/train/trainer.h"
 
 namespace afinar::train {
@@ -64,6 +65,8 @@ void add_stage(HParams& h, const StageConfig& s, const std::string& prefix) {
   h.emplace_back(prefix + "scheduler", s.scheduler.name);
   for (const auto& [key, value] : s.scheduler.args)
     h.emplace_back(prefix + "scheduler/" + key, value);
+  h.emplace_back(prefix + "scheduler/interval",
+                 std::string(steps_per_update(s.scheduler) ? "step" : "epoch"));
   h.emplace_back(prefix + "warmup_epochs", double(s.scheduler.warmup_epochs));
   h.emplace_back(prefix + "freeze", joined(s.freeze));
   h.emplace_back(prefix + "unfreeze", joined(s.unfreeze));
@@ -90,6 +93,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"seed", double(c.seed)},
                {"val_split", c.val_split},
                {"test_split", c.test_split},
+               {"eval_metric", c.eval_metric},
                {"patience", double(c.patience)},
                {"max_steps", double(c.max_steps)}};
   for (size_t i = 0; i < c.stages.size(); ++i) {

@@ -23,6 +23,7 @@
 #include "afinar/train/progress.h"
 #include "afinar/train/recipe.h"
 #include "afinar/train/run_log.h"
+#include "afinar/train/schedule.h"
 
 namespace afinar::train {
 
@@ -125,41 +126,6 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::M
 
 namespace {
 
-// The stage's per-epoch schedule, behind an optional linear warm-up (from lr/100).
-std::unique_ptr<optim::LRScheduler> make_scheduler(const StageConfig& stage,
-                                                   optim::Optimizer& opt) {
-  const SchedulerConfig& sc = stage.scheduler;
-  auto arg = [&](const char* key, double fallback) {
-    auto it = sc.args.find(key);
-    return it == sc.args.end() ? fallback : it->second;
-  };
-  const int64_t after_warmup = std::max<int64_t>(stage.epochs - sc.warmup_epochs, 1);
-  std::unique_ptr<optim::LRScheduler> main;
-  if (sc.name == "none")
-    main = std::make_unique<optim::StepLR>(opt, 1, 1.0);  // a constant lr
-  else if (sc.name == "step")
-    main = std::make_unique<optim::StepLR>(opt, int64_t(arg("step_size", 7)), arg("gamma", 0.1));
-  else if (sc.name == "multistep")
-    main = std::make_unique<optim::MultiStepLR>(opt, sc.milestones, arg("gamma", 0.1));
-  else if (sc.name == "exponential")
-    main = std::make_unique<optim::ExponentialLR>(opt, arg("gamma", 0.9));
-  else if (sc.name == "cosine")
-    main = std::make_unique<optim::CosineAnnealingLR>(
-        opt, int64_t(arg("T_max", double(after_warmup))), arg("eta_min", 0));
-  else if (sc.name == "cosine_restarts")
-    main = std::make_unique<optim::CosineAnnealingWarmRestarts>(
-        opt, int64_t(arg("T_0", 10)), int64_t(arg("T_mult", 1)), arg("eta_min", 0));
-  else
-    AFN_FAIL("unknown schedule '", sc.name,
-             "': expected none, step, multistep, exponential, cosine or cosine_restarts");
-  if (sc.warmup_epochs <= 0) return main;
-  std::vector<std::unique_ptr<optim::LRScheduler>> parts;
-  parts.push_back(std::make_unique<optim::LinearLR>(opt, 0.01, 1.0, sc.warmup_epochs));
-  parts.push_back(std::move(main));
-  return std::make_unique<optim::SequentialLR>(opt, std::move(parts),
-                                               std::vector<int64_t>{sc.warmup_epochs});
-}
-
 void apply_freezing(const StageConfig& stage, nn::Module& model) {
   if (!stage.freeze.empty()) nn::freeze(model, stage.freeze);
   if (!stage.unfreeze.empty()) nn::unfreeze(model, stage.unfreeze);
@@ -208,15 +174,16 @@ size_t base_group(const StageConfig& stage, const optim::Optimizer& opt) {
   return depth_groups > 0 ? depth_groups - 1 : 0;
 }
 
-// Applies the stage's freezing and its schedule up to `first_epoch` (stage-relative: 0, or the
-// epoch a resumed run continues) and makes its optimizer and schedule.
+// Applies the stage's freezing and its unfreeze_schedule up to `first_epoch` (stage-relative: 0,
+// or the epoch a resumed run continues) and makes its optimizer and lr schedule (for
+// `steps_per_epoch` optimizer steps per epoch, judging epochs by `metric`; train/schedule.h).
 struct Stage {
   std::unique_ptr<optim::Optimizer> opt;
-  std::unique_ptr<optim::LRScheduler> sched;
+  std::unique_ptr<StageSchedule> sched;
   size_t lr_group = 0;  // base_group
 };
-Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model,
-                    int64_t first_epoch) {
+Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model, int64_t first_epoch,
+                    int64_t steps_per_epoch, const EvalMetric& metric) {
   AFN_CHECK(stage.epochs >= 1, "stage ", index + 1, ": epochs must be >= 1, got ", stage.epochs);
   check_schedule(stage, index, model);
   apply_freezing(stage, model);
@@ -226,7 +193,7 @@ Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model,
             "unfreeze = [...], or an unfreeze_schedule entry at epoch 0)");
   Stage s;
   s.opt = make_optimizer(stage, model);
-  s.sched = make_scheduler(stage, *s.opt);
+  s.sched = std::make_unique<StageSchedule>(stage, *s.opt, steps_per_epoch, metric);
   s.lr_group = base_group(stage, *s.opt);
   return s;
 }
@@ -239,7 +206,7 @@ void check_stages(const TrainConfig& c, nn::Module& model) {
   std::vector<bool> flags;
   for (const Tensor& p : model.parameters()) flags.push_back(p.requires_grad());
   for (size_t i = 0; i < c.stages.size(); ++i) {
-    prepare_stage(c.stages[i], i, model, 0);
+    prepare_stage(c.stages[i], i, model, 0, /*steps_per_epoch=*/1, EvalMetric(c.eval_metric));
     apply_schedule(c.stages[i], model, 0, c.stages[i].epochs - 1);
   }
   auto params = model.parameters();
@@ -316,6 +283,12 @@ data::SplitOptions split_options(const TrainConfig& c) {
   return {has_val ? 0.0 : c.val_split, has_test ? 0.0 : c.test_split, c.seed};
 }
 
+data::TrainTransformOptions augmentation_of(const TrainConfig& c) {
+  data::TrainTransformOptions a = c.augmentation;
+  if (a.crop == 0) a.crop = c.image_size;
+  return a;
+}
+
 TrainResult run_training(const TrainConfig& c, std::ostream& log,
                          const std::atomic<bool>* interrupt) {
   // ---- everything that can be wrong is checked before the first step ----
@@ -329,6 +302,11 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   AFN_CHECK(c.num_classes == 0 || c.num_classes == classes, "train: the head is set for ",
             c.num_classes, " classes (--num-classes / [model] num_classes) but the dataset has ",
             classes, "; leave num_classes out to take the dataset's");
+  const EvalMetric metric(c.eval_metric);
+  AFN_CHECK(metric.name() != "top5" || classes > 5,
+            "train: eval_metric top5 (--eval-metric) needs "
+            "more than 5 classes (with ",
+            classes, " every image is in its top 5); use top1");
   log << splits.describe();
 
   // The seed drives the model's initialisation and dropout too (torch.manual_seed's role); a
@@ -369,8 +347,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
 
   const int64_t resize = std::lround(double(c.image_size) * 256.0 / 224.0);
   const data::Compose eval_tf = data::eval_transform(resize, c.image_size);
-  const data::Compose train_tf =
-      c.augment ? data::train_transform({.crop = c.image_size}) : eval_tf;
+  const data::Compose train_tf = c.augment ? data::train_transform(augmentation_of(c)) : eval_tf;
+  log << "training transform: "
+      << (c.augment ? data::train_transform_str(augmentation_of(c)) : "the evaluation transform")
+      << "\n";
   auto loader = [&](const std::vector<data::Sample>& s, const data::Compose& tf, bool shuffle,
                     uint64_t seed) {
     return std::make_unique<data::DataLoader>(int64_t(s.size()), data::image_source(s, tf),
@@ -433,7 +413,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   if (resumed) {
     result.steps = resumed->trainer.step;
     result.best_epoch = resumed->trainer.best_epoch;
-    result.best.accuracy = resumed->trainer.best_metric;
+    result.best_metric = resumed->trainer.best_metric;
+    if (metric.name() == "top1") result.best.accuracy = result.best_metric;
     default_generator().set_state(resumed->trainer.rng_seed, resumed->trainer.rng_offset);
     log << "resuming " << resume_point.path << " at epoch " << resumed->trainer.epoch + 1
         << ", batch " << resumed->trainer.data_position << " (step " << result.steps << ")\n";
@@ -455,11 +436,12 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     // unfreezing up to that epoch re-applied.
     const bool resuming = resumed && resumed->trainer.stage == int64_t(si);
     if (resuming) epoch = resume_epoch;
-    Stage stage = prepare_stage(sc, si, *model, epoch - stage_start);
+    Stage stage =
+        prepare_stage(sc, si, *model, epoch - stage_start, train->batches_per_epoch(), metric);
     int64_t first_batch = 0;
     if (resuming) {
       restore_optimizer(*resumed, *stage.opt);
-      resumed->scheduler.restore(*stage.sched);
+      stage.sched->restore(resumed->scheduler);
       if (scaler.is_enabled() && !resumed->scaler.empty()) scaler.load_state_dict(resumed->scaler);
       first_batch = resumed->trainer.data_position;
     }
@@ -476,15 +458,14 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
                       next_epoch,
                       result.steps,
                       c.seed,
-                      result.best.accuracy,
+                      result.best_metric,
                       result.best_epoch,
                       batches,
                       default_generator().seed(),
                       default_generator().offset()};
-      save_checkpoint(
-          c.output + "/checkpoint.h5",
-          {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
-           SchedulerState::of(sc.scheduler.name, *stage.sched), ts, scaler.state_dict()});
+      save_checkpoint(c.output + "/checkpoint.h5",
+                      {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
+                       stage.sched->state(), ts, scaler.state_dict()});
     };
     for (; epoch < stage_end && !stopped; ++epoch, first_batch = 0) {
       if (c.max_steps >= 0 && result.steps >= c.max_steps) {
@@ -498,8 +479,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       lr = stage.opt->param_groups()[stage.lr_group].get("lr");
       train->start_epoch(epoch, first_batch);
       const EpochStats t =
-          train_epoch(*model, *train, *stage.opt, classes, eo, result.steps, nullptr,
-                      progress_printer(log, epoch, total_epochs, "train"));
+          train_epoch(*model, *train, *stage.opt, classes, eo, result.steps,
+                      stage.sched->per_step(), progress_printer(log, epoch, total_epochs, "train"));
       if (t.stopped_early) {  // mid-epoch: keep the position, skip validation
         save(epoch, first_batch + t.steps);
         run_log.event("stopped", "\"epoch\": " + std::to_string(epoch) +
@@ -517,16 +498,18 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
         run_log.epoch(epoch, "val", judged, lr);
       }
       io::save_weights(c.output + "/last.h5", host_state_dict(*model), meta);
-      if (result.best_epoch < 0 || judged.accuracy > result.best.accuracy) {
+      if (result.best_epoch < 0 || metric.improves(metric.of(judged), result.best_metric)) {
         result.best_epoch = epoch;
         result.best = judged;
+        result.best_metric = metric.of(judged);
         io::save_weights(c.output + "/best.h5", host_state_dict(*model), meta);
       }
-      stage.sched->step();
+      stage.sched->end_epoch(metric.of(judged));
       save(epoch + 1, 0);
       // Early stopping: epochs since the best one, which the checkpoint keeps across a resume.
       if (c.patience > 0 && epoch - result.best_epoch >= c.patience) {
-        log << "no better validation accuracy for " << c.patience << " epochs: stopping\n";
+        log << "no better validation " << metric.name() << " for " << c.patience
+            << " epochs: stopping\n";
         early_stop = true;
         run_log.event("early_stop", "\"epoch\": " + std::to_string(epoch) +
                                         ", \"best_epoch\": " + std::to_string(result.best_epoch));
@@ -563,6 +546,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   run_log.hparams_end(result, finished);
   run_log.event("end", "\"best_epoch\": " + std::to_string(result.best_epoch) +
                            ", \"best_acc\": " + io::json_number(result.best.accuracy) +
+                           ", \"eval_metric\": " + io::json_string(metric.name()) +
+                           ", \"best_metric\": " + io::json_number(result.best_metric) +
                            ", \"steps\": " + std::to_string(result.steps));
   return result;
 }

@@ -4,7 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <filesystem>
+#include <map>
 
 #include "afinar/core/check.h"
 
@@ -155,6 +157,74 @@ TEST(Recipe, ReadsHeadsUnfreezeSchedulesAndLrDecay) {
   EXPECT_FALSE(parse_recipe(to_toml(d)).stages[0].lr_decay.has_value());
 }
 
+const char* kSchedules = R"(
+eval_metric = "loss"
+
+[[stage]]
+epochs = 4
+scheduler = { name = "onecycle", pct_start = 0.2, anneal_strategy = "linear", three_phase = true }
+
+[[stage]]
+epochs = 6
+scheduler = { name = "plateau", factor = 0.5, patience = 2, threshold_mode = "abs", min_lr = 1e-6 }
+
+[[stage]]
+epochs = 6
+scheduler = { name = "cosine", warmup_epochs = 1, interval = "step" }
+)";
+
+TEST(Recipe, ReadsPlateauOneCycleIntervalsAndTheEvalMetric) {
+  const TrainConfig c = parse_recipe(kSchedules);
+  EXPECT_EQ(c.eval_metric, "loss");
+  ASSERT_EQ(c.stages.size(), 3u);
+  const SchedulerConfig& one = c.stages[0].scheduler;
+  EXPECT_EQ(one.name, "onecycle");
+  EXPECT_EQ(one.anneal_strategy, "linear");
+  EXPECT_EQ(one.args, (std::map<std::string, double>{{"pct_start", 0.2}, {"three_phase", 1.0}}));
+  EXPECT_EQ(one.interval, "");  // the schedule's own: per update
+  const SchedulerConfig& plateau = c.stages[1].scheduler;
+  EXPECT_EQ(plateau.threshold_mode, "abs");
+  EXPECT_EQ(plateau.args.at("patience"), 2.0);
+  EXPECT_EQ(c.stages[2].scheduler.interval, "step");
+  const TrainConfig back = parse_recipe(to_toml(c));
+  EXPECT_EQ(to_toml(back), to_toml(c));
+  EXPECT_EQ(back.eval_metric, "loss");
+  EXPECT_EQ(back.stages[0].scheduler.anneal_strategy, "linear");
+  EXPECT_EQ(back.stages[1].scheduler.threshold_mode, "abs");
+  EXPECT_EQ(back.stages[2].scheduler.interval, "step");
+}
+
+// [data] augment: true / false, or the training transform's settings (unset ones keep
+// torchvision's defaults); to_toml writes them all back.
+TEST(Recipe, ReadsTheAugmentationTable) {
+  const TrainConfig c = parse_recipe(
+      "[data]\naugment = { crop = 256, scale = [0.7, 1.0], rotation = 15, color_jitter = 0.4,"
+      " affine_translate = [0.1, 0.2], erasing = 0.25 }\n");
+  EXPECT_TRUE(c.augment);
+  const data::TrainTransformOptions& a = c.augmentation;
+  EXPECT_EQ(a.crop, 256);
+  EXPECT_EQ(a.scale, (std::array<double, 2>{0.7, 1.0}));
+  EXPECT_EQ(a.ratio, data::TrainTransformOptions{}.ratio);
+  EXPECT_EQ(a.hflip, 0.5);
+  EXPECT_EQ(a.rotation, 15);
+  EXPECT_EQ(a.color_jitter, (std::array<double, 4>{0.4, 0.4, 0.4, 0}));  // timm's one value
+  EXPECT_EQ(a.affine_translate, (std::array<double, 2>{0.1, 0.2}));
+  EXPECT_EQ(a.affine_shear, 0);
+  EXPECT_EQ(a.erasing, 0.25);
+  const TrainConfig back = parse_recipe(to_toml(c));
+  EXPECT_EQ(to_toml(back), to_toml(c));
+  EXPECT_EQ(data::train_transform_str(back.augmentation), data::train_transform_str(a));
+  EXPECT_EQ(back.augmentation.affine_translate, a.affine_translate);
+
+  EXPECT_FALSE(parse_recipe("[data]\naugment = false\n").augment);
+  const TrainConfig plain = parse_recipe("[data]\naugment = true\n");
+  EXPECT_EQ(plain.augmentation.crop, 0);  // the image size
+  EXPECT_FALSE(parse_recipe(to_toml(plain)).augmentation.affine_translate.has_value());
+  EXPECT_EQ(color_jitter_from({0.1, 0.2, 0.3}, "x"), (std::array<double, 4>{0.1, 0.2, 0.3, 0}));
+  EXPECT_EQ(color_jitter_from({0.1, 0.2, 0.3, 0.05}, "x"),
+            (std::array<double, 4>{0.1, 0.2, 0.3, 0.05}));
+}
+
 TEST(Recipe, BadHeadsSchedulesAndLrDecayAreNamed) {
   auto expect_error = [](const std::string& text, const std::string& fragment) {
     const std::string e = error_of(text);
@@ -197,7 +267,7 @@ TEST(Recipe, ShippedRecipesParse) {
   EXPECT_GE(count, 8);
 }
 
-// The seed recipes of this round say what the seeds do (SEEDS.md 000 and 003).
+// The seed recipes say what the seeds do (SEEDS.md 000, 003 and 004).
 TEST(Recipe, SeedRecipesCarryTheSeedsSettings) {
   const std::string dir = std::string(AFINAR_TEST_DATA_DIR) + "/../../recipes/";
   const TrainConfig vgg = load_recipe(dir + "000_vgg16_block5.toml");
@@ -222,6 +292,18 @@ TEST(Recipe, SeedRecipesCarryTheSeedsSettings) {
   ASSERT_EQ(s.unfreeze_schedule.size(), 2u);
   ASSERT_EQ(s.param_groups.size(), 3u);
   EXPECT_EQ(s.param_groups[2].options, (optim::Options{{"lr", 1e-3}, {"weight_decay", 1e-2}}));
+  // Section 5's transforms, which data::heavy_augmentation() spells out.
+  data::TrainTransformOptions heavy = data::heavy_augmentation();
+  heavy.crop = 0;  // the image size (224)
+  EXPECT_TRUE(full.augment);
+  EXPECT_EQ(data::train_transform_str(full.augmentation), data::train_transform_str(heavy));
+  EXPECT_EQ(full.augmentation.affine_translate, heavy.affine_translate);
+
+  const TrainConfig tutorial = load_recipe(dir + "004_resnet34_sgd_steplr.toml");
+  EXPECT_EQ(tutorial.image_size, 224);  // Resize(256) + CenterCrop(224) for validation
+  EXPECT_EQ(tutorial.augmentation.crop, 256);
+  EXPECT_EQ(tutorial.augmentation.rotation, 15);
+  EXPECT_EQ(tutorial.augmentation.hflip, 0.5);
 
   const TrainConfig ulmfit = load_recipe(dir + "003_resnet18_ulmfit.toml");
   EXPECT_EQ(ulmfit.stages.at(0).lr_decay, std::optional<double>(2.6));

@@ -203,6 +203,8 @@ TEST(RunLog, HParamsOfATwoStageRun) {
   EXPECT_EQ(std::get<double>(value(h, "momentum")), 0.9);
   EXPECT_EQ(std::get<std::string>(value(h, "scheduler")), "step");
   EXPECT_EQ(std::get<double>(value(h, "scheduler/step_size")), 7);
+  EXPECT_EQ(std::get<std::string>(value(h, "scheduler/interval")), "epoch");
+  EXPECT_EQ(std::get<std::string>(value(h, "eval_metric")), "top1");
   EXPECT_EQ(std::get<std::string>(value(h, "unfreeze")), "fc.* layer4.*");
   EXPECT_EQ(std::get<double>(value(h, "stage1/epochs")), 5);
   EXPECT_EQ(std::get<double>(value(h, "stage2/epochs")), 3);

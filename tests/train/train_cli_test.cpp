@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <optional>
+#include <sstream>
 
 #include "afinar/data/fashion_mnist.h"
 #include "afinar/io/weights.h"
@@ -45,11 +46,18 @@ TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
   ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
                         " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
                         " --lr 0.05 --sched cosine --workers 2 --log-interval 2 --seed 3"
-                        " --output " +
+                        " --rotation 10 --reprob 0.25 --output " +
                         out,
                     dir_ / "log.txt"),
             0)
       << "the log ends: " << lines_of(dir_ / "log.txt").back();
+  // The augmentation flags reach the training transform, which the log spells out.
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("training transform: RandomResizedCrop(32, scale=(0.08, 1), ratio=(0.75, "
+                      "1.33333)) -> RandomHorizontalFlip(p=0.5) -> RandomRotation(10) -> "
+                      "ToTensor -> Normalize -> RandomErasing(p=0.25)"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
   const auto csv = lines_of(out + "/metrics.csv");
   ASSERT_EQ(csv.size(), 6u);  // header, 2 x (train, val), test
   EXPECT_EQ(csv[0], "epoch,split,loss,acc,top5,precision_macro,recall_macro,f1_macro,lr,seconds");
@@ -170,13 +178,35 @@ TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
   EXPECT_TRUE(fs::exists(out + "/recipe.toml"));
 }
 
+// The column `name` of metrics.csv's rows of `split`, in order.
+std::vector<double> metrics_column(const std::string& csv, const std::string& split,
+                                   const std::string& name) {
+  auto fields = [](const std::string& row) {
+    std::vector<std::string> out;
+    std::istringstream in(row);
+    for (std::string f; std::getline(in, f, ',');) out.push_back(f);
+    return out;
+  };
+  const auto rows = lines_of(csv);
+  const std::vector<std::string> header = fields(rows.at(0));
+  const auto column = std::find(header.begin(), header.end(), name) - header.begin();
+  std::vector<double> out;
+  for (size_t r = 1; r < rows.size(); ++r) {
+    const std::vector<std::string> f = fields(rows[r]);
+    if (f.at(1) == split) out.push_back(std::stod(f.at(size_t(column))));
+  }
+  return out;
+}
+
 // A run stopped mid-epoch (--max-steps) and resumed from its checkpoint ends with the same
 // weights and BN buffers, bit for bit, as the run that never stopped (CPU).
-void expect_resume_bit_exact(const testing::TempDir& dir_, const std::string& flags) {
+// `sched` is the schedule's flags.
+void expect_resume_bit_exact(const testing::TempDir& dir_, const std::string& flags,
+                             const std::string& sched = " --sched cosine") {
   const std::string common = "train --data-dir " + (dir_ / "data") +
                              " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
-                             " --opt adamw --lr 1e-3 --sched cosine --workers 2 --seed 5" +
-                             flags;
+                             " --opt adamw --lr 1e-3 --workers 2 --seed 5" +
+                             sched + flags;
   ASSERT_EQ(run_cli(common + " --output " + (dir_ / "a"), dir_ / "a.txt"), 0)
       << lines_of(dir_ / "a.txt").back();
   // 45 training images in batches of 8: 6 steps per epoch; stop in the middle of the second.
@@ -196,6 +226,68 @@ void expect_resume_bit_exact(const testing::TempDir& dir_, const std::string& fl
 
 TEST_F(TrainCli, ResumedRunEqualsTheUninterruptedOneBitForBit) {
   expect_resume_bit_exact(dir_, "");
+}
+
+// Schedules stepped after every update: the checkpoint keeps their position mid-epoch (step 9
+// of 12), and a resume that lost it would restart onecycle's warm-up.
+TEST_F(TrainCli, PerUpdateSchedulesResumeBitExact) {
+  expect_resume_bit_exact(dir_, "", " --sched onecycle");
+  const train::Checkpoint ck = train::load_checkpoint(dir_ / "b/checkpoint.h5");
+  EXPECT_EQ(ck.scheduler.name, "onecycle");
+  EXPECT_EQ(ck.scheduler.last_epoch, 12);  // 2 epochs of 6 updates
+  testing::TempDir other;
+  data::export_mnist(data::kFashionMnistDir, data::fashion_mnist_classes(), other / "data",
+                     {.limit_per_class = 6});
+  expect_resume_bit_exact(other, "", " --sched cosine --warmup-epochs 1 --sched-on-updates");
+}
+
+// ReduceLROnPlateau on the validation accuracy, with a threshold no epoch can meet: every epoch
+// after the first is bad, so with patience 0 the lr halves after epochs 2 and 3. A run stopped
+// in epoch 2 and resumed must carry the best accuracy and the counters in its checkpoint: a
+// fresh plateau would take epoch 2 for an improvement and keep the lr.
+TEST_F(TrainCli, PlateauCutsTheLrOnTheEvalMetricAndResumesBitExact) {
+  {
+    std::ofstream recipe(dir_ / "plateau.toml");
+    recipe << "[[stage]]\nepochs = 4\noptimizer = { name = \"sgd\", lr = 0.02, momentum = 0.9 }\n"
+              "scheduler = { name = \"plateau\", factor = 0.5, patience = 0, threshold = 10.0 }\n";
+  }
+  const std::string common = "train --config " + (dir_ / "plateau.toml") + " --data-dir " +
+                             (dir_ / "data") +
+                             " --model resnet18 -b 8 --image-size 32 --val-split 0.25 --workers 2"
+                             " --seed 5";
+  ASSERT_EQ(run_cli(common + " --output " + (dir_ / "a"), dir_ / "a.txt"), 0)
+      << lines_of(dir_ / "a.txt").back();
+  ASSERT_EQ(run_cli(common + " --max-steps 9 --output " + (dir_ / "b"), dir_ / "b1.txt"), 0);
+  ASSERT_EQ(
+      run_cli(common + " --resume " + (dir_ / "b/checkpoint.h5") + " --output " + (dir_ / "b"),
+              dir_ / "b2.txt"),
+      0)
+      << lines_of(dir_ / "b2.txt").back();
+  EXPECT_EQ(metrics_column(dir_ / "a/metrics.csv", "train", "lr"),
+            (std::vector<double>{0.02, 0.02, 0.01, 0.005}));
+  const io::Weights a = io::load_weights(dir_ / "a/last.h5");
+  const io::Weights b = io::load_weights(dir_ / "b/last.h5");
+  for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
+}
+
+// --eval-metric loss: best.h5 is the epoch of the lowest validation loss, whatever its accuracy.
+TEST_F(TrainCli, EvalMetricLossPicksTheLowestValidationLoss) {
+  const std::string out = dir_ / "run";
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --epochs 3 -b 8 --image-size 32 --val-split 0.25 --lr 0.05 --seed 2"
+                        " --eval-metric loss --output " +
+                        out,
+                    dir_ / "log.txt"),
+            0)
+      << lines_of(dir_ / "log.txt").back();
+  const std::vector<double> val_loss = metrics_column(out + "/metrics.csv", "val", "loss");
+  ASSERT_EQ(val_loss.size(), 3u);
+  const int64_t lowest = std::min_element(val_loss.begin(), val_loss.end()) - val_loss.begin();
+  std::string end;
+  for (const auto& l : lines_of(out + "/events.jsonl"))
+    if (l.find("\"event\": \"end\"") != std::string::npos) end = l;
+  EXPECT_NE(end.find("\"best_epoch\": " + std::to_string(lowest)), std::string::npos) << end;
+  EXPECT_NE(end.find("\"eval_metric\": \"loss\""), std::string::npos) << end;
 }
 
 // The same with channels-last: the checkpoint holds NCHW weights and optimizer state, which the

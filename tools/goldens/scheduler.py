@@ -45,6 +45,10 @@ def run(name, make, kind="sgd", metrics=None):
 plateau = [1.0 / (1 + s) if s < 8 else 0.111 - 1e-6 * (s - 8) if s < 20 else 0.05
            for s in range(STEPS)]
 
+# A validation accuracy that rises, creeps up by less than the absolute threshold, then drops.
+accuracy = [0.1 + 0.05 * s if s < 8 else 0.45 + 0.002 * (s - 8) if s < 20 else 0.3
+            for s in range(STEPS)]
+
 cases = [
     run("step", lambda o: S.StepLR(o, step_size=7, gamma=0.1)),
     run("multistep", lambda o: S.MultiStepLR(o, milestones=[5, 12, 30], gamma=0.5)),
@@ -62,9 +66,16 @@ cases = [
                                                        pct_start=0.25, anneal_strategy="linear",
                                                        div_factor=10, final_div_factor=100),
         kind="adam"),
+    run("onecycle_three_phase", lambda o: S.OneCycleLR(o, max_lr=[1.0, 0.1],
+                                                       total_steps=STEPS + 1, pct_start=0.2,
+                                                       three_phase=True)),
     run("plateau", lambda o: S.ReduceLROnPlateau(o, mode="min", factor=0.5, patience=3,
                                                  threshold=1e-3, cooldown=2, min_lr=[1e-3, 1e-4]),
         metrics=plateau),
+    run("plateau_max_abs", lambda o: S.ReduceLROnPlateau(o, mode="max", factor=0.3, patience=2,
+                                                         threshold=0.01, threshold_mode="abs",
+                                                         cooldown=1, min_lr=1e-4),
+        metrics=accuracy),
 ]
 
 write_cases("scheduler", cases)

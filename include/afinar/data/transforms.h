@@ -349,6 +349,10 @@ struct TrainTransformOptions {
   std::vector<double> std = kImageNetStd;
 };
 Compose train_transform(const TrainTransformOptions& opt = {});
+// The steps train_transform makes, torchvision's way, e.g. "RandomResizedCrop(224, scale=(0.7,
+// 1), ratio=(0.75, 1.33)) -> RandomHorizontalFlip(p=0.5) -> RandomRotation(15) -> ToTensor ->
+// Normalize" (for logs and reports).
+std::string train_transform_str(const TrainTransformOptions& opt);
 // Seed 003: RandomResizedCrop(224, scale=(0.7, 1)), flip, RandomRotation(15),
 // ColorJitter(0.3, 0.3, 0.3, 0.1), RandomAffine(0, translate=(0.1, 0.1), shear=10),
 // RandomErasing(p=0.2). (Seed 004 is {.crop = 256, .rotation = 15}.)

@@ -17,7 +17,9 @@
 //                                     counted from its milestone): warm-up then anything
 //   OneCycleLR(max_lr, total_steps, …) up from max_lr/div_factor to max_lr over pct_start of the
 //                                     steps, then down to initial/final_div_factor (cos or
-//                                     linear); momentum (Adam: beta1) cycles the other way
+//                                     linear); momentum (Adam: beta1) cycles the other way.
+//                                     three_phase: down to the initial lr over another
+//                                     pct_start of the steps, then on to initial/final_div_factor
 //   ReduceLROnPlateau                 lr ·= factor when the metric has not improved for
 //                                     `patience` steps (step(metric)), with cooldown and min_lr
 // Values equal PyTorch 1.13's to rounding (tests/optim/scheduler_test.cpp).
@@ -141,6 +143,7 @@ struct OneCycleOptions {
   bool cycle_momentum = true;
   double base_momentum = 0.85, max_momentum = 0.95;
   double div_factor = 25, final_div_factor = 1e4;
+  bool three_phase = false;
 };
 
 class OneCycleLR : public LRScheduler {
@@ -153,10 +156,11 @@ class OneCycleLR : public LRScheduler {
   void apply() override;
 
  private:
-  // The fraction of phase p covered at step t, and the phase.
-  std::pair<int, double> phase_of(int64_t t) const;
+  // The phase of step t and the fraction of it covered.
+  std::pair<size_t, double> phase_of(int64_t t) const;
   double anneal(double start, double end, double pct) const;
   OneCycleOptions o_;
+  std::vector<double> phase_ends_;  // the last step of each phase (fractional, as PyTorch's)
   std::vector<double> max_lrs_;
   std::string momentum_key_;  // "momentum" (SGD) or "beta1" (Adam)
 };

@@ -1,10 +1,10 @@
 // A whole fine-tuning run from one configuration: the dataset (ImageFolder with train/val[/test]
 // folders or a seeded stratified split), a torchvision model with a head (nn/head.h: torchvision's
 // resized, a Linear after a global pool, or a dropout MLP) for the dataset's classes, optional
-// starting weights, freezing by pattern, an optimizer and an epoch schedule; then epochs of train
-// + validate, the best model kept by validation accuracy, a test evaluation at the end, and the
-// run's files in the output directory (run_log.h, plus last.h5 and best.h5 weights files that
-// `afinar predict` reads).
+// starting weights, freezing by pattern, an optimizer and a learning-rate schedule; then epochs of
+// train + validate, the best model kept by a validation metric (eval_metric: accuracy by default),
+// a test evaluation at the end, and the run's files in the output directory (run_log.h, plus
+// last.h5 and best.h5 weights files that `afinar predict` reads).
 //
 // The fine-tuning strategies of the seeds (SEEDS.md 000-004) are stage settings: feature
 // extraction and partial unfreezing (freeze / unfreeze patterns, carried from stage to stage),
@@ -14,6 +14,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -22,6 +23,7 @@
 #include <vector>
 
 #include "afinar/data/dataset.h"
+#include "afinar/data/transforms.h"
 #include "afinar/nn/head.h"
 #include "afinar/train/epoch.h"
 
@@ -35,14 +37,32 @@ struct OptimizerConfig {
   optim::Options options = {{"lr", 0.01}};
 };
 
-// The epoch schedule of a stage: "none", "step" (step_size, gamma), "multistep" (milestones,
-// gamma), "exponential" (gamma), "cosine" (T_max: the stage's epochs after warm-up; eta_min),
-// "cosine_restarts" (T_0, T_mult, eta_min); warmup_epochs of LinearLR from lr/100 before it.
+// The learning-rate schedule of a stage (train/schedule.h), with PyTorch's argument names and
+// defaults, counted in epochs:
+//   "none"             a constant lr
+//   "step"             StepLR: step_size (7), gamma (0.1)
+//   "multistep"        MultiStepLR: milestones, gamma (0.1)
+//   "exponential"      ExponentialLR: gamma (0.9)
+//   "cosine"           CosineAnnealingLR: T_max (the stage's epochs after warm-up), eta_min (0)
+//   "cosine_restarts"  CosineAnnealingWarmRestarts: T_0 (10), T_mult (1), eta_min (0)
+//   "plateau"          ReduceLROnPlateau on the eval metric: factor (gamma, or 0.1), patience
+//                      (10), threshold (1e-4), threshold_mode ("rel"), cooldown (0), min_lr (0),
+//                      eps (1e-8); mode "min" for the loss, "max" for the other metrics
+//   "onecycle"         OneCycleLR over the stage: max_lr (each group's lr), pct_start (0.3),
+//                      anneal_strategy ("cos"), div_factor (25), final_div_factor (1e4),
+//                      three_phase (false), cycle_momentum (true), base_momentum (0.85),
+//                      max_momentum (0.95)
+// warmup_epochs of LinearLR from lr/100 go before any but plateau and onecycle. interval:
+// "epoch" or "step" (every optimizer update, timm's --sched-on-updates); "" takes the schedule's
+// own: "step" for onecycle, "epoch" for the others (plateau steps per epoch only).
 struct SchedulerConfig {
   std::string name = "none";
-  std::map<std::string, double> args;
-  std::vector<int64_t> milestones;
+  std::map<std::string, double> args = {};  // the numeric arguments (booleans as 0 / 1)
+  std::vector<int64_t> milestones = {};
   int64_t warmup_epochs = 0;
+  std::string interval = "";            // "", "epoch" or "step"
+  std::string anneal_strategy = "cos";  // onecycle: "cos" or "linear"
+  std::string threshold_mode = "rel";   // plateau: "rel" or "abs"
 };
 
 // Parameters whose names match any of `params` (glob patterns) get these optimizer options; the
@@ -94,6 +114,9 @@ struct TrainConfig {
   int workers = 2;
   bool shuffle = true;
   bool augment = true;  // false: train with the eval transform
+  // The training transform when augment is on (data::train_transform: RandomResizedCrop, flip,
+  // rotation, colour jitter, affine, random erasing); crop 0 takes image_size.
+  data::TrainTransformOptions augmentation = {.crop = 0};
   // model
   std::string model = "resnet18";
   std::string weights;                       // HDF5; tensors whose name and shape match are loaded
@@ -103,14 +126,16 @@ struct TrainConfig {
   nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
-  double smoothing = 0;    // label smoothing
-  int64_t patience = 0;    // early stopping: stop after this many epochs without a better
-                           // validation accuracy (0: never)
-  int64_t max_steps = -1;  // stop after this many optimizer steps (-1: the epochs decide)
-  bool tta = false;        // the final test evaluation averages each image's logits with its
-                           // horizontal flip's (EpochOptions::tta); validation stays plain
-  bool amp = false;        // mixed precision for training and evaluation
-                           // (EpochOptions::amp)
+  double smoothing = 0;              // label smoothing
+  std::string eval_metric = "top1";  // judges the epochs (train/eval_metric.h): best.h5, early
+                                     // stopping, plateau; top1, top5, loss or f1_macro
+  int64_t patience = 0;              // early stopping: stop after this many epochs without a better
+                                     // validation eval_metric (0: never)
+  int64_t max_steps = -1;            // stop after this many optimizer steps (-1: the epochs decide)
+  bool tta = false;  // the final test evaluation averages each image's logits with its
+                     // horizontal flip's (EpochOptions::tta); validation stays plain
+  bool amp = false;  // mixed precision for training and evaluation
+                     // (EpochOptions::amp)
   std::string amp_dtype = "bfloat16";  // or "float16", trained with a GradScaler (PyTorch's
                                        // GradScaler defaults; optim/grad_scaler.h)
   bool channels_last = false;          // NHWC weights and batches (EpochOptions::channels_last)
@@ -127,6 +152,7 @@ struct TrainConfig {
 struct TrainResult {
   int64_t best_epoch = -1;
   EpochStats best;  // validation (or training, without a validation split) figures
+  double best_metric = std::numeric_limits<double>::quiet_NaN();  // best's eval_metric
   bool has_test = false;
   EpochStats test;  // of the best weights
   int64_t steps = 0;
@@ -136,6 +162,9 @@ struct TrainResult {
 // split that has no folder of its own (open_splits refuses both). The report uses it to find the
 // run's validation and test images again.
 data::SplitOptions split_options(const TrainConfig& config);
+
+// The configuration's training augmentation, its crop resolved (0: the image size).
+data::TrainTransformOptions augmentation_of(const TrainConfig& config);
 
 // The stage's optimizer over every parameter of `model`, with the groups described at StageConfig.
 // A group pattern that matches nothing, a parameter claimed by two groups, an unknown optimizer

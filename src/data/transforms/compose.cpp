@@ -108,6 +108,30 @@ Compose train_transform(const TrainTransformOptions& opt) {
   return c;
 }
 
+std::string train_transform_str(const TrainTransformOptions& opt) {
+  auto pair = [](const std::array<double, 2>& v) {
+    return afinar::detail::concat("(", v[0], ", ", v[1], ")");
+  };
+  std::string s =
+      afinar::detail::concat("RandomResizedCrop(", opt.crop, ", scale=", pair(opt.scale),
+                             ", ratio=", pair(opt.ratio), ")");
+  if (opt.hflip != 0) s += afinar::detail::concat(" -> RandomHorizontalFlip(p=", opt.hflip, ")");
+  if (opt.rotation != 0) s += afinar::detail::concat(" -> RandomRotation(", opt.rotation, ")");
+  const auto& cj = opt.color_jitter;
+  if (cj[0] != 0 || cj[1] != 0 || cj[2] != 0 || cj[3] != 0)
+    s += afinar::detail::concat(" -> ColorJitter(", cj[0], ", ", cj[1], ", ", cj[2], ", ", cj[3],
+                                ")");
+  if (opt.affine_translate || opt.affine_shear != 0) {
+    s += " -> RandomAffine(0";
+    if (opt.affine_translate) s += ", translate=" + pair(*opt.affine_translate);
+    if (opt.affine_shear != 0) s += afinar::detail::concat(", shear=", opt.affine_shear);
+    s += ")";
+  }
+  s += " -> ToTensor -> Normalize";
+  if (opt.erasing != 0) s += afinar::detail::concat(" -> RandomErasing(p=", opt.erasing, ")");
+  return s;
+}
+
 TrainTransformOptions heavy_augmentation() {
   return {.crop = 224,
           .scale = {0.7, 1.0},

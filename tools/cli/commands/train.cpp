@@ -56,7 +56,11 @@ class TrainCommand : public Command {
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
     app.add_option("--patience", c.patience,
-                   "Early stopping: epochs without a better validation accuracy (0: never)")
+                   "Early stopping: epochs without a better validation --eval-metric (0: never)")
+        ->capture_default_str();
+    app.add_option("--eval-metric", c.eval_metric,
+                   "What picks the best epoch, stops early and drives --sched plateau: top1, "
+                   "top5, loss or f1_macro")
         ->capture_default_str();
     app.add_option("--image-size", c.image_size, "Crop size fed to the model")
         ->capture_default_str();
@@ -77,6 +81,28 @@ class TrainCommand : public Command {
         ->check(CLI::ExistingFile);
     app.add_flag("--no-shuffle", no_shuffle_, "Keep the training set's order");
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
+    // The training augmentation (torchvision's arguments; timm's flag names where it has them).
+    data::TrainTransformOptions& a = c.augmentation;
+    app.add_option("--train-crop", a.crop, "RandomResizedCrop's size (0: --image-size)")
+        ->capture_default_str();
+    app.add_option("--scale", scale_, "RandomResizedCrop's area fraction range")
+        ->expected(2)
+        ->capture_default_str();
+    app.add_option("--ratio", ratio_, "RandomResizedCrop's aspect ratio range")
+        ->expected(2)
+        ->capture_default_str();
+    app.add_option("--hflip", a.hflip, "RandomHorizontalFlip's probability")->capture_default_str();
+    app.add_option("--rotation", a.rotation, "RandomRotation's degrees d: angle ~ U(-d, d)")
+        ->capture_default_str();
+    app.add_option("--color-jitter", color_jitter_,
+                   "ColorJitter: v (brightness = contrast = saturation = v), or b c s, or b c s "
+                   "hue")
+        ->expected(1, 4);
+    app.add_option("--translate", translate_, "RandomAffine's translate fractions (x, y)")
+        ->expected(2);
+    app.add_option("--shear", a.affine_shear, "RandomAffine's shear degrees")
+        ->capture_default_str();
+    app.add_option("--reprob", a.erasing, "RandomErasing's probability")->capture_default_str();
     app.add_flag("--tta", tta_,
                  "Test evaluation: average each image's logits with its horizontal flip's");
     app.add_flag("--amp", amp_,
@@ -94,9 +120,25 @@ class TrainCommand : public Command {
     app.add_option("--lr", lr_, "Learning rate")->capture_default_str();
     app.add_option("--momentum", momentum_, "SGD momentum")->capture_default_str();
     app.add_option("--weight-decay", weight_decay_, "Weight decay")->capture_default_str();
-    app.add_option("--sched", sched_, "none, step, exponential or cosine")->capture_default_str();
+    app.add_option("--sched", sched_,
+                   "none, step, multistep, exponential, cosine, cosine_restarts, plateau or "
+                   "onecycle")
+        ->capture_default_str();
+    app.add_flag("--sched-on-updates", sched_on_updates_,
+                 "Step the schedule after every optimizer update, not every epoch (onecycle "
+                 "always does)");
     app.add_option("--decay-epochs", step_size_, "StepLR's step size")->capture_default_str();
-    app.add_option("--decay-rate", gamma_, "StepLR / ExponentialLR gamma")->capture_default_str();
+    app.add_option("--decay-milestones", milestones_, "MultiStepLR's milestones (epochs)");
+    app.add_option("--decay-rate", gamma_,
+                   "gamma of step, multistep, exponential; plateau's factor")
+        ->capture_default_str();
+    app.add_option("--min-lr", min_lr_, "eta_min of cosine / cosine_restarts, min_lr of plateau")
+        ->capture_default_str();
+    app.add_option("--patience-epochs", sched_patience_,
+                   "plateau: epochs without improvement before the lr drops")
+        ->capture_default_str();
+    app.add_option("--cooldown-epochs", cooldown_, "plateau: epochs to wait after a drop")
+        ->capture_default_str();
     app.add_option("--warmup-epochs", warmup_, "Linear warm-up epochs")->capture_default_str();
     app.add_option("--lr-decay", lr_decay_,
                    "Discriminative lrs: one group per top-level child, lr / decay^(distance from "
@@ -147,6 +189,7 @@ class TrainCommand : public Command {
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
     if (given("--patience")) c.patience = f.patience;
+    if (given("--eval-metric")) c.eval_metric = f.eval_metric;
     if (given("--image-size")) c.image_size = f.image_size;
     if (given("--val-split")) c.val_split = f.val_split;
     if (given("--test-split")) c.test_split = f.test_split;
@@ -159,6 +202,18 @@ class TrainCommand : public Command {
     if (given("--resume")) c.resume = f.resume;
     if (no_shuffle_) c.shuffle = false;
     if (no_augment_) c.augment = false;
+    data::TrainTransformOptions& a = c.augmentation;
+    const data::TrainTransformOptions& fa = f.augmentation;
+    if (given("--train-crop")) a.crop = fa.crop;
+    if (given("--scale")) a.scale = {scale_.at(0), scale_.at(1)};
+    if (given("--ratio")) a.ratio = {ratio_.at(0), ratio_.at(1)};
+    if (given("--hflip")) a.hflip = fa.hflip;
+    if (given("--rotation")) a.rotation = fa.rotation;
+    if (!color_jitter_.empty())
+      a.color_jitter = train::color_jitter_from(color_jitter_, "--color-jitter");
+    if (!translate_.empty()) a.affine_translate = std::array{translate_.at(0), translate_.at(1)};
+    if (given("--shear")) a.affine_shear = fa.affine_shear;
+    if (given("--reprob")) a.erasing = fa.erasing;
     if (tta_) c.tta = true;
     if (amp_) c.amp = true;
     if (given("--amp-dtype")) c.amp_dtype = f.amp_dtype;
@@ -176,6 +231,11 @@ class TrainCommand : public Command {
     if (given("--sched")) s.scheduler.name = sched_;
     if (given("--decay-epochs")) s.scheduler.args["step_size"] = double(step_size_);
     if (given("--decay-rate")) s.scheduler.args["gamma"] = gamma_;
+    if (given("--decay-milestones")) s.scheduler.milestones = milestones_;
+    if (given("--min-lr")) s.scheduler.args["eta_min"] = s.scheduler.args["min_lr"] = min_lr_;
+    if (given("--patience-epochs")) s.scheduler.args["patience"] = double(sched_patience_);
+    if (given("--cooldown-epochs")) s.scheduler.args["cooldown"] = double(cooldown_);
+    if (sched_on_updates_) s.scheduler.interval = "step";
     if (given("--warmup-epochs")) s.scheduler.warmup_epochs = warmup_;
     if (app_->count("--lr-decay") > 0) s.lr_decay = lr_decay_;
     if (given("--freeze")) s.freeze = freeze_;
@@ -185,13 +245,20 @@ class TrainCommand : public Command {
   CLI::App* app_ = nullptr;
   std::string config_;
   train::TrainConfig flags_;
-  int64_t epochs_ = 1, step_size_ = 7, warmup_ = 0;
+  int64_t epochs_ = 1, step_size_ = 7, warmup_ = 0, sched_patience_ = 10, cooldown_ = 0;
+  std::vector<int64_t> milestones_;
   std::string opt_ = "sgd", sched_ = "none";
-  double lr_ = 0.01, momentum_ = 0.9, weight_decay_ = 0, gamma_ = 0.1;
+  double lr_ = 0.01, momentum_ = 0.9, weight_decay_ = 0, gamma_ = 0.1, min_lr_ = 0;
   std::vector<std::string> freeze_, unfreeze_;
   std::vector<double> head_dropout_ = {0.5, 0.3};
+  // RandomResizedCrop's ranges, as flags of two values (torchvision's defaults).
+  const data::TrainTransformOptions defaults_{};
+  std::vector<double> scale_{defaults_.scale.begin(), defaults_.scale.end()};
+  std::vector<double> ratio_{defaults_.ratio.begin(), defaults_.ratio.end()};
+  std::vector<double> color_jitter_, translate_;
   double lr_decay_ = 0;
   bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
+  bool sched_on_updates_ = false;
   bool channels_last_ = false;
 };
 
