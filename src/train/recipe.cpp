@@ -211,34 +211,11 @@ std::vector<UnfreezeStep> read_unfreeze_schedule(const toml::node& n, const std:
   return out;
 }
 
-// The numeric arguments of the schedules (train/schedule.h; PyTorch's names). Any other key
-// would be ignored there, so a typo such as 'step' for 'step_size' is refused. An argument of
-// another schedule is let through: a run's resolved recipe.toml carries the command line's
-// step_size and gamma whatever its schedule, and reading it back must work.
-const std::set<std::string>& schedule_arguments() {
-  static const std::set<std::string> args = {
-      "step_size",        "gamma",       "T_max",          "eta_min",       "T_0",
-      "T_mult",           "factor",      "patience",       "threshold",     "cooldown",
-      "min_lr",           "eps",         "max_lr",         "pct_start",     "div_factor",
-      "final_div_factor", "three_phase", "cycle_momentum", "base_momentum", "max_momentum"};
-  return args;
-}
-
 const std::set<std::string>& schedule_names() {
   static const std::set<std::string> names = {"none",        "step",    "multistep",
                                               "exponential", "cosine",  "cosine_restarts",
                                               "plateau",     "onecycle"};
   return names;
-}
-
-void check_schedule_keys(const SchedulerConfig& sc, const std::string& where) {
-  for (const auto& [key, value] : sc.args)
-    AFN_CHECK(schedule_arguments().count(key), where, ": '", key,
-              "' is not an argument of a schedule (step_size, gamma: step; gamma: multistep, "
-              "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts; "
-              "factor, patience, threshold, cooldown, min_lr, eps: plateau; max_lr, pct_start, "
-              "div_factor, final_div_factor, three_phase, cycle_momentum, base_momentum, "
-              "max_momentum: onecycle)");
 }
 
 StageConfig read_stage(const toml::table& t, const std::string& where) {
@@ -274,7 +251,6 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
     s.scheduler.args = options_of(
         *sc, sr.where(),
         {"name", "milestones", "warmup_epochs", "interval", "anneal_strategy", "threshold_mode"});
-    check_schedule_keys(s.scheduler, sr.where());
   }
   if (const toml::node* g = r.take("param_groups")) {
     const toml::array* a = g->as_array();
@@ -342,8 +318,11 @@ void check_finite_options(const optim::Options& o, const std::string& where) {
     AFN_CHECK(std::isfinite(v), where, ": '", key, "' must be a finite number, got ", v);
 }
 
-// A scheduler argument's range: [lo, hi] (open ends where lo_open / hi_open), whole numbers
-// where PyTorch takes an int.
+// The numeric arguments of the schedules (train/schedule.h; PyTorch's names), each with its
+// range: [lo, hi] (open ends where lo_open / hi_open), whole numbers where PyTorch takes an int.
+// Any other key would be ignored there, so a typo such as 'step' for 'step_size' is refused. An
+// argument of another schedule is let through: a run's resolved recipe.toml carries the command
+// line's step_size and gamma whatever its schedule, and reading it back must work.
 struct ArgRange {
   double lo, hi;
   bool lo_open = false, hi_open = false, whole = false;
@@ -383,7 +362,14 @@ void check_schedule(const SchedulerConfig& sc, const std::string& where) {
             "' (--sched / scheduler name): expected none, step, multistep, exponential, cosine, "
             "cosine_restarts, plateau or onecycle");
   for (const auto& [key, v] : sc.args) {
-    const ArgRange& r = schedule_argument_ranges().at(key);
+    const auto known = schedule_argument_ranges().find(key);
+    AFN_CHECK(known != schedule_argument_ranges().end(), where, ": '", key,
+              "' is not an argument of a schedule (step_size, gamma: step; gamma: multistep, "
+              "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts; "
+              "factor, patience, threshold, cooldown, min_lr, eps: plateau; max_lr, pct_start, "
+              "div_factor, final_div_factor, three_phase, cycle_momentum, base_momentum, "
+              "max_momentum: onecycle)");
+    const ArgRange& r = known->second;
     const bool ok = std::isfinite(v) && (r.lo_open ? v > r.lo : v >= r.lo) &&
                     (r.hi_open ? v < r.hi : v <= r.hi) && (!r.whole || std::floor(v) == v);
     AFN_CHECK(ok, where, ": scheduler '", key, "' must be ",
