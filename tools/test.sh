@@ -30,6 +30,10 @@ tools/check-format.sh
 
 # shellcheck source=tools/openblas_env.sh
 source tools/openblas_env.sh
+# The Python test tools tools/setup.sh installed (TensorBoard's reader), for /usr/bin/python3.
+if [[ -d .python-test-tools ]]; then
+  export PYTHONPATH="$PWD/.python-test-tools${PYTHONPATH:+:$PYTHONPATH}"
+fi
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs"
 
 if [[ ${SANITIZER_PASS:-1} == 1 && ${CMAKE_ARGS:-} != *AFINAR_SANITIZE* ]]; then

@@ -417,17 +417,17 @@ TEST(TensorBoard, RunLogEndsTheSessionWhenTheRunFinishesOrFails) {
   }
 }
 
-// TensorBoard's own Python reader, where /usr/bin/python3 imports it (PYTHONPATH may point at a
-// `pip install --target DIR tensorboard`).
+// TensorBoard's own Python reader, where /usr/bin/python3 imports it (tools/test.sh puts the
+// .python-test-tools/ that tools/setup.sh fills from PyPI on PYTHONPATH).
 bool tensorboard_available() {
   static const bool ok = testing::run("/usr/bin/python3 -c 'import tensorboard'").code == 0;
   return ok;
 }
 
-#define SKIP_WITHOUT_TENSORBOARD()                                                          \
-  if (!tensorboard_available())                                                             \
-  GTEST_SKIP() << "needs the Python tensorboard package for /usr/bin/python3 (pip install " \
-                  "tensorboard, or pip install --target DIR tensorboard and PYTHONPATH=DIR)"
+#define SKIP_WITHOUT_TENSORBOARD()                                                             \
+  if (!tensorboard_available())                                                                \
+  GTEST_SKIP() << "needs the Python tensorboard package for /usr/bin/python3: tools/setup.sh " \
+                  "installs it into .python-test-tools/, which tools/test.sh puts on PYTHONPATH"
 
 TEST(TensorBoard, TensorBoardReaderParsesTheFile) {
   SKIP_WITHOUT_TENSORBOARD();
