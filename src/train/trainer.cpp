@@ -304,9 +304,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
             classes, "; leave num_classes out to take the dataset's");
   const EvalMetric metric(c.eval_metric);
   AFN_CHECK(metric.name() != "top5" || classes > 5,
-            "train: eval_metric top5 (--eval-metric) needs "
-            "more than 5 classes (with ",
-            classes, " every image is in its top 5); use top1");
+            "train: eval_metric top5 (--eval-metric) needs more than 5 classes (with ", classes,
+            " every image is in its top 5); use top1");
   log << splits.describe();
 
   // The seed drives the model's initialisation and dropout too (torch.manual_seed's role); a
@@ -347,10 +346,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
 
   const int64_t resize = std::lround(double(c.image_size) * 256.0 / 224.0);
   const data::Compose eval_tf = data::eval_transform(resize, c.image_size);
-  const data::Compose train_tf = c.augment ? data::train_transform(augmentation_of(c)) : eval_tf;
+  const data::TrainTransformOptions augmentation = augmentation_of(c);
+  const data::Compose train_tf = c.augment ? data::train_transform(augmentation) : eval_tf;
   log << "training transform: "
-      << (c.augment ? data::train_transform_str(augmentation_of(c)) : "the evaluation transform")
-      << "\n";
+      << (c.augment ? data::train_transform_str(augmentation) : "the evaluation transform") << "\n";
   auto loader = [&](const std::vector<data::Sample>& s, const data::Compose& tf, bool shuffle,
                     uint64_t seed) {
     return std::make_unique<data::DataLoader>(int64_t(s.size()), data::image_source(s, tf),
