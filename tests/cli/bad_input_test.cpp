@@ -476,6 +476,7 @@ TEST(BadInputCli, TrainStage) {
       {t("--sched multistep --decay-milestones 3 1"), 1, "milestones"},
       {t("--sched onecycle --warmup-epochs 1"), 1, "warms up by itself"},
       {t("--eval-metric acc"), 1, "eval_metric"},
+      {t("--eval-metric top5"), 1, "needs more than 5 classes (with 2"},
       {t("--train-crop -3"), 1, "--train-crop"},
       {t("--scale 0.9 0.1"), 1, "--scale"},
       {t("--scale 0.5"), 2, "--scale"},
