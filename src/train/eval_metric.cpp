@@ -1,21 +1,18 @@
 #include "afinar/train/eval_metric.h"
 
-#include <algorithm>
 #include <cmath>
 
 #include "afinar/core/check.h"
 
 namespace afinar::train {
 
-const std::vector<std::string>& EvalMetric::names() {
-  static const std::vector<std::string> kNames = {"top1", "top5", "loss", "f1_macro"};
-  return kNames;
+bool EvalMetric::is_known(const std::string& name) {
+  return name == "top1" || name == "top5" || name == "loss" || name == "f1_macro";
 }
 
 EvalMetric::EvalMetric(const std::string& name) : name_(name) {
-  AFN_CHECK(std::find(names().begin(), names().end(), name) != names().end(),
-            "unknown eval_metric '", name, "' (--eval-metric): expected top1, top5, loss or ",
-            "f1_macro");
+  AFN_CHECK(is_known(name), "unknown eval_metric '", name,
+            "' (--eval-metric): expected top1, top5, loss or f1_macro");
 }
 
 double EvalMetric::of(const EpochStats& s) const {

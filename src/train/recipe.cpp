@@ -424,9 +424,8 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
   check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
   check_at_least(c.log_interval, 1, where, "log_interval (--log-interval, log_interval)");
-  const std::vector<std::string>& metrics = EvalMetric::names();
   AFN_CHECK(
-      std::find(metrics.begin(), metrics.end(), c.eval_metric) != metrics.end(), where,
+      EvalMetric::is_known(c.eval_metric), where,
       ": eval_metric (--eval-metric, eval_metric) must be top1, top5, loss or f1_macro, got '",
       c.eval_metric, "'");
   AFN_CHECK(c.amp_dtype == "bfloat16" || c.amp_dtype == "float16", where,

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <string>
-#include <vector>
 
 #include "afinar/train/epoch.h"
 
@@ -19,7 +18,7 @@ class EvalMetric {
  public:
   // An unknown name is an error listing the known ones.
   explicit EvalMetric(const std::string& name = "top1");
-  static const std::vector<std::string>& names();
+  static bool is_known(const std::string& name);
 
   const std::string& name() const { return name_; }
   bool lower_is_better() const { return name_ == "loss"; }
