@@ -171,6 +171,9 @@ void write_trainer(hdf5::File& f, const TrainerState& t, const std::string& sha2
   f.write_attr(kTrainer, "data_position", t.data_position);
   f.write_attr(kTrainer, "rng_seed", to_attr(t.rng_seed));
   f.write_attr(kTrainer, "rng_offset", to_attr(t.rng_offset));
+  f.write_attr(kTrainer, "batch_size", t.batch_size);
+  f.write_attr(kTrainer, "train_samples", t.train_samples);
+  f.write_attr(kTrainer, "eval_metric", t.eval_metric);
   f.write_attr(kTrainer, "sha256", sha256);
 }
 
@@ -178,7 +181,8 @@ TrainerState read_trainer(const hdf5::File& f) {
   const GroupReader g(f, kTrainer);
   const int64_t version = g.integer("checkpoint_version", 0);
   AFN_CHECK(version == kCheckpointVersion, f.path(), " is a checkpoint of version ", version,
-            "; this afinar reads version ", kCheckpointVersion);
+            "; this afinar reads version ", kCheckpointVersion,
+            " (its weights still load: --weights starts a new run from them)");
   TrainerState t;
   t.stage = g.integer("stage", 0);
   t.epoch = g.integer("epoch", 0);
@@ -189,6 +193,9 @@ TrainerState read_trainer(const hdf5::File& f) {
   t.data_position = g.integer("data_position", 0);
   t.rng_seed = g.unsigned_integer("rng_seed");
   t.rng_offset = g.unsigned_integer("rng_offset");
+  t.batch_size = g.integer("batch_size", 0);
+  t.train_samples = g.integer("train_samples", 0);
+  t.eval_metric = g.text("eval_metric");
   return t;
 }
 
@@ -316,10 +323,12 @@ std::string checkpoint_sha256(const Checkpoint& ck) {
     d.real(s.plateau->best);
   }
   const TrainerState& t = ck.trainer;
-  for (int64_t v : {kCheckpointVersion, t.stage, t.epoch, t.step, to_attr(t.seed), t.best_epoch,
-                    t.data_position, to_attr(t.rng_seed), to_attr(t.rng_offset)})
+  for (int64_t v :
+       {kCheckpointVersion, t.stage, t.epoch, t.step, to_attr(t.seed), t.best_epoch,
+        t.data_position, to_attr(t.rng_seed), to_attr(t.rng_offset), t.batch_size, t.train_samples})
     d.integer(v);
   d.real(t.best_metric);
+  d.text(t.eval_metric);
   return d.hex();
 }
 

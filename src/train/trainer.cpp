@@ -272,6 +272,36 @@ void unfreeze_for_epoch(const StageConfig& stage, int64_t stage_epoch, nn::Modul
   }
 }
 
+// A checkpoint continues the run that wrote it: the same model and head, a stage the recipe has,
+// and the settings its counters are counted in (TrainerState) — another seed draws another split
+// and order, another batch size moves data_position, another eval metric compares best_metric in
+// other units. Each mismatch is an error that names the setting and both values.
+void check_resumes_this_run(const Checkpoint& ck, const std::string& from, const TrainConfig& c,
+                            int64_t classes, int64_t train_samples) {
+  AFN_CHECK(ck.meta.arch == c.model && ck.meta.num_classes == classes, "train: ", from,
+            " is a checkpoint of ", ck.meta.arch, " with ", ck.meta.num_classes,
+            " classes, not of this run's ", c.model, " with ", classes);
+  AFN_CHECK(ck.meta.head == c.head, "train: ", from, " has head '", nn::head_str(ck.meta.head),
+            "' but this run's head is '", nn::head_str(c.head),
+            "'; resume with the head it was trained with (--head / [model] head)");
+  const TrainerState& t = ck.trainer;
+  AFN_CHECK(t.stage < int64_t(c.stages.size()), "train: ", from, " was saved in stage ",
+            t.stage + 1, " but the run has ", c.stages.size());
+  auto same = [&](bool equal, const char* setting, const auto& saved, const auto& now,
+                  const char* flags) {
+    AFN_CHECK(equal, "train: ", from, " was saved with ", setting, " ", saved, ", this run has ",
+              now, " (", flags, "); resume with the run's own settings (--config ",
+              (fs::path(from).parent_path() / "recipe.toml").string(),
+              ") or start a new run from its weights (--weights ", from, ")");
+  };
+  same(t.seed == c.seed, "seed", t.seed, c.seed, "--seed");
+  same(t.batch_size == c.batch_size, "batch size", t.batch_size, c.batch_size, "-b");
+  same(t.eval_metric == c.eval_metric, "eval_metric", t.eval_metric, c.eval_metric,
+       "--eval-metric");
+  same(t.train_samples == train_samples, "training images:", t.train_samples, train_samples,
+       "--data-dir, --val-split, --test-split");
+}
+
 }  // namespace
 
 data::SplitOptions split_options(const TrainConfig& c) {
@@ -325,17 +355,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   if (!c.resume.empty()) {
     resume_point = load_resume_point(c.resume);
     resumed = std::move(resume_point.checkpoint);
-    const std::string& from = resume_point.path;
-    AFN_CHECK(resumed->meta.arch == c.model && resumed->meta.num_classes == classes,
-              "train: ", from, " is a checkpoint of ", resumed->meta.arch, " with ",
-              resumed->meta.num_classes, " classes, not of this run's ", c.model, " with ",
-              classes);
-    AFN_CHECK(resumed->meta.head == c.head, "train: ", from, " has head '",
-              nn::head_str(resumed->meta.head), "' but this run's head is '", nn::head_str(c.head),
-              "'; resume with the head it was trained with (--head / [model] head)");
-    AFN_CHECK(resumed->trainer.stage < int64_t(c.stages.size()), "train: ", from,
-              " was saved in stage ", resumed->trainer.stage + 1, " but the run has ",
-              c.stages.size());
+    check_resumes_this_run(*resumed, resume_point.path, c, classes, int64_t(splits.train.size()));
     model->load_state_dict(resumed->model);
   }
   const nn::ParamCounts counts = nn::count_params(*model);
@@ -461,7 +481,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
                       result.best_epoch,
                       batches,
                       default_generator().seed(),
-                      default_generator().offset()};
+                      default_generator().offset(),
+                      c.batch_size,
+                      int64_t(splits.train.size()),
+                      c.eval_metric};
       save_checkpoint(c.output + "/checkpoint.h5",
                       {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
                        stage.sched->state(), ts, scaler.state_dict()});

@@ -95,6 +95,9 @@ Checkpoint full_checkpoint() {
   ck.trainer.data_position = 17;
   ck.trainer.rng_seed = 0x8000000000000000ull;
   ck.trainer.rng_offset = 0x123456789ABCDEF0ull;
+  ck.trainer.batch_size = 48;
+  ck.trainer.train_samples = 1001;
+  ck.trainer.eval_metric = "f1_macro";
   ck.scaler.insert("scale", scalar_tensor(0x1p-3, DType::F64));
   ck.scaler.insert("growth_factor", scalar_tensor(2.0, DType::F64));
   ck.scaler.insert("backoff_factor", scalar_tensor(0.5, DType::F64));
@@ -130,10 +133,11 @@ void write_by_hand(const std::string& path, const HandMade& h = {}) {
   attr("/scheduler", "name", std::string("none"));
   attr("/scheduler", "last_epoch", int64_t(0));
   attr("/trainer", "checkpoint_version", kCheckpointVersion);
-  for (const char* a :
-       {"stage", "epoch", "step", "seed", "best_epoch", "data_position", "rng_seed", "rng_offset"})
+  for (const char* a : {"stage", "epoch", "step", "seed", "best_epoch", "data_position", "rng_seed",
+                        "rng_offset", "batch_size", "train_samples"})
     attr("/trainer", a, int64_t(0));
   attr("/trainer", "best_metric", 0.0);
+  attr("/trainer", "eval_metric", std::string("top1"));
   io::WeightsMeta meta;
   meta.arch = "resnet18";
   meta.num_classes = 2;
@@ -185,6 +189,9 @@ TEST(Checkpoint, EveryFieldRoundTripsExactly) {
   EXPECT_EQ(t.data_position, 17);
   EXPECT_EQ(t.rng_seed, 0x8000000000000000ull);
   EXPECT_EQ(t.rng_offset, 0x123456789ABCDEF0ull);
+  EXPECT_EQ(t.batch_size, 48);
+  EXPECT_EQ(t.train_samples, 1001);
+  EXPECT_EQ(t.eval_metric, "f1_macro");
   EXPECT_TRUE(is_checkpoint(dir / "ck.h5"));
 
   // The defaults: no plateau counters, no best metric yet (NaN).
@@ -386,8 +393,8 @@ TEST(Checkpoint, TruncatedForeignAndMalformedFilesAreClearErrors) {
   EXPECT_ERROR_HAS(load_checkpoint(dir / "no_step.h5"), "/trainer group lacks attribute 'step'");
   write_by_hand(dir / "no_name.h5", {.skip = "/optimizer@name"});
   EXPECT_ERROR_HAS(load_checkpoint(dir / "no_name.h5"), "/optimizer group lacks attribute 'name'");
-  write_by_hand(dir / "v2.h5", {.set = "/trainer@checkpoint_version", .value = 1});
-  EXPECT_ERROR_HAS(load_checkpoint(dir / "v2.h5"), "is a checkpoint of version 1");
+  write_by_hand(dir / "v2.h5", {.set = "/trainer@checkpoint_version", .value = 2});
+  EXPECT_ERROR_HAS(load_checkpoint(dir / "v2.h5"), "is a checkpoint of version 2");
   write_by_hand(dir / "negative.h5", {.set = "/trainer@data_position", .value = -3});
   EXPECT_ERROR_HAS(load_checkpoint(dir / "negative.h5"),
                    "/trainer@data_position is -3; it must be >= 0");

@@ -7,7 +7,7 @@
 //   the same weights, bit for bit, as the run that never stopped;
 // - settings refused before any training: a schedule pattern matching nothing, an epoch outside
 //   the stage, lr_decay <= 0, a head / num_classes mismatch, an unknown head, a checkpoint of
-//   another head;
+//   another head, seed, batch size, eval metric or training split;
 // - every shipped recipe runs a few steps on a tiny real dataset.
 #include <gtest/gtest.h>
 
@@ -19,6 +19,7 @@
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/check.h"
 #include "afinar/data/fashion_mnist.h"
+#include "afinar/io/sha256.h"
 #include "afinar/io/weights.h"
 #include "afinar/nn/init.h"
 #include "afinar/nn/models.h"
@@ -293,6 +294,28 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
   EXPECT_NE(r.output.find("has head 'default' but this run's head is 'mlp (hidden 256"),
             std::string::npos)
       << r.output;
+  // Nor a run whose counters it would misread: another seed (split and order), batch size
+  // (data_position), eval metric (best_metric) or training split. The checkpoint stays as it was.
+  const std::string ck = dir_ / "plain/checkpoint.h5";
+  const std::string ck_sha = io::sha256_file(ck);
+  const std::string fix = "; resume with the run's own settings (--config " +
+                          (dir_ / "plain/recipe.toml") +
+                          ") or start a new run from its weights (--weights " + ck + ")";
+  for (const Case& c : std::vector<Case>{
+           {"-b 8 --seed 5", "was saved with seed 0, this run has 5 (--seed)" + fix},
+           {"-b 4", "was saved with batch size 8, this run has 4 (-b)"},
+           {"-b 8 --eval-metric loss", "was saved with eval_metric top1, this run has loss"},
+           {"-b 8 --val-split 0.5",
+            "was saved with training images: 30, this run has 20 (--data-dir, --val-split"},
+       }) {
+    SCOPED_TRACE(c.args);
+    const testing::Result m =
+        testing::cli("train --data-dir " + (dir_ / "data") + " --image-size 32 --resume " + ck +
+                     " " + c.args + " --output " + (dir_ / "plain"));
+    EXPECT_EQ(m.code, 1) << m.output;
+    EXPECT_NE(m.output.find(c.message), std::string::npos) << m.output;
+  }
+  EXPECT_EQ(io::sha256_file(ck), ck_sha);
   // A --weights-exclude pattern that matches no tensor of the file is a typo, not a no-op.
   const testing::Result x =
       testing::cli("train" + data + " --weights " + (dir_ / "plain/checkpoint.h5") +

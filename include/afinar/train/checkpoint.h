@@ -13,7 +13,9 @@
 //   /trainer    attributes `checkpoint_version`, `stage`, `epoch` (the next one to run), `step`
 //               (optimizer steps so far), `seed`, `best_metric`, `best_epoch`, `data_position`
 //               (batches of `epoch` already trained), `rng_seed` and `rng_offset` (the default
-//               Generator), `sha256` (checkpoint_sha256 of everything above). Unsigned 64-bit
+//               Generator), `batch_size`, `train_samples` and `eval_metric` (what `seed`,
+//               `data_position` and `best_metric` mean: a resume checks them against its run),
+//               `sha256` (checkpoint_sha256 of everything above). Unsigned 64-bit
 //               values are stored bit for bit in int64 attributes.
 // Tensors come back bit-exact and integers exact.
 //
@@ -47,8 +49,8 @@
 namespace afinar::train {
 
 // Bumped when the checkpoint groups change incompatibly; load_checkpoint refuses other versions.
-// 2: /trainer@sha256.
-inline constexpr int64_t kCheckpointVersion = 2;
+// 2: /trainer@sha256. 3: /trainer@batch_size, train_samples, eval_metric.
+inline constexpr int64_t kCheckpointVersion = 3;
 
 // A learning-rate schedule's position. Every LRScheduler's state is its epoch (scheduler.h);
 // ReduceLROnPlateau also counts bad epochs and keeps the best metric.
@@ -78,6 +80,11 @@ struct TrainerState {
   int64_t best_epoch = -1;
   int64_t data_position = 0;              // batches of `epoch` already consumed
   uint64_t rng_seed = 0, rng_offset = 0;  // default_generator()'s state (core/rng.h)
+  // The run's settings that give the numbers above their meaning: data_position counts batches
+  // of batch_size over a training split of train_samples images (drawn with seed), best_metric
+  // is a value of eval_metric (train/eval_metric.h).
+  int64_t batch_size = 0, train_samples = 0;
+  std::string eval_metric = "top1";
 };
 
 struct Checkpoint {
