@@ -422,7 +422,7 @@ void WeightsWriter::add(const std::string& key, const Tensor& t) {
 void WeightsWriter::commit(const WeightsMeta& meta) {
   hdf5::File& f = file();
   const Preprocessing& p = meta.preprocessing;
-  AFN_CHECK(p.mean.size() == 3 && p.std.size() == 3, "weights: mean and std need 3 values");
+  data::check_preprocessing(p, "weights");
   f.write_attr("/", "format", std::string(kWeightsFormat));
   f.write_attr("/", "format_version", kWeightsFormatVersion);
   f.write_attr("/", "arch", meta.arch);
@@ -433,6 +433,7 @@ void WeightsWriter::commit(const WeightsMeta& meta) {
   f.write_attr("/", "std", p.std);
   f.write_attr("/", "resize", p.resize);
   f.write_attr("/", "crop", p.crop);
+  f.write_attr("/", "crop_mode", std::string(data::crop_mode_name(p.crop_mode)));
   if (!meta.class_names.empty()) {
     AFN_CHECK(int64_t(meta.class_names.size()) == meta.num_classes,
               "weights: ", meta.class_names.size(), " class names for ", meta.num_classes,
@@ -450,26 +451,51 @@ void save_weights(const std::string& path, const StateDict& sd, const WeightsMet
   w.commit(meta);
 }
 
-Weights load_weights(const std::string& path) {
-  const hdf5::File f = hdf5::File::open(path);
+namespace {
+
+// Opens a weights file, checking its format and format_version.
+hdf5::File open_weights(const std::string& path) {
+  hdf5::File f = hdf5::File::open(path);
   AFN_CHECK(f.has_attr("/", "format") && f.read_attr_string("/", "format") == kWeightsFormat, path,
             " is not an afinar weights file (no format=\"", kWeightsFormat,
             "\" attribute); import a .pth with `afinar import`");
   const int64_t version = f.read_attr_int("/", "format_version");
   AFN_CHECK(version == kWeightsFormatVersion, path, " has format_version ", version,
             "; this afinar reads version ", kWeightsFormatVersion, " (upgrade afinar)");
+  return f;
+}
+
+Preprocessing read_preprocessing(const hdf5::File& f, const std::string& path) {
+  Preprocessing p;
+  p.mean = f.read_attr_doubles("/", "mean");
+  p.std = f.read_attr_doubles("/", "std");
+  p.resize = f.read_attr_int("/", "resize");
+  p.crop = f.read_attr_int("/", "crop");
+  if (f.has_attr("/", "crop_mode")) {
+    const std::string mode = f.read_attr_string("/", "crop_mode");
+    AFN_CHECK(data::is_crop_mode(mode), path, ": crop_mode must be center or squash, got '", mode,
+              "'");
+    p.crop_mode = data::crop_mode_of(mode);
+  }
+  data::check_preprocessing(p, path);
+  return p;
+}
+
+}  // namespace
+
+Preprocessing load_preprocessing(const std::string& path) {
+  return read_preprocessing(open_weights(path), path);
+}
+
+Weights load_weights(const std::string& path) {
+  const hdf5::File f = open_weights(path);
   Weights w;
   WeightsMeta& m = w.meta;
   m.arch = f.read_attr_string("/", "arch");
   m.num_classes = f.read_attr_int("/", "num_classes");
   m.source = f.read_attr_string("/", "source");
   m.source_sha256 = f.read_attr_string("/", "source_sha256");
-  m.preprocessing.mean = f.read_attr_doubles("/", "mean");
-  m.preprocessing.std = f.read_attr_doubles("/", "std");
-  m.preprocessing.resize = f.read_attr_int("/", "resize");
-  m.preprocessing.crop = f.read_attr_int("/", "crop");
-  AFN_CHECK(m.preprocessing.mean.size() == 3 && m.preprocessing.std.size() == 3, path,
-            ": mean and std must have 3 values");
+  m.preprocessing = read_preprocessing(f, path);
   if (f.has_attr("/", "class_names")) m.class_names = f.read_attr_strings("/", "class_names");
   m.head = read_head(f, path);
   for (const std::string& key : f.list(kStateDict, hdf5::LinkOrder::Creation)) {

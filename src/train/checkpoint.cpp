@@ -237,6 +237,7 @@ void digest_meta(Digest& d, const io::WeightsMeta& m) {
   const io::Preprocessing& p = m.preprocessing;
   d.integer(p.resize);
   d.integer(p.crop);
+  d.text(data::crop_mode_name(p.crop_mode));
   for (const auto* values : {&p.mean, &p.std}) {
     d.integer(int64_t(values->size()));
     for (double v : *values) d.real(v);

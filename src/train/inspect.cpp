@@ -364,7 +364,7 @@ void write_png(const std::string& path, const data::Image& image) {
 Tensor eval_batch(const std::vector<std::string>& paths, const io::Preprocessing& preprocessing) {
   AFN_CHECK(!paths.empty(), "eval_batch: no images given");
   const io::Preprocessing& pp = preprocessing;
-  const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
+  const data::Compose transform = data::eval_transform(pp);
   std::vector<float> values;
   Shape image_shape;
   for (const std::string& path : paths) {

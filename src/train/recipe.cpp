@@ -21,10 +21,13 @@ namespace afinar::train {
 
 namespace {
 
+// Arrays read as numbers, integers included ([1, 1, 1] is a std): any length for a vector.
 template <typename T>
 struct is_number_array : std::false_type {};
 template <size_t N>
 struct is_number_array<std::array<double, N>> : std::true_type {};
+template <>
+struct is_number_array<std::vector<double>> : std::true_type {};
 
 // A table being read: every key taken is remembered, finish() refuses the others.
 class Reader {
@@ -49,12 +52,15 @@ class Reader {
     } else if constexpr (std::is_same_v<T, std::string>) {
       out = require(n->value<std::string>(), key, "a string");
     } else if constexpr (is_number_array<T>::value) {
+      constexpr bool any_length = std::is_same_v<T, std::vector<double>>;
       const toml::array* a = n->as_array();
-      const bool ok = a && a->size() == out.size() &&
+      const bool ok = a && (any_length || a->size() == out.size()) &&
                       std::all_of(a->begin(), a->end(), [](const toml::node& e) {
                         return e.value<double>().has_value();
                       });
-      AFN_CHECK(ok, where_, ": '", key, "' must be an array of ", out.size(), " numbers");
+      AFN_CHECK(ok, where_, ": '", key, "' must be an array of ",
+                any_length ? std::string() : std::to_string(out.size()) + " ", "numbers");
+      if constexpr (any_length) out.resize(a->size());
       for (size_t i = 0; i < out.size(); ++i) out[i] = *(*a)[i].value<double>();
     } else {  // std::vector<std::string> or std::vector<int64_t>
       const toml::array* a = n->as_array();
@@ -414,6 +420,15 @@ void check_values(const TrainConfig& c, const std::string& where) {
   AFN_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageSize, where,
             ": the image size (--image-size, [data] image_size) must be in [1, ", kMaxImageSize,
             "], got ", c.image_size);
+  AFN_CHECK(c.resize == 0 || (c.resize >= 1 && c.resize <= kMaxImageSize), where,
+            ": resize (--resize, [data] resize) must be 0 (the image size × 256/224) or in [1, ",
+            kMaxImageSize, "], got ", c.resize);
+  AFN_CHECK(data::is_crop_mode(c.crop_mode), where,
+            ": crop_mode (--crop-mode, [data] crop_mode) must be center (Resize of the shorter "
+            "side) or squash (Resize to a square), got '",
+            c.crop_mode, "'");
+  data::check_preprocessing(preprocessing_of(c),
+                            where + " (--mean / --std, [data] mean / std; --image-size)");
   AFN_CHECK(c.workers >= 0 && c.workers <= kMaxWorkers, where,
             ": workers (--workers, [data] workers) must be in [0, ", kMaxWorkers, "], got ",
             c.workers);
@@ -495,6 +510,10 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     dr.get("val_split", c.val_split);
     dr.get("test_split", c.test_split);
     dr.get("image_size", c.image_size);
+    dr.get("resize", c.resize);
+    dr.get("crop_mode", c.crop_mode);
+    dr.get("mean", c.mean);
+    dr.get("std", c.std);
     dr.get("batch_size", c.batch_size);
     dr.get("workers", c.workers);
     if (const toml::node* a = dr.take("augment")) {
@@ -618,6 +637,8 @@ std::string to_toml(const TrainConfig& c) {
                                    {"head", head_table(c.head)}});
   toml::table data{{"dir", c.data_dir},          {"val_split", c.val_split},
                    {"test_split", c.test_split}, {"image_size", c.image_size},
+                   {"resize", c.resize},         {"crop_mode", c.crop_mode},
+                   {"mean", numbers(c.mean)},    {"std", numbers(c.std)},
                    {"batch_size", c.batch_size}, {"workers", int64_t(c.workers)},
                    {"shuffle", c.shuffle}};
   if (c.augment)

@@ -178,7 +178,7 @@ data::Image thumbnail(const data::Image& seen, int64_t size) {
 void label_samples(const Run& r, const std::vector<data::Sample>& chosen,
                    const ReportOptions& options, SampleGrid& grid) {
   const io::Preprocessing& pp = r.best.meta.preprocessing;
-  const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
+  const data::Compose transform = data::eval_transform(pp);
   std::vector<float> batch;
   for (const data::Sample& s : chosen) {
     try {
@@ -395,8 +395,8 @@ std::string samples_section(const Run& r, const SampleGrid& grid, const ReportOp
     body += "<p class=\"note\">" + std::to_string(grid.samples.size()) + " of the " +
             std::to_string(grid.split_size) + " " + r.matrix_split +
             " images, labelled by best.h5; " + std::to_string(wrong) +
-            " wrong (red). Each shows what the model saw: Resize(" + std::to_string(pp.resize) +
-            ") and CenterCrop(" + std::to_string(pp.crop) + "), drawn at " +
+            " wrong (red). Each shows what the model saw (" +
+            html_escape(data::preprocessing_str(pp)) + "), drawn at " +
             std::to_string(options.thumbnail) + " px. Hover for the file.</p>\n";
     body += "<div class=\"grid\">\n";
     for (const SampleView& s : grid.samples) body += sample_figure(r, s, options.thumbnail);
@@ -451,6 +451,7 @@ std::string hyper_parameters(const TrainConfig& c) {
   body += row({"val / test split", general(c.val_split) + " / " + general(c.test_split) +
                                        " (where the split has no folder)"});
   body += row({"image size", std::to_string(c.image_size)});
+  body += row({"evaluation transform", html_escape(data::preprocessing_str(preprocessing_of(c)))});
   body += row({"batch size", std::to_string(c.batch_size)});
   body +=
       row({"augmentation", c.augment ? html_escape(data::train_transform_str(augmentation_of(c)))

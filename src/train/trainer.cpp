@@ -316,7 +316,17 @@ data::SplitOptions split_options(const TrainConfig& c) {
 data::TrainTransformOptions augmentation_of(const TrainConfig& c) {
   data::TrainTransformOptions a = c.augmentation;
   if (a.crop == 0) a.crop = c.image_size;
+  a.mean = c.mean;
+  a.std = c.std;
   return a;
+}
+
+data::Preprocessing preprocessing_of(const TrainConfig& c) {
+  return {.resize = c.resize != 0 ? c.resize : std::lround(double(c.image_size) * 256.0 / 224.0),
+          .crop = c.image_size,
+          .crop_mode = data::crop_mode_of(c.crop_mode),
+          .mean = c.mean,
+          .std = c.std};
 }
 
 TrainResult run_training(const TrainConfig& c, std::ostream& log,
@@ -364,10 +374,11 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   model->to(device);
   if (c.channels_last) model->to(MemoryFormat::ChannelsLast);
 
-  const int64_t resize = std::lround(double(c.image_size) * 256.0 / 224.0);
-  const data::Compose eval_tf = data::eval_transform(resize, c.image_size);
+  const data::Preprocessing preprocessing = preprocessing_of(c);
+  const data::Compose eval_tf = data::eval_transform(preprocessing);
   const data::TrainTransformOptions augmentation = augmentation_of(c);
   const data::Compose train_tf = c.augment ? data::train_transform(augmentation) : eval_tf;
+  log << "evaluation transform: " << data::preprocessing_str(preprocessing) << "\n";
   log << "training transform: "
       << (c.augment ? data::train_transform_str(augmentation) : "the evaluation transform") << "\n";
   auto loader = [&](const std::vector<data::Sample>& s, const data::Compose& tf, bool shuffle,
@@ -387,8 +398,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   meta.arch = c.model;
   meta.num_classes = classes;
   meta.source = "afinar train " + c.data_dir;
-  meta.preprocessing.resize = resize;
-  meta.preprocessing.crop = c.image_size;
+  meta.preprocessing = preprocessing;
   meta.class_names = splits.classes;
   meta.head = c.head;
 

@@ -100,7 +100,7 @@ struct Expected {
 Expected expected_for(nn::Module& model, const io::WeightsMeta& meta,
                       const std::vector<Sample>& samples, bool tta) {
   const io::Preprocessing& pp = meta.preprocessing;
-  const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
+  const data::Compose transform = data::eval_transform(pp);
   NoGradGuard no_grad;
   model.eval();
   Expected e;

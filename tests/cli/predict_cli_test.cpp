@@ -71,7 +71,7 @@ TEST(PredictCli, JsonMatchesTheModelInProcess) {
   for (std::string l; std::getline(out, l);) lines.push_back(l);
   ASSERT_EQ(lines.size(), images.size());
 
-  const data::Compose transform = data::eval_transform(40, 32);
+  const data::Compose transform = data::eval_transform({.resize = 40, .crop = 32});
   NoGradGuard no_grad;
   for (size_t i = 0; i < images.size(); ++i) {
     SCOPED_TRACE(images[i]);
@@ -112,7 +112,8 @@ Predicted predict_logits(const testing::TempDir& dir, const std::string& flags) 
   EXPECT_EQ(got.size(), 3u) << line;
   p.logits = from_vector(got, {int64_t(got.size())}).to(DType::F32);
   Generator unused(0);
-  p.input = data::eval_transform(40, 32)(data::decode_image(image), unused).reshape({1, 3, 32, 32});
+  p.input = data::eval_transform({.resize = 40, .crop = 32})(data::decode_image(image), unused)
+                .reshape({1, 3, 32, 32});
   return p;
 }
 

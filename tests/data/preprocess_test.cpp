@@ -1,10 +1,13 @@
 // `afinar preprocess` end to end: the real executable on committed images, its HDF5 output
-// against torchvision's pipeline on PIL's decode of the same files (tools/goldens/preprocess.py).
+// against torchvision's pipelines on PIL's decode of the same files (tools/goldens/preprocess.py:
+// the ImageNet weights' Resize + CenterCrop + Normalize, and seed 001's squash to a square with
+// pixels / 255).
 // Covers decoding and the eval transforms together, and the command's I/O.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 #include <filesystem>
+#include <iomanip>
 
 #include "afinar/io/hdf5.h"
 #include "testing/cli.h"
@@ -16,6 +19,16 @@ namespace {
 
 using testing::run_cli;
 
+// "0.485,0.456,0.406": a flag value that reads back as the same doubles.
+std::string comma_list(const std::vector<double>& v) {
+  std::string s;
+  for (double x : v) {
+    if (!s.empty()) s += ',';
+    s += detail::concat(std::setprecision(17), x);
+  }
+  return s;
+}
+
 TEST(Preprocess, CliMatchesTorchvisionPipeline) {
   const auto dir = std::filesystem::temp_directory_path() / "afinar_preprocess_test";
   std::filesystem::create_directories(dir);
@@ -24,8 +37,11 @@ TEST(Preprocess, CliMatchesTorchvisionPipeline) {
         testing::test_data_path(c.file->read_attr_string("/" + c.name, "path"));
     const std::string out = (dir / (c.name + ".h5")).string();
     std::filesystem::remove(out);
+    const std::string crop_mode = c.file->read_attr_string("/" + c.name, "crop_mode");
     ASSERT_EQ(run_cli("preprocess " + image + " --resize " + std::to_string(c.attr_int("resize")) +
-                      " --crop " + std::to_string(c.attr_int("crop")) + " -o " + out),
+                      " --crop " + std::to_string(c.attr_int("crop")) + " --crop-mode " +
+                      crop_mode + " --mean " + comma_list(c.attr_doubles("mean")) + " --std " +
+                      comma_list(c.attr_doubles("std")) + " -o " + out),
               0)
         << c.name;
     const Tensor got = hdf5::File::open(out).read_tensor("/input");

@@ -514,7 +514,7 @@ TEST(Erase, MatchesTorchvisionGolden) {
 
 TEST(EvalTransform, MatchesTorchvisionGolden) {
   // Resize(256) + CenterCrop(224) byte-exact, and the whole eval pipeline with ToTensor and
-  // Normalize exact: stronger than the required 1/255 per pixel.
+  // Normalize exact, for both crop modes: stronger than the required 1/255 per pixel.
   Generator gen(0);
   for (const Golden& g : goldens("eval_u8")) {
     Compose c;
@@ -522,7 +522,12 @@ TEST(EvalTransform, MatchesTorchvisionGolden) {
     EXPECT_TRUE(images_equal(c.apply_image(g.input(), gen), g.expected_image())) << g.name();
   }
   for (const Golden& g : goldens("eval")) {
-    Tensor y = eval_transform(g.i("resize"), g.i("crop"), g.v("mean"), g.v("std"))(g.input(), gen);
+    const Preprocessing p{.resize = g.i("resize"),
+                          .crop = g.i("crop"),
+                          .crop_mode = g.i("squash") ? CropMode::Squash : CropMode::Center,
+                          .mean = g.v("mean"),
+                          .std = g.v("std")};
+    Tensor y = eval_transform(p)(g.input(), gen);
     EXPECT_TRUE(tensors_equal(y, g.expected_tensor())) << g.name();
   }
 }
@@ -542,7 +547,8 @@ TEST(EvalTransform, EqualsResizeThenCenterCrop) {
     const Image img = pattern(h, w);
     Compose steps;
     steps.then(Resize(size)).then(CenterCrop(crop)).then(Normalize(kImageNetMean, kImageNetStd));
-    EXPECT_TRUE(tensors_equal(eval_transform(size, crop)(img, gen), steps(img, gen)))
+    EXPECT_TRUE(
+        tensors_equal(eval_transform({.resize = size, .crop = crop})(img, gen), steps(img, gen)))
         << h << "x" << w << " -> " << size << " / " << crop;
   }
 }

@@ -73,6 +73,9 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   meta.source = "resnet18-f37072fd.pth";
   meta.source_sha256 = std::string(64, 'a');
   meta.preprocessing.resize = 232;
+  meta.preprocessing.crop_mode = data::CropMode::Squash;
+  meta.preprocessing.mean = {0, 0.25, 1e-300};
+  meta.preprocessing.std = {1, 0.5, -3};
   meta.class_names = {"cat", "dög", "bird with spaces"};
   const std::string path = dir / "w.h5";
   io::save_weights(path, sd, meta);
@@ -87,15 +90,21 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   EXPECT_EQ(w.meta.source_sha256, meta.source_sha256);
   EXPECT_EQ(w.meta.preprocessing.resize, 232);
   EXPECT_EQ(w.meta.preprocessing.crop, 224);
-  EXPECT_EQ(w.meta.preprocessing.mean, (std::vector<double>{0.485, 0.456, 0.406}));
-  EXPECT_EQ(w.meta.preprocessing.std, (std::vector<double>{0.229, 0.224, 0.225}));
+  EXPECT_EQ(w.meta.preprocessing.crop_mode, data::CropMode::Squash);
+  EXPECT_EQ(w.meta.preprocessing.mean, meta.preprocessing.mean);
+  EXPECT_EQ(w.meta.preprocessing.std, meta.preprocessing.std);
   EXPECT_EQ(w.meta.class_names, meta.class_names);
+  const io::Preprocessing alone = io::load_preprocessing(path);
+  EXPECT_EQ(alone.resize, 232);
+  EXPECT_EQ(alone.crop_mode, data::CropMode::Squash);
+  EXPECT_EQ(alone.std, meta.preprocessing.std);
 
   // The layout DESIGN.md fixes, read with the plain HDF5 layer.
   const auto f = hdf5::File::open(path);
   EXPECT_EQ(f.read_attr_string("/", "format"), "afinar-weights");
   EXPECT_EQ(f.read_attr_int("/", "format_version"), 1);
   EXPECT_EQ(f.read_attr_int("/", "resize"), 232);
+  EXPECT_EQ(f.read_attr_string("/", "crop_mode"), "squash");
   EXPECT_TRUE(f.exists("/state_dict/features.10.weight"));
   EXPECT_EQ(f.read_tensor("/state_dict/bn.num_batches_tracked").dtype(), DType::I64);
   EXPECT_EQ(f.list("/state_dict", hdf5::LinkOrder::Creation), sd.keys());
@@ -112,6 +121,7 @@ TEST(Weights, LoadsFilesWithFixedLengthAsciiAttributes) {
   EXPECT_EQ(w.meta.preprocessing.resize, 256);
   EXPECT_EQ(w.meta.preprocessing.crop, 224);
   EXPECT_EQ(w.meta.preprocessing.mean, (std::vector<double>{0.485, 0.456, 0.406}));
+  EXPECT_EQ(w.meta.preprocessing.crop_mode, data::CropMode::Center);  // before crop_mode existed
   EXPECT_EQ(w.meta.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(w.state_dict.keys(),
             (std::vector<std::string>{"fc.weight", "fc.bias", "bn.num_batches_tracked"}));
@@ -154,6 +164,57 @@ TEST(Weights, RefusesFilesThatAreNotAfinarWeights) {
   EXPECT_NE(error_of([&] { io::load_weights(dir / "f64.h5"); }).find("dataset w has dtype float64"),
             std::string::npos);
   EXPECT_THROW(io::load_weights(dir / "missing.h5"), Error);
+}
+
+TEST(Weights, RefusesPreprocessingNoModelCouldUse) {
+  // A file from elsewhere must not make predict or eval resize to a gigapixel image, divide by
+  // zero or guess at a crop mode: load_weights and load_preprocessing name the value.
+  testing::TempDir dir;
+  struct Case {
+    std::string attr;
+    std::function<void(hdf5::File&)> set;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"resize", [](hdf5::File& f) { f.write_attr("/", "resize", int64_t(1) << 40); },
+       "resize must be in [1, 4096], got 1099511627776"},
+      {"crop", [](hdf5::File& f) { f.write_attr("/", "crop", int64_t(0)); },
+       "crop must be in [1, 4096], got 0"},
+      {"std",
+       [](hdf5::File& f) {
+         f.write_attr("/", "std", std::vector<double>{1, 0, 1});
+       },
+       "std non-zero, got mean 0, std 0 for channel 1"},
+      {"mean",
+       [](hdf5::File& f) {
+         f.write_attr("/", "mean", std::vector<double>{0, 0});
+       },
+       "mean and std need 3 values each (R, G, B), got 2 and 3"},
+      {"crop_mode", [](hdf5::File& f) { f.write_attr("/", "crop_mode", std::string("zoom")); },
+       "crop_mode must be center or squash, got 'zoom'"},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.attr);
+    const std::string path = dir / (c.attr + ".h5");
+    {
+      auto f = hdf5::File::create(path);
+      f.write_attr("/", "format", std::string("afinar-weights"));
+      f.write_attr("/", "format_version", int64_t(1));
+      for (const char* a : {"arch", "source", "source_sha256"}) f.write_attr("/", a, std::string());
+      f.write_attr("/", "num_classes", int64_t(2));
+      if (c.attr != "resize") f.write_attr("/", "resize", int64_t(256));
+      if (c.attr != "crop") f.write_attr("/", "crop", int64_t(224));
+      if (c.attr != "mean") f.write_attr("/", "mean", std::vector<double>{0, 0, 0});
+      if (c.attr != "std") f.write_attr("/", "std", std::vector<double>{1, 1, 1});
+      c.set(f);
+      f.write_tensor("/state_dict/w", zeros({2}));
+    }
+    for (const std::string& e : {error_of([&] { io::load_weights(path); }),
+                                 error_of([&] { io::load_preprocessing(path); })}) {
+      EXPECT_NE(e.find(path), std::string::npos) << e;
+      EXPECT_NE(e.find(c.message), std::string::npos) << e;
+    }
+  }
 }
 
 TEST(Weights, FailedWritesLeaveNothingBehind) {

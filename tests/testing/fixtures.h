@@ -27,6 +27,9 @@ struct GoldenCase {
     return file->read_attr_double("/" + name, key);
   }
   std::vector<int64_t> attr_ints(const std::string& key) const;
+  std::vector<double> attr_doubles(const std::string& key) const {
+    return file->read_attr_doubles("/" + name, key);
+  }
   bool has_attr(const std::string& key) const { return file->has_attr("/" + name, key); }
 };
 

@@ -381,7 +381,7 @@ TEST_F(InspectCli, JsonLinesForTheFirstImagesOfTheSplit) {
             std::string::npos)
       << lines[0];
   // The loss of the same model on the same preprocessed batch, run here.
-  const data::Compose t = data::eval_transform(36, kSize);
+  const data::Compose t = data::eval_transform({.resize = 36, .crop = kSize});
   std::vector<float> batch;
   for (const std::string& p : paths) {
     Generator unused(0);

@@ -225,6 +225,41 @@ TEST(Recipe, ReadsTheAugmentationTable) {
             (std::array<double, 4>{0.1, 0.2, 0.3, 0.05}));
 }
 
+// [data] resize, crop_mode, mean and std: the evaluation preprocessing (seeds 001/002's
+// Resize((224, 224)) and pixels / 255 here); integers are numbers in mean and std.
+TEST(Recipe, ReadsThePreprocessing) {
+  const TrainConfig c = parse_recipe(
+      "[data]\nimage_size = 224\nresize = 224\ncrop_mode = \"squash\"\nmean = [0, 0, 0]\n"
+      "std = [1, 1.0, 1]\n");
+  EXPECT_EQ(c.resize, 224);
+  EXPECT_EQ(c.crop_mode, "squash");
+  EXPECT_EQ(c.mean, (std::vector<double>{0, 0, 0}));
+  EXPECT_EQ(c.std, (std::vector<double>{1, 1, 1}));
+  const data::Preprocessing p = preprocessing_of(c);
+  EXPECT_EQ(data::preprocessing_str(p),
+            "Resize((224, 224)) -> CenterCrop(224) -> ToTensor -> Normalize(mean=[0, 0, 0], "
+            "std=[1, 1, 1])");
+  EXPECT_EQ(to_toml(parse_recipe(to_toml(c))), to_toml(c));
+  // The defaults: torchvision's Resize(256) -> CenterCrop(224) with ImageNet's statistics, and
+  // the same 256/224 ratio at other sizes (round(64 × 256/224) = 73).
+  EXPECT_EQ(data::preprocessing_str(preprocessing_of(parse_recipe(""))),
+            data::preprocessing_str(data::Preprocessing{}));
+  EXPECT_EQ(preprocessing_of(parse_recipe("[data]\nimage_size = 64\n")).resize, 73);
+  // The augmentation normalises with the run's statistics.
+  EXPECT_EQ(augmentation_of(c).std, c.std);
+
+  for (const auto& [text, fragment] : std::vector<std::pair<std::string, std::string>>{
+           {"[data]\nmean = [0, 0]\n", "mean and std need 3 values each (R, G, B), got 2"},
+           {"[data]\nstd = \"1\"\n", "'std' must be an array of numbers"},
+           {"[data]\nstd = [1, 0, 1]\n", "std non-zero"},
+           {"[data]\ncrop_mode = \"crop\"\n", "must be center (Resize of the shorter side)"},
+           {"[data]\nresize = -2\n", "[data] resize) must be 0"},
+       }) {
+    const std::string e = error_of(text);
+    EXPECT_NE(e.find(fragment), std::string::npos) << "recipe:\n" << text << "error: " << e;
+  }
+}
+
 TEST(Recipe, BadHeadsSchedulesAndLrDecayAreNamed) {
   auto expect_error = [](const std::string& text, const std::string& fragment) {
     const std::string e = error_of(text);
@@ -267,7 +302,7 @@ TEST(Recipe, ShippedRecipesParse) {
   EXPECT_GE(count, 8);
 }
 
-// The seed recipes say what the seeds do (SEEDS.md 000, 003 and 004).
+// The seed recipes say what the seeds do (SEEDS.md 000, 001, 003 and 004).
 TEST(Recipe, SeedRecipesCarryTheSeedsSettings) {
   const std::string dir = std::string(AFINAR_TEST_DATA_DIR) + "/../../recipes/";
   const TrainConfig vgg = load_recipe(dir + "000_vgg16_block5.toml");
@@ -281,6 +316,30 @@ TEST(Recipe, SeedRecipesCarryTheSeedsSettings) {
                                                               "features.28.*", "classifier.*"}));
   EXPECT_EQ(vgg.stages[0].optimizer.name, "adam");
   EXPECT_EQ(vgg.stages[0].optimizer.options, (optim::Options{{"lr", 1e-4}}));
+
+  // Seed 001: A.Resize(224, 224) and img / 255., batches of 64, no augmentation, plain SGD
+  // (fit()'s torch.optim.SGD(model.parameters(), lr=lr)), 15 epochs from scratch, 5 otherwise.
+  for (const char* name :
+       {"001_resnet18_scratch.toml", "001_resnet18_frozen.toml", "001_resnet18_finetune.toml",
+        "001_resnet18_two_stage.toml", "001_resnet18_differential.toml"}) {
+    SCOPED_TRACE(name);
+    const TrainConfig r = load_recipe(dir + name);
+    EXPECT_EQ(data::preprocessing_str(preprocessing_of(r)),
+              "Resize((224, 224)) -> CenterCrop(224) -> ToTensor -> Normalize(mean=[0, 0, 0], "
+              "std=[1, 1, 1])");
+    EXPECT_FALSE(r.augment);
+    EXPECT_EQ(r.batch_size, 64);
+    EXPECT_EQ(r.val_split, 0.2);
+  }
+  const TrainConfig scratch = load_recipe(dir + "001_resnet18_scratch.toml");
+  EXPECT_TRUE(scratch.weights.empty());
+  EXPECT_EQ(scratch.stages.at(0).epochs, 15);
+  EXPECT_EQ(scratch.stages.at(0).optimizer.options, (optim::Options{{"lr", 1e-2}}));
+  const TrainConfig two = load_recipe(dir + "001_resnet18_two_stage.toml");
+  ASSERT_EQ(two.stages.size(), 2u);
+  EXPECT_EQ(two.stages[0].unfreeze, std::vector<std::string>{"fc.*"});
+  EXPECT_EQ(two.stages[1].optimizer.name, "sgd");
+  EXPECT_EQ(two.stages[1].optimizer.options, (optim::Options{{"lr", 1e-4}}));
 
   const TrainConfig full = load_recipe(dir + "003_resnet50_full.toml");
   EXPECT_EQ(full.head, (nn::HeadSpec{.kind = "mlp", .hidden = 512, .dropout = {0.5, 0.3}}));

@@ -58,6 +58,11 @@ TEST_F(TrainCli, RunWritesMetricsLogsAndWeights) {
                       "ToTensor -> Normalize -> RandomErasing(p=0.25)"),
             std::string::npos)
       << read_text(dir_ / "log.txt");
+  // Validation at torchvision's 256/224 ratio: Resize(round(32 × 256/224) = 37).
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("evaluation transform: Resize(37) -> CenterCrop(32) -> ToTensor -> "
+                      "Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])"),
+            std::string::npos);
   const auto csv = lines_of(out + "/metrics.csv");
   ASSERT_EQ(csv.size(), 6u);  // header, 2 x (train, val), test
   EXPECT_EQ(csv[0], "epoch,split,loss,acc,top5,precision_macro,recall_macro,f1_macro,lr,seconds");
@@ -101,6 +106,31 @@ std::string one_epoch_run(const testing::TempDir& dir_, const std::string& flags
             0)
       << "the log ends: " << lines_of(dir_ / "log.txt").back();
   return out;
+}
+
+// Seeds 001/002's preprocessing: Resize((32, 32)) whatever the aspect ratio and pixels / 255 (mean
+// 0, std 1), for training (--no-augment) and validation; the weights carry it to predict and
+// eval, and the resolved recipe to a rerun.
+TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
+  const std::string out =
+      one_epoch_run(dir_, " --no-augment --crop-mode squash --resize 32 --mean 0,0,0 --std 1,1,1");
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("evaluation transform: Resize((32, 32)) -> CenterCrop(32) -> ToTensor -> "
+                      "Normalize(mean=[0, 0, 0], std=[1, 1, 1])\ntraining transform: the "
+                      "evaluation transform"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
+  for (const char* file : {"/best.h5", "/last.h5", "/checkpoint.h5"}) {
+    const io::Preprocessing p = io::load_preprocessing(out + file);
+    EXPECT_EQ(p.resize, 32) << file;
+    EXPECT_EQ(p.crop, 32) << file;
+    EXPECT_EQ(p.crop_mode, data::CropMode::Squash) << file;
+    EXPECT_EQ(p.mean, (std::vector<double>{0, 0, 0})) << file;
+    EXPECT_EQ(p.std, (std::vector<double>{1, 1, 1})) << file;
+  }
+  const std::string recipe = read_text(out + "/recipe.toml");
+  EXPECT_NE(recipe.find("crop_mode = 'squash'"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("resize = 32"), std::string::npos) << recipe;
 }
 
 // --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the

@@ -236,7 +236,16 @@ def pipeline_cases():
     for name, resize, crop in [("large", 72, 60), ("small", 56, 45)]:
         img = F.center_crop(F.resize(pil(name), resize), crop)
         out = F.normalize(F.to_tensor(img), MEAN, STD)
-        add("eval", name, out.numpy(), input=name, resize=resize, crop=crop, mean=MEAN, std=STD)
+        add("eval", name, out.numpy(), input=name, resize=resize, crop=crop, mean=MEAN, std=STD,
+            squash=0)
+    # crop_mode "squash": Resize((s, s)) ignores the aspect ratio. Seeds 001/002 resize to the
+    # network's size and only divide by 255 (mean 0, std 1); timm's squash then crops.
+    for name, resize, crop, mean, std in [("small", 48, 48, [0.0] * 3, [1.0] * 3),
+                                          ("large", 72, 61, MEAN, STD)]:
+        img = F.center_crop(F.resize(pil(name), [resize, resize]), crop)
+        out = F.normalize(F.to_tensor(img), mean, std)
+        add("eval", name + "_squash", out.numpy(), input=name, resize=resize, crop=crop,
+            mean=mean, std=std, squash=1)
 
 
 def write(path):

@@ -46,6 +46,7 @@
 #include "afinar/core/rng.h"
 #include "afinar/core/tensor.h"
 #include "afinar/data/image.h"
+#include "afinar/data/preprocessing.h"
 
 namespace afinar::data {
 
@@ -66,10 +67,6 @@ struct CropBox {
   int64_t width = 0;
   bool operator==(const CropBox&) const = default;
 };
-
-// ImageNet statistics, the torchvision weights' preprocessing.
-inline const std::vector<double> kImageNetMean = {0.485, 0.456, 0.406};
-inline const std::vector<double> kImageNetStd = {0.229, 0.224, 0.225};
 
 // ---- deterministic functions (torchvision.transforms.functional) --------------------------------
 
@@ -323,12 +320,12 @@ class Compose {
   std::vector<TensorTransform> tensor_steps_;
 };
 
-// Evaluation: Resize(resize) -> CenterCrop(crop) -> ToTensor -> Normalize(mean, std), the
-// torchvision weights' preprocessing (seeds 000 and 004). Resize and CenterCrop run as one step
-// that resamples only the pixels the crop keeps (the same bytes, a third less work at 256/224).
-Compose eval_transform(int64_t resize = 256, int64_t crop = 224,
-                       const std::vector<double>& mean = kImageNetMean,
-                       const std::vector<double>& std = kImageNetStd);
+// Evaluation: Resize -> CenterCrop(crop) -> ToTensor -> Normalize(mean, std) as `p` says
+// (data/preprocessing.h; the default is the torchvision ImageNet weights' Resize(256) ->
+// CenterCrop(224), seeds 000 and 004). Resize and CenterCrop run as one step that resamples only
+// the pixels the crop keeps (the same bytes, a third less work at 256/224). `p` is checked
+// (check_preprocessing).
+Compose eval_transform(const Preprocessing& p = {});
 
 // Training augmentation, in the seeds' order: RandomResizedCrop(crop, scale, ratio) ->
 // RandomHorizontalFlip(hflip) -> RandomRotation(rotation) -> ColorJitter(color_jitter) ->

@@ -1,6 +1,8 @@
 // The afinar weights file (DESIGN.md "Formats"): HDF5 with root attributes
 //   format="afinar-weights", format_version=1, arch, num_classes, source, source_sha256,
-//   mean, std, resize, crop [, class_names] [, head [, head_hidden, head_dropout]]
+//   mean, std, resize, crop [, crop_mode] [, class_names] [, head [, head_hidden, head_dropout]]
+// (the preprocessing, data/preprocessing.h: crop_mode "center" or "squash", absent means center;
+// load_weights checks it as check_preprocessing does, so a file cannot ask for a huge resize)
 // (`head` = "linear" or "mlp" for a model with a new head, nn/head.h; mlp adds head_hidden
 // (int64) and head_dropout (two float64); absent means torchvision's own head, so files written
 // before heads existed read as they did)
@@ -23,6 +25,7 @@
 #include <utility>
 #include <vector>
 
+#include "afinar/data/preprocessing.h"
 #include "afinar/io/atomic_file.h"
 #include "afinar/io/hdf5.h"
 #include "afinar/nn/head.h"
@@ -33,14 +36,8 @@ namespace afinar::io {
 inline constexpr const char* kWeightsFormat = "afinar-weights";
 inline constexpr int64_t kWeightsFormatVersion = 1;
 
-// The eval transform of torchvision's published weights: Resize(resize) (bilinear), CenterCrop
-// (crop), Normalize(mean, std).
-struct Preprocessing {
-  int64_t resize = 256;
-  int64_t crop = 224;
-  std::vector<double> mean = {0.485, 0.456, 0.406};
-  std::vector<double> std = {0.229, 0.224, 0.225};
-};
+using data::Preprocessing;  // resize, crop, crop_mode, mean, std
+
 // torchvision's transform for the weights file `source` (its file name, as torchvision publishes
 // it): crop 224; resize 232 for the weights of the newer recipe (the IMAGENET1K_V2 files of
 // ResNet50/101/152, ResNeXt and Wide ResNet, and resnext101_64x4d-173b62eb), 256 for the others;
@@ -127,5 +124,7 @@ void save_weights(const std::string& path, const StateDict& sd, const WeightsMet
 // Reads a weights file, checking format and format_version; the state_dict comes back in the
 // order it was written.
 Weights load_weights(const std::string& path);
+// A weights file's preprocessing alone (its tensors are not read), checked as load_weights does.
+Preprocessing load_preprocessing(const std::string& path);
 
 }  // namespace afinar::io

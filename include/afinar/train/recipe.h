@@ -8,8 +8,9 @@
 //   [model]                          # name, weights, num_classes, head
 //   name = "resnet18"
 //   head = { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }   # or "default", "linear"
-//   [data]                           # dir, val_split, test_split, image_size, batch_size,
-//   dir = "data/flowers"             # workers, augment, shuffle
+//   [data]                           # dir, val_split, test_split, image_size, resize,
+//   dir = "data/flowers"             # crop_mode, mean, std, batch_size, workers, augment,
+//                                    # shuffle
 //   augment = { scale = [0.7, 1.0], rotation = 15, color_jitter = [0.3, 0.3, 0.3, 0.1] }
 //                                    # true / false, or the training transform's settings:
 //                                    # crop, scale, ratio, hflip, rotation, color_jitter,
@@ -39,14 +40,15 @@
 namespace afinar::train {
 
 // Bounds of check_config, shared with the commands that take the same settings (eval, demo,
-// preprocess): a crop larger than this (a 4096x4096 RGB float image is 200 MB, per image of the
-// batch) or more loader threads than this is a typo, not a run.
-inline constexpr int64_t kMaxImageSize = 4096;
+// preprocess): an image size above data::kMaxImageSize (data/preprocessing.h) or more loader
+// threads than this is a typo, not a run.
+using data::kMaxImageSize;
 inline constexpr int kMaxWorkers = 256;
 
 // Every value of the configuration in its range, checked before anything is opened or trained:
-// batch_size >= 1, image_size in [1, kMaxImageSize], workers in [0, kMaxWorkers], val_split and
-// test_split in [0, 1), smoothing in [0, 1), patience >= 0, max_steps >= -1, log_interval >= 1,
+// batch_size >= 1, image_size in [1, kMaxImageSize], resize 0 or in [1, kMaxImageSize], crop_mode
+// center or squash, three finite means and non-zero stds, workers in [0, kMaxWorkers], val_split
+// and test_split in [0, 1), smoothing in [0, 1), patience >= 0, max_steps >= -1, log_interval >= 1,
 // num_classes >= 0, a known eval_metric, weights_exclude only with weights; per stage epochs
 // >= 1, finite optimizer and group options, schedule arguments known to a schedule, finite,
 // integral where PyTorch takes an int (step_size, T_max, T_0, T_mult, patience, cooldown) and

@@ -110,12 +110,20 @@ struct TrainConfig {
   double val_split = 0.2;  // used when data_dir has no val/valid folder
   double test_split = 0.0;
   int64_t image_size = 224;
+  // The evaluation preprocessing (data/preprocessing.h), kept in the weights files the run writes:
+  // Resize(resize) (or Resize((resize, resize)) with crop_mode "squash") -> CenterCrop(image_size)
+  // -> ToTensor -> Normalize(mean, std). resize 0 takes round(image_size × 256/224), torchvision's
+  // ratio; mean and std normalise the training images too.
+  int64_t resize = 0;
+  std::string crop_mode = "center";
+  std::vector<double> mean = data::kImageNetMean, std = data::kImageNetStd;
   int64_t batch_size = 32;
   int workers = 2;
   bool shuffle = true;
   bool augment = true;  // false: train with the eval transform
   // The training transform when augment is on (data::train_transform: RandomResizedCrop, flip,
-  // rotation, colour jitter, affine, random erasing); crop 0 takes image_size.
+  // rotation, colour jitter, affine, random erasing); crop 0 takes image_size, and its mean and
+  // std are the run's (above).
   data::TrainTransformOptions augmentation = {.crop = 0};
   // model
   std::string model = "resnet18";
@@ -163,8 +171,12 @@ struct TrainResult {
 // run's validation and test images again.
 data::SplitOptions split_options(const TrainConfig& config);
 
-// The configuration's training augmentation, its crop resolved (0: the image size).
+// The configuration's training augmentation, its crop resolved (0: the image size) and its mean
+// and std the run's.
 data::TrainTransformOptions augmentation_of(const TrainConfig& config);
+// The configuration's evaluation preprocessing, its resize resolved (0: round(image_size ×
+// 256/224)): the validation and test transform, and the weights files' preprocessing.
+data::Preprocessing preprocessing_of(const TrainConfig& config);
 
 // The stage's optimizer over every parameter of `model`, with the groups described at StageConfig.
 // A group pattern that matches nothing, a parameter claimed by two groups, an unknown optimizer

@@ -76,16 +76,17 @@ Tensor Compose::operator()(const Image& img, Generator& gen) const {
   return out;
 }
 
-Compose eval_transform(int64_t resize, int64_t crop, const std::vector<double>& mean,
-                       const std::vector<double>& std) {
-  AFN_CHECK(resize > 0 && crop > 0, "eval_transform: resize and crop must be positive, got ",
-            resize, " and ", crop);
+Compose eval_transform(const Preprocessing& p) {
+  check_preprocessing(p, "eval_transform");
   Compose c;
   // Resize then CenterCrop, fused: only the pixels the crop keeps are resampled (the same bytes).
-  c.then(ImageTransform([resize, crop](const Image& img, Generator&) {
-    return detail::resize_center_crop(img, resize, {crop, crop}, Interpolation::Bilinear);
+  c.then(ImageTransform([p](const Image& img, Generator&) {
+    const ImageSize out = p.crop_mode == CropMode::Squash
+                              ? ImageSize{p.resize, p.resize}
+                              : resize_output_size({img.height, img.width}, p.resize);
+    return detail::resize_center_crop(img, out, {p.crop, p.crop}, Interpolation::Bilinear);
   }));
-  c.then(Normalize(mean, std));
+  c.then(Normalize(p.mean, p.std));
   return c;
 }
 

@@ -82,8 +82,8 @@ inline ImageView view_of(const Image& img) {
 // its own weights and positions alone).
 Image resample(const ImageView& src, ImageSize out, Interpolation interpolation,
                std::optional<CropBox> window = {});
-// resize(img, size) then center_crop(crop_size), computing only the pixels the crop keeps.
-Image resize_center_crop(const Image& img, int64_t size, ImageSize crop_size,
+// resize(img, out) then center_crop(crop_size), computing only the pixels the crop keeps.
+Image resize_center_crop(const Image& img, ImageSize out, ImageSize crop_size,
                          Interpolation interpolation);
 
 // ToTensor through a table: y[c, h, w] = table[c·256 + x[h, w', c]] with w' = w, or W - 1 - w

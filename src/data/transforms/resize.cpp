@@ -343,11 +343,11 @@ Image resample(const ImageView& src, ImageSize out, Interpolation interpolation,
                            : resample_separable<1>(src, out, win, interpolation);
 }
 
-Image resize_center_crop(const Image& img, int64_t size, ImageSize crop_size,
+Image resize_center_crop(const Image& img, ImageSize out, ImageSize crop_size,
                          Interpolation interpolation) {
   check_image(img, "resize");
+  check_size(out, "resize", "size");
   check_size(crop_size, "center_crop", "size");
-  const ImageSize out = resize_output_size({img.height, img.width}, size);
   if (crop_size.height > out.height || crop_size.width > out.width) {  // padding: no saving
     return center_crop(resize(img, out, interpolation), crop_size);
   }

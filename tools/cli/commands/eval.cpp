@@ -1,5 +1,5 @@
 // `afinar eval --weights W.h5 --data-dir DIR`: a weights file's figures on a dataset, with the
-// file's own preprocessing (Resize(resize) -> CenterCrop(crop) -> Normalize(mean, std)):
+// file's own preprocessing (data/preprocessing.h: Resize -> CenterCrop -> Normalize):
 // images, loss, accuracy, top-5 (more than 5 classes), macro precision / recall / F1, a per-class
 // table and the confusion matrix with class names; --json prints them as one JSON object instead:
 //   {"weights", "data", "split", "images", "skipped", "tta", "amp", "fold_bn", "loss", "accuracy",
@@ -154,11 +154,9 @@ class EvalCommand : public Command {
     nn::ModulePtr model = io::load_model(w);
     flags_.prepare(*model, device);
     const io::Preprocessing& pp = w.meta.preprocessing;
-    data::DataLoader loader(
-        d.folder.size(),
-        data::image_source(d.folder.samples(),
-                           data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std)),
-        {.batch_size = batch_size_, .num_workers = workers_, .device = device});
+    data::DataLoader loader(d.folder.size(),
+                            data::image_source(d.folder.samples(), data::eval_transform(pp)),
+                            {.batch_size = batch_size_, .num_workers = workers_, .device = device});
     loader.start_epoch(0);
     const train::EpochStats s =
         train::evaluate(*model, loader, w.meta.num_classes,

@@ -1,5 +1,5 @@
 // `afinar predict --weights W.h5 IMG...`: classify images with a weights file, applying the
-// file's own preprocessing (Resize(resize) -> CenterCrop(crop) -> Normalize(mean, std)), as
+// file's own preprocessing (data/preprocessing.h: Resize -> CenterCrop -> Normalize), as
 // torchvision's weights.transforms() does. Prints the top-k classes per image, or with --json one
 // object per line per image:
 //   {"image": path, "label": top-1 name, "topk": [{"index": i, "prob": p, "label": name}, ...],
@@ -65,7 +65,7 @@ class PredictCommand : public Command {
     flags_.prepare(*model, device);
     const MemoryFormat fmt = flags_.memory_format();
     const io::Preprocessing& pp = w.meta.preprocessing;
-    const data::Compose transform = data::eval_transform(pp.resize, pp.crop, pp.mean, pp.std);
+    const data::Compose transform = data::eval_transform(pp);
     NoGradGuard no_grad;
     int status = 0;
     for (const std::string& path : images_) {

@@ -64,6 +64,20 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("--image-size", c.image_size, "Crop size fed to the model")
         ->capture_default_str();
+    app.add_option("--resize", c.resize,
+                   "Evaluation Resize before CenterCrop(--image-size) (0: the image size x "
+                   "256/224)")
+        ->capture_default_str();
+    app.add_option("--crop-mode", c.crop_mode,
+                   "center: Resize the shorter side; squash: Resize to a square, the aspect "
+                   "ratio not kept")
+        ->capture_default_str();
+    app.add_option("--mean", c.mean, "Normalize's mean (3 values; default ImageNet's)")
+        ->expected(3)
+        ->delimiter(',');
+    app.add_option("--std", c.std, "Normalize's std (3 values; 1,1,1 with mean 0,0,0: pixels/255)")
+        ->expected(3)
+        ->delimiter(',');
     app.add_option("--val-split", c.val_split, "Validation fraction when there is no val folder")
         ->capture_default_str();
     app.add_option("--test-split", c.test_split, "Test fraction when there is no test folder")
@@ -191,6 +205,10 @@ class TrainCommand : public Command {
     if (given("--patience")) c.patience = f.patience;
     if (given("--eval-metric")) c.eval_metric = f.eval_metric;
     if (given("--image-size")) c.image_size = f.image_size;
+    if (given("--resize")) c.resize = f.resize;
+    if (given("--crop-mode")) c.crop_mode = f.crop_mode;
+    if (given("--mean")) c.mean = f.mean;
+    if (given("--std")) c.std = f.std;
     if (given("--val-split")) c.val_split = f.val_split;
     if (given("--test-split")) c.test_split = f.test_split;
     if (given("--output")) c.output = f.output;
