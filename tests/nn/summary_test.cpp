@@ -150,7 +150,8 @@ TEST(SummaryCli, PrintsTheTableOfAnArchitecture) {
   EXPECT_TRUE(contains(r.output, "\nTotal params: 11,689,512\n"));
   EXPECT_TRUE(contains(r.output, "\nEstimated Total Size (MB): 107.96\n"));
 
-  const Result small = cli("summary --arch vgg16 --num-classes 10 --input 3,64,64");
+  // --model, as `afinar train` names it, is the same option.
+  const Result small = cli("summary --model vgg16 --num-classes 10 --input 3,64,64");
   ASSERT_EQ(small.code, 0) << small.output;
   // vgg16 with a 10-way last layer: 138,357,544 - 4096·990 - 990.
   EXPECT_TRUE(contains(small.output, "\nTotal params: 134,301,514\n")) << small.output;

@@ -27,7 +27,7 @@ class ImportCommand : public Command {
     app.add_option("source", options_.source, "torch.save file (zip, legacy or tar container)")
         ->required();
     app.add_option("-o,--output", options_.output, "Output weights file (HDF5)")->required();
-    app.add_option("--arch", options_.arch,
+    app.add_option("--arch,--model", options_.arch,
                    "Architecture (vgg11..vgg19[_bn], resnet18..resnet152, resnext50_32x4d, "
                    "resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2); "
                    "detected from the keys when omitted, checked against them when given");

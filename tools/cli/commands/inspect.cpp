@@ -64,7 +64,7 @@ class InspectCommand : public Command {
     app.add_option("--weights", weights_, "afinar weights file (afinar import / train)")
         ->required()
         ->check(CLI::ExistingFile);
-    app.add_option("--arch", arch_, "Architecture (default: the weights file's)");
+    app.add_option("--arch,--model", arch_, "Architecture (default: the weights file's)");
     // Exactly one source of images.
     CLI::Option_group* input = app.add_option_group("input", "The batch: one of");
     CLI::Option* dir = input->add_option(

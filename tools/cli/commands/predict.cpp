@@ -45,7 +45,7 @@ class PredictCommand : public Command {
     app.add_option("--weights", weights_, "afinar weights file (afinar import / train)")
         ->required()
         ->check(CLI::ExistingFile);
-    app.add_option("--arch", arch_, "Architecture (default: the weights file's)");
+    app.add_option("--arch,--model", arch_, "Architecture (default: the weights file's)");
     app.add_option(
         "--topk", topk_,
         "How many classes to show per image (default: 5, or every class when there are fewer)");

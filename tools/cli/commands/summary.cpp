@@ -45,7 +45,7 @@ class SummaryCommand : public Command {
     return "Print a model's layers, output shapes and parameter counts (like torchsummary)";
   }
   void setup(CLI::App& app) override {
-    app.add_option("--arch", arch_,
+    app.add_option("--arch,--model", arch_,
                    "Architecture: vgg11[_bn] ... vgg19[_bn], resnet18 ... 152, resnext50_32x4d, "
                    "resnext101_32x8d, resnext101_64x4d, wide_resnet50_2, wide_resnet101_2")
         ->required();

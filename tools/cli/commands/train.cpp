@@ -30,7 +30,7 @@ class TrainCommand : public Command {
     app.add_option("--config", config_, "Recipe (TOML); flags given here override it")
         ->check(CLI::ExistingFile);
     app.add_option("--data-dir", c.data_dir, "ImageFolder root");
-    app.add_option("--model", c.model, "Architecture (resnet18, vgg16_bn, ...)")
+    app.add_option("--model,--arch", c.model, "Architecture (resnet18, vgg16_bn, ...)")
         ->capture_default_str();
     app.add_option("--weights", c.weights,
                    "Starting weights (afinar HDF5); tensors whose name and shape match are loaded "
