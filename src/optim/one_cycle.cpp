@@ -32,6 +32,16 @@ OneCycleLR::OneCycleLR(Optimizer& opt, OneCycleOptions o) : LRScheduler(opt), o_
   const double T = double(o_.total_steps), p = o_.pct_start;
   phase_ends_ = o_.three_phase ? std::vector<double>{p * T - 1, 2 * p * T - 2, T - 1}
                                : std::vector<double>{p * T - 1, T - 1};
+  // A phase of length 0 would anneal by 0/0 (NaN lrs, then NaN weights); PyTorch raises
+  // ZeroDivisionError on its first step there. It happens when pct_start·T = 1 or when the last
+  // phase starts at step T - 1 (pct_start = 1, or a three_phase pct_start = (T+1)/2T).
+  for (size_t i = 0; i < phase_ends_.size(); ++i) {
+    const double start = i == 0 ? 0 : phase_ends_[i - 1];
+    AFN_CHECK(phase_ends_[i] != start, "OneCycleLR: pct_start ", p, " of total_steps ",
+              o_.total_steps, " leaves phase ", i + 1, " of ", phase_ends_.size(),
+              " no steps (it would start and end at step ", start,
+              "; PyTorch divides by zero there); change pct_start or the number of steps");
+  }
   if (o_.cycle_momentum) {
     const Options& d = opt.defaults();
     momentum_key_ = d.count("beta1") ? "beta1" : d.count("momentum") ? "momentum" : "";

@@ -1,12 +1,18 @@
 #include "afinar/optim/optimizer.h"
 
 #include <algorithm>
+#include <cmath>
 #include <unordered_set>
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/check.h"
 
 namespace afinar::optim {
+
+namespace {
+// The base lr a scheduler set (PyTorch's group["initial_lr"]), saved with the group's options.
+constexpr const char* kInitialLr = "initial_lr";
+}  // namespace
 
 double ParamGroup::get(const std::string& key) const {
   auto it = options.find(key);
@@ -91,6 +97,8 @@ StateDict Optimizer::state_dict() const {
     sd.insert(prefix + "num_params", scalar_tensor(double(groups_[g].params.size()), DType::I64));
     for (const auto& [key, value] : groups_[g].options)
       sd.insert(prefix + key, scalar_tensor(value, DType::F64));
+    if (groups_[g].initial_lr)
+      sd.insert(prefix + kInitialLr, scalar_tensor(*groups_[g].initial_lr, DType::F64));
     for (const Tensor& p : groups_[g].params) {
       if (const ParamState* s = state(p)) {
         const std::string sp = "state." + std::to_string(index) + ".";
@@ -108,6 +116,7 @@ void Optimizer::load_state_dict(const StateDict& sd) {
   int64_t index = 0;
   std::unordered_map<const TensorImpl*, ParamState> loaded;
   std::vector<Options> options(groups_.size());
+  std::vector<std::optional<double>> initial_lrs(groups_.size());
   for (size_t g = 0; g < groups_.size(); ++g) {
     const std::string prefix = "param_groups." + std::to_string(g) + ".";
     AFN_CHECK(sd.contains(prefix + "num_params"), name(),
@@ -123,6 +132,11 @@ void Optimizer::load_state_dict(const StateDict& sd) {
       value = sd.at(prefix + key).item<double>();
     }
     validate(options[g]);
+    if (sd.contains(prefix + kInitialLr)) {
+      initial_lrs[g] = sd.at(prefix + kInitialLr).item<double>();
+      AFN_CHECK(std::isfinite(*initial_lrs[g]) && *initial_lrs[g] >= 0, name(), ": group ", g,
+                " has initial_lr ", *initial_lrs[g], "; a learning rate is finite and >= 0");
+    }
     for (const Tensor& p : groups_[g].params) {
       const std::string sp = "state." + std::to_string(index++) + ".";
       if (!sd.contains(sp + "step")) continue;
@@ -140,7 +154,10 @@ void Optimizer::load_state_dict(const StateDict& sd) {
   AFN_CHECK(!sd.contains("param_groups." + std::to_string(groups_.size()) + ".num_params"), name(),
             ": the saved state has more parameter groups than this optimizer (", groups_.size(),
             ")");
-  for (size_t g = 0; g < groups_.size(); ++g) groups_[g].options = options[g];
+  for (size_t g = 0; g < groups_.size(); ++g) {
+    groups_[g].options = options[g];
+    if (initial_lrs[g]) groups_[g].initial_lr = initial_lrs[g];
+  }
   state_ = std::move(loaded);
 }
 

@@ -201,12 +201,12 @@ Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model, i
 // Every stage's settings, checked in order on the model's parameters before any training (each
 // stage starting from the freezing the previous ones leave); the model's requires_grad flags are
 // restored afterwards.
-void check_stages(const TrainConfig& c, nn::Module& model) {
+void check_stages(const TrainConfig& c, nn::Module& model, int64_t steps_per_epoch) {
   AFN_CHECK(!c.stages.empty(), "train: no stage to run");
   std::vector<bool> flags;
   for (const Tensor& p : model.parameters()) flags.push_back(p.requires_grad());
   for (size_t i = 0; i < c.stages.size(); ++i) {
-    prepare_stage(c.stages[i], i, model, 0, /*steps_per_epoch=*/1, EvalMetric(c.eval_metric));
+    prepare_stage(c.stages[i], i, model, 0, steps_per_epoch, EvalMetric(c.eval_metric));
     apply_schedule(c.stages[i], model, 0, c.stages[i].epochs - 1);
   }
   auto params = model.parameters();
@@ -359,7 +359,6 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     log << "weights " << c.weights << ": loaded every tensor"
         << (r.ok() ? "" : " but " + r.str() + " (those keep their initialisation)") << "\n";
   }
-  check_stages(c, *model);
   std::optional<Checkpoint> resumed;
   ResumePoint resume_point;  // the file --resume read, and why it is not c.resume when it is not
   if (!c.resume.empty()) {
@@ -393,6 +392,9 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   auto train = loader(splits.train, train_tf, c.shuffle, c.seed);
   auto val = splits.val.empty() ? nullptr : loader(splits.val, eval_tf, false, c.seed + 1);
   auto test = splits.test.empty() ? nullptr : loader(splits.test, eval_tf, false, c.seed + 2);
+  // Every stage's freezing, optimizer and schedule, built once on the side (a OneCycle schedule
+  // counts the real steps per epoch).
+  check_stages(c, *model, train->batches_per_epoch());
 
   io::WeightsMeta meta;
   meta.arch = c.model;

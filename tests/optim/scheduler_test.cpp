@@ -5,11 +5,13 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 
 #include "afinar/optim/adam.h"
 #include "afinar/optim/sgd.h"
 #include "testing/compare.h"
+#include "testing/errors.h"
 #include "testing/fixtures.h"
 
 namespace afinar::optim {
@@ -171,6 +173,20 @@ TEST(Scheduler, ResumingAtAnEpochGivesTheSameLr) {
   EXPECT_EQ(sa.last_lr(), sb.last_lr());
 }
 
+// The optimizer's state keeps each group's initial_lr, as PyTorch's param_groups do: a scheduler
+// made after loading it starts from the first base lr, not from the decayed lr it finds.
+TEST(Scheduler, ResumingAfterLoadingTheOptimizerKeepsTheBaseLr) {
+  auto a = two_groups(false), b = two_groups(false);
+  StepLR sa(*a, 1, 0.5);
+  sa.step();
+  sa.step();
+  b->load_state_dict(a->state_dict());
+  StepLR sb(*b, 1, 0.5);
+  sb.load_last_epoch(2);
+  EXPECT_EQ(sb.last_lr(), (std::vector<double>{0.1 * 0.25, 0.01 * 0.25}));
+  EXPECT_EQ(sa.last_lr(), sb.last_lr());
+}
+
 TEST(Scheduler, BadSettingsAreClearErrors) {
   auto opt = two_groups(false);
   EXPECT_THROW(StepLR(*opt, 0), Error);
@@ -183,6 +199,34 @@ TEST(Scheduler, BadSettingsAreClearErrors) {
   one.step();
   one.step();
   EXPECT_THROW(one.step(), Error);  // past total_steps
+}
+
+// A OneCycle phase with no steps would anneal by 0/0 and set NaN lrs (PyTorch raises
+// ZeroDivisionError): pct_start·T = 1 empties the warm-up, pct_start = 1 the annealing, and
+// three_phase's last phase is empty when it starts at step T - 1.
+TEST(Scheduler, OneCycleRefusesAnEmptyPhase) {
+  auto opt = two_groups(false);
+  struct Row {
+    int64_t total_steps;
+    double pct_start;
+    bool three_phase;
+    const char* phase;
+  };
+  for (const Row& r : {Row{4, 0.25, false, "phase 1 of 2"}, Row{10, 0.1, false, "phase 1 of 2"},
+                       Row{10, 0.1, true, "phase 1 of 3"}, Row{8, 1.0, false, "phase 2 of 2"},
+                       Row{4, 0.625, true, "phase 3 of 3"}}) {
+    const std::string msg = testing::error_of([&] {
+      OneCycleLR(*opt, {.max_lr = {1.0},
+                        .total_steps = r.total_steps,
+                        .pct_start = r.pct_start,
+                        .three_phase = r.three_phase});
+    });
+    EXPECT_NE(msg.find(std::string("leaves ") + r.phase + " no steps"), std::string::npos)
+        << r.total_steps << " " << r.pct_start << ": " << msg;
+  }
+  // Next to those, a warm-up shorter than one step is fine, as in PyTorch.
+  OneCycleLR short_warmup(*opt, {.max_lr = {1.0}, .total_steps = 5, .pct_start = 0.1});
+  for (double lr : short_warmup.last_lr()) EXPECT_TRUE(std::isfinite(lr));
 }
 
 }  // namespace

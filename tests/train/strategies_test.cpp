@@ -258,6 +258,12 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
   };
   const std::string base = "train --image-size 32 --output " + (dir_ / "bad");
   const std::string head_only = "epochs = 2\nfreeze = [\"*\"]\nunfreeze = [\"fc.*\"]\n";
+  // 4 epochs of OneCycle warming up over a quarter of its steps: over epochs, the warm-up is one
+  // step, a phase of length 0 (0/0); over updates (4 batches an epoch) it is four.
+  auto one_cycle = [](const std::string& interval) {
+    return "epochs = 4\nscheduler = { name = \"onecycle\", pct_start = 0.25, interval = \"" +
+           interval + "\" }\n";
+  };
   const std::vector<Case> cases = {
       {"--config " + recipe("nomatch.toml", "",
                             head_only + "unfreeze_schedule = [ { epoch = 1, unfreeze = "
@@ -276,6 +282,8 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
       {"--data-dir " + (dir_ / "data") + " --head attention", "unknown head 'attention'"},
       {"--config " + recipe("hidden.toml", "head = { kind = \"linear\", hidden = 3 }", head_only),
        "'hidden' and 'dropout' are settings of the mlp head"},
+      {"--config " + recipe("onecycle.toml", "", one_cycle("epoch")),
+       "OneCycleLR: pct_start 0.25 of total_steps 4 leaves phase 1 of 2 no steps"},
   };
   for (size_t i = 0; i < cases.size(); ++i) {
     SCOPED_TRACE(cases[i].args);
@@ -284,6 +292,10 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
     EXPECT_NE(r.output.find(cases[i].message), std::string::npos) << r.output;
     EXPECT_FALSE(fs::exists(dir_ / "bad/metrics.csv"));  // nothing was trained
   }
+  // The check before training counts the stage's real updates, as the run does.
+  EXPECT_EQ(testing::run_cli("train --max-steps 1 --output " + (dir_ / "onecycle") + " --config " +
+                             recipe("onecycle_steps.toml", "", one_cycle("step"))),
+            0);
   // A checkpoint of a default-head run does not resume a run with an mlp head.
   const std::string data = " --data-dir " + (dir_ / "data") + " --image-size 32 -b 8";
   ASSERT_EQ(testing::run_cli("train" + data + " --max-steps 1 --output " + (dir_ / "plain")), 0);

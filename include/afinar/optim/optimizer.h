@@ -63,8 +63,9 @@ class Optimizer {
   const ParamState* state(const Tensor& param) const;
 
   // For checkpoints, PyTorch's layout flattened to tensors: "state.<i>.<buffer>" and
-  // "state.<i>.step" (int64 0-D), "param_groups.<g>.<option>" (f64 0-D), with i numbering the
-  // parameters across groups in order. load_state_dict needs the same groups and shapes.
+  // "state.<i>.step" (int64 0-D), "param_groups.<g>.<option>" (f64 0-D, and
+  // "param_groups.<g>.initial_lr" once a scheduler set it), with i numbering the parameters
+  // across groups in order. load_state_dict needs the same groups and shapes.
   StateDict state_dict() const;
   void load_state_dict(const StateDict& sd);
 

@@ -23,6 +23,12 @@
 //   ReduceLROnPlateau                 lr ·= factor when the metric has not improved for
 //                                     `patience` steps (step(metric)), with cooldown and min_lr
 // Values equal PyTorch 1.13's to rounding (tests/optim/scheduler_test.cpp).
+//
+// One difference by design: PyTorch's step() multiplies the group's current lr (its "chainable"
+// form), afinar's sets the closed form above. They agree whenever one scheduler drives the
+// optimizer, but two schedulers stepped together do not multiply here (the last one's lr
+// stands), and an lr changed by hand is replaced at the next step (compose schedules with
+// SequentialLR; a scheduler's base lr is the group's initial_lr).
 #pragma once
 
 #include <memory>
