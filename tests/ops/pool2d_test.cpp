@@ -295,6 +295,30 @@ TEST(MaxPool2d, AcceptsNonContiguousInputAndEmptyBatch) {
   EXPECT_EQ(max_pool2d(zeros({0, 3, 4, 4}), {.kernel_size = {2, 2}}).shape(), (Shape{0, 3, 2, 2}));
 }
 
+// A kernel far wider than the input costs the input's size, not the kernel's: every window is
+// clipped to the 5x5 plane (PyTorch refuses sizes past 32 bits; afinar's are 64-bit).
+TEST(MaxPool2d, AHugeKernelCostsOnlyTheInput) {
+  Generator gen(8);
+  const Tensor x = randn({1, 2, 5, 5}, DType::F64, gen);
+  const auto values = x.to_vector<double>();  // plane c: values[25c, 25c + 25)
+  const int64_t k = int64_t(1) << 40;
+  for (MemoryFormat format : {MemoryFormat::Contiguous, MemoryFormat::ChannelsLast}) {
+    const auto [y, indices] = max_pool2d_with_indices(
+        x.contiguous(format), {.kernel_size = {k, k}, .padding = {k / 2, k / 2}});
+    ASSERT_EQ(y.shape(), (Shape{1, 2, 1, 1}));
+    for (size_t c = 0; c < 2; ++c) {
+      const auto plane = values.begin() + ptrdiff_t(25 * c);
+      const auto at = std::max_element(plane, plane + 25);
+      EXPECT_EQ(y.contiguous().to_vector<double>()[c], *at);
+      EXPECT_EQ(indices.contiguous().to_vector<int64_t>()[c], at - plane);
+    }
+  }
+  const Tensor mean =
+      avg_pool2d(x, {.kernel_size = {k, k}, .padding = {k / 2, k / 2}, .count_include_pad = false});
+  EXPECT_NEAR(mean.to_vector<double>()[0],
+              std::accumulate(values.begin(), values.begin() + 25, 0.0) / 25.0, 1e-15);
+}
+
 TEST(MaxPool2d, RejectsBadArguments) {
   Tensor x = zeros({1, 2, 5, 5});
   const MaxPool2dOptions k2{.kernel_size = {2, 2}};

@@ -244,45 +244,48 @@ void max_pool2d_nchw(const Tensor& y, const Tensor& indices, const Tensor& x,
   // The outputs with an unclipped window: q·S - pad >= 0 and q·S - pad + span <= W.
   const int64_t qa = std::min(Q, (pad + S - 1) / S);
   const int64_t qb = std::max(qa, std::min(Q, W + pad - span < 0 ? 0 : (W + pad - span) / S + 1));
-  visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
-    using T = typename decltype(tag)::type;
-    const int64_t planes = x.size(0) * x.size(1), H = x.size(2), P = rows.size();
-    const T* px = x.data<T>();
-    T* py = y.data<T>();
-    int64_t* pi = indices.data<int64_t>();
+  // With no unclipped output (a window wider than the padded row) the taps below would loop over
+  // the whole kernel width for nothing: 2^40 taps for kernel_size 2^40.
+  if (qa < qb)
+    visit_floating(x.dtype(), "max_pool2d", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      const int64_t planes = x.size(0) * x.size(1), H = x.size(2), P = rows.size();
+      const T* px = x.data<T>();
+      T* py = y.data<T>();
+      int64_t* pi = indices.data<int64_t>();
 #pragma omp parallel if (x.numel() > kMinParallelWork)
-    {
-      std::vector<T> best(static_cast<size_t>(Q));
-      std::vector<int64_t> arg(static_cast<size_t>(Q));
+      {
+        std::vector<T> best(static_cast<size_t>(Q));
+        std::vector<int64_t> arg(static_cast<size_t>(Q));
 #pragma omp for
-      for (int64_t plane = 0; plane < planes; ++plane) {
-        const T* in = px + plane * H * W;
-        for (int64_t p = 0; p < P; ++p) {
-          T* out = py + (plane * P + p) * Q;
-          int64_t* idx = pi + (plane * P + p) * Q;
-          const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
-          T* b = best.data();
-          int64_t* a = arg.data();
-          for (int64_t q = qa; q < qb; ++q) {
-            b[q] = -std::numeric_limits<T>::infinity();
-            a[q] = h0 < h1 ? h0 * W + q * S - pad : -1;
-          }
-          for (int64_t h = h0; h < h1; h += rows.step)
-            for (int64_t s = 0; s < kw; ++s) {
-              const Tap<T> tap{in + h * W, h * W, s * dil - pad};
-              if (S == 2)  // ResNet's stem and VGG's pools: a constant stride vectorises
-                tap.template apply<2>(b, a, qa, qb, S);
-              else if (S == 1)
-                tap.template apply<1>(b, a, qa, qb, S);
-              else
-                tap.template apply<0>(b, a, qa, qb, S);
+        for (int64_t plane = 0; plane < planes; ++plane) {
+          const T* in = px + plane * H * W;
+          for (int64_t p = 0; p < P; ++p) {
+            T* out = py + (plane * P + p) * Q;
+            int64_t* idx = pi + (plane * P + p) * Q;
+            const int64_t h0 = rows.begin[size_t(p)], h1 = rows.end[size_t(p)];
+            T* b = best.data();
+            int64_t* a = arg.data();
+            for (int64_t q = qa; q < qb; ++q) {
+              b[q] = -std::numeric_limits<T>::infinity();
+              a[q] = h0 < h1 ? h0 * W + q * S - pad : -1;
             }
-          std::copy(b + qa, b + qb, out + qa);
-          std::copy(a + qa, a + qb, idx + qa);
+            for (int64_t h = h0; h < h1; h += rows.step)
+              for (int64_t s = 0; s < kw; ++s) {
+                const Tap<T> tap{in + h * W, h * W, s * dil - pad};
+                if (S == 2)  // ResNet's stem and VGG's pools: a constant stride vectorises
+                  tap.template apply<2>(b, a, qa, qb, S);
+                else if (S == 1)
+                  tap.template apply<1>(b, a, qa, qb, S);
+                else
+                  tap.template apply<0>(b, a, qa, qb, S);
+              }
+            std::copy(b + qa, b + qb, out + qa);
+            std::copy(a + qa, a + qb, idx + qa);
+          }
         }
       }
-    }
-  });
+    });
   // The clipped columns through the reference's loop, each on a view of its column.
   for (int64_t q = 0; q < Q; ++q) {
     if (q >= qa && q < qb) continue;
