@@ -14,17 +14,19 @@ AFN_DEFINE_KERNEL(sum_rows, SumRowsFn)
 
 namespace {
 
-// Sorted, unique, wrapped reduced dims; all dims when `dims` is empty.
+// Sorted, unique, wrapped reduced dims; all dims when `dims` is empty. A 0-D tensor takes dim 0
+// or -1 as PyTorch does (as if it were 1-D) and reduces nothing: its sum is itself.
 std::vector<int64_t> reduced_dims(const std::vector<int64_t>& dims, int64_t ndim, const char* op) {
   std::vector<int64_t> r;
   if (dims.empty()) {
     for (int64_t d = 0; d < ndim; ++d) r.push_back(d);
     return r;
   }
-  for (int64_t d : dims) r.push_back(wrap_dim(d, ndim, op));
+  for (int64_t d : dims) r.push_back(wrap_dim(d, std::max<int64_t>(ndim, 1), op));
   std::sort(r.begin(), r.end());
   AFN_CHECK(std::adjacent_find(r.begin(), r.end()) == r.end(), op, ": a dim appears twice in ",
             dims);
+  if (ndim == 0) r.clear();
   return r;
 }
 

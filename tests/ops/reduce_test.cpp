@@ -29,6 +29,23 @@ TEST(Mean, MatchesClosedForm) {
   EXPECT_EQ(mean(x, {0}).to_vector<double>(), (std::vector<double>{1.5, 2.5, 3.5}));
 }
 
+// A 0-D tensor takes dim 0 or -1, as PyTorch's (it wraps dims as if the tensor were 1-D), and
+// reduces to itself; any other dim is out of range.
+TEST(Sum, ZeroDimTensorTakesDimZero) {
+  const Tensor x = full({}, 2.5, DType::F64);
+  for (const std::vector<int64_t>& dims : {std::vector<int64_t>{0}, std::vector<int64_t>{-1}})
+    for (bool keepdim : {false, true}) {
+      EXPECT_EQ(sum(x, dims, keepdim).shape(), Shape{});
+      EXPECT_EQ(sum(x, dims, keepdim).item<double>(), 2.5);
+      EXPECT_EQ(mean(x, dims, keepdim).item<double>(), 2.5);
+    }
+  EXPECT_THROW(sum(x, {1}), Error);
+  EXPECT_THROW(sum(x, {0, -1}), Error);  // the same dim twice
+  Generator gen(4);
+  const Tensor leaf = testing::leaf_f64({}, gen);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return mean(in[0], {0}); }, {leaf});
+}
+
 TEST(Sum, LongFloatSumKeepsPrecision) {
   // 10^6 copies of 0.1f: a float accumulator drifts by ~1e-3 relative; a double one does not.
   Tensor x = full({1000000}, 0.1, DType::F32);
