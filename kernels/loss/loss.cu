@@ -372,7 +372,7 @@ __global__ void __launch_bounds__(kBlock)
         for (int e = 0; e < V; ++e) {
           const int64_t c = p * V + e;
           T G = T(0);
-          if (counted) {
+          if (counted && (c == t || eps > 0)) {  // the CPU's rule: no -a·0 terms
             const double smooth =
                 eps > 0 ? (w ? eps * double(w[c]) / double(C) : plain_smooth) : 0.0;
             G = T(-a * ((c == t ? target_part : 0.0) + smooth));

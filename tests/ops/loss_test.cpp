@@ -180,6 +180,25 @@ TEST(CrossEntropy, AllRowsIgnoredMeanIsNaN) {
   EXPECT_EQ(cross_entropy(x, t, {.reduction = Reduction::Sum}).item<double>(), 0.0);
 }
 
+// The mean over rows whose class weights are all 0 divides by W = 0: the loss is NaN and, as in
+// PyTorch, so is the gradient at each row's target, while the other classes keep 0.
+void expect_zero_total_weight_as_pytorch(const Device& device) {
+  const Tensor logp =
+      from_vector<double>({-1, -2, -0.5, -0.3}, {2, 2}).to(device).set_requires_grad(true);
+  const NllLossOptions o{.weight = from_vector<double>({0, 2}, {2}).to(device)};
+  const Tensor loss = nll_loss(logp, from_vector<int64_t>({0, 0}, {2}).to(device), o);
+  EXPECT_TRUE(std::isnan(loss.item<double>()));
+  loss.backward();
+  const auto g = logp.grad().cpu().to_vector<double>();
+  EXPECT_TRUE(std::isnan(g[0]) && std::isnan(g[2]));
+  EXPECT_EQ(g[1], 0.0);
+  EXPECT_EQ(g[3], 0.0);
+}
+
+TEST(NllLoss, ZeroTotalWeightGradientIsNaNOnlyAtTheTargets) {
+  expect_zero_total_weight_as_pytorch(kCPU);
+}
+
 TEST(NllLoss, InfiniteLogProbOfOtherClassWithoutSmoothing) {
   // Only logp[i, t_i] enters the plain NLL: a -inf elsewhere must not make it NaN.
   const double inf = std::numeric_limits<double>::infinity();
@@ -387,6 +406,11 @@ TEST(CrossEntropyCuda, AllRowsIgnored) {
   EXPECT_EQ(sum.item<float>(), 0.0f);
   sum.backward();
   for (float g : x.grad().to_vector<float>()) EXPECT_EQ(g, 0.0f);
+}
+
+TEST(NllLossCuda, ZeroTotalWeightGradientIsNaNOnlyAtTheTargets) {
+  AFN_REQUIRE_CUDA();
+  expect_zero_total_weight_as_pytorch(testing::kCuda0);
 }
 
 TEST(CrossEntropyCuda, InvalidTargetsThrowAtTheNextSynchronisation) {

@@ -98,9 +98,12 @@ void nll_backward_checked(const Tensor& grad_input, const Tensor& grad_loss, con
                        : opt.reduction == Reduction::Sum ? double(g[0])
                                                          : double(g[0]) / W;
       for (int64_t c = 0; c < C; ++c) {
+        // Without smoothing only the target column has a term: the others are 0 exactly, not
+        // -a·0 (NaN when a mean's total weight W is 0, where PyTorch's target column alone is).
+        const bool has_term = !ignored && (c == t[i] || eps > 0);
         const double target_part = c == t[i] ? (1.0 - eps) * class_weight(w, c) : 0.0;
         const double smooth_part = eps > 0 ? eps * class_weight(w, c) / double(C) : 0.0;
-        row[c] = ignored ? T(0) : T(-a * (target_part + smooth_part));
+        row[c] = has_term ? T(-a * (target_part + smooth_part)) : T(0);
       }
     }
   });
