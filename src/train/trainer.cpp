@@ -38,6 +38,14 @@ std::unique_ptr<optim::Optimizer> new_optimizer(const std::string& name) {
   AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam or adamw");
 }
 
+}  // namespace
+
+optim::Options optimizer_defaults(const std::string& name) {
+  return new_optimizer(name)->defaults();
+}
+
+namespace {
+
 // The model's parameters split by the stage's param_groups: claimed[g] holds those of entry g,
 // `rest` (with their names) those no entry claims, both in the model's order.
 struct Claims {

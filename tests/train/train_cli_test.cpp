@@ -208,6 +208,40 @@ TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
   EXPECT_TRUE(fs::exists(out + "/recipe.toml"));
 }
 
+// Optimizer options the command line does not give are the optimizer's own PyTorch defaults, as
+// in a recipe: AdamW's weight decay 1e-2, lr 1e-3, torch.optim.SGD's momentum 0. --opt replacing
+// a recipe's optimizer keeps the options both have and drops the others.
+TEST_F(TrainCli, OptionsNotGivenAreTheOptimizersOwn) {
+  const std::string base = "train --data-dir " + (dir_ / "data") +
+                           " --model resnet18 -b 8 --image-size 32 --max-steps 1";
+  auto group_option = [&](const std::string& run, int group, const std::string& key) {
+    const train::Checkpoint ck = train::load_checkpoint(dir_ / (run + "/checkpoint.h5"));
+    return ck.optimizer.at("param_groups." + std::to_string(group) + "." + key).item<double>();
+  };
+  ASSERT_EQ(run_cli(base + " --opt adamw --output " + (dir_ / "adamw")), 0);
+  EXPECT_EQ(group_option("adamw", 0, "weight_decay"), 1e-2);
+  EXPECT_EQ(group_option("adamw", 0, "lr"), 1e-3);
+  ASSERT_EQ(run_cli(base + " --output " + (dir_ / "sgd")), 0);
+  EXPECT_EQ(group_option("sgd", 0, "momentum"), 0.0);
+  EXPECT_EQ(group_option("sgd", 0, "lr"), 1e-3);
+
+  std::ofstream(dir_ / "sgd.toml")
+      << "[model]\nname = \"resnet18\"\n[[stage]]\n"
+      << "optimizer = { name = \"sgd\", lr = 1e-2, momentum = 0.9, weight_decay = 1e-4 }\n"
+      << "param_groups = [ { params = [\"fc.*\"], lr = 5e-2, nesterov = 1 } ]\n";
+  const testing::Result r = testing::cli(base + " --config " + (dir_ / "sgd.toml") +
+                                         " --opt adam --output " + (dir_ / "replaced"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("--opt adam replaces the recipe's sgd: its options momentum, nesterov "
+                          "do not apply"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(group_option("replaced", 0, "lr"), 1e-2);
+  EXPECT_EQ(group_option("replaced", 0, "weight_decay"), 1e-4);
+  EXPECT_EQ(group_option("replaced", 0, "beta1"), 0.9);
+  EXPECT_EQ(group_option("replaced", 1, "lr"), 5e-2);
+}
+
 // The column `name` of metrics.csv's rows of `split`, in order.
 std::vector<double> metrics_column(const std::string& csv, const std::string& split,
                                    const std::string& name) {

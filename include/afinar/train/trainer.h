@@ -31,11 +31,15 @@ namespace afinar::train {
 
 // The optimizer of a stage by name ("sgd", "adam", "adamw") and its options by PyTorch's names
 // (lr, momentum, dampening, nesterov, weight_decay, beta1, beta2, eps, amsgrad); options not given
-// take the optimizer's defaults.
+// take the optimizer's PyTorch defaults (optimizer_defaults: lr 1e-3, SGD momentum 0, AdamW
+// weight_decay 1e-2, ...), whether the stage comes from a recipe or from `afinar train`'s flags.
 struct OptimizerConfig {
   std::string name = "sgd";
-  optim::Options options = {{"lr", 0.01}};
+  optim::Options options = {};
 };
+
+// Every option of optimizer `name` with its default value; an unknown name is an error.
+optim::Options optimizer_defaults(const std::string& name);
 
 // The learning-rate schedule of a stage (train/schedule.h), with PyTorch's argument names and
 // defaults, counted in epochs:

@@ -6,6 +6,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "afinar/train/recipe.h"
 #include "afinar/train/report.h"
@@ -130,10 +131,15 @@ class TrainCommand : public Command {
                  "Check every gradient backward computes; the first NaN/inf names its op (slow)");
     // Stage settings.
     app.add_option("--epochs", epochs_, "Epochs")->capture_default_str();
-    app.add_option("--opt", opt_, "sgd, adam or adamw")->capture_default_str();
-    app.add_option("--lr", lr_, "Learning rate")->capture_default_str();
-    app.add_option("--momentum", momentum_, "SGD momentum")->capture_default_str();
-    app.add_option("--weight-decay", weight_decay_, "Weight decay")->capture_default_str();
+    app.add_option("--opt", opt_,
+                   "sgd, adam or adamw; replacing a recipe's optimizer keeps only the options "
+                   "the new one has")
+        ->capture_default_str();
+    // Options not given are the optimizer's own PyTorch defaults, as in a recipe.
+    app.add_option("--lr", lr_, "Learning rate (default: the optimizer's, 1e-3)");
+    app.add_option("--momentum", momentum_, "SGD momentum (default: torch.optim.SGD's, 0)");
+    app.add_option("--weight-decay", weight_decay_,
+                   "Weight decay (default: the optimizer's, 0; AdamW 1e-2)");
     app.add_option("--sched", sched_,
                    "none, step, multistep, exponential, cosine, cosine_restarts, plateau or "
                    "onecycle")
@@ -187,8 +193,34 @@ class TrainCommand : public Command {
   }
 
  private:
-  // True when the flag is on the command line (or, without a recipe, always: its default counts).
-  bool given(const char* flag) const { return config_.empty() || app_->count(flag) > 0; }
+  // True when the flag is on the command line. Without a recipe the run's settings start from
+  // the flags' values anyway; a stage's start from StageConfig's defaults, whose optimizer options
+  // are the optimizer's own.
+  bool given(const char* flag) const { return app_->count(flag) > 0; }
+
+  // --opt naming another optimizer than the stage's: the options only the old one has (SGD's
+  // momentum, Adam's betas) are dropped from the stage and its groups; lr and weight_decay stay.
+  void replace_optimizer(train::StageConfig& s) const {
+    if (s.optimizer.name == opt_) return;
+    const optim::Options known = train::optimizer_defaults(opt_);
+    std::set<std::string> dropped;
+    auto keep_known = [&](optim::Options& options) {
+      std::erase_if(options, [&](const auto& option) {
+        if (known.count(option.first)) return false;
+        dropped.insert(option.first);
+        return true;
+      });
+    };
+    keep_known(s.optimizer.options);
+    for (train::GroupConfig& g : s.param_groups) keep_known(g.options);
+    if (!dropped.empty()) {
+      std::string names;
+      for (const std::string& d : dropped) names += (names.empty() ? "" : ", ") + d;
+      std::printf("--opt %s replaces the recipe's %s: its options %s do not apply\n", opt_.c_str(),
+                  s.optimizer.name.c_str(), names.c_str());
+    }
+    s.optimizer.name = opt_;
+  }
 
   void override_run(train::TrainConfig& c) const {
     const train::TrainConfig& f = flags_;
@@ -241,7 +273,7 @@ class TrainCommand : public Command {
 
   void override_stage(train::StageConfig& s) const {
     if (given("--epochs")) s.epochs = epochs_;
-    if (given("--opt")) s.optimizer.name = opt_;
+    if (given("--opt")) replace_optimizer(s);
     if (given("--lr")) s.optimizer.options["lr"] = lr_;
     if (given("--weight-decay")) s.optimizer.options["weight_decay"] = weight_decay_;
     if (given("--momentum") && s.optimizer.name == "sgd")
@@ -266,7 +298,7 @@ class TrainCommand : public Command {
   int64_t epochs_ = 1, step_size_ = 7, warmup_ = 0, sched_patience_ = 10, cooldown_ = 0;
   std::vector<int64_t> milestones_;
   std::string opt_ = "sgd", sched_ = "none";
-  double lr_ = 0.01, momentum_ = 0.9, weight_decay_ = 0, gamma_ = 0.1, min_lr_ = 0;
+  double lr_ = 0, momentum_ = 0, weight_decay_ = 0, gamma_ = 0.1, min_lr_ = 0;
   std::vector<std::string> freeze_, unfreeze_;
   std::vector<double> head_dropout_ = {0.5, 0.3};
   // RandomResizedCrop's ranges, as flags of two values (torchvision's defaults).
