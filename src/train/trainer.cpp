@@ -38,14 +38,6 @@ std::unique_ptr<optim::Optimizer> new_optimizer(const std::string& name) {
   AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam or adamw");
 }
 
-}  // namespace
-
-optim::Options optimizer_defaults(const std::string& name) {
-  return new_optimizer(name)->defaults();
-}
-
-namespace {
-
 // The model's parameters split by the stage's param_groups: claimed[g] holds those of entry g,
 // `rest` (with their names) those no entry claims, both in the model's order.
 struct Claims {
@@ -111,6 +103,10 @@ void add_depth_groups(optim::Optimizer& opt, const nn::Module& model, const nn::
 }
 
 }  // namespace
+
+optim::Options optimizer_defaults(const std::string& name) {
+  return new_optimizer(name)->defaults();
+}
 
 std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model) {
   const OptimizerConfig& oc = stage.optimizer;
