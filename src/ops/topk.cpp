@@ -13,10 +13,11 @@ AFN_DEFINE_KERNEL(topk_backward, TopkBackwardFn)
 
 namespace {
 
-// The shape of topk's outputs: input_shape with the size of dim replaced by k ([k] for a 0-D
-// input unless k = 1, which keeps it 0-D).
+// The shape of topk's outputs: input_shape with the size of dim replaced by k. A 0-D input gives
+// 0-D outputs for k = 0 as well as k = 1, holding the element and index 0 (PyTorch's TopK meta
+// function sizes a 0-D output and its kernel copies the element either way).
 Shape topk_shape(const Shape& input_shape, const DimSplit& s, int64_t k) {
-  if (input_shape.empty()) return k == 1 ? Shape{} : Shape{k};
+  if (input_shape.empty()) return Shape{};
   Shape out = input_shape;
   out[size_t(s.dim)] = k;
   return out;
@@ -48,7 +49,7 @@ TopK topk_forward(const Tensor& x, int64_t k, int64_t dim, bool largest, bool so
             s.size, " (input shape ", x.shape(), "); expected 0 <= k <= ", s.size);
   const Shape out_shape = topk_shape(x.shape(), s, k);
   TopK out{empty(out_shape, x.dtype(), x.device()), empty(out_shape, DType::I64, x.device())};
-  const DimSplit out_split{s.dim, s.outer, k, s.inner};
+  const DimSplit out_split{s.dim, s.outer, x.dim() == 0 ? 1 : k, s.inner};
   topk_forward_kernels().get(x.device())(as_dim_blocks(out.values, out_split),
                                          as_dim_blocks(out.indices, out_split), as_dim_blocks(x, s),
                                          largest, sorted);

@@ -148,6 +148,20 @@ TEST(Topk, IndicesCarryNoGradient) {
   EXPECT_FALSE(t.indices.requires_grad());
 }
 
+TEST(Topk, ZeroDimInputGivesItsElementForKZeroAndOne) {
+  // torch.topk(torch.tensor(3.), k) for k = 0 and 1: values tensor(3.), indices tensor(0).
+  const Tensor x = scalar_tensor(3.0, DType::F64).set_requires_grad(true);
+  for (int64_t k : {0, 1}) {
+    const TopK t = topk(x, k);
+    EXPECT_EQ(t.values.shape(), Shape{});
+    EXPECT_EQ(t.values.item<double>(), 3.0);
+    EXPECT_EQ(t.indices.item<int64_t>(), 0);
+  }
+  topk(x, 0).values.backward();
+  EXPECT_EQ(x.grad().item<double>(), 1.0);
+  EXPECT_THROW(topk(x, 2), Error);
+}
+
 TEST(Topk, RejectsBadInput) {
   Tensor x = zeros({2, 5});
   EXPECT_THROW(topk(x, 6), Error);

@@ -10,7 +10,7 @@
 //
 // The backends see x as a contiguous [outer, C, inner] block (C the size of `dim`); a 0-D tensor
 // counts as [1]. Output shapes: argmax drops dim (keeps it as 1 with keepdim), topk replaces its
-// size by k.
+// size by k (a 0-D input gives 0-D outputs holding its element for k = 0 and k = 1, as PyTorch).
 #pragma once
 
 #include "afinar/core/tensor.h"
