@@ -73,8 +73,23 @@ std::vector<T> Tensor::to_vector() const {
   return std::vector<T>(p, p + c.numel());
 }
 
+namespace {
+
+// Refuses in-place writes into a view where several indices reach one element (a stride-0
+// dimension of size > 1, as expand makes): the writes would race (PyTorch's internal-overlap
+// check).
+void check_writable(const Tensor& t, const char* op) {
+  for (int64_t d = 0; d < t.dim(); ++d)
+    AFN_CHECK(!(t.stride(d) == 0 && t.size(d) > 1), op, ": the destination (shape ", t.shape(),
+              ", strides ", t.strides(), ") has several indices on one element (an expand view); ",
+              "write into a copy (.contiguous()) instead");
+}
+
+}  // namespace
+
 Tensor& Tensor::copy_(const Tensor& src) {
   check_defined("copy_");
+  check_writable(*this, "copy_");
   src.check_defined("copy_ (source)");
   AFN_CHECK(shape() == src.shape(), "copy_: destination shape ", shape(), " differs from source ",
             src.shape(), " (afinar never broadcasts silently)");
@@ -89,6 +104,7 @@ Tensor& Tensor::copy_(const Tensor& src) {
 
 Tensor& Tensor::fill_(double value) {
   check_defined("fill_");
+  check_writable(*this, "fill_");
   AFN_CHECK(!(GradMode::is_enabled() && requires_grad() && is_leaf()),
             "fill_: a leaf tensor that requires grad cannot be modified in place while grad mode "
             "is on; wrap the update in NoGradGuard");

@@ -64,16 +64,11 @@ Tensor sum_backward(const Tensor& g, const Shape& input_shape, const std::vector
                     double scale) {
   const int64_t nd = int64_t(input_shape.size());
   const auto red = reduced_dims(dims, nd, "sum_backward");
-  // g as a view with the input's rank: reduced dims get size input_size and stride 0.
-  Tensor gc = g.contiguous().detach();
+  // g with the input's rank (reduced dims of size 1), expanded to the input's shape.
   Shape keep_shape;
   for (int64_t d = 0; d < nd; ++d)
     keep_shape.push_back(contains(red, d) ? 1 : input_shape[size_t(d)]);
-  Tensor expanded = gc.reshape(keep_shape).detach();
-  Strides st = expanded.strides();
-  for (int64_t d : red) st[size_t(d)] = 0;
-  expanded.impl()->shape = input_shape;
-  expanded.impl()->strides = st;
+  const Tensor expanded = g.detach().reshape(keep_shape).expand(input_shape);
   Tensor out = empty(input_shape, g.dtype(), g.device());
   copy_kernels().get(g.device())(out, expanded);
   return scale == 1.0 ? out : ops::mul_scalar(out, scale);

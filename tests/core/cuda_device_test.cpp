@@ -46,6 +46,8 @@ TEST(CudaDevice, StridedCopyMatchesCpu) {
             x.to_vector<float>());
   EXPECT_EQ(gx.slice(1, 1, 5, 2).to(DType::F64).cpu().to_vector<double>(),
             x.slice(1, 1, 5, 2).to(DType::F64).to_vector<double>());
+  EXPECT_EQ(gx.slice(3, 0, 1).expand({2, 3, 5, 7, 4}).contiguous().cpu().to_vector<float>(),
+            x.slice(3, 0, 1).expand({2, 3, 5, 7, 4}).contiguous().to_vector<float>());
   Tensor filled = zeros({4, 6}, DType::F32, kCuda0);
   filled.slice(1, 2, 4).fill_(3.0);
   EXPECT_EQ(filled.cpu().to_vector<float>()[3], 3.0f);

@@ -10,9 +10,11 @@
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/allocator.h"
+#include "afinar/ops/elementwise.h"
 #include "testing/compare.h"
 #include "testing/cuda.h"
 #include "testing/errors.h"
+#include "testing/gradcheck.h"
 
 namespace afinar {
 namespace {
@@ -95,6 +97,53 @@ TEST(Tensor, SliceFollowsPythonBounds) {
   Tensor m = arange(12, DType::F32).reshape({3, 4});
   EXPECT_EQ(m.slice(0, 1, 2).to_vector<float>(), (std::vector<float>{4, 5, 6, 7}));
   EXPECT_EQ(m.slice(1, 1, 3).to_vector<float>(), (std::vector<float>{1, 2, 5, 6, 9, 10}));
+}
+
+TEST(Tensor, ExpandRepeatsSizeOneDimsWithoutCopying) {
+  // torch.arange(3.).reshape(3, 1).expand(2, 3, 2): new leading dim, dim 2 grows, -1 keeps.
+  const Tensor x = arange(3, DType::F32).reshape({3, 1});
+  const Tensor y = x.expand({2, -1, 2});
+  EXPECT_EQ(y.shape(), (Shape{2, 3, 2}));
+  EXPECT_EQ(y.strides(), (Strides{0, 1, 0}));
+  EXPECT_EQ(y.raw_data_ptr(), x.raw_data_ptr());
+  EXPECT_EQ(y.to_vector<float>(), (std::vector<float>{0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2}));
+  EXPECT_EQ(x.expand({3, 1}).strides(), x.strides());
+  EXPECT_EQ(x.expand({0, 3, 0}).numel(), 0);
+  EXPECT_EQ(scalar_tensor(5.0).expand({2}).to_vector<float>(), (std::vector<float>{5, 5}));
+}
+
+TEST(Tensor, ExpandRefusesWhatPyTorchRefuses) {
+  const Tensor x = zeros({3, 1});
+  EXPECT_NE(testing::error_of([&] {
+              x.expand({4, 1});
+            }).find("only a dimension of size 1 can grow"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] { x.expand({3}); }).find("at least one size per dimension"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              x.expand({-1, 3, 1});
+            }).find("new leading dimension"),
+            std::string::npos);
+  // Several indices on one element: an in-place write there is an error, not a race.
+  Tensor y = x.expand({3, 4});
+  EXPECT_NE(testing::error_of([&] { y.fill_(1.0); }).find("expand view"), std::string::npos);
+  EXPECT_NE(testing::error_of([&] {
+              y.copy_(ones({3, 4}));
+            }).find("expand view"),
+            std::string::npos);
+  EXPECT_EQ(x.to_vector<float>(), (std::vector<float>{0, 0, 0}));
+}
+
+TEST(Tensor, ExpandGradientSumsOverTheGrownDims) {
+  Generator gen(7);
+  const Tensor x = testing::leaf_f64({3, 1, 2}, gen);
+  EXPECT_GRADCHECK(
+      [](const std::vector<Tensor>& in) {
+        return in[0].expand({2, 3, 4, 2}) * 1.5;
+      },
+      {x});
+  const Tensor s = testing::leaf_f64({}, gen);
+  EXPECT_GRADCHECK([](const std::vector<Tensor>& in) { return in[0].expand({3}); }, {s});
 }
 
 TEST(Tensor, CopyChecksShapeAndConverts) {

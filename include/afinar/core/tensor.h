@@ -1,6 +1,6 @@
 // Tensor: a cheap handle (shared TensorImpl) = storage + shape + strides + offset + dtype + device,
 // plus autograd meta (requires_grad, grad, grad_fn). Copying a Tensor copies the handle; views
-// (reshape, permute, slice, detach) share storage; clone() and contiguous() copy data.
+// (reshape, permute, slice, expand, detach) share storage; clone() and contiguous() copy data.
 //
 //   Tensor x = randn({16, 3, 224, 224});            // f32 on the cpu
 //   Tensor w = zeros({64, 3, 7, 7}).set_requires_grad(true);
@@ -72,6 +72,10 @@ class Tensor {
   Tensor permute(const std::vector<int64_t>& dims) const;
   Tensor transpose(int64_t d0, int64_t d1) const;
   Tensor slice(int64_t dim, int64_t start, int64_t end, int64_t step = 1) const;  // [start, end)
+  // torch.Tensor.expand: sizes has at least dim() entries, new ones in front; -1 keeps a size;
+  // a dimension of size 1 grows to any size with stride 0 (every index reads the same element).
+  // A view, so it is read-only: copy_ / fill_ refuse it. Backward sums over the grown dims.
+  Tensor expand(const Shape& sizes) const;
   Tensor contiguous(MemoryFormat fmt = MemoryFormat::Contiguous) const;
 
   // ---- copies and conversions ----

@@ -1,5 +1,5 @@
-// Tensor views and copies that autograd tracks: reshape / flatten / permute / transpose / slice
-// share storage (gradients map back through the inverse view); contiguous / clone / to copy.
+// Tensor views and copies that autograd tracks: reshape / flatten / permute / transpose / slice /
+// expand share storage (gradients map back through the inverse view); contiguous / clone / to copy.
 #include <algorithm>
 #include <atomic>
 #include <numeric>
@@ -7,6 +7,7 @@
 #include "afinar/autograd/node.h"
 #include "afinar/core/tensor.h"
 #include "afinar/ops/fill.h"
+#include "afinar/ops/reduce.h"
 
 namespace afinar {
 
@@ -51,6 +52,19 @@ struct SliceBackward : Node {
     Tensor gi = zeros(input_shape, g[0].dtype(), g[0].device());
     gi.slice(dim, start, end, step).copy_(g[0]);
     return {gi};
+  }
+};
+
+// y = x.expand(sizes): every element of x is read by all the indices of the grown dims, so
+// dL/dx = g summed over them (keepdim), then viewed as x's shape (the new leading dims have size 1
+// after the sum and drop out).
+struct ExpandBackward : Node {
+  Shape input_shape;
+  std::vector<int64_t> grown;  // output dims that are new or grew from 1
+  const char* name() const override { return "ExpandBackward"; }
+  std::vector<Tensor> apply(std::vector<Tensor>&& g) override {
+    if (grown.empty()) return {g[0].reshape(input_shape)};
+    return {ops::sum(g[0], grown, /*keepdim=*/true).reshape(input_shape)};
   }
 };
 
@@ -162,6 +176,46 @@ Tensor Tensor::slice(int64_t d, int64_t start, int64_t end, int64_t step) const 
     node.start = start;
     node.end = end;
     node.step = step;
+  });
+  return y;
+}
+
+Tensor Tensor::expand(const Shape& sizes) const {
+  check_defined("expand");
+  AFN_CHECK(sizes.size() >= size_t(dim()), "expand: got ", sizes.size(), " sizes ", sizes,
+            " for a ", dim(), "-D tensor of shape ", shape(),
+            "; give at least one size per dimension (new ones go in front)");
+  const size_t lead = sizes.size() - size_t(dim());
+  Shape s(sizes.size());
+  Strides st(sizes.size());
+  std::vector<int64_t> grown;
+  for (size_t i = 0; i < sizes.size(); ++i) {
+    if (i < lead) {
+      AFN_CHECK(sizes[i] >= 0, "expand: size ", sizes[i], " of the new leading dimension ", i,
+                " must be >= 0 (-1 only keeps an existing size), got sizes ", sizes);
+      s[i] = sizes[i];
+      st[i] = 0;
+      grown.push_back(int64_t(i));
+      continue;
+    }
+    const int64_t have = shape()[i - lead];
+    const int64_t want = sizes[i] == -1 ? have : sizes[i];
+    if (want == have) {
+      s[i] = have;
+      st[i] = strides()[i - lead];
+    } else {
+      AFN_CHECK(have == 1 && want >= 0, "expand: size ", sizes[i], " at dimension ", i,
+                " does not match the existing size ", have, " of shape ", shape(),
+                " (only a dimension of size 1 can grow), expanding to ", sizes);
+      s[i] = want;
+      st[i] = 0;
+      grown.push_back(int64_t(i));
+    }
+  }
+  Tensor y = make_view(*this, s, st, storage_offset());
+  record<ExpandBackward>(y, {this}, [&](ExpandBackward& n) {
+    n.input_shape = shape();
+    n.grown = grown;
   });
   return y;
 }
