@@ -23,6 +23,8 @@
 #include <algorithm>
 #include <type_traits>
 
+#include <math_constants.h>
+
 #include "common.cuh"
 #include "loss/loss.h"
 #include "runtime/launch_check.h"
@@ -286,7 +288,7 @@ template <typename T>
 __global__ void __launch_bounds__(kFinishThreads)
     loss_finish_kernel(T* __restrict__ loss, T* __restrict__ total_weight,
                        const double* __restrict__ row_loss, const double* __restrict__ row_weight,
-                       int64_t N, LossReduce reduction) {
+                       int64_t N, LossReduce reduction, double eps) {
   __shared__ double shared[32];
   double s = 0, W = 0;
   for (int64_t i = threadIdx.x; i < N; i += blockDim.x) {
@@ -298,7 +300,9 @@ __global__ void __launch_bounds__(kFinishThreads)
   if (threadIdx.x == 0) {
     total_weight[0] = T(W);
     if (reduction == LossReduce::Sum) loss[0] = T(s);
-    if (reduction == LossReduce::Mean) loss[0] = T(s / W);  // 0/0 = NaN when all are ignored
+    // As the CPU's mean_loss (src/ops/cpu/loss.cpp): NaN for W = 0 with smoothing, else s / W
+    // (0/0 = NaN when all are ignored).
+    if (reduction == LossReduce::Mean) loss[0] = T(W == 0 && eps > 0 ? CUDART_NAN : s / W);
   }
 }
 
@@ -390,7 +394,7 @@ __global__ void __launch_bounds__(kBlock)
 // `partials` holds 2 * kLossPartials doubles.
 template <typename T>
 void finish(T* loss, T* total_weight, const double* row_loss, const double* row_weight, int64_t N,
-            LossReduce reduction, double* partials, cudaStream_t s) {
+            LossReduce reduction, double eps, double* partials, cudaStream_t s) {
   if (N > 4 * kFinishThreads) {
     const int64_t blocks = std::min<int64_t>(kLossPartials, (N + 2047) / 2048);
     loss_partials_kernel<<<unsigned(blocks), kFinishThreads, 0, s>>>(
@@ -401,7 +405,7 @@ void finish(T* loss, T* total_weight, const double* row_loss, const double* row_
     N = blocks;
   }
   loss_finish_kernel<T>
-      <<<1, kFinishThreads, 0, s>>>(loss, total_weight, row_loss, row_weight, N, reduction);
+      <<<1, kFinishThreads, 0, s>>>(loss, total_weight, row_loss, row_weight, N, reduction, eps);
   AFN_CUDA_LAUNCH_CHECK();
 }
 
@@ -502,7 +506,7 @@ void launch_cross_entropy_forward(T* loss, T* total_weight, T* log_probs, const 
     }
     AFN_CUDA_LAUNCH_CHECK();
   }
-  finish(loss, total_weight, row_loss, row_weight, N, reduction, scratch + 2 * N, stream);
+  finish(loss, total_weight, row_loss, row_weight, N, reduction, eps, scratch + 2 * N, stream);
 }
 
 template <typename T>
@@ -519,7 +523,7 @@ void launch_nll_loss_forward(T* loss, T* total_weight, const T* log_probs, const
         bad_row);
     AFN_CUDA_LAUNCH_CHECK();
   }
-  finish(loss, total_weight, row_loss, row_weight, N, reduction, scratch + 2 * N, stream);
+  finish(loss, total_weight, row_loss, row_weight, N, reduction, eps, scratch + 2 * N, stream);
 }
 
 template <typename T>

@@ -13,22 +13,17 @@ AFN_DEFINE_KERNEL(cross_entropy_backward, CrossEntropyBackwardFn)
 
 namespace {
 
-// Checks input [N, C], target [N] int64, weight [C] and ε; returns the options with the weight
-// made contiguous for the kernels.
-CrossEntropyOptions check_loss_args(const Tensor& input, const char* input_arg,
-                                    const Tensor& target, const CrossEntropyOptions& opt,
-                                    const char* op) {
+// Checks input [N, C] (floating), that the target is defined and on its device, weight [C], ε and
+// the reduction; returns the options with the weight made contiguous for the kernels.
+CrossEntropyOptions check_input_and_options(const Tensor& input, const char* input_arg,
+                                            const Tensor& target, const CrossEntropyOptions& opt,
+                                            const char* op) {
   check_floating(input, op, input_arg);
   AFN_CHECK(input.dim() == 2, op, ": ", input_arg, " must be 2-D [N, C], got shape ", input.shape(),
-            " (only class-index targets on [N, C] inputs are supported)");
+            " (only [N, C] inputs are supported)");
   AFN_CHECK(target.defined(), op, ": target is undefined");
-  AFN_CHECK(target.dtype() == DType::I64, op, ": target must hold int64 class indices, got ",
-            target.dtype(), " (convert with .to(DType::I64))");
   AFN_CHECK(target.device() == input.device(), op, ": target is on ", target.device(), " but ",
             input_arg, " is on ", input.device());
-  AFN_CHECK(target.dim() == 1 && target.size(0) == input.size(0), op, ": target has shape ",
-            target.shape(), " but ", input_arg, " has shape ", input.shape(), "; expected [",
-            input.size(0), "]");
   if (opt.weight.defined()) {
     check_same_dtype_device(opt.weight, input, op, "weight", input_arg);
     AFN_CHECK(opt.weight.dim() == 1 && opt.weight.size(0) == input.size(1), op,
@@ -42,6 +37,20 @@ CrossEntropyOptions check_loss_args(const Tensor& input, const char* input_arg,
             op, ": unknown reduction ", int(opt.reduction));
   CrossEntropyOptions checked = opt;
   if (checked.weight.defined()) checked.weight = checked.weight.detach().contiguous();
+  return checked;
+}
+
+// The above for class-index targets: target [N] int64.
+CrossEntropyOptions check_loss_args(const Tensor& input, const char* input_arg,
+                                    const Tensor& target, const CrossEntropyOptions& opt,
+                                    const char* op) {
+  const CrossEntropyOptions checked = check_input_and_options(input, input_arg, target, opt, op);
+  AFN_CHECK(target.dtype() == DType::I64, op, ": target must hold int64 class indices, got ",
+            target.dtype(),
+            " (convert with .to(DType::I64); class probabilities need the input's shape)");
+  AFN_CHECK(target.dim() == 1 && target.size(0) == input.size(0), op, ": target has shape ",
+            target.shape(), " but ", input_arg, " has shape ", input.shape(), "; expected [",
+            input.size(0), "]");
   return checked;
 }
 
@@ -91,6 +100,21 @@ Tensor nll_loss_backward(const Tensor& grad_loss, const Tensor& target, const Te
   nll_loss_backward_kernels().get(grad_loss.device())(grad_input, grad_loss.contiguous(),
                                                       target.contiguous(), total_weight, o);
   return grad_input;
+}
+
+CrossEntropyOptions check_probability_target(const Tensor& logits, const Tensor& target,
+                                             const CrossEntropyOptions& opt) {
+  const CrossEntropyOptions checked =
+      check_input_and_options(logits, "logits", target, opt, "cross_entropy");
+  AFN_CHECK(target.dtype() == logits.dtype(), "cross_entropy: probability targets must have the ",
+            "logits' dtype ", logits.dtype(), ", got ", target.dtype(), " (convert with .to())");
+  AFN_CHECK(target.shape() == logits.shape(), "cross_entropy: probability targets must have the ",
+            "logits' shape ", logits.shape(), ", got ", target.shape(),
+            " (class indices are int64 of shape [", logits.size(0), "])");
+  AFN_CHECK(opt.ignore_index < 0, "cross_entropy: ignore_index = ", opt.ignore_index,
+            " does not apply to probability targets (a row counts by its probabilities); leave "
+            "it at its default");
+  return checked;
 }
 
 CrossEntropyForward cross_entropy_forward(const Tensor& logits, const Tensor& target,

@@ -139,6 +139,52 @@ TEST(CrossEntropy, GradCheck) {
   }
 }
 
+// Rows of class probabilities [N, C] (a softmax of uniform draws), f64, requiring grad.
+Tensor probability_leaf(int64_t N, int64_t C, Generator& gen) {
+  return softmax(uniform({N, C}, -2.0, 2.0, DType::F64, gen), 1).detach().set_requires_grad(true);
+}
+
+TEST(CrossEntropy, ProbabilityTargetsGradCheck) {
+  // Both the logits and the probabilities get gradients, with weights and smoothing.
+  Generator gen(25);
+  const Tensor logits = testing::leaf_f64({5, 4}, gen, -3.0, 3.0);
+  const Tensor y = probability_leaf(5, 4, gen);
+  const Tensor w = from_vector<double>({0.5, 2.0, 1.25, 0.75}, {4});
+  for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None})
+    for (double eps : {0.0, 0.2}) {
+      const CrossEntropyOptions opt{.weight = w, .reduction = red, .label_smoothing = eps};
+      EXPECT_GRADCHECK(
+          [&](const std::vector<Tensor>& in) { return cross_entropy(in[0], in[1], opt); },
+          {logits, y});
+    }
+}
+
+TEST(CrossEntropy, OneHotProbabilitiesEqualClassIndices) {
+  // One-hot rows give the class-index loss term for term (none, sum); the mean divides by N, which
+  // is the index mean without weights (W = N) but not with them.
+  const LossFixture f = make_fixture(26);
+  const std::vector<int64_t> t = {0, 2, 3, 1, 1, 2};
+  std::vector<double> one_hot(24, 0.0);
+  for (size_t i = 0; i < t.size(); ++i) one_hot[i * 4 + size_t(t[i])] = 1.0;
+  const Tensor y = from_vector<double>(one_hot, {6, 4});
+  const Tensor target = from_vector<int64_t>(t, {6});
+  const auto tol = testing::tolerance_for(DType::F64, 4 * 6);
+  for (double eps : {0.0, 0.1}) {
+    SCOPED_TRACE("eps " + std::to_string(eps));
+    for (Reduction red : {Reduction::None, Reduction::Sum}) {
+      const CrossEntropyOptions opt{.weight = f.weight, .reduction = red, .label_smoothing = eps};
+      EXPECT_ALLCLOSE(cross_entropy(f.logits, y, opt), cross_entropy(f.logits, target, opt), tol);
+    }
+    const CrossEntropyOptions mean{.label_smoothing = eps};
+    EXPECT_ALLCLOSE(cross_entropy(f.logits, y, mean), cross_entropy(f.logits, target, mean), tol);
+    const CrossEntropyOptions weighted_mean{.weight = f.weight, .label_smoothing = eps};
+    const CrossEntropyOptions weighted_sum{
+        .weight = f.weight, .reduction = Reduction::Sum, .label_smoothing = eps};
+    EXPECT_NEAR(cross_entropy(f.logits, y, weighted_mean).item<double>(),
+                cross_entropy(f.logits, y, weighted_sum).item<double>() / 6.0, 1e-12);
+  }
+}
+
 TEST(NllLoss, GradCheck) {
   const LossFixture f = make_fixture(24);
   for (Reduction red : {Reduction::Mean, Reduction::Sum, Reduction::None}) {
@@ -161,13 +207,21 @@ TEST(CrossEntropy, MatchesTorchGolden) {
                             .label_smoothing = c.attr_double("label_smoothing")};
     if (c.has("weight")) opt.weight = c.tensor("weight");
     Tensor logits = c.tensor("logits").set_requires_grad(true);
-    Tensor loss = cross_entropy(logits, c.tensor("target"), opt);
+    // Probability targets [N, C] require grad, as in the generator.
+    Tensor target = c.tensor("target");
+    if (c.has("grad_target")) target.set_requires_grad(true);
+    Tensor loss = cross_entropy(logits, target, opt);
     // Each loss value sums C log-probabilities (and N rows for sum / mean).
     const int64_t N = logits.size(0), C = logits.size(1);
     EXPECT_ALLCLOSE(loss, c.tensor("loss"), testing::tolerance_for(logits.dtype(), N * C));
     loss.backward(c.has("grad_loss") ? c.tensor("grad_loss") : Tensor());
     EXPECT_ALLCLOSE(logits.grad(), c.tensor("grad_logits"),
                     testing::tolerance_for(logits.dtype(), C));
+    // dL/dy_{i,c} = -a_i (1-ε) w_c logp_{i,c}: a log-softmax of C terms times a few factors.
+    if (c.has("grad_target")) {
+      EXPECT_ALLCLOSE(target.grad(), c.tensor("grad_target"),
+                      testing::tolerance_for(logits.dtype(), C));
+    }
   }
 }
 
@@ -181,21 +235,32 @@ TEST(CrossEntropy, AllRowsIgnoredMeanIsNaN) {
 }
 
 // The mean over rows whose class weights are all 0 divides by W = 0: the loss is NaN and, as in
-// PyTorch, so is the gradient at each row's target, while the other classes keep 0.
+// PyTorch, so is nll_loss's gradient at each row's target, while the other classes keep 0.
+// cross_entropy's log_softmax backward spreads that NaN over the rows; with label smoothing the
+// loss is NaN too (PyTorch's 0/0 NLL term), not the ±inf of the smoothing term alone.
 void expect_zero_total_weight_as_pytorch(const Device& device) {
   const Tensor logp =
       from_vector<double>({-1, -2, -0.5, -0.3}, {2, 2}).to(device).set_requires_grad(true);
-  const NllLossOptions o{.weight = from_vector<double>({0, 2}, {2}).to(device)};
-  const Tensor loss = nll_loss(logp, from_vector<int64_t>({0, 0}, {2}).to(device), o);
+  const Tensor weight = from_vector<double>({0, 2}, {2}).to(device);
+  const Tensor target = from_vector<int64_t>({0, 0}, {2}).to(device);
+  const Tensor loss = nll_loss(logp, target, {.weight = weight});
   EXPECT_TRUE(std::isnan(loss.item<double>()));
   loss.backward();
   const auto g = logp.grad().cpu().to_vector<double>();
   EXPECT_TRUE(std::isnan(g[0]) && std::isnan(g[2]));
   EXPECT_EQ(g[1], 0.0);
   EXPECT_EQ(g[3], 0.0);
+  for (double eps : {0.0, 0.1, 1.0}) {
+    SCOPED_TRACE("label_smoothing " + std::to_string(eps));
+    const Tensor x = logp.detach().set_requires_grad(true);
+    const Tensor ce = cross_entropy(x, target, {.weight = weight, .label_smoothing = eps});
+    EXPECT_TRUE(std::isnan(ce.item<double>()));
+    ce.backward();
+    for (double gx : x.grad().cpu().to_vector<double>()) EXPECT_TRUE(std::isnan(gx));
+  }
 }
 
-TEST(NllLoss, ZeroTotalWeightGradientIsNaNOnlyAtTheTargets) {
+TEST(NllLoss, ZeroTotalWeightGivesPyTorchsNaNs) {
   expect_zero_total_weight_as_pytorch(kCPU);
 }
 
@@ -272,6 +337,29 @@ TEST(CrossEntropy, RejectsBadShapes) {
   EXPECT_THROW(ops::nll_loss_backward(zeros({}, DType::F64), t, fwd.total_weight, 4,
                                       {.weight = ones({3}, DType::F64)}),
                Error);
+}
+
+TEST(CrossEntropy, ProbabilityTargetsEdgeCasesAndBadInput) {
+  // No rows: the mean is 0/0 = NaN and the sum 0, as in PyTorch.
+  const Tensor empty_rows = zeros({0, 3}, DType::F64);
+  EXPECT_TRUE(std::isnan(cross_entropy(empty_rows, empty_rows).item<double>()));
+  EXPECT_EQ(cross_entropy(empty_rows, empty_rows, {.reduction = Reduction::Sum}).item<double>(),
+            0.0);
+  // A negative ignore_index other than the default is accepted (PyTorch only refuses >= 0).
+  const Tensor x = zeros({2, 4}, DType::F64);
+  const Tensor y = full({2, 4}, 0.25, DType::F64);
+  EXPECT_NEAR(cross_entropy(x, y, {.ignore_index = -5}).item<double>(), std::log(4.0), 1e-15);
+  expect_error_naming([&] { cross_entropy(x, y, {.ignore_index = 0}); },
+                      {"cross_entropy", "ignore_index = 0", "probability targets"});
+  expect_error_naming([&] { cross_entropy(x, y.to(DType::F32)); },
+                      {"cross_entropy", "dtype", "float64"});
+  expect_error_naming(
+      [&] {
+        cross_entropy(x, full({2, 3}, 0.25, DType::F64));
+      },
+      {"cross_entropy", "shape", "[2, 4]"});
+  EXPECT_THROW(cross_entropy(x, y, {.weight = ones({3}, DType::F64)}), Error);
+  EXPECT_THROW(cross_entropy(x, y, {.label_smoothing = 1.5}), Error);
 }
 
 }  // namespace
@@ -395,6 +483,35 @@ TEST(CrossEntropyCuda, AutogradOnDevice) {
   EXPECT_ALLCLOSE(a.grad().cpu(), b.grad(), testing::tolerance_for(DType::F32, 100));
 }
 
+TEST(CrossEntropyCuda, ProbabilityTargetsMatchReference) {
+  // The composition (log_softmax, products with the expanded weights, sums) on the device, both
+  // gradients included, against the CPU; odd sizes.
+  AFN_REQUIRE_CUDA();
+  Generator gen(53);
+  for (const auto& [N, C] : std::vector<std::pair<int64_t, int64_t>>{{7, 10}, {33, 1023}, {5, 1}})
+    for (Reduction red : {Reduction::None, Reduction::Mean, Reduction::Sum}) {
+      SCOPED_TRACE(std::to_string(N) + "x" + std::to_string(C) + " " + reduction_name(red));
+      const Tensor x = randn({N, C}, DType::F32, gen);
+      const Tensor y = softmax(randn({N, C}, DType::F32, gen), 1);
+      const Tensor w = uniform({C}, 0.5, 1.5, DType::F32, gen);
+      const Tensor g = grad_for(red, N, DType::F32, gen);
+      Tensor xa = x.cuda().set_requires_grad(true), ya = y.cuda().set_requires_grad(true);
+      Tensor xb = x.detach().clone().set_requires_grad(true);
+      Tensor yb = y.detach().clone().set_requires_grad(true);
+      const Tensor la =
+          cross_entropy(xa, ya, {.weight = w.cuda(), .reduction = red, .label_smoothing = 0.1});
+      const Tensor lb =
+          cross_entropy(xb, yb, {.weight = w, .reduction = red, .label_smoothing = 0.1});
+      EXPECT_ALLCLOSE(la.cpu(), lb,
+                      testing::tolerance_for(DType::F32, red == Reduction::None ? C : N * C));
+      la.backward(g.cuda());
+      lb.backward(g);
+      ASSERT_TRUE(xa.grad().device().is_cuda() && ya.grad().device().is_cuda());
+      EXPECT_ALLCLOSE(xa.grad().cpu(), xb.grad(), testing::tolerance_for(DType::F32, C));
+      EXPECT_ALLCLOSE(ya.grad().cpu(), yb.grad(), testing::tolerance_for(DType::F32, C));
+    }
+}
+
 TEST(CrossEntropyCuda, AllRowsIgnored) {
   AFN_REQUIRE_CUDA();
   // As the CPU: mean is 0/0 = NaN, sum is 0, the gradient is 0.
@@ -408,7 +525,7 @@ TEST(CrossEntropyCuda, AllRowsIgnored) {
   for (float g : x.grad().to_vector<float>()) EXPECT_EQ(g, 0.0f);
 }
 
-TEST(NllLossCuda, ZeroTotalWeightGradientIsNaNOnlyAtTheTargets) {
+TEST(NllLossCuda, ZeroTotalWeightGivesPyTorchsNaNs) {
   AFN_REQUIRE_CUDA();
   expect_zero_total_weight_as_pytorch(testing::kCuda0);
 }

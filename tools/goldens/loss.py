@@ -6,6 +6,10 @@ grad_loss [N]; otherwise with 1. Attributes: reduction (0 none, 1 mean, 2 sum), 
 label_smoothing. Covers class weights, label smoothing 0.1, both together, ignored rows (with the
 default ignore_index -100 and with an ignore_index that is also a valid class), all reductions,
 and one float32 case.
+
+Probability-target cases store target [N, C] (floating; rows that are distributions, and one case
+with rows that are not, which PyTorch does not check) and, as the target requires grad there,
+grad_target.
 """
 import torch
 import torch.nn.functional as F
@@ -19,10 +23,18 @@ REDUCTION_CODES = {"none": 0, "mean": 1, "sum": 2}
 
 
 def case(name, seed, reduction="mean", weighted=False, smoothing=0.0, ignore_rows=(),
-         ignore_index=-100, dtype=torch.float64):
+         ignore_index=-100, dtype=torch.float64, probabilities=None):
+    """probabilities: None for class indices, "softmax" for rows that sum to 1, "uniform" for
+    rows of independent values in [0, 1)."""
     gen = seeded(seed)
     logits = (2.0 * randn((N, C), gen, dtype)).requires_grad_(True)
-    target = torch.randint(0, C, (N,), generator=gen)
+    if probabilities == "softmax":
+        target = torch.softmax(randn((N, C), gen, dtype), 1).requires_grad_(True)
+    elif probabilities == "uniform":
+        target = torch.rand((N, C), generator=gen, dtype=torch.float64).to(dtype)
+        target.requires_grad_(True)
+    else:
+        target = torch.randint(0, C, (N,), generator=gen)
     for r in ignore_rows:
         target[r] = ignore_index
     weight = None
@@ -40,6 +52,8 @@ def case(name, seed, reduction="mean", weighted=False, smoothing=0.0, ignore_row
     else:
         loss.backward()
     tensors["grad_logits"] = logits.grad
+    if probabilities:
+        tensors["grad_target"] = target.grad
     attrs = {"reduction": REDUCTION_CODES[reduction], "ignore_index": ignore_index,
              "label_smoothing": smoothing}
     return name, tensors, attrs
@@ -63,6 +77,13 @@ def main():
              ignore_index=1),
         case("f32_weights_smoothing_ignore_mean", 11, weighted=True, smoothing=0.1,
              ignore_rows=(3,), dtype=torch.float32),
+        case("probabilities_mean", 12, probabilities="softmax"),
+        case("probabilities_weights_smoothing_mean", 13, weighted=True, smoothing=0.1,
+             probabilities="softmax"),
+        case("probabilities_weights_sum", 14, "sum", weighted=True, probabilities="uniform"),
+        case("probabilities_smoothing_none", 15, "none", smoothing=0.2, probabilities="softmax"),
+        case("f32_probabilities_weights_smoothing_mean", 16, weighted=True, smoothing=0.1,
+             dtype=torch.float32, probabilities="softmax"),
     ]
     write_cases("loss", cases)
 

@@ -13,7 +13,15 @@
 //   none: ℓ [N]      sum: Σ_i ℓ_i      mean: Σ_i ℓ_i / W
 // PyTorch divides the smoothing term by the same W in the mean (the number of counted rows
 // without weights), so mean = Σ ℓ_i / W holds for both terms. Every row ignored gives 0/0 = NaN
-// for mean, as in PyTorch.
+// for mean, as in PyTorch, and so does W = 0 with ε > 0 (PyTorch's NLL term is then 0/0).
+//
+// Probability targets (cross_entropy only, PyTorch's cross_entropy_loss_prob_target): a floating
+// target y [N, C] of the logits' dtype, each row a distribution over the classes (not checked, as
+// in PyTorch; soft labels, mixup). With y' = (1-ε)·y + ε/C:
+//   ℓ_i = -Σ_c w_c · y'_{i,c} · logp_{i,c}      none: ℓ [N]   sum: Σ_i ℓ_i   mean: Σ_i ℓ_i / N
+// The mean divides by N whatever the weights (N = 0 gives NaN); ignore_index must stay negative
+// (its default). It is built from differentiable ops, so a target that requires grad gets
+// dL/dy_{i,c} = -a_i · (1-ε) · w_c · logp_{i,c} as in PyTorch.
 //
 // Backward (with a_i = g for sum, g / W for mean, g_i for none):
 //   dℓ/dlogp_{i,c} = -a_i · m_i · ((1-ε) · w[t_i] · [c = t_i] + ε · w_c / C)
@@ -43,13 +51,19 @@ struct CrossEntropyOptions {
   double label_smoothing = 0.0;  // ε ∈ [0, 1]
 };
 
-// Differentiable in their first argument:
+// Differentiable in their first argument (and in a probability target):
 //   Tensor loss = cross_entropy(logits, labels, {.weight = w, .label_smoothing = 0.1});
+//   Tensor soft = cross_entropy(logits, probabilities);  // probabilities [N, C], logits' dtype
 Tensor nll_loss(const Tensor& log_probs, const Tensor& target, const NllLossOptions& opt = {});
 Tensor cross_entropy(const Tensor& logits, const Tensor& target,
                      const CrossEntropyOptions& opt = {});
 
 namespace ops {
+
+// The checks of a probability target (shape, dtype, device, options) for cross_entropy; returns
+// the options with the weight made contiguous.
+CrossEntropyOptions check_probability_target(const Tensor& logits, const Tensor& target,
+                                             const CrossEntropyOptions& opt);
 
 // The loss and W (0-D, the input's dtype), which the mean's backward divides by.
 struct LossForward {

@@ -1,9 +1,15 @@
-// Autograd rules of nll_loss and cross_entropy: gradients flow to the input only (target and
-// class weights are constants, as in PyTorch). Math in include/afinar/ops/loss.h.
+// Autograd rules of nll_loss and cross_entropy: with class-index targets gradients flow to the
+// input only (target and class weights are constants, as in PyTorch); cross_entropy with
+// probability targets is composed of differentiable ops. Math in include/afinar/ops/loss.h.
 #include "afinar/ops/loss.h"
+
+#include <limits>
 
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
+#include "afinar/ops/elementwise.h"
+#include "afinar/ops/reduce.h"
+#include "afinar/ops/softmax.h"
 
 namespace afinar {
 
@@ -50,6 +56,28 @@ struct CrossEntropyBackward : Node {
   }
 };
 
+// ℓ_i = -Σ_c w_c·y'_{i,c}·logp_{i,c} with y' = (1-ε)·y + ε/C, reduced; the products in
+// PyTorch's order (logp·y', then ·w).
+Tensor cross_entropy_probabilities(const Tensor& logits, const Tensor& target,
+                                   const CrossEntropyOptions& opt) {
+  const int64_t N = logits.size(0), C = logits.size(1);
+  const double eps = opt.label_smoothing;
+  const Tensor y = eps > 0 ? target * (1.0 - eps) + eps / double(C) : target;
+  Tensor terms = log_softmax(logits, 1) * y;
+  if (opt.weight.defined()) terms = terms * opt.weight.reshape({1, C}).expand({N, C});
+  switch (opt.reduction) {
+    case Reduction::None:
+      return -sum(terms, {1});
+    case Reduction::Sum:
+      return -sum(terms);
+    case Reduction::Mean:
+      break;
+  }
+  // PyTorch divides by N = numel / C; N = 0 gives 0/0 = NaN.
+  return N == 0 ? -sum(terms) * std::numeric_limits<double>::quiet_NaN()
+                : -sum(terms) * (1.0 / double(N));
+}
+
 }  // namespace
 
 Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target, const NllLossOptions& opt) {
@@ -69,6 +97,11 @@ Tensor nll_loss(const Tensor& log_probs_in, const Tensor& target, const NllLossO
 Tensor cross_entropy(const Tensor& logits_in, const Tensor& target,
                      const CrossEntropyOptions& opt) {
   const Tensor logits = autocast::to_float(logits_in);  // autocast's float32 list
+  if (target.defined() && is_floating(target.dtype())) {
+    const Tensor probabilities = autocast::to_float(target);
+    return cross_entropy_probabilities(logits, probabilities,
+                                       ops::check_probability_target(logits, probabilities, opt));
+  }
   ops::CrossEntropyForward out = ops::cross_entropy_forward(logits, target, opt);
   record<CrossEntropyBackward>(out.loss, {&logits}, [&](CrossEntropyBackward& n) {
     n.saved.save(target, out.total_weight, opt);

@@ -1,6 +1,7 @@
 // CPU reference of nll_loss (with label smoothing) and cross_entropy = log_softmax + nll_loss.
 // Rows are computed in parallel into double buffers and summed serially, so the result does not
 // depend on the thread count. Math in include/afinar/ops/loss.h.
+#include <limits>
 #include <vector>
 
 #include "afinar/ops/loss.h"
@@ -29,6 +30,15 @@ double class_weight(const T* w, int64_t c) {
 template <typename T>
 const T* weight_data(const CrossEntropyOptions& opt) {
   return opt.weight.defined() ? opt.weight.data<T>() : nullptr;
+}
+
+// Σ ℓ_i / W. PyTorch divides the two terms by W separately, (1-ε)·Σnll_i/W + ε/C·Σs_i/W: with
+// W = 0 because every counted row's class weighs 0, the first is 0/0 = NaN, so the mean is NaN
+// where Σ ℓ_i / W would be ±inf. (Negative class weights summing to 0 are the one case where
+// PyTorch can give ±inf instead; the CUDA kernels follow the same rule as this reference.)
+// Without smoothing Σ ℓ_i / W is PyTorch's own expression (0/0 = NaN when every row is ignored).
+double mean_loss(double sum, double W, double eps) {
+  return W == 0 && eps > 0 ? std::numeric_limits<double>::quiet_NaN() : sum / W;
 }
 
 // ℓ_i = (1-ε)·nll_i + ε·s_i/C and W = Σ m_i w[t_i], reduced into `loss` (targets checked).
@@ -73,7 +83,7 @@ void nll_forward_checked(const Tensor& loss, const Tensor& total_weight, const T
         out[0] = T(sum);
         break;
       case Reduction::Mean:
-        out[0] = T(sum / W);  // 0/0 = NaN when every row is ignored, as in PyTorch
+        out[0] = T(mean_loss(sum, W, eps));
         break;
     }
   });
