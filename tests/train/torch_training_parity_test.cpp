@@ -22,13 +22,14 @@
 // (BatchNorm biases start at zero there, so after a few steps they are rounding-sized and any
 // relative comparison of them measures noise). Hence: pretrained-like BatchNorm parameters, only
 // the last two blocks training (backward then goes through no other ReLU), fine-tuning step
-// sizes, and a float64 repeat of the run by the script so that the test shows PyTorch's own
-// float32 run well inside the bound (kConditioning) before holding afinar to it. Flips stay
-// possible: over data seeds 1-12, afinar is within 2e-5 of PyTorch in 10; seed 3 fails the
-// float64 check; with seed 5 afinar ends 1.3e-3 from both PyTorch runs, and so does PyTorch's own
-// float32 run when its initial weights are perturbed by one ulp (one trial of three). A change of
-// rounding in afinar can therefore move this test onto such a flip: a real error fails with every
-// kDataSeed, a flip with few.
+// sizes, and a float64 repeat of the run by the script: afinar must end within the bound of
+// PyTorch's float32 run or of its float64 one, and the test prints how far those two are apart.
+// Flips stay possible: on an AVX-512 CPU, over data seeds 1-12, afinar is within 2e-5 of PyTorch
+// in 10; with seed 5 afinar ends 1.3e-3 from both PyTorch runs, and so does PyTorch's own float32
+// run when its initial weights are perturbed by one ulp (one trial of three). On an AVX2 CPU
+// (AMD EPYC), PyTorch's float32 run with seed 1 flips in the AdamW stage and ends 4e-3 from its
+// float64 run, while afinar stays on the float64 trajectory. A change of rounding in afinar can
+// move this test onto such a flip: a real error fails with every kDataSeed, a flip with few.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -78,10 +79,6 @@ const optim::AdamOptions kHeadOptions{
 // float32 sums of a step reach 4608 terms (the 3x3x512 convolutions), eps·sqrt(n)·8 ≈ 6e-5 for
 // one of them by the rule of tests/testing/compare.h, and six steps compound them.
 constexpr double kRelTol = 1e-4;
-// How far PyTorch's float32 run may be from its float64 run for the comparison above to measure
-// afinar rather than the run's sensitivity to rounding: afinar's float32 rounding differs from
-// PyTorch's by about as much as PyTorch's differs from exact, so that must be well inside kRelTol.
-constexpr double kConditioning = kRelTol / 4;
 
 optim::Options sgd_options(const optim::SgdOptions& o) {
   return {{"lr", o.lr},
@@ -169,46 +166,60 @@ struct Worst {
   }
 };
 
-// Expects every tensor of `want` in `got` with its dtype and shape, within `tol` (int64 counters
-// exactly), `why` saying what a failure means; prints the worst relative error among parameters
-// and among buffers.
-void expect_states_match(const StateDict& got, const StateDict& want, const nn::Module& model,
-                         double tol, const std::string& what, const std::string& why) {
+// The worst relative error of `got` against each float tensor of `want`, among parameters and
+// among buffers. Keys and shapes must agree, int64 counters exactly; dtypes too unless `want` is
+// the float64 run.
+struct StateErrors {
+  Worst param, buffer;
+  double worst() const { return std::max(param.error, buffer.error); }
+  std::string str() const {
+    return detail::concat(param.error, " in weights (", param.key, "), ", buffer.error,
+                          " in buffers (", buffer.key, ")");
+  }
+};
+
+StateErrors state_errors(const StateDict& got, const StateDict& want, const nn::Module& model,
+                         const std::string& what) {
   EXPECT_EQ(got.keys(), want.keys()) << what;
   StateDict params;
   for (const auto& [key, t] : model.named_parameters()) params.insert(key, t);
-  Worst worst_param, worst_buffer;
+  StateErrors errors;
   for (const auto& [key, w] : want) {
     if (!got.contains(key)) continue;  // reported by the key comparison
     const Tensor& g = got.at(key);
-    EXPECT_EQ(g.dtype(), w.dtype()) << what << ": " << key;
     EXPECT_EQ(g.shape(), w.shape()) << what << ": " << key;
-    if (g.dtype() != w.dtype() || g.shape() != w.shape()) continue;
+    if (w.dtype() != DType::F64) {
+      EXPECT_EQ(g.dtype(), w.dtype()) << what << ": " << key;
+    }
+    if (g.shape() != w.shape()) continue;
     if (w.dtype() == DType::I64) {
       EXPECT_EQ(g.to_vector<int64_t>(), w.to_vector<int64_t>()) << what << ": " << key;
       continue;
     }
-    const double e = testing::max_relative_error(g, w);
-    EXPECT_LE(e, tol) << what << ": " << key << " " << why;
-    (params.contains(key) ? worst_param : worst_buffer).add(e, key);
+    (params.contains(key) ? errors.param : errors.buffer)
+        .add(testing::max_relative_error(g, w), key);
   }
-  std::printf("[ parity   ] %s: worst relative error %.3g in weights (%s), %.3g in buffers (%s)\n",
-              what.c_str(), worst_param.error, worst_param.key.c_str(), worst_buffer.error,
-              worst_buffer.key.c_str());
+  std::printf("[ parity   ] %s: worst relative error %s\n", what.c_str(), errors.str().c_str());
+  return errors;
 }
 
-// After each stage: equal to PyTorch's float32 run, whose distance to its float64 run is shown
-// (and bounded) first.
+// After each stage: afinar's state within kRelTol of PyTorch's float32 run or of its float64 run
+// (see the opening comment: a float32 run may take a ReLU flip that another float32 run does not,
+// and then lies on neither of the others' trajectories; a wrong rule is far from both).
 void expect_stage_matches(const nn::Module& model, const testing::TempDir& dir,
                           const std::string& file, const std::string& stage) {
   const StateDict torch32 = io::load_torch_file(dir / file);
-  expect_states_match(torch32, io::load_torch_file(dir / ("f64_" + file)), model, kConditioning,
-                      stage + ", PyTorch float32 vs float64",
-                      "(PyTorch's own rounding moves it this far: the run is too sensitive to "
-                      "rounding for the comparison with afinar to mean anything; change the run)");
-  expect_states_match(model.state_dict(), torch32, model, kRelTol, stage + ", afinar vs PyTorch",
-                      "differs from PyTorch's (if only a few tensors do, by ~1e-3, try other "
-                      "kDataSeed values: see the opening comment on ReLU flips)");
+  const StateDict torch64 = io::load_torch_file(dir / ("f64_" + file));
+  state_errors(torch32, torch64, model, stage + ", PyTorch float32 vs float64");
+  const StateDict state = model.state_dict();
+  const StateErrors to32 = state_errors(state, torch32, model, stage + ", afinar vs PyTorch");
+  const StateErrors to64 =
+      state_errors(state, torch64, model, stage + ", afinar vs PyTorch float64");
+  EXPECT_LE(std::min(to32.worst(), to64.worst()), kRelTol)
+      << stage << ": afinar differs from both of PyTorch's runs (float32: " << to32.str()
+      << "; float64: " << to64.str()
+      << "). If only a few tensors do, by ~1e-3, try other kDataSeed values: see the opening "
+         "comment on ReLU flips";
 }
 
 void expect_losses_match(const std::vector<double>& got, const std::vector<float>& want) {
