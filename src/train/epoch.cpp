@@ -125,12 +125,16 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
       break;
     }
     opt.zero_grad();
+    const MixDraw mix = o.mixup.enabled()
+                            ? draw_mix(o.mixup, batch->images.size(2), batch->images.size(3),
+                                       o.mixup_seed, global_step)
+                            : MixDraw{};
     Tensor logits, loss;
     {
       std::optional<AutocastGuard> amp;
       if (o.amp) amp.emplace(batch->images.device().type, true, o.amp_dtype);
-      logits = model(model_input(batch->images, o)).to(DType::F32);
-      loss = cross_entropy(logits, batch->labels, {.label_smoothing = o.label_smoothing});
+      logits = model(model_input(mix_images(batch->images, mix), o)).to(DType::F32);
+      loss = mixed_cross_entropy(logits, batch->labels, mix, o.label_smoothing);
     }
     {
       std::optional<DetectAnomalyGuard> anomaly;

@@ -435,6 +435,7 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.val_split, 0, 1, true, where, "val_split (--val-split, [data] val_split)");
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
+  check_mixup(c.mixup, where);
   check_augmentation(c.augmentation, where);
   check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
   check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
@@ -487,6 +488,10 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("seed", c.seed);
   r.get("device", c.device);
   r.get("smoothing", c.smoothing);
+  r.get("mixup", c.mixup.mixup_alpha);
+  r.get("cutmix", c.mixup.cutmix_alpha);
+  r.get("mixup_prob", c.mixup.prob);
+  r.get("mixup_switch_prob", c.mixup.switch_prob);
   r.get("patience", c.patience);
   r.get("eval_metric", c.eval_metric);
   r.get("max_steps", c.max_steps);
@@ -622,6 +627,10 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("seed", int64_t(c.seed));
   root.insert("device", c.device);
   root.insert("smoothing", c.smoothing);
+  root.insert("mixup", c.mixup.mixup_alpha);
+  root.insert("cutmix", c.mixup.cutmix_alpha);
+  root.insert("mixup_prob", c.mixup.prob);
+  root.insert("mixup_switch_prob", c.mixup.switch_prob);
   root.insert("patience", c.patience);
   root.insert("eval_metric", c.eval_metric);
   root.insert("max_steps", c.max_steps);

@@ -458,6 +458,7 @@ std::string hyper_parameters(const TrainConfig& c) {
                                      : "off (the evaluation transform)"});
   body += row({"shuffle", c.shuffle ? "on" : "off"});
   body += row({"label smoothing", general(c.smoothing)});
+  body += row({"batch mixing", c.mixup.enabled() ? html_escape(mixup_str(c.mixup)) : "off"});
   body += row({"eval metric", html_escape(c.eval_metric)});
   body += row({"early stopping", c.patience > 0
                                      ? "after " + std::to_string(c.patience) +

@@ -384,6 +384,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   log << "evaluation transform: " << data::preprocessing_str(preprocessing) << "\n";
   log << "training transform: "
       << (c.augment ? data::train_transform_str(augmentation) : "the evaluation transform") << "\n";
+  if (c.mixup.enabled()) log << "batch mixing: " << mixup_str(c.mixup) << "\n";
   auto loader = [&](const std::vector<data::Sample>& s, const data::Compose& tf, bool shuffle,
                     uint64_t seed) {
     return std::make_unique<data::DataLoader>(int64_t(s.size()), data::image_source(s, tf),
@@ -442,6 +443,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   optim::GradScaler scaler({.enabled = c.amp && eo.amp_dtype == DType::F16});
   if (scaler.is_enabled()) eo.scaler = &scaler;
   eo.channels_last = c.channels_last;
+  eo.mixup = c.mixup;
+  eo.mixup_seed = c.seed;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
                       [](int64_t n, const StageConfig& s) { return n + s.epochs; });

@@ -17,6 +17,10 @@ const char* kExample = R"(
 output = "runs/flowers"
 seed = 7
 smoothing = 0.1
+mixup = 0.2
+cutmix = 1.0
+mixup_prob = 0.8
+mixup_switch_prob = 0.4
 
 [model]
 name = "resnet18"
@@ -51,6 +55,10 @@ TEST(Recipe, ReadsTheDocumentedSchema) {
   EXPECT_EQ(c.output, "runs/flowers");
   EXPECT_EQ(c.seed, 7u);
   EXPECT_DOUBLE_EQ(c.smoothing, 0.1);
+  EXPECT_DOUBLE_EQ(c.mixup.mixup_alpha, 0.2);
+  EXPECT_DOUBLE_EQ(c.mixup.cutmix_alpha, 1.0);
+  EXPECT_DOUBLE_EQ(c.mixup.prob, 0.8);
+  EXPECT_DOUBLE_EQ(c.mixup.switch_prob, 0.4);
   EXPECT_EQ(c.model, "resnet18");
   EXPECT_EQ(c.weights, "weights/resnet18.h5");
   EXPECT_EQ(c.weights_exclude, std::vector<std::string>{"fc.*"});

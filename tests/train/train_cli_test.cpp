@@ -360,6 +360,19 @@ TEST_F(TrainCli, ChannelsLastResumeIsBitExact) {
   expect_resume_bit_exact(dir_, " --channels-last");
 }
 
+// Mixup and CutMix draw from (seed, step): the resumed run mixes its batches as the
+// uninterrupted one did.
+TEST_F(TrainCli, MixupAndCutmixResumeBitExact) {
+  expect_resume_bit_exact(dir_, " --mixup 0.4 --cutmix 1.0 --smoothing 0.1");
+  EXPECT_NE(read_text(dir_ / "a.txt")
+                .find("batch mixing: Mixup(mixup_alpha=0.4, cutmix_alpha=1, prob=1, "
+                      "switch_prob=0.5, mode=batch)"),
+            std::string::npos)
+      << read_text(dir_ / "a.txt");
+  EXPECT_NE(read_text(dir_ / "a/recipe.toml").find("cutmix = 1.0"), std::string::npos)
+      << read_text(dir_ / "a/recipe.toml");
+}
+
 // And in float16 with loss scaling: the checkpoint carries the GradScaler's scale and growth
 // count (/scaler).
 TEST_F(TrainCli, Float16AmpResumeIsBitExact) {

@@ -47,4 +47,22 @@ class Generator {
 Generator& default_generator();
 void manual_seed(uint64_t seed);
 
+// Host-side random draws, each from the next Philox block of `gen` (one block per draw, so a
+// draw's value depends only on the generator's seed and offset).
+// Uniform on [low, high) (torch.empty(1).uniform_(low, high)).
+double draw_uniform(Generator& gen, double low, double high);
+// Uniform integer on [low, high) (torch.randint(low, high)); 64 random bits reduced mod
+// (high - low), a bias below (high - low)/2^64.
+int64_t draw_int(Generator& gen, int64_t low, int64_t high);
+// True with probability p (torch.rand(1) < p).
+inline bool draw_bernoulli(Generator& gen, double p) {
+  return draw_uniform(gen, 0.0, 1.0) < p;
+}
+// Beta(a, b) for a, b > 0 (numpy.random.beta's distribution, not its stream): X / (X + Y) with
+// X ~ Gamma(a), Y ~ Gamma(b) drawn by Marsaglia and Tsang's method (ACM TOMS 26(3), 2000):
+// for shape k >= 1, d = k - 1/3, c = 1/sqrt(9d), repeat x ~ N(0, 1), v = (1 + cx)^3 until
+// v > 0 and log u < x²/2 + d - dv + d log v (u ~ U(0, 1)); then d·v. A shape k < 1 draws
+// Gamma(k + 1)·u^(1/k). Each try uses two blocks (Box-Muller for x, one for u).
+double draw_beta(Generator& gen, double a, double b);
+
 }  // namespace afinar

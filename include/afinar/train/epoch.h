@@ -24,6 +24,7 @@
 #include "afinar/optim/optimizer.h"
 #include "afinar/optim/scheduler.h"
 #include "afinar/train/metrics.h"
+#include "afinar/train/mixup.h"
 
 namespace afinar::train {
 
@@ -78,6 +79,10 @@ struct EpochOptions {
   // train_epoch only: dynamic loss scaling (float16 runs): backward from scaler->scale(loss),
   // then scaler->step(opt) (skipped on inf / NaN gradients) and scaler->update().
   optim::GradScaler* scaler = nullptr;
+  // train_epoch only: Mixup / CutMix (train/mixup.h), drawn per optimizer step from
+  // (mixup_seed, global step). Accuracy and the confusion matrix count each image's own label.
+  MixupOptions mixup = {};
+  uint64_t mixup_seed = 0;
   // Channels-last: each batch goes into the model as NHWC (Tensor::to(MemoryFormat)), for a
   // model whose weights are channels-last too (nn::Module::to(MemoryFormat)), so every
   // convolution, batch norm and pool runs NHWC with no other layout conversion.

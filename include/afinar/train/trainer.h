@@ -139,6 +139,7 @@ struct TrainConfig {
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;              // label smoothing
+  MixupOptions mixup = {};           // Mixup / CutMix of the training batches (train/mixup.h)
   std::string eval_metric = "top1";  // judges the epochs (train/eval_metric.h): best.h5, early
                                      // stopping, plateau; top1, top5, loss or f1_macro
   int64_t patience = 0;              // early stopping: stop after this many epochs without a better

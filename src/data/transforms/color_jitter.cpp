@@ -247,10 +247,10 @@ ColorJitter::Params ColorJitter::get_params(Range brightness, Range contrast, Ra
   Params p;
   // torch.randperm(4) as a Fisher-Yates shuffle.
   for (int i = 3; i > 0; --i)
-    std::swap(p.order[size_t(i)], p.order[size_t(detail::draw_int(gen, 0, i + 1))]);
+    std::swap(p.order[size_t(i)], p.order[size_t(draw_int(gen, 0, i + 1))]);
   auto draw = [&](const Range& r) -> std::optional<double> {
     if (!r) return std::nullopt;
-    return detail::draw_uniform(gen, (*r)[0], (*r)[1]);
+    return draw_uniform(gen, (*r)[0], (*r)[1]);
   };
   p.brightness = draw(brightness);
   p.contrast = draw(contrast);

@@ -56,16 +56,4 @@ double py_mod(double x, double m) {
   return r;
 }
 
-double draw_uniform(Generator& gen, double low, double high) {
-  const Philox4 block = philox_block(gen.seed(), gen.draw_offset(1));
-  return RandomValues<double>::uniform(block, 0, low, high - low);
-}
-
-int64_t draw_int(Generator& gen, int64_t low, int64_t high) {
-  AFN_CHECK(low < high, "random integer: empty range [", low, ", ", high, ")");
-  const Philox4 block = philox_block(gen.seed(), gen.draw_offset(1));
-  const uint64_t bits = uint64_t(block.w[0]) << 32 | block.w[1];
-  return low + int64_t(bits % uint64_t(high - low));
-}
-
 }  // namespace afinar::data::detail

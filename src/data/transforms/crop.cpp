@@ -53,13 +53,13 @@ CropBox RandomResizedCrop::get_params(ImageSize in, std::array<double, 2> scale,
   const double area = double(in.height * in.width);
   const double log_r0 = std::log(ratio[0]), log_r1 = std::log(ratio[1]);
   for (int attempt = 0; attempt < 10; ++attempt) {
-    const double target_area = area * detail::draw_uniform(gen, scale[0], scale[1]);
-    const double aspect = std::exp(detail::draw_uniform(gen, log_r0, log_r1));
+    const double target_area = area * draw_uniform(gen, scale[0], scale[1]);
+    const double aspect = std::exp(draw_uniform(gen, log_r0, log_r1));
     const int64_t w = detail::py_round(std::sqrt(target_area * aspect));
     const int64_t h = detail::py_round(std::sqrt(target_area / aspect));
     if (0 < w && w <= in.width && 0 < h && h <= in.height) {
-      const int64_t top = detail::draw_int(gen, 0, in.height - h + 1);
-      const int64_t left = detail::draw_int(gen, 0, in.width - w + 1);
+      const int64_t top = draw_int(gen, 0, in.height - h + 1);
+      const int64_t left = draw_int(gen, 0, in.width - w + 1);
       return {top, left, h, w};
     }
   }

@@ -69,13 +69,13 @@ std::optional<CropBox> RandomErasing::get_params(ImageSize in, std::array<double
   const double area = double(in.height * in.width);
   const double log_r0 = std::log(ratio[0]), log_r1 = std::log(ratio[1]);
   for (int attempt = 0; attempt < 10; ++attempt) {
-    const double erase_area = area * detail::draw_uniform(gen, scale[0], scale[1]);
-    const double aspect = std::exp(detail::draw_uniform(gen, log_r0, log_r1));
+    const double erase_area = area * draw_uniform(gen, scale[0], scale[1]);
+    const double aspect = std::exp(draw_uniform(gen, log_r0, log_r1));
     const int64_t h = detail::py_round(std::sqrt(erase_area * aspect));
     const int64_t w = detail::py_round(std::sqrt(erase_area / aspect));
     if (!(h < in.height && w < in.width)) continue;
-    const int64_t top = detail::draw_int(gen, 0, in.height - h + 1);
-    const int64_t left = detail::draw_int(gen, 0, in.width - w + 1);
+    const int64_t top = draw_int(gen, 0, in.height - h + 1);
+    const int64_t left = draw_int(gen, 0, in.width - w + 1);
     return CropBox{top, left, h, w};
   }
   return std::nullopt;
@@ -83,7 +83,7 @@ std::optional<CropBox> RandomErasing::get_params(ImageSize in, std::array<double
 
 Tensor RandomErasing::operator()(const Tensor& img, Generator& gen) const {
   check_tensor_image(img, "RandomErasing");
-  if (!detail::draw_bernoulli(gen, opt_.p)) return img;
+  if (!draw_bernoulli(gen, opt_.p)) return img;
   const int64_t C = img.size(-3);
   AFN_CHECK(opt_.random_value || opt_.value.size() == 1 || int64_t(opt_.value.size()) == C,
             "RandomErasing: value must have a single value or ", C,

@@ -42,7 +42,7 @@ RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
 
 Image RandomHorizontalFlip::operator()(const Image& img, Generator& gen) const {
   detail::check_image(img, "RandomHorizontalFlip");
-  return detail::draw_bernoulli(gen, p_) ? hflip(img) : img;
+  return draw_bernoulli(gen, p_) ? hflip(img) : img;
 }
 
 }  // namespace afinar::data

@@ -47,17 +47,6 @@ inline double radians(double degrees) {
   return degrees * (3.14159265358979323846 / 180.0);
 }
 
-// Random draws, each from the next Philox block of `gen` (one block per draw).
-// Uniform on [low, high) (torch.empty(1).uniform_(low, high)).
-double draw_uniform(Generator& gen, double low, double high);
-// Uniform integer on [low, high) (torch.randint(low, high)); 64 random bits reduced mod
-// (high - low), a bias below (high - low)/2^64.
-int64_t draw_int(Generator& gen, int64_t low, int64_t high);
-// True with probability p (torch.rand(1) < p).
-inline bool draw_bernoulli(Generator& gen, double p) {
-  return draw_uniform(gen, 0.0, 1.0) < p;
-}
-
 // Copies one pixel of 1 or 3 bytes: a branch the predictor learns, cheaper than a memcpy call of
 // a runtime size in the per-pixel loops.
 inline void copy_pixel(uint8_t* dst, const uint8_t* src, int64_t channels) {

@@ -302,7 +302,7 @@ RandomRotation::RandomRotation(std::array<double, 2> degrees, bool expand, WarpO
 }
 
 double RandomRotation::get_params(std::array<double, 2> degrees, Generator& gen) {
-  return detail::draw_uniform(gen, degrees[0], degrees[1]);
+  return draw_uniform(gen, degrees[0], degrees[1]);
 }
 
 Image RandomRotation::operator()(const Image& img, Generator& gen) const {
@@ -350,16 +350,16 @@ AffineParams RandomAffine::get_params(std::array<double, 2> degrees,
                                       const std::vector<double>& shear, ImageSize img,
                                       Generator& gen) {
   AffineParams p;
-  p.angle = detail::draw_uniform(gen, degrees[0], degrees[1]);
+  p.angle = draw_uniform(gen, degrees[0], degrees[1]);
   if (translate) {
     const double max_dx = (*translate)[0] * double(img.width);
     const double max_dy = (*translate)[1] * double(img.height);
-    p.translate = {double(detail::py_round(detail::draw_uniform(gen, -max_dx, max_dx))),
-                   double(detail::py_round(detail::draw_uniform(gen, -max_dy, max_dy)))};
+    p.translate = {double(detail::py_round(draw_uniform(gen, -max_dx, max_dx))),
+                   double(detail::py_round(draw_uniform(gen, -max_dy, max_dy)))};
   }
-  if (scale) p.scale = detail::draw_uniform(gen, (*scale)[0], (*scale)[1]);
-  if (shear.size() >= 2) p.shear[0] = detail::draw_uniform(gen, shear[0], shear[1]);
-  if (shear.size() == 4) p.shear[1] = detail::draw_uniform(gen, shear[2], shear[3]);
+  if (scale) p.scale = draw_uniform(gen, (*scale)[0], (*scale)[1]);
+  if (shear.size() >= 2) p.shear[0] = draw_uniform(gen, shear[0], shear[1]);
+  if (shear.size() == 4) p.shear[1] = draw_uniform(gen, shear[2], shear[3]);
   return p;
 }
 

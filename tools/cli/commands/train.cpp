@@ -56,6 +56,20 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
+    app.add_option("--mixup", c.mixup.mixup_alpha,
+                   "Mixup's alpha: lambda ~ Beta(alpha, alpha) mixes each batch with its mirror "
+                   "order (0: off)")
+        ->capture_default_str();
+    app.add_option(
+           "--cutmix", c.mixup.cutmix_alpha,
+           "CutMix's alpha: a box of area (1 - lambda) pasted from the mirror order (0: off)")
+        ->capture_default_str();
+    app.add_option("--mixup-prob", c.mixup.prob,
+                   "Probability that a batch is mixed when --mixup or --cutmix is on")
+        ->capture_default_str();
+    app.add_option("--mixup-switch-prob", c.mixup.switch_prob,
+                   "Probability of CutMix rather than Mixup when both are on")
+        ->capture_default_str();
     app.add_option("--patience", c.patience,
                    "Early stopping: epochs without a better validation --eval-metric (0: never)")
         ->capture_default_str();
@@ -234,6 +248,10 @@ class TrainCommand : public Command {
     if (given("--head-dropout")) c.head.dropout = {head_dropout_.at(0), head_dropout_.at(1)};
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
+    if (given("--mixup")) c.mixup.mixup_alpha = f.mixup.mixup_alpha;
+    if (given("--cutmix")) c.mixup.cutmix_alpha = f.mixup.cutmix_alpha;
+    if (given("--mixup-prob")) c.mixup.prob = f.mixup.prob;
+    if (given("--mixup-switch-prob")) c.mixup.switch_prob = f.mixup.switch_prob;
     if (given("--patience")) c.patience = f.patience;
     if (given("--eval-metric")) c.eval_metric = f.eval_metric;
     if (given("--image-size")) c.image_size = f.image_size;
