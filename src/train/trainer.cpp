@@ -306,6 +306,20 @@ void check_resumes_this_run(const Checkpoint& ck, const std::string& from, const
        "--data-dir, --val-split, --test-split");
 }
 
+// The weights' own preprocessing (a file afinar wrote, or torchvision's for imported weights)
+// against the run's: a network trained on pixels / 255, or on squashed images, fine-tuned on
+// ImageNet-normalised center crops starts from features of other inputs. Sizes may differ on
+// purpose (a new resolution); the normalisation and the crop mode seldom do, so those warn.
+void warn_if_normalised_otherwise(const data::Preprocessing& weights,
+                                  const data::Preprocessing& run, std::ostream& log) {
+  if (weights.mean == run.mean && weights.std == run.std && weights.crop_mode == run.crop_mode)
+    return;
+  log << "warning: the weights were evaluated with " << data::preprocessing_str(weights)
+      << "; this run uses " << data::preprocessing_str(run)
+      << ". Give --mean, --std and --crop-mode ([data] mean, std, crop_mode) to keep the weights' "
+         "own normalisation and crop mode\n";
+}
+
 }  // namespace
 
 data::SplitOptions split_options(const TrainConfig& c) {
@@ -357,11 +371,12 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   default_generator().set_state(c.seed, 0);
   nn::ModulePtr model = nn::create_model(c.model, classes, c.head);
   if (!c.weights.empty()) {
-    const StateDict loaded =
-        without_excluded(io::load_weights(c.weights).state_dict, c.weights_exclude);
+    const io::Weights weights = io::load_weights(c.weights);
+    const StateDict loaded = without_excluded(weights.state_dict, c.weights_exclude);
     const nn::LoadStateDictResult r = model->load_state_dict(loaded, /*strict=*/false);
     log << "weights " << c.weights << ": loaded every tensor"
         << (r.ok() ? "" : " but " + r.str() + " (those keep their initialisation)") << "\n";
+    warn_if_normalised_otherwise(weights.meta.preprocessing, preprocessing_of(c), log);
   }
   std::optional<Checkpoint> resumed;
   ResumePoint resume_point;  // the file --resume read, and why it is not c.resume when it is not

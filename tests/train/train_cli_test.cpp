@@ -131,6 +131,22 @@ TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
   const std::string recipe = read_text(out + "/recipe.toml");
   EXPECT_NE(recipe.find("crop_mode = 'squash'"), std::string::npos) << recipe;
   EXPECT_NE(recipe.find("resize = 32"), std::string::npos) << recipe;
+
+  // Fine-tuning these weights with the default (ImageNet) normalisation warns, naming both; with
+  // the weights' own settings it does not.
+  fs::copy_file(out + "/best.h5", dir_ / "squashed.h5");
+  one_epoch_run(dir_, " --no-augment --max-steps 1 --weights " + (dir_ / "squashed.h5"));
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("warning: the weights were evaluated with Resize((32, 32)) -> CenterCrop(32) "
+                      "-> ToTensor -> Normalize(mean=[0, 0, 0], std=[1, 1, 1]); this run uses "
+                      "Resize(37) -> CenterCrop(32) -> ToTensor -> Normalize(mean=[0.485, 0.456, "
+                      "0.406], std=[0.229, 0.224, 0.225]). Give --mean, --std and --crop-mode"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
+  one_epoch_run(dir_, " --no-augment --max-steps 1 --weights " + (dir_ / "squashed.h5") +
+                          " --crop-mode squash --mean 0,0,0 --std 1,1,1");
+  EXPECT_EQ(read_text(dir_ / "log.txt").find("warning: the weights"), std::string::npos)
+      << read_text(dir_ / "log.txt");
 }
 
 // --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the
