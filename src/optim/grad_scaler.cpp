@@ -47,14 +47,12 @@ void GradScaler::unscale_(Optimizer& opt) {
             "last update()");
   AFN_CHECK(!state.stepped, "GradScaler.unscale_: unscale_() is being called after step()");
   std::vector<Tensor> grads;
-  for (const ParamGroup& group : opt.param_groups())
-    for (const Tensor& p : group.params) {
-      if (!p.grad().defined()) continue;
-      AFN_CHECK(p.grad().dtype() != DType::F16,
-                "GradScaler: attempting to unscale float16 gradients; keep the parameters in "
-                "float32 (autocast casts them for the forward) as PyTorch requires");
-      grads.push_back(p.grad());
-    }
+  for (const Tensor& p : params_with_grad(opt)) {
+    AFN_CHECK(p.grad().dtype() != DType::F16,
+              "GradScaler: attempting to unscale float16 gradients; keep the parameters in "
+              "float32 (autocast casts them for the forward) as PyTorch requires");
+    grads.push_back(p.grad());
+  }
   state.found_inf = zeros({}, DType::F32, scale_.device());
   NoGradGuard no_grad;
   ops::amp_unscale_(grads, state.found_inf, scale_);

@@ -161,6 +161,14 @@ void Optimizer::load_state_dict(const StateDict& sd) {
   state_ = std::move(loaded);
 }
 
+std::vector<Tensor> params_with_grad(const Optimizer& opt) {
+  std::vector<Tensor> out;
+  for (const ParamGroup& group : opt.param_groups())
+    for (const Tensor& p : group.params)
+      if (p.grad().defined()) out.push_back(p);
+  return out;
+}
+
 Tensor in_param_format(const Tensor& t, const Tensor& param) {
   return t.contiguous(suggest_memory_format(param));
 }

@@ -12,6 +12,7 @@
 #include "afinar/ops/loss.h"
 #include "afinar/ops/topk.h"
 #include "afinar/ops/topk_correct.h"
+#include "afinar/optim/clip_grad.h"
 
 namespace afinar::train {
 
@@ -140,6 +141,10 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
       std::optional<DetectAnomalyGuard> anomaly;
       if (o.detect_anomaly) anomaly.emplace();
       (o.scaler ? o.scaler->scale(loss) : loss).backward();
+    }
+    if (o.clip_grad > 0) {
+      if (o.scaler) o.scaler->unscale_(opt);  // clip the true gradients, as PyTorch's recipe
+      optim::clip_grad_norm_(optim::params_with_grad(opt), o.clip_grad);
     }
     if (o.scaler) {
       o.scaler->step(opt);  // skipped when a gradient overflowed; the scale then backs off

@@ -436,6 +436,9 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
   check_mixup(c.mixup, where);
+  AFN_CHECK(std::isfinite(c.clip_grad) && c.clip_grad >= 0, where,
+            ": clip_grad (--clip-grad, clip_grad) must be >= 0 and finite (0: no clipping), got ",
+            c.clip_grad);
   check_augmentation(c.augmentation, where);
   check_at_least(c.patience, 0, where, "patience (--patience, patience; 0: never stop early)");
   check_at_least(c.max_steps, -1, where, "max_steps (--max-steps, max_steps; -1: no limit)");
@@ -488,6 +491,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("seed", c.seed);
   r.get("device", c.device);
   r.get("smoothing", c.smoothing);
+  r.get("clip_grad", c.clip_grad);
   r.get("mixup", c.mixup.mixup_alpha);
   r.get("cutmix", c.mixup.cutmix_alpha);
   r.get("mixup_prob", c.mixup.prob);
@@ -627,6 +631,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("seed", int64_t(c.seed));
   root.insert("device", c.device);
   root.insert("smoothing", c.smoothing);
+  root.insert("clip_grad", c.clip_grad);
   root.insert("mixup", c.mixup.mixup_alpha);
   root.insert("cutmix", c.mixup.cutmix_alpha);
   root.insert("mixup_prob", c.mixup.prob);

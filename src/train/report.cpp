@@ -458,6 +458,8 @@ std::string hyper_parameters(const TrainConfig& c) {
                                      : "off (the evaluation transform)"});
   body += row({"shuffle", c.shuffle ? "on" : "off"});
   body += row({"label smoothing", general(c.smoothing)});
+  body += row({"gradient clipping",
+               c.clip_grad > 0 ? "global L2 norm &le; " + general(c.clip_grad) : "off"});
   body += row({"batch mixing", c.mixup.enabled() ? html_escape(mixup_str(c.mixup)) : "off"});
   body += row({"eval metric", html_escape(c.eval_metric)});
   body += row({"early stopping", c.patience > 0

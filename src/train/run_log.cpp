@@ -86,6 +86,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"batch_size", double(c.batch_size)},
                {"image_size", double(c.image_size)},
                {"smoothing", c.smoothing},
+               {"clip_grad", c.clip_grad},
                {"mixup", c.mixup.mixup_alpha},
                {"cutmix", c.mixup.cutmix_alpha},
                {"augment", c.augment},

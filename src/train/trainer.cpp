@@ -459,6 +459,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   if (scaler.is_enabled()) eo.scaler = &scaler;
   eo.channels_last = c.channels_last;
   eo.mixup = c.mixup;
+  eo.clip_grad = c.clip_grad;
   eo.mixup_seed = c.seed;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),

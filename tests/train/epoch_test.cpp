@@ -11,6 +11,7 @@
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/nn/layers.h"
+#include "afinar/ops/elementwise.h"
 #include "afinar/ops/loss.h"
 #include "afinar/ops/topk.h"
 #include "afinar/optim/sgd.h"
@@ -152,6 +153,30 @@ TEST(Epoch, MaxStepsStopsTraining) {
   EXPECT_EQ(global_step, 8);
   EXPECT_EQ(s.steps, 3);
   EXPECT_TRUE(s.stopped_early);
+}
+
+// With clip_grad, each plain SGD step (lr 1) moves the parameters by exactly the clipped
+// gradient: a global L2 norm of at most clip_grad, here reached (the raw gradients are larger).
+TEST(Epoch, ClipGradBoundsEveryStep) {
+  auto model = classifier();
+  data::DataLoader train(48, sample, {.batch_size = 16});
+  optim::SGD opt(model->parameters(), {.lr = 1.0});
+  constexpr double kClip = 1e-3;
+  for (int64_t step = 0; step < 3; ++step) {
+    std::vector<Tensor> before;
+    for (const Tensor& p : model->parameters()) before.push_back(p.detach().clone());
+    train.start_epoch(step);
+    int64_t global_step = step;
+    train_epoch(*model, train, opt, kClasses, {.max_steps = step + 1, .clip_grad = kClip},
+                global_step);
+    double moved = 0;
+    const auto params = model->parameters();
+    for (size_t i = 0; i < params.size(); ++i)
+      for (double d : (params[i].detach() - before[i]).to_vector<double>()) moved += d * d;
+    // 35 float32 parameters below 1 in magnitude: each update rounds to within ulp(1)/2 = 6e-8,
+    // so the measured norm is off by less than sqrt(35)·6e-8 = 3.5e-7.
+    EXPECT_NEAR(std::sqrt(moved), kClip, 3.5e-7) << "step " << step;
+  }
 }
 
 TEST(Epoch, DivergingLossIsAnErrorNamingTheStep) {

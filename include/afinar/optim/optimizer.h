@@ -85,6 +85,10 @@ class Optimizer {
   std::unordered_map<const TensorImpl*, ParamState> state_;
 };
 
+// The parameters of `opt`'s groups that have a gradient now, in group order (what step() updates,
+// GradScaler unscales and clip_grad_norm_ clips).
+std::vector<Tensor> params_with_grad(const Optimizer& opt);
+
 // `t` (a gradient or a state buffer of `param`) dense in param's memory format, copied only when
 // it is not: the update kernels run over a parameter and its tensors as flat arrays, element i
 // of each the same element (a state loaded from a file is contiguous, the parameter may be

@@ -79,6 +79,9 @@ struct EpochOptions {
   // train_epoch only: dynamic loss scaling (float16 runs): backward from scaler->scale(loss),
   // then scaler->step(opt) (skipped on inf / NaN gradients) and scaler->update().
   optim::GradScaler* scaler = nullptr;
+  // train_epoch only: clip the gradients' global L2 norm to this before each optimizer step
+  // (optim/clip_grad.h; after GradScaler's unscale_ in float16 runs); 0 leaves them.
+  double clip_grad = 0;
   // train_epoch only: Mixup / CutMix (train/mixup.h), drawn per optimizer step from
   // (mixup_seed, global step). Accuracy and the confusion matrix count each image's own label.
   MixupOptions mixup = {};

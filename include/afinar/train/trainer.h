@@ -139,6 +139,7 @@ struct TrainConfig {
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;              // label smoothing
+  double clip_grad = 0;              // clip the gradients' global L2 norm to this (0: off)
   MixupOptions mixup = {};           // Mixup / CutMix of the training batches (train/mixup.h)
   std::string eval_metric = "top1";  // judges the epochs (train/eval_metric.h): best.h5, early
                                      // stopping, plateau; top1, top5, loss or f1_macro

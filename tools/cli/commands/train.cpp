@@ -56,6 +56,10 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
+    app.add_option("--clip-grad", c.clip_grad,
+                   "Clip the gradients' global L2 norm to this before each step (timm's "
+                   "--clip-mode norm; 0: off)")
+        ->capture_default_str();
     app.add_option("--mixup", c.mixup.mixup_alpha,
                    "Mixup's alpha: lambda ~ Beta(alpha, alpha) mixes each batch with its mirror "
                    "order (0: off)")
@@ -248,6 +252,7 @@ class TrainCommand : public Command {
     if (given("--head-dropout")) c.head.dropout = {head_dropout_.at(0), head_dropout_.at(1)};
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
+    if (given("--clip-grad")) c.clip_grad = f.clip_grad;
     if (given("--mixup")) c.mixup.mixup_alpha = f.mixup.mixup_alpha;
     if (given("--cutmix")) c.mixup.cutmix_alpha = f.mixup.cutmix_alpha;
     if (given("--mixup-prob")) c.mixup.prob = f.mixup.prob;
