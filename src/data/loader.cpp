@@ -246,10 +246,11 @@ std::optional<Batch> DataLoader::next_on_host(bool wait) {
   AFN_CHECK(st.epoch >= 0, "DataLoader: call start_epoch(epoch) before next()");
   for (;;) {
     Batch batch;
+    int64_t b = 0;
     {
       std::unique_lock lock(st.mu);
       if (st.next_to_deliver >= st.num_batches) return std::nullopt;
-      const int64_t b = st.next_to_deliver;
+      b = st.next_to_deliver;
       if (options_.num_workers == 0) {
         if (!wait) return std::nullopt;  // nothing is built ahead without workers
         const int64_t bs = options_.batch_size;
@@ -270,6 +271,7 @@ std::optional<Batch> DataLoader::next_on_host(bool wait) {
     }
     st.work_cv.notify_all();
     if (batch.indices.empty()) continue;  // every sample of this batch was bad
+    batch.number = b;
     return batch;
   }
 }

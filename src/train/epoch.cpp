@@ -120,9 +120,11 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
   const int64_t steps = loader.batches_per_epoch();
   int64_t step = 0;
   bool stopped = false;
+  int64_t next_batch = steps;  // unless stopped: the epoch ran to its end
   while (auto batch = loader.next()) {
     if ((o.max_steps >= 0 && global_step >= o.max_steps) || (o.interrupt && *o.interrupt)) {
       stopped = true;
+      next_batch = batch->number;  // fetched, not trained: the resume starts here
       break;
     }
     opt.zero_grad();
@@ -166,6 +168,7 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
   if (m.first_non_finite_step() >= 0) diverged(model, m.first_non_finite_step());
   if (progress) progress({step, steps, s.samples, s.loss, s.accuracy, s.seconds});
   s.stopped_early = stopped;
+  s.next_batch = next_batch;
   return s;
 }
 

@@ -539,9 +539,9 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
           train_epoch(*model, *train, *stage.opt, classes, eo, result.steps,
                       stage.sched->per_step(), progress_printer(log, epoch, total_epochs, "train"));
       if (t.stopped_early) {  // mid-epoch: keep the position, skip validation
-        save(epoch, first_batch + t.steps);
+        save(epoch, t.next_batch);
         run_log.event("stopped", "\"epoch\": " + std::to_string(epoch) +
-                                     ", \"batches\": " + std::to_string(first_batch + t.steps) +
+                                     ", \"batches\": " + std::to_string(t.next_batch) +
                                      ", \"step\": " + std::to_string(result.steps));
         stopped = true;
         break;

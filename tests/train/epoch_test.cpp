@@ -179,6 +179,29 @@ TEST(Epoch, ClipGradBoundsEveryStep) {
   }
 }
 
+// A batch whose samples all fail to load is skipped, so the resume point is the number of the
+// first batch not trained, not first_batch + steps: after batches 0 and 2 (1 was all bad), 3.
+TEST(Epoch, StoppedEpochResumesAfterTheLastTrainedBatchPastSkippedOnes) {
+  auto model = classifier();
+  const data::ExampleFn second_batch_bad = [](int64_t i, Generator& gen) {
+    AFN_CHECK(i < 16 || i >= 32, "sample ", i, " is unreadable");
+    return sample(i, gen);
+  };
+  data::DataLoader train(80, second_batch_bad, {.batch_size = 16, .max_bad_samples = 16});
+  optim::SGD opt(model->parameters(), {.lr = 0.1});
+  int64_t global_step = 0;
+  train.start_epoch(0);
+  const EpochStats s = train_epoch(*model, train, opt, kClasses, {.max_steps = 2}, global_step);
+  EXPECT_TRUE(s.stopped_early);
+  EXPECT_EQ(s.steps, 2);
+  EXPECT_EQ(s.next_batch, 3);
+  train.start_epoch(0, 3);
+  const EpochStats rest = train_epoch(*model, train, opt, kClasses, {}, global_step);
+  EXPECT_FALSE(rest.stopped_early);
+  EXPECT_EQ(rest.steps, 2);  // batches 3 and 4
+  EXPECT_EQ(rest.next_batch, 5);
+}
+
 TEST(Epoch, DivergingLossIsAnErrorNamingTheStep) {
   auto model = classifier();
   {

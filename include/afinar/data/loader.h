@@ -56,6 +56,10 @@ struct Batch {
   Tensor images;                 // float32 [B,C,H,W] on LoaderOptions::device
   Tensor labels;                 // int64 [B]
   std::vector<int64_t> indices;  // dataset index of each row
+  // The batch's place in the epoch's order (0-based). A batch whose samples all failed to load
+  // is skipped, so numbers can jump: where an interrupted epoch resumes is the number of the
+  // first batch not trained, not a count of the batches trained.
+  int64_t number = 0;
 };
 
 struct LoaderStats {

@@ -107,6 +107,9 @@ struct EpochStats {
   int64_t samples = 0, steps = 0;
   double seconds = 0;
   bool stopped_early = false;  // max_steps was reached or the interrupt flag was set
+  // train_epoch: where the epoch resumes, the number (Batch::number) of the first batch not
+  // trained; the epoch's batch count when it ran to the end.
+  int64_t next_batch = 0;
 };
 
 // Trains `model` for one epoch of `loader` (already started for the epoch). `step_scheduler`,
