@@ -157,25 +157,36 @@ TEST(Epoch, MaxStepsStopsTraining) {
 
 // With clip_grad, each plain SGD step (lr 1) moves the parameters by exactly the clipped
 // gradient: a global L2 norm of at most clip_grad, here reached (the raw gradients are larger).
+// In float16 with loss scaling the gradients are unscaled before they are clipped (clipping the
+// scaled ones would move the parameters by clip_grad / 2^10).
 TEST(Epoch, ClipGradBoundsEveryStep) {
-  auto model = classifier();
-  data::DataLoader train(48, sample, {.batch_size = 16});
-  optim::SGD opt(model->parameters(), {.lr = 1.0});
-  constexpr double kClip = 1e-3;
-  for (int64_t step = 0; step < 3; ++step) {
-    std::vector<Tensor> before;
-    for (const Tensor& p : model->parameters()) before.push_back(p.detach().clone());
-    train.start_epoch(step);
-    int64_t global_step = step;
-    train_epoch(*model, train, opt, kClasses, {.max_steps = step + 1, .clip_grad = kClip},
-                global_step);
-    double moved = 0;
-    const auto params = model->parameters();
-    for (size_t i = 0; i < params.size(); ++i)
-      for (double d : (params[i].detach() - before[i]).to_vector<double>()) moved += d * d;
-    // 35 float32 parameters below 1 in magnitude: each update rounds to within ulp(1)/2 = 6e-8,
-    // so the measured norm is off by less than sqrt(35)·6e-8 = 3.5e-7.
-    EXPECT_NEAR(std::sqrt(moved), kClip, 3.5e-7) << "step " << step;
+  for (bool f16 : {false, true}) {
+    SCOPED_TRACE(f16 ? "float16 + GradScaler" : "float32");
+    auto model = classifier();
+    data::DataLoader train(48, sample, {.batch_size = 16});
+    optim::SGD opt(model->parameters(), {.lr = 1.0});
+    optim::GradScaler scaler({.init_scale = 0x1p10, .enabled = f16});
+    constexpr double kClip = 1e-3;
+    for (int64_t step = 0; step < 3; ++step) {
+      std::vector<Tensor> before;
+      for (const Tensor& p : model->parameters()) before.push_back(p.detach().clone());
+      train.start_epoch(step);
+      int64_t global_step = step;
+      train_epoch(*model, train, opt, kClasses,
+                  {.max_steps = step + 1,
+                   .amp = f16,
+                   .amp_dtype = DType::F16,
+                   .scaler = f16 ? &scaler : nullptr,
+                   .clip_grad = kClip},
+                  global_step);
+      double moved = 0;
+      const auto params = model->parameters();
+      for (size_t i = 0; i < params.size(); ++i)
+        for (double d : (params[i].detach() - before[i]).to_vector<double>()) moved += d * d;
+      // 35 float32 parameters below 1 in magnitude: each update rounds to within ulp(1)/2 =
+      // 6e-8, so the measured norm is off by less than sqrt(35)·6e-8 = 3.5e-7.
+      EXPECT_NEAR(std::sqrt(moved), kClip, 3.5e-7) << "step " << step;
+    }
   }
 }
 
