@@ -114,36 +114,18 @@ void report(MetricAccumulator& m, int64_t step, int64_t steps, double seconds,
 EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optimizer& opt,
                        int64_t num_classes, const EpochOptions& o, int64_t& global_step,
                        optim::LRScheduler* step_scheduler, const ProgressFn& progress) {
+  AFN_CHECK(o.accum_steps >= 1, "train_epoch: accum_steps must be >= 1, got ", o.accum_steps);
   const auto start = std::chrono::steady_clock::now();
   model.train();
   MetricAccumulator m(num_classes);
-  const int64_t steps = loader.batches_per_epoch();
-  int64_t step = 0;
+  const int64_t batches = loader.batches_per_epoch(), k = o.accum_steps;
+  int64_t trained = 0;   // batches trained by this call
+  int64_t group = -1;    // the update the pending gradients belong to: batches
+  bool pending = false;  // [group·k, group·k + k) of the epoch
   bool stopped = false;
-  int64_t next_batch = steps;  // unless stopped: the epoch ran to its end
-  while (auto batch = loader.next()) {
-    if ((o.max_steps >= 0 && global_step >= o.max_steps) || (o.interrupt && *o.interrupt)) {
-      stopped = true;
-      next_batch = batch->number;  // fetched, not trained: the resume starts here
-      break;
-    }
-    opt.zero_grad();
-    const MixDraw mix = o.mixup.enabled()
-                            ? draw_mix(o.mixup, batch->images.size(2), batch->images.size(3),
-                                       o.mixup_seed, global_step)
-                            : MixDraw{};
-    Tensor logits, loss;
-    {
-      std::optional<AutocastGuard> amp;
-      if (o.amp) amp.emplace(batch->images.device().type, true, o.amp_dtype);
-      logits = model(model_input(mix_images(batch->images, mix), o)).to(DType::F32);
-      loss = mixed_cross_entropy(logits, batch->labels, mix, o.label_smoothing);
-    }
-    {
-      std::optional<DetectAnomalyGuard> anomaly;
-      if (o.detect_anomaly) anomaly.emplace();
-      (o.scaler ? o.scaler->scale(loss) : loss).backward();
-    }
+  int64_t next_batch = batches;  // unless stopped: the epoch ran to its end
+  // One optimizer update from the gradients accumulated over the group's batches.
+  auto update = [&] {
     if (o.clip_grad > 0) {
       if (o.scaler) o.scaler->unscale_(opt);  // clip the true gradients, as PyTorch's recipe
       optim::clip_grad_norm_(optim::params_with_grad(opt), o.clip_grad);
@@ -156,17 +138,56 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
     }
     if (step_scheduler) step_scheduler->step();
     ++global_step;
-    m.add(logits, batch->labels, loss, global_step);
-    ++step;
-    if (step % o.log_interval == 0) {
-      report(m, step, steps, seconds_since(start), progress);
+    pending = false;
+  };
+  while (auto batch = loader.next()) {
+    const int64_t n = batch->number;
+    // A group whose last batches were all bad samples (skipped) is complete when a later group's
+    // batch arrives.
+    if (pending && n / k != group) update();
+    if (!pending) {  // stopping, like checkpoints, happens between updates only
+      if ((o.max_steps >= 0 && global_step >= o.max_steps) || (o.interrupt && *o.interrupt)) {
+        stopped = true;
+        next_batch = n;  // fetched, not trained: the resume starts here
+        break;
+      }
+      opt.zero_grad();
+      group = n / k;
+    }
+    // The group's mean loss: each batch's mean over its size in the group (the epoch's last
+    // group may be short), as timm divides by its accumulation steps.
+    const int64_t in_group = std::min(k, batches - group * k);
+    const MixDraw mix = o.mixup.enabled()
+                            ? draw_mix(o.mixup, batch->images.size(2), batch->images.size(3),
+                                       o.mixup_seed, global_step, n % k)
+                            : MixDraw{};
+    Tensor logits, loss;
+    {
+      std::optional<AutocastGuard> amp;
+      if (o.amp) amp.emplace(batch->images.device().type, true, o.amp_dtype);
+      logits = model(model_input(mix_images(batch->images, mix), o)).to(DType::F32);
+      loss = mixed_cross_entropy(logits, batch->labels, mix, o.label_smoothing);
+    }
+    {
+      std::optional<DetectAnomalyGuard> anomaly;
+      if (o.detect_anomaly) anomaly.emplace();
+      const Tensor share = in_group > 1 ? loss * (1.0 / double(in_group)) : loss;
+      (o.scaler ? o.scaler->scale(share) : share).backward();
+    }
+    pending = true;
+    m.add(logits, batch->labels, loss, global_step + 1);
+    if ((n + 1) % k == 0 || n + 1 == batches) update();
+    ++trained;
+    if (trained % o.log_interval == 0) {
+      report(m, trained, batches, seconds_since(start), progress);
       // Checked when the values are on the host anyway: no extra synchronisation.
       if (m.first_non_finite_step() >= 0) diverged(model, m.first_non_finite_step());
     }
   }
-  EpochStats s = finish(m, step, seconds_since(start));
+  if (pending) update();  // the epoch's last batches were skipped
+  EpochStats s = finish(m, trained, seconds_since(start));
   if (m.first_non_finite_step() >= 0) diverged(model, m.first_non_finite_step());
-  if (progress) progress({step, steps, s.samples, s.loss, s.accuracy, s.seconds});
+  if (progress) progress({trained, batches, s.samples, s.loss, s.accuracy, s.seconds});
   s.stopped_early = stopped;
   s.next_batch = next_batch;
   return s;

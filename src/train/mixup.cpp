@@ -15,12 +15,14 @@ namespace afinar::train {
 
 namespace {
 
-// The generator of step `step`'s draws: its seed is a Philox block of (seed, step) on a stream of
-// its own ("MIXU" in the last counter word), apart from the loader's shuffle and sample streams.
-Generator step_generator(uint64_t seed, int64_t step) {
+// The generator of the draws of batch `micro` of step `step`: its seed is a Philox block of
+// (seed, step, micro) on a stream of its own ("MIXU" in the last counter word), apart from the
+// loader's shuffle and sample streams.
+Generator step_generator(uint64_t seed, int64_t step, int64_t micro) {
   constexpr uint32_t kMixupStream = 0x4D495855;  // "MIXU"
   const auto s = uint64_t(step);
-  const Philox4 r = philox4x32_10(uint32_t(s), uint32_t(s >> 32), 0, kMixupStream, seed);
+  const Philox4 r =
+      philox4x32_10(uint32_t(s), uint32_t(s >> 32), uint32_t(micro), kMixupStream, seed);
   return Generator(uint64_t(r.w[0]) | uint64_t(r.w[1]) << 32);
 }
 
@@ -63,10 +65,10 @@ MixDraw cutmix_box(double lam, int64_t height, int64_t width, int64_t cy, int64_
   return d;
 }
 
-MixDraw draw_mix(const MixupOptions& o, int64_t height, int64_t width, uint64_t seed,
-                 int64_t step) {
+MixDraw draw_mix(const MixupOptions& o, int64_t height, int64_t width, uint64_t seed, int64_t step,
+                 int64_t micro) {
   if (!o.enabled()) return {};
-  Generator gen = step_generator(seed, step);
+  Generator gen = step_generator(seed, step, micro);
   // timm's Mixup._params_per_batch, then _mix_batch's box for cutmix.
   if (!draw_bernoulli(gen, o.prob)) return {};
   const bool cutmix = o.mixup_alpha > 0 && o.cutmix_alpha > 0 ? draw_bernoulli(gen, o.switch_prob)

@@ -436,6 +436,8 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
   check_mixup(c.mixup, where);
+  check_at_least(c.grad_accum_steps, 1, where,
+                 "grad_accum_steps (--grad-accum-steps, grad_accum_steps; 1: an update per batch)");
   AFN_CHECK(std::isfinite(c.clip_grad) && c.clip_grad >= 0, where,
             ": clip_grad (--clip-grad, clip_grad) must be >= 0 and finite (0: no clipping), got ",
             c.clip_grad);
@@ -492,6 +494,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("device", c.device);
   r.get("smoothing", c.smoothing);
   r.get("clip_grad", c.clip_grad);
+  r.get("grad_accum_steps", c.grad_accum_steps);
   r.get("mixup", c.mixup.mixup_alpha);
   r.get("cutmix", c.mixup.cutmix_alpha);
   r.get("mixup_prob", c.mixup.prob);
@@ -632,6 +635,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("device", c.device);
   root.insert("smoothing", c.smoothing);
   root.insert("clip_grad", c.clip_grad);
+  root.insert("grad_accum_steps", c.grad_accum_steps);
   root.insert("mixup", c.mixup.mixup_alpha);
   root.insert("cutmix", c.mixup.cutmix_alpha);
   root.insert("mixup_prob", c.mixup.prob);

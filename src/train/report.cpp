@@ -452,7 +452,11 @@ std::string hyper_parameters(const TrainConfig& c) {
                                        " (where the split has no folder)"});
   body += row({"image size", std::to_string(c.image_size)});
   body += row({"evaluation transform", html_escape(data::preprocessing_str(preprocessing_of(c)))});
-  body += row({"batch size", std::to_string(c.batch_size)});
+  body +=
+      row({"batch size", std::to_string(c.batch_size) +
+                             (c.grad_accum_steps > 1 ? " (" + std::to_string(c.grad_accum_steps) +
+                                                           " batches per update)"
+                                                     : std::string())});
   body +=
       row({"augmentation", c.augment ? html_escape(data::train_transform_str(augmentation_of(c)))
                                      : "off (the evaluation transform)"});

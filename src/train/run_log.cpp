@@ -87,6 +87,7 @@ HParams hparams_of(const TrainConfig& c) {
                {"image_size", double(c.image_size)},
                {"smoothing", c.smoothing},
                {"clip_grad", c.clip_grad},
+               {"grad_accum_steps", double(c.grad_accum_steps)},
                {"mixup", c.mixup.mixup_alpha},
                {"cutmix", c.mixup.cutmix_alpha},
                {"augment", c.augment},

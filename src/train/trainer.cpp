@@ -414,7 +414,11 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   auto test = splits.test.empty() ? nullptr : loader(splits.test, eval_tf, false, c.seed + 2);
   // Every stage's freezing, optimizer and schedule, built once on the side (a OneCycle schedule
   // counts the real steps per epoch).
-  check_stages(c, *model, train->batches_per_epoch());
+  // Optimizer updates per epoch, what per-update schedules count: one per group of
+  // grad_accum_steps batches, the last group possibly short.
+  const int64_t updates_per_epoch =
+      (train->batches_per_epoch() + c.grad_accum_steps - 1) / c.grad_accum_steps;
+  check_stages(c, *model, updates_per_epoch);
 
   io::WeightsMeta meta;
   meta.arch = c.model;
@@ -460,6 +464,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   eo.channels_last = c.channels_last;
   eo.mixup = c.mixup;
   eo.clip_grad = c.clip_grad;
+  eo.accum_steps = c.grad_accum_steps;
   eo.mixup_seed = c.seed;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
@@ -490,8 +495,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     // unfreezing up to that epoch re-applied.
     const bool resuming = resumed && resumed->trainer.stage == int64_t(si);
     if (resuming) epoch = resume_epoch;
-    Stage stage =
-        prepare_stage(sc, si, *model, epoch - stage_start, train->batches_per_epoch(), metric);
+    Stage stage = prepare_stage(sc, si, *model, epoch - stage_start, updates_per_epoch, metric);
     int64_t first_batch = 0;
     if (resuming) {
       restore_optimizer(*resumed, *stage.opt);

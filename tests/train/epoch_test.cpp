@@ -15,6 +15,7 @@
 #include "afinar/ops/loss.h"
 #include "afinar/ops/topk.h"
 #include "afinar/optim/sgd.h"
+#include "testing/compare.h"
 
 namespace afinar::train {
 namespace {
@@ -143,16 +144,25 @@ TEST(Epoch, Float16AmpWithAScalerSkipsOverflowsAndLearns) {
   EXPECT_GT(evaluate(*model, val, kClasses, o).accuracy, 0.6);
 }
 
+// max_steps stops training between updates: after 3 updates from step 5; with groups of 2
+// batches, after update 1 at batch 2.
 TEST(Epoch, MaxStepsStopsTraining) {
   auto model = classifier();
   data::DataLoader train(140, sample, {.batch_size = 16});
   optim::SGD opt(model->parameters(), {.lr = 0.1});
-  int64_t global_step = 5;
-  train.start_epoch(0);
-  const EpochStats s = train_epoch(*model, train, opt, kClasses, {.max_steps = 8}, global_step);
-  EXPECT_EQ(global_step, 8);
-  EXPECT_EQ(s.steps, 3);
-  EXPECT_TRUE(s.stopped_early);
+  for (int64_t k : {1, 2}) {
+    SCOPED_TRACE("accum_steps " + std::to_string(k));
+    int64_t global_step = k == 1 ? 5 : 0;
+    train.start_epoch(0);
+    const EpochStats s = train_epoch(*model, train, opt, kClasses,
+                                     {.max_steps = k == 1 ? 8 : 1, .accum_steps = k}, global_step);
+    EXPECT_TRUE(s.stopped_early);
+    EXPECT_EQ(global_step, k == 1 ? 8 : 1);
+    EXPECT_EQ(s.steps, k == 1 ? 3 : 2);  // batches
+    EXPECT_EQ(s.next_batch, k == 1 ? 3 : 2);
+  }
+  int64_t global_step = 0;
+  EXPECT_THROW(train_epoch(*model, train, opt, kClasses, {.accum_steps = 0}, global_step), Error);
 }
 
 // With clip_grad, each plain SGD step (lr 1) moves the parameters by exactly the clipped
@@ -188,6 +198,31 @@ TEST(Epoch, ClipGradBoundsEveryStep) {
       EXPECT_NEAR(std::sqrt(moved), kClip, 3.5e-7) << "step " << step;
     }
   }
+}
+
+// Gradient accumulation: 6 batches of 8 in groups of 4 (the last group short: 2 batches) update
+// as batches of 32 and 16 do without it — the same two updates, equal up to float32 rounding of
+// the reordered sums (the model has no batch norm, whose statistics would stay per batch).
+TEST(Epoch, AccumulatedBatchesUpdateAsOneLargeBatch) {
+  auto accumulated = classifier(), large = classifier();
+  large->load_state_dict(accumulated->state_dict());
+  data::DataLoader small_batches(48, sample, {.batch_size = 8});
+  data::DataLoader large_batches(48, sample, {.batch_size = 32});
+  optim::SGD opt_a(accumulated->parameters(), {.lr = 0.5, .momentum = 0.9});
+  optim::SGD opt_l(large->parameters(), {.lr = 0.5, .momentum = 0.9});
+  int64_t steps_a = 0, steps_l = 0;
+  small_batches.start_epoch(0);
+  large_batches.start_epoch(0);
+  const EpochStats a =
+      train_epoch(*accumulated, small_batches, opt_a, kClasses, {.accum_steps = 4}, steps_a);
+  const EpochStats l = train_epoch(*large, large_batches, opt_l, kClasses, {}, steps_l);
+  EXPECT_EQ(steps_a, 2);
+  EXPECT_EQ(steps_l, 2);
+  EXPECT_EQ(a.steps, 6);  // batches
+  EXPECT_NEAR(a.loss, l.loss, 1e-6);
+  const auto pa = accumulated->parameters(), pl = large->parameters();
+  for (size_t i = 0; i < pa.size(); ++i)
+    EXPECT_ALLCLOSE(pa[i], pl[i], testing::tolerance_for(DType::F32, 32));
 }
 
 // A batch whose samples all fail to load is skipped, so the resume point is the number of the

@@ -18,6 +18,7 @@ output = "runs/flowers"
 seed = 7
 smoothing = 0.1
 clip_grad = 1.5
+grad_accum_steps = 3
 mixup = 0.2
 cutmix = 1.0
 mixup_prob = 0.8
@@ -57,6 +58,7 @@ TEST(Recipe, ReadsTheDocumentedSchema) {
   EXPECT_EQ(c.seed, 7u);
   EXPECT_DOUBLE_EQ(c.smoothing, 0.1);
   EXPECT_DOUBLE_EQ(c.clip_grad, 1.5);
+  EXPECT_EQ(c.grad_accum_steps, 3);
   EXPECT_DOUBLE_EQ(c.mixup.mixup_alpha, 0.2);
   EXPECT_DOUBLE_EQ(c.mixup.cutmix_alpha, 1.0);
   EXPECT_DOUBLE_EQ(c.mixup.prob, 0.8);

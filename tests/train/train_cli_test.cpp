@@ -389,6 +389,34 @@ TEST_F(TrainCli, MixupAndCutmixResumeBitExact) {
       << read_text(dir_ / "a/recipe.toml");
 }
 
+// Gradient accumulation: 45 images in batches of 8 are 6 batches, 3 updates of 2 batches per
+// epoch; --max-steps 4 stops after the first update of epoch 2, at its batch 2, and the resume
+// goes on from there. Per-update schedules count updates (onecycle over 6).
+TEST_F(TrainCli, GradientAccumulationResumesBitExact) {
+  const std::string common = "train --data-dir " + (dir_ / "data") +
+                             " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
+                             " --opt adamw --lr 1e-3 --workers 2 --seed 5 --sched onecycle"
+                             " --grad-accum-steps 2";
+  ASSERT_EQ(run_cli(common + " --output " + (dir_ / "a"), dir_ / "a.txt"), 0)
+      << lines_of(dir_ / "a.txt").back();
+  ASSERT_EQ(run_cli(common + " --max-steps 4 --output " + (dir_ / "b"), dir_ / "b1.txt"), 0)
+      << lines_of(dir_ / "b1.txt").back();
+  const train::Checkpoint stopped = train::load_checkpoint(dir_ / "b/checkpoint.h5");
+  EXPECT_EQ(stopped.trainer.step, 4);
+  EXPECT_EQ(stopped.trainer.data_position, 2);
+  ASSERT_EQ(
+      run_cli(common + " --resume " + (dir_ / "b/checkpoint.h5") + " --output " + (dir_ / "b"),
+              dir_ / "b2.txt"),
+      0)
+      << lines_of(dir_ / "b2.txt").back();
+  const train::Checkpoint done = train::load_checkpoint(dir_ / "b/checkpoint.h5");
+  EXPECT_EQ(done.trainer.step, 6);
+  EXPECT_EQ(done.scheduler.last_epoch, 6);
+  const io::Weights a = io::load_weights(dir_ / "a/last.h5");
+  const io::Weights b = io::load_weights(dir_ / "b/last.h5");
+  for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
+}
+
 // And in float16 with loss scaling: the checkpoint carries the GradScaler's scale and growth
 // count (/scaler).
 TEST_F(TrainCli, Float16AmpResumeIsBitExact) {

@@ -78,7 +78,7 @@ struct TrainerState {
   uint64_t seed = 0;                                              // the run's seed
   double best_metric = std::numeric_limits<double>::quiet_NaN();  // NaN: none yet
   int64_t best_epoch = -1;
-  int64_t data_position = 0;              // batches of `epoch` already consumed
+  int64_t data_position = 0;              // the first batch of `epoch` not trained (its number)
   uint64_t rng_seed = 0, rng_offset = 0;  // default_generator()'s state (core/rng.h)
   // The run's settings that give the numbers above their meaning: data_position counts batches
   // of batch_size over a training split of train_samples images (drawn with seed), best_metric

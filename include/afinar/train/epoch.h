@@ -79,6 +79,13 @@ struct EpochOptions {
   // train_epoch only: dynamic loss scaling (float16 runs): backward from scaler->scale(loss),
   // then scaler->step(opt) (skipped on inf / NaN gradients) and scaler->update().
   optim::GradScaler* scaler = nullptr;
+  // train_epoch only: gradient accumulation (timm's --grad-accum-steps). The epoch's batches go
+  // in groups of accum_steps ([0, k), [k, 2k), ... by Batch::number; the last may be short), each
+  // batch's loss divided by its group's size, and one optimizer update per group: a group of k
+  // batches of B images updates as one batch of k·B would, but for batch norm's statistics, which
+  // stay per batch. global_step, max_steps and per-update schedules count updates; a stopped
+  // epoch stops between updates.
+  int64_t accum_steps = 1;
   // train_epoch only: clip the gradients' global L2 norm to this before each optimizer step
   // (optim/clip_grad.h; after GradScaler's unscale_ in float16 runs); 0 leaves them.
   double clip_grad = 0;
@@ -104,7 +111,7 @@ struct EpochStats {
   double loss = 0, accuracy = 0;
   double top5 = std::numeric_limits<double>::quiet_NaN();
   ConfusionMatrix confusion{1};
-  int64_t samples = 0, steps = 0;
+  int64_t samples = 0, steps = 0;  // steps: batches (with accum_steps > 1, not updates)
   double seconds = 0;
   bool stopped_early = false;  // max_steps was reached or the interrupt flag was set
   // train_epoch: where the epoch resumes, the number (Batch::number) of the first batch not

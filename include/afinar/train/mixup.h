@@ -12,9 +12,9 @@
 //            SoftTargetCrossEntropy of mixup_target(y, C, λ, ε), since CE is linear in the target.
 //
 // A batch is mixed with probability `prob`; when both α are > 0, cutmix is chosen with
-// probability `switch_prob`, else mixup. Draws come from a generator keyed by (seed, step), so a
-// resumed run draws what the uninterrupted one did. timm's random streams (numpy) are not
-// reproduced; the distributions and the mixing are.
+// probability `switch_prob`, else mixup. Draws come from a generator keyed by (seed, step, batch
+// of the step), so a resumed run draws what the uninterrupted one did. timm's random streams
+// (numpy) are not reproduced; the distributions and the mixing are.
 //
 //   MixupOptions mix{.mixup_alpha = 0.2, .cutmix_alpha = 1.0};
 //   const MixDraw d = draw_mix(mix, images.size(2), images.size(3), seed, step);
@@ -50,9 +50,10 @@ struct MixDraw {
   int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;  // cutmix's box: rows [y0, y1), columns [x0, x1)
 };
 
-// The draw for optimizer step `step` of a run seeded `seed`, for images of height × width.
+// The draw for batch `micro` (0 without gradient accumulation) of optimizer step `step` of a run
+// seeded `seed`, for images of height × width.
 MixDraw draw_mix(const MixupOptions& options, int64_t height, int64_t width, uint64_t seed,
-                 int64_t step);
+                 int64_t step, int64_t micro = 0);
 
 // The cutmix box and corrected λ for a drawn λ and a centre (cy, cx) (timm's rand_bbox and
 // cutmix_bbox_and_lam with correct_lam; exposed for tests).

@@ -140,6 +140,7 @@ struct TrainConfig {
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;              // label smoothing
   double clip_grad = 0;              // clip the gradients' global L2 norm to this (0: off)
+  int64_t grad_accum_steps = 1;      // batches per optimizer update (EpochOptions::accum_steps)
   MixupOptions mixup = {};           // Mixup / CutMix of the training batches (train/mixup.h)
   std::string eval_metric = "top1";  // judges the epochs (train/eval_metric.h): best.h5, early
                                      // stopping, plateau; top1, top5, loss or f1_macro

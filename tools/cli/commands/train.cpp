@@ -60,6 +60,10 @@ class TrainCommand : public Command {
                    "Clip the gradients' global L2 norm to this before each step (timm's "
                    "--clip-mode norm; 0: off)")
         ->capture_default_str();
+    app.add_option("--grad-accum-steps", c.grad_accum_steps,
+                   "Batches whose gradients are summed before each optimizer update (the loss "
+                   "divided by their count)")
+        ->capture_default_str();
     app.add_option("--mixup", c.mixup.mixup_alpha,
                    "Mixup's alpha: lambda ~ Beta(alpha, alpha) mixes each batch with its mirror "
                    "order (0: off)")
@@ -253,6 +257,7 @@ class TrainCommand : public Command {
     if (given("--batch-size")) c.batch_size = f.batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
     if (given("--clip-grad")) c.clip_grad = f.clip_grad;
+    if (given("--grad-accum-steps")) c.grad_accum_steps = f.grad_accum_steps;
     if (given("--mixup")) c.mixup.mixup_alpha = f.mixup.mixup_alpha;
     if (given("--cutmix")) c.mixup.cutmix_alpha = f.mixup.cutmix_alpha;
     if (given("--mixup-prob")) c.mixup.prob = f.mixup.prob;
