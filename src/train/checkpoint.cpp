@@ -25,6 +25,7 @@ constexpr const char* kOptimizer = "/optimizer";
 constexpr const char* kScheduler = "/scheduler";
 constexpr const char* kTrainer = "/trainer";
 constexpr const char* kScaler = "/scaler";
+constexpr const char* kEma = "/ema";
 
 // ---- the optimizer's flattened state ----
 
@@ -91,6 +92,26 @@ void write_scaler(hdf5::File& f, const Checkpoint& ck) {
     check_scaler_entry(key, t, "save_checkpoint " + f.path());
     f.write_tensor(std::string(kScaler) + "/" + key, t);
   }
+}
+
+// The weight average holds what the model holds: the same keys in the same order, shapes and
+// dtypes (ModelEma's module is a model of the same architecture).
+void check_ema(const StateDict& ema, const StateDict& model, const std::string& where) {
+  AFN_CHECK(ema.keys() == model.keys(), where, ": the weight average (", kEma, ") has ", ema.size(),
+            " tensors that are not the model's ", model.size());
+  for (const auto& [key, t] : ema) {
+    const Tensor& m = model.at(key);
+    AFN_CHECK(t.shape() == m.shape() && t.dtype() == m.dtype(), where, ": the weight average's ",
+              key, " is ", dtype_name(t.dtype()), " ", t.shape(), " but the model's is ",
+              dtype_name(m.dtype()), " ", m.shape());
+  }
+}
+
+void write_ema(hdf5::File& f, const Checkpoint& ck) {
+  if (ck.ema.empty()) return;
+  check_ema(ck.ema, ck.model, "save_checkpoint " + f.path());
+  f.create_group(kEma, /*track_order=*/true);
+  for (const auto& [key, t] : ck.ema) f.write_tensor(std::string(kEma) + "/" + key, t.cpu());
 }
 
 // ---- attributes ----
@@ -173,6 +194,7 @@ void write_trainer(hdf5::File& f, const TrainerState& t, const std::string& sha2
   f.write_attr(kTrainer, "rng_offset", to_attr(t.rng_offset));
   f.write_attr(kTrainer, "batch_size", t.batch_size);
   f.write_attr(kTrainer, "train_samples", t.train_samples);
+  f.write_attr(kTrainer, "grad_accum_steps", t.grad_accum_steps);
   f.write_attr(kTrainer, "eval_metric", t.eval_metric);
   f.write_attr(kTrainer, "sha256", sha256);
 }
@@ -195,6 +217,7 @@ TrainerState read_trainer(const hdf5::File& f) {
   t.rng_offset = g.unsigned_integer("rng_offset");
   t.batch_size = g.integer("batch_size", 0);
   t.train_samples = g.integer("train_samples", 0);
+  t.grad_accum_steps = g.integer("grad_accum_steps", 1);
   t.eval_metric = g.text("eval_metric");
   return t;
 }
@@ -314,6 +337,10 @@ std::string checkpoint_sha256(const Checkpoint& ck) {
     d.text(kScaler);
     d.tensors(ck.scaler);
   }
+  if (!ck.ema.empty()) {
+    d.text(kEma);
+    d.tensors(ck.ema);
+  }
   const SchedulerState& s = ck.scheduler;
   d.text(s.name);
   d.integer(s.last_epoch);
@@ -324,9 +351,9 @@ std::string checkpoint_sha256(const Checkpoint& ck) {
     d.real(s.plateau->best);
   }
   const TrainerState& t = ck.trainer;
-  for (int64_t v :
-       {kCheckpointVersion, t.stage, t.epoch, t.step, to_attr(t.seed), t.best_epoch,
-        t.data_position, to_attr(t.rng_seed), to_attr(t.rng_offset), t.batch_size, t.train_samples})
+  for (int64_t v : {kCheckpointVersion, t.stage, t.epoch, t.step, to_attr(t.seed), t.best_epoch,
+                    t.data_position, to_attr(t.rng_seed), to_attr(t.rng_offset), t.batch_size,
+                    t.train_samples, t.grad_accum_steps})
     d.integer(v);
   d.real(t.best_metric);
   d.text(t.eval_metric);
@@ -351,6 +378,7 @@ void save_checkpoint(const std::string& path, const Checkpoint& checkpoint) {
     hdf5::File& f = w.file();
     write_optimizer(f, checkpoint);
     write_scaler(f, checkpoint);
+    write_ema(f, checkpoint);
     write_scheduler(f, checkpoint.scheduler);
     write_trainer(f, checkpoint.trainer, sha256);
     w.commit(checkpoint.meta);
@@ -396,6 +424,11 @@ Checkpoint load_checkpoint(const std::string& path) {
       check_scaler_entry(key, t, path);
       ck.scaler.insert(key, std::move(t));
     }
+  if (f.exists(kEma)) {
+    for (const std::string& key : f.list(kEma, hdf5::LinkOrder::Creation))
+      ck.ema.insert(key, f.read_tensor(std::string(kEma) + "/" + key));
+    check_ema(ck.ema, ck.model, path);
+  }
   ck.scheduler = read_scheduler(f);
   const std::string saved = GroupReader(f, kTrainer).text("sha256");
   const std::string actual = checkpoint_sha256(ck);

@@ -138,6 +138,7 @@ EpochStats train_epoch(nn::Module& model, data::DataLoader& loader, optim::Optim
     }
     if (step_scheduler) step_scheduler->step();
     ++global_step;
+    if (o.ema) o.ema->update(model, global_step);
     pending = false;
   };
   while (auto batch = loader.next()) {

@@ -436,6 +436,8 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
   check_mixup(c.mixup, where);
+  check_range(c.model_ema_options.decay, 0, 1, false, where,
+              "model_ema_decay (--model-ema-decay, model_ema_decay)");
   check_at_least(c.grad_accum_steps, 1, where,
                  "grad_accum_steps (--grad-accum-steps, grad_accum_steps; 1: an update per batch)");
   AFN_CHECK(std::isfinite(c.clip_grad) && c.clip_grad >= 0, where,
@@ -499,6 +501,9 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("cutmix", c.mixup.cutmix_alpha);
   r.get("mixup_prob", c.mixup.prob);
   r.get("mixup_switch_prob", c.mixup.switch_prob);
+  r.get("model_ema", c.model_ema);
+  r.get("model_ema_decay", c.model_ema_options.decay);
+  r.get("model_ema_warmup", c.model_ema_options.warmup);
   r.get("patience", c.patience);
   r.get("eval_metric", c.eval_metric);
   r.get("max_steps", c.max_steps);
@@ -640,6 +645,9 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("cutmix", c.mixup.cutmix_alpha);
   root.insert("mixup_prob", c.mixup.prob);
   root.insert("mixup_switch_prob", c.mixup.switch_prob);
+  root.insert("model_ema", c.model_ema);
+  root.insert("model_ema_decay", c.model_ema_options.decay);
+  root.insert("model_ema_warmup", c.model_ema_options.warmup);
   root.insert("patience", c.patience);
   root.insert("eval_metric", c.eval_metric);
   root.insert("max_steps", c.max_steps);

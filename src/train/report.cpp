@@ -34,7 +34,7 @@ namespace fs = std::filesystem;
 // The splits whose confusion matrix the report shows, in order of preference.
 constexpr const char* kMatrixSplits[] = {"test", "val", "train"};
 const std::map<std::string, std::string> kSplitColors = {
-    {"train", "#1f77b4"}, {"val", "#ff7f0e"}, {"test", "#2ca02c"}};
+    {"train", "#1f77b4"}, {"val", "#ff7f0e"}, {"val_ema", "#d62728"}, {"test", "#2ca02c"}};
 
 std::string fixed(double v, int digits) {
   if (!std::isfinite(v)) return "&ndash;";
@@ -236,11 +236,14 @@ std::string field(const JsonFields* e, const std::string& key) {
   return it == e->end() ? "&ndash;" : html_escape(it->second);
 }
 
-// The split the trainer judged epochs by: val when the run has one.
+// The split the trainer judged epochs by: val_ema (the weight average's validation) when the run
+// has one, else val when it has one.
 std::string best_split(const Run& r) {
-  const bool has_val = std::any_of(r.metrics.begin(), r.metrics.end(),
-                                   [](const MetricRow& m) { return m.split == "val"; });
-  return has_val ? "val" : "train";
+  for (const char* split : {"val_ema", "val"})
+    if (std::any_of(r.metrics.begin(), r.metrics.end(),
+                    [&](const MetricRow& m) { return m.split == split; }))
+      return split;
+  return "train";
 }
 
 // A count from an event ("11,181,642"), or a dash.
@@ -287,9 +290,10 @@ std::string summary_section(const Run& r) {
   body += row({"device", field(start, "device")});
   body += row({"best epoch",
                std::isfinite(best_epoch) ? std::to_string(int64_t(best_epoch) + 1) : "&ndash;"});
-  body +=
-      row({best_split(r) == "val" ? "best accuracy (val)" : "best accuracy (train, no val split)",
-           end ? fixed(json_field_number(*end, "best_acc"), 4) : "&ndash;"});
+  body += row({best_split(r) == "val_ema" ? "best accuracy (val, weight average)"
+               : best_split(r) == "val"   ? "best accuracy (val)"
+                                          : "best accuracy (train, no val split)",
+               end ? fixed(json_field_number(*end, "best_acc"), 4) : "&ndash;"});
   body += row({"test accuracy", fixed(test_acc, 4)});
   body += row({"optimizer steps", field(end, "steps")});
   body += row({"time (train + evaluation)", fixed(seconds, 1) + " s"});
@@ -302,7 +306,7 @@ std::string summary_section(const Run& r) {
 std::string metric_chart(const Run& r, double MetricRow::*value, const std::string& title,
                          bool train_only) {
   std::vector<Series> series;
-  for (const char* split : {"train", "val", "test"}) {
+  for (const char* split : {"train", "val", "val_ema", "test"}) {
     if (train_only && std::string(split) != "train") continue;
     std::map<int64_t, double> points;  // a resumed run repeats epochs: the later row wins
     for (const MetricRow& m : r.metrics)
@@ -465,6 +469,11 @@ std::string hyper_parameters(const TrainConfig& c) {
   body += row({"gradient clipping",
                c.clip_grad > 0 ? "global L2 norm &le; " + general(c.clip_grad) : "off"});
   body += row({"batch mixing", c.mixup.enabled() ? html_escape(mixup_str(c.mixup)) : "off"});
+  body += row({"weight average (EMA)",
+               c.model_ema ? "decay " + general(c.model_ema_options.decay) +
+                                 (c.model_ema_options.warmup ? ", warmed up" : "") +
+                                 "; validated as val_ema, kept in best.h5 and last.h5"
+                           : "off"});
   body += row({"eval metric", html_escape(c.eval_metric)});
   body += row({"early stopping", c.patience > 0
                                      ? "after " + std::to_string(c.patience) +

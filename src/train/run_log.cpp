@@ -89,6 +89,8 @@ HParams hparams_of(const TrainConfig& c) {
                {"clip_grad", c.clip_grad},
                {"grad_accum_steps", double(c.grad_accum_steps)},
                {"mixup", c.mixup.mixup_alpha},
+               {"model_ema", c.model_ema},
+               {"model_ema_decay", c.model_ema_options.decay},
                {"cutmix", c.mixup.cutmix_alpha},
                {"augment", c.augment},
                {"amp", c.amp},

@@ -234,6 +234,16 @@ StateDict without_excluded(const StateDict& sd, const std::vector<std::string>& 
   return out;
 }
 
+// The model a weight average lives in: the run's architecture and head, built without drawing
+// from the default generator (its initial values are overwritten by the model's).
+nn::ModulePtr average_model(const TrainConfig& c, int64_t classes) {
+  Generator& g = default_generator();
+  const uint64_t seed = g.seed(), offset = g.offset();
+  nn::ModulePtr average = nn::create_model(c.model, classes, c.head);
+  g.set_state(seed, offset);
+  return average;
+}
+
 // The model's tensors on the cpu, as a weights file stores them.
 StateDict host_state_dict(const nn::Module& model) {
   StateDict out;
@@ -300,8 +310,14 @@ void check_resumes_this_run(const Checkpoint& ck, const std::string& from, const
   };
   same(t.seed == c.seed, "seed", t.seed, c.seed, "--seed");
   same(t.batch_size == c.batch_size, "batch size", t.batch_size, c.batch_size, "-b");
+  same(t.grad_accum_steps == c.grad_accum_steps, "grad_accum_steps", t.grad_accum_steps,
+       c.grad_accum_steps, "--grad-accum-steps");
   same(t.eval_metric == c.eval_metric, "eval_metric", t.eval_metric, c.eval_metric,
        "--eval-metric");
+  // With a weight average, best_metric is the average's figure and best.h5 holds the average.
+  const bool saved_ema = !ck.ema.empty();
+  same(saved_ema == c.model_ema, "model_ema", saved_ema ? "on" : "off", c.model_ema ? "on" : "off",
+       "--model-ema");
   same(t.train_samples == train_samples, "training images:", t.train_samples, train_samples,
        "--data-dir, --val-split, --test-split");
 }
@@ -391,6 +407,13 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       << counts.total << " parameters\n";
   model->to(device);
   if (c.channels_last) model->to(MemoryFormat::ChannelsLast);
+  std::optional<ModelEma> ema;
+  if (c.model_ema) {
+    ema.emplace(average_model(c, classes), *model, c.model_ema_options);
+    if (resumed) ema->module().load_state_dict(resumed->ema);
+  }
+  // The weights the run validates, keeps and tests: the average when there is one.
+  nn::Module& judged_model = ema ? ema->module() : *model;
 
   const data::Preprocessing preprocessing = preprocessing_of(c);
   const data::Compose eval_tf = data::eval_transform(preprocessing);
@@ -466,6 +489,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   eo.clip_grad = c.clip_grad;
   eo.accum_steps = c.grad_accum_steps;
   eo.mixup_seed = c.seed;
+  if (ema) eo.ema = &*ema;
   const int64_t total_epochs =
       std::accumulate(c.stages.begin(), c.stages.end(), int64_t(0),
                       [](int64_t n, const StageConfig& s) { return n + s.epochs; });
@@ -523,10 +547,12 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
                       default_generator().offset(),
                       c.batch_size,
                       int64_t(splits.train.size()),
+                      c.grad_accum_steps,
                       c.eval_metric};
       save_checkpoint(c.output + "/checkpoint.h5",
                       {host_state_dict(*model), meta, stage.opt->state_dict(), stage.opt->name(),
-                       stage.sched->state(), ts, scaler.state_dict()});
+                       stage.sched->state(), ts, scaler.state_dict(),
+                       ema ? host_state_dict(ema->module()) : StateDict{}});
     };
     for (; epoch < stage_end && !stopped; ++epoch, first_batch = 0) {
       if (c.max_steps >= 0 && result.steps >= c.max_steps) {
@@ -552,18 +578,22 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       }
       run_log.epoch(epoch, "train", t, lr);
       EpochStats judged = t;
-      if (val) {
-        val->start_epoch(0);
-        judged =
-            evaluate(*model, *val, classes, eo, progress_printer(log, epoch, total_epochs, "val"));
-        run_log.epoch(epoch, "val", judged, lr);
+      if (val) {  // the trained weights, then their average (timm validates both)
+        for (nn::Module* m : {model.get(), ema ? &ema->module() : nullptr}) {
+          if (!m) continue;
+          const std::string split = m == model.get() ? "val" : "val_ema";
+          val->start_epoch(0);
+          judged =
+              evaluate(*m, *val, classes, eo, progress_printer(log, epoch, total_epochs, split));
+          run_log.epoch(epoch, split, judged, lr);
+        }
       }
-      io::save_weights(c.output + "/last.h5", host_state_dict(*model), meta);
+      io::save_weights(c.output + "/last.h5", host_state_dict(judged_model), meta);
       if (result.best_epoch < 0 || metric.improves(metric.of(judged), result.best_metric)) {
         result.best_epoch = epoch;
         result.best = judged;
         result.best_metric = metric.of(judged);
-        io::save_weights(c.output + "/best.h5", host_state_dict(*model), meta);
+        io::save_weights(c.output + "/best.h5", host_state_dict(judged_model), meta);
       }
       stage.sched->end_epoch(metric.of(judged));
       save(epoch + 1, 0);
@@ -582,7 +612,8 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
     log << "stopped at step " << result.steps << "; continue with --resume " << c.output
         << "/checkpoint.h5\n";
   }
-  // The best epoch's confusion matrix (unknown when it came before a resume).
+  // The best epoch's confusion matrix (unknown when it came before a resume): of the weight
+  // average, when there is one.
   if (result.best.confusion.num_classes() == classes)
     run_log.confusion(val ? "val" : "train", result.best.confusion, splits.classes);
   // The test split once the run is over: not when it stopped to be resumed (the resumed run

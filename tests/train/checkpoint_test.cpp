@@ -97,7 +97,10 @@ Checkpoint full_checkpoint() {
   ck.trainer.rng_offset = 0x123456789ABCDEF0ull;
   ck.trainer.batch_size = 48;
   ck.trainer.train_samples = 1001;
+  ck.trainer.grad_accum_steps = 3;
   ck.trainer.eval_metric = "f1_macro";
+  for (const auto& [key, t] : ck.model)  // a weight average: the model's keys, other values
+    ck.ema.insert(key, t.dtype() == DType::I64 ? t.clone() : randn(t.shape(), t.dtype(), gen));
   ck.scaler.insert("scale", scalar_tensor(0x1p-3, DType::F64));
   ck.scaler.insert("growth_factor", scalar_tensor(2.0, DType::F64));
   ck.scaler.insert("backoff_factor", scalar_tensor(0.5, DType::F64));
@@ -136,6 +139,7 @@ void write_by_hand(const std::string& path, const HandMade& h = {}) {
   for (const char* a : {"stage", "epoch", "step", "seed", "best_epoch", "data_position", "rng_seed",
                         "rng_offset", "batch_size", "train_samples"})
     attr("/trainer", a, int64_t(0));
+  attr("/trainer", "grad_accum_steps", int64_t(1));
   attr("/trainer", "best_metric", 0.0);
   attr("/trainer", "eval_metric", std::string("top1"));
   io::WeightsMeta meta;
@@ -192,7 +196,9 @@ TEST(Checkpoint, EveryFieldRoundTripsExactly) {
   EXPECT_EQ(t.rng_offset, 0x123456789ABCDEF0ull);
   EXPECT_EQ(t.batch_size, 48);
   EXPECT_EQ(t.train_samples, 1001);
+  EXPECT_EQ(t.grad_accum_steps, 3);
   EXPECT_EQ(t.eval_metric, "f1_macro");
+  expect_same_state(back.ema, ck.ema);
   EXPECT_TRUE(is_checkpoint(dir / "ck.h5"));
 
   // The defaults: no plateau counters, no best metric yet (NaN).
@@ -444,6 +450,16 @@ TEST(Checkpoint, MalformedOptimizerStateIsRefusedOnSaveAndLoad) {
     ck.optimizer_name = "sgd";
     ck.scaler.insert(key, t);
     EXPECT_ERROR_HAS(save_checkpoint(dir / "ck.h5", ck), "GradScaler state entry '" + key + "'");
+  }
+  // A weight average is the model's keys, shapes and dtypes.
+  const Tensor bias = zeros({2});
+  for (const auto& [key, t] : std::vector<std::pair<std::string, Tensor>>{
+           {"fc.weight", bias}, {"fc.bias", zeros({3})}, {"fc.bias", zeros({2}, DType::F64)}}) {
+    Checkpoint ck;
+    ck.model.insert("fc.bias", bias);
+    ck.optimizer_name = "sgd";
+    ck.ema.insert(key, t);
+    EXPECT_ERROR_HAS(save_checkpoint(dir / "ck.h5", ck), "the weight average");
   }
 }
 

@@ -306,8 +306,9 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
   EXPECT_NE(r.output.find("has head 'default' but this run's head is 'mlp (hidden 256"),
             std::string::npos)
       << r.output;
-  // Nor a run whose counters it would misread: another seed (split and order), batch size
-  // (data_position), eval metric (best_metric) or training split. The checkpoint stays as it was.
+  // Nor a run whose counters it would misread: another seed (split and order), batch size or
+  // accumulation (data_position), eval metric or weight averaging (best_metric) or training
+  // split. The checkpoint stays as it was.
   const std::string ck = dir_ / "plain/checkpoint.h5";
   const std::string ck_sha = io::sha256_file(ck);
   const std::string fix = "; resume with the run's own settings (--config " +
@@ -317,6 +318,9 @@ TEST_F(StrategiesCli, BadStrategiesFailBeforeTraining) {
            {"-b 8 --seed 5", "was saved with seed 0, this run has 5 (--seed)" + fix},
            {"-b 4", "was saved with batch size 8, this run has 4 (-b)"},
            {"-b 8 --eval-metric loss", "was saved with eval_metric top1, this run has loss"},
+           {"-b 8 --grad-accum-steps 2",
+            "was saved with grad_accum_steps 1, this run has 2 (--grad-accum-steps)"},
+           {"-b 8 --model-ema", "was saved with model_ema off, this run has on (--model-ema)"},
            {"-b 8 --val-split 0.5",
             "was saved with training images: 30, this run has 20 (--data-dir, --val-split"},
        }) {

@@ -389,6 +389,58 @@ TEST_F(TrainCli, MixupAndCutmixResumeBitExact) {
       << read_text(dir_ / "a/recipe.toml");
 }
 
+// --model-ema: each epoch validates the trained weights (val) and their average (val_ema), the
+// average fills last.h5 and best.h5 and the checkpoint keeps both; a resume continues the average
+// where it stopped (a restart from the trained weights would end elsewhere).
+TEST_F(TrainCli, ModelEmaValidatesTheAverageAndResumesBitExact) {
+  expect_resume_bit_exact(dir_, " --model-ema --model-ema-decay 0.9 --model-ema-warmup");
+  EXPECT_EQ(metrics_column(dir_ / "a/metrics.csv", "val", "acc").size(), 2u);
+  EXPECT_EQ(metrics_column(dir_ / "a/metrics.csv", "val_ema", "acc").size(), 2u);
+  const train::Checkpoint ck = train::load_checkpoint(dir_ / "a/checkpoint.h5");
+  ASSERT_EQ(ck.ema.keys(), ck.model.keys());
+  const io::Weights last = io::load_weights(dir_ / "a/last.h5");
+  bool averaged = false;  // the average is not the trained weights
+  for (const auto& [key, t] : ck.ema) {
+    testing::expect_identical(last.state_dict.at(key), t, "last.h5 " + key);
+    if (key.ends_with("num_batches_tracked")) {
+      testing::expect_identical(t, ck.model.at(key), "counter " + key);
+    } else {
+      averaged |= testing::max_relative_error(t, ck.model.at(key)) > 0;
+    }
+  }
+  EXPECT_TRUE(averaged);
+  EXPECT_NE(read_text(dir_ / "a/recipe.toml").find("model_ema_warmup = true"), std::string::npos)
+      << read_text(dir_ / "a/recipe.toml");
+}
+
+// The average follows the update count: decay 1 keeps what the first update (decay 0) copied,
+// the weights after one step, while its counters follow the model; decay 0 copies every update.
+TEST_F(TrainCli, ModelEmaDecaysCountOptimizerUpdates) {
+  const std::string common = "train --data-dir " + (dir_ / "data") +
+                             " --model resnet18 -b 8 --image-size 32 --val-split 0.25"
+                             " --opt sgd --lr 0.05 --workers 2 --seed 5";
+  ASSERT_EQ(run_cli(common + " --max-steps 1 --output " + (dir_ / "one"), dir_ / "one.txt"), 0)
+      << lines_of(dir_ / "one.txt").back();
+  const train::Checkpoint one = train::load_checkpoint(dir_ / "one/checkpoint.h5");
+  for (const char* decay : {"1", "0"}) {
+    SCOPED_TRACE(decay);
+    const std::string out = dir_ / (std::string("ema") + decay);
+    ASSERT_EQ(
+        run_cli(common + " --epochs 2 --model-ema --model-ema-decay " + decay + " --output " + out,
+                dir_ / "ema.txt"),
+        0)
+        << lines_of(dir_ / "ema.txt").back();
+    const train::Checkpoint ck = train::load_checkpoint(out + "/checkpoint.h5");
+    ASSERT_EQ(ck.trainer.step, 12);
+    for (const auto& [key, t] : ck.ema) {
+      const bool counter = key.ends_with("num_batches_tracked");
+      const Tensor& want =
+          std::string(decay) == "0" || counter ? ck.model.at(key) : one.model.at(key);
+      testing::expect_identical(t, want, key);
+    }
+  }
+}
+
 // Gradient accumulation: 45 images in batches of 8 are 6 batches, 3 updates of 2 batches per
 // epoch; --max-steps 4 stops after the first update of epoch 2, at its batch 2, and the resume
 // goes on from there. Per-update schedules count updates (onecycle over 6).

@@ -10,11 +10,14 @@
 //   /scaler     float16 runs only: the GradScaler's state_dict (optim/grad_scaler.h: "scale",
 //               "growth_factor", "backoff_factor" float64 0-D, "growth_interval",
 //               "_growth_tracker" int64 0-D)
+//   /ema        runs with a weight average only (train/model_ema.h): its state_dict, the same
+//               keys, shapes and dtypes as /state_dict's
 //   /trainer    attributes `checkpoint_version`, `stage`, `epoch` (the next one to run), `step`
 //               (optimizer steps so far), `seed`, `best_metric`, `best_epoch`, `data_position`
 //               (batches of `epoch` already trained), `rng_seed` and `rng_offset` (the default
-//               Generator), `batch_size`, `train_samples` and `eval_metric` (what `seed`,
-//               `data_position` and `best_metric` mean: a resume checks them against its run),
+//               Generator), `batch_size`, `train_samples`, `grad_accum_steps` and
+//               `eval_metric` (what `seed`, `data_position` and `best_metric` mean: a resume
+//               checks them against its run),
 //               `sha256` (checkpoint_sha256 of everything above). Unsigned 64-bit
 //               values are stored bit for bit in int64 attributes.
 // Tensors come back bit-exact and integers exact.
@@ -49,8 +52,9 @@
 namespace afinar::train {
 
 // Bumped when the checkpoint groups change incompatibly; load_checkpoint refuses other versions.
-// 2: /trainer@sha256. 3: /trainer@batch_size, train_samples, eval_metric.
-inline constexpr int64_t kCheckpointVersion = 3;
+// 2: /trainer@sha256. 3: /trainer@batch_size, train_samples, eval_metric. 4: /ema,
+// /trainer@grad_accum_steps.
+inline constexpr int64_t kCheckpointVersion = 4;
 
 // A learning-rate schedule's position. Every LRScheduler's state is its epoch (scheduler.h);
 // ReduceLROnPlateau also counts bad epochs and keeps the best metric.
@@ -81,9 +85,9 @@ struct TrainerState {
   int64_t data_position = 0;              // the first batch of `epoch` not trained (its number)
   uint64_t rng_seed = 0, rng_offset = 0;  // default_generator()'s state (core/rng.h)
   // The run's settings that give the numbers above their meaning: data_position counts batches
-  // of batch_size over a training split of train_samples images (drawn with seed), best_metric
-  // is a value of eval_metric (train/eval_metric.h).
-  int64_t batch_size = 0, train_samples = 0;
+  // of batch_size over a training split of train_samples images (drawn with seed) and stops at a
+  // multiple of grad_accum_steps, best_metric is a value of eval_metric (train/eval_metric.h).
+  int64_t batch_size = 0, train_samples = 0, grad_accum_steps = 1;
   std::string eval_metric = "top1";
 };
 
@@ -95,11 +99,13 @@ struct Checkpoint {
   SchedulerState scheduler;
   TrainerState trainer;
   StateDict scaler;  // optim::GradScaler::state_dict(); empty without one
+  StateDict ema;     // train::ModelEma's module().state_dict(); empty without one
 };
 
 // Writes `path` all-or-nothing and durably, keeping the checkpoint it replaces as
 // previous_checkpoint_path(path) (see above). The model's tensors follow the weights file's rules
-// (float32, int64 for num_batches_tracked); the optimizer's must be float32, float64 or int64.
+// (float32, int64 for num_batches_tracked); the optimizer's must be float32, float64 or int64; the
+// average's, when there is one, must match the model's in keys, shapes and dtypes.
 // A full disk or an unwritable folder is an error naming the file; `path` is then untouched.
 void save_checkpoint(const std::string& path, const Checkpoint& checkpoint);
 // Reads a checkpoint and verifies its SHA-256; a weights file without the checkpoint groups,

@@ -25,6 +25,7 @@
 #include "afinar/optim/scheduler.h"
 #include "afinar/train/metrics.h"
 #include "afinar/train/mixup.h"
+#include "afinar/train/model_ema.h"
 
 namespace afinar::train {
 
@@ -93,6 +94,9 @@ struct EpochOptions {
   // (mixup_seed, global step). Accuracy and the confusion matrix count each image's own label.
   MixupOptions mixup = {};
   uint64_t mixup_seed = 0;
+  // train_epoch only: after each optimizer update, ema->update(model, global_step) (global_step
+  // counted after the update: 1 for the run's first).
+  ModelEma* ema = nullptr;
   // Channels-last: each batch goes into the model as NHWC (Tensor::to(MemoryFormat)), for a
   // model whose weights are channels-last too (nn::Module::to(MemoryFormat)), so every
   // convolution, batch norm and pool runs NHWC with no other layout conversion.

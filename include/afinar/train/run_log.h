@@ -10,7 +10,9 @@
 //                    Acc/<split>, LR, Val/Precision_macro, Val/Recall_macro, Val/F1_macro; and
 //                    the run's hyper-parameters (hparams_of) for the HParams dashboard with the
 //                    metrics hparam/best_val_acc, ... (hparams_end)
-//   confusion_<split>.csv   the last confusion matrix of the split (rows: true class)
+//   confusion_<split>.csv   the best epoch's confusion matrix of the split it was judged on,
+//                    val (the weight average's, with model_ema) or train, and the test
+//                    split's (rows: true class)
 // (and recipe.toml, the resolved recipe, written by the trainer)
 // A resumed run appends to the CSV and JSONL files and adds an event file; a new run into the
 // same directory first removes the earlier run's files (remove_run_files).

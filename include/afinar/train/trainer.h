@@ -26,6 +26,7 @@
 #include "afinar/data/transforms.h"
 #include "afinar/nn/head.h"
 #include "afinar/train/epoch.h"
+#include "afinar/train/model_ema.h"
 
 namespace afinar::train {
 
@@ -138,10 +139,17 @@ struct TrainConfig {
   nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
-  double smoothing = 0;              // label smoothing
-  double clip_grad = 0;              // clip the gradients' global L2 norm to this (0: off)
-  int64_t grad_accum_steps = 1;      // batches per optimizer update (EpochOptions::accum_steps)
-  MixupOptions mixup = {};           // Mixup / CutMix of the training batches (train/mixup.h)
+  double smoothing = 0;          // label smoothing
+  double clip_grad = 0;          // clip the gradients' global L2 norm to this (0: off)
+  int64_t grad_accum_steps = 1;  // batches per optimizer update (EpochOptions::accum_steps)
+  MixupOptions mixup = {};       // Mixup / CutMix of the training batches (train/mixup.h)
+  // An average of the weights (train/model_ema.h, timm's --model-ema) updated after every
+  // optimizer update: then each epoch validates the trained weights (split "val") and the
+  // average ("val_ema"), the average's figures judge the epoch (best.h5, early stopping, plateau)
+  // and best.h5 and last.h5 hold the average, as does the test evaluation; checkpoint.h5 keeps
+  // both.
+  bool model_ema = false;
+  ModelEmaOptions model_ema_options = {};
   std::string eval_metric = "top1";  // judges the epochs (train/eval_metric.h): best.h5, early
                                      // stopping, plateau; top1, top5, loss or f1_macro
   int64_t patience = 0;              // early stopping: stop after this many epochs without a better

@@ -140,6 +140,14 @@ class TrainCommand : public Command {
     app.add_option("--shear", a.affine_shear, "RandomAffine's shear degrees")
         ->capture_default_str();
     app.add_option("--reprob", a.erasing, "RandomErasing's probability")->capture_default_str();
+    app.add_flag("--model-ema", model_ema_,
+                 "Keep an exponential moving average of the weights (timm's ModelEmaV3): "
+                 "validated beside them, it judges the epochs and fills best.h5 and last.h5");
+    app.add_option("--model-ema-decay", c.model_ema_options.decay,
+                   "The average's decay per optimizer update")
+        ->capture_default_str();
+    app.add_flag("--model-ema-warmup", model_ema_warmup_,
+                 "Warm the decay up as 1 - (1 + t)^(-2/3), capped at --model-ema-decay");
     app.add_flag("--tta", tta_,
                  "Test evaluation: average each image's logits with its horizontal flip's");
     app.add_flag("--amp", amp_,
@@ -293,6 +301,9 @@ class TrainCommand : public Command {
     if (given("--shear")) a.affine_shear = fa.affine_shear;
     if (given("--reprob")) a.erasing = fa.erasing;
     if (tta_) c.tta = true;
+    if (model_ema_) c.model_ema = true;
+    if (given("--model-ema-decay")) c.model_ema_options.decay = f.model_ema_options.decay;
+    if (model_ema_warmup_) c.model_ema_options.warmup = true;
     if (amp_) c.amp = true;
     if (given("--amp-dtype")) c.amp_dtype = f.amp_dtype;
     if (channels_last_) c.channels_last = true;
@@ -336,6 +347,7 @@ class TrainCommand : public Command {
   std::vector<double> color_jitter_, translate_;
   double lr_decay_ = 0;
   bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
+  bool model_ema_ = false, model_ema_warmup_ = false;
   bool sched_on_updates_ = false;
   bool channels_last_ = false;
 };
