@@ -43,11 +43,15 @@ void check_mixup(const MixupOptions& o, const std::string& where) {
   check_probability(o.prob, where, "mixup_prob (--mixup-prob, mixup_prob)");
   check_probability(o.switch_prob, where,
                     "mixup_switch_prob (--mixup-switch-prob, mixup_switch_prob)");
+  AFN_CHECK(o.off_epoch >= 0, where,
+            ": mixup_off_epoch (--mixup-off-epoch, mixup_off_epoch; 0: never) must be >= 0, got ",
+            o.off_epoch);
 }
 
 std::string mixup_str(const MixupOptions& o) {
   return detail::concat("Mixup(mixup_alpha=", o.mixup_alpha, ", cutmix_alpha=", o.cutmix_alpha,
-                        ", prob=", o.prob, ", switch_prob=", o.switch_prob, ", mode=batch)");
+                        ", prob=", o.prob, ", switch_prob=", o.switch_prob, ", mode=batch)",
+                        o.off_epoch > 0 ? detail::concat(" until epoch ", o.off_epoch) : "");
 }
 
 MixDraw cutmix_box(double lam, int64_t height, int64_t width, int64_t cy, int64_t cx) {

@@ -501,6 +501,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
   r.get("cutmix", c.mixup.cutmix_alpha);
   r.get("mixup_prob", c.mixup.prob);
   r.get("mixup_switch_prob", c.mixup.switch_prob);
+  r.get("mixup_off_epoch", c.mixup.off_epoch);
   r.get("model_ema", c.model_ema);
   r.get("model_ema_decay", c.model_ema_options.decay);
   r.get("model_ema_warmup", c.model_ema_options.warmup);
@@ -645,6 +646,7 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("cutmix", c.mixup.cutmix_alpha);
   root.insert("mixup_prob", c.mixup.prob);
   root.insert("mixup_switch_prob", c.mixup.switch_prob);
+  root.insert("mixup_off_epoch", c.mixup.off_epoch);
   root.insert("model_ema", c.model_ema);
   root.insert("model_ema_decay", c.model_ema_options.decay);
   root.insert("model_ema_warmup", c.model_ema_options.warmup);

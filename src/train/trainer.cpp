@@ -485,7 +485,6 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   optim::GradScaler scaler({.enabled = c.amp && eo.amp_dtype == DType::F16});
   if (scaler.is_enabled()) eo.scaler = &scaler;
   eo.channels_last = c.channels_last;
-  eo.mixup = c.mixup;
   eo.clip_grad = c.clip_grad;
   eo.accum_steps = c.grad_accum_steps;
   eo.mixup_seed = c.seed;
@@ -564,6 +563,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       if (first_batch == 0)
         unfreeze_for_epoch(sc, epoch - stage_start, *model, log, run_log, epoch);
       lr = stage.opt->param_groups()[stage.lr_group].get("lr");
+      eo.mixup = c.mixup.enabled_in(epoch) ? c.mixup : MixupOptions{};
       train->start_epoch(epoch, first_batch);
       const EpochStats t =
           train_epoch(*model, *train, *stage.opt, classes, eo, result.steps,

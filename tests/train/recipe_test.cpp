@@ -23,6 +23,7 @@ mixup = 0.2
 cutmix = 1.0
 mixup_prob = 0.8
 mixup_switch_prob = 0.4
+mixup_off_epoch = 4
 model_ema = true
 model_ema_decay = 0.999
 model_ema_warmup = true
@@ -66,6 +67,7 @@ TEST(Recipe, ReadsTheDocumentedSchema) {
   EXPECT_DOUBLE_EQ(c.mixup.cutmix_alpha, 1.0);
   EXPECT_DOUBLE_EQ(c.mixup.prob, 0.8);
   EXPECT_DOUBLE_EQ(c.mixup.switch_prob, 0.4);
+  EXPECT_EQ(c.mixup.off_epoch, 4);
   EXPECT_TRUE(c.model_ema);
   EXPECT_DOUBLE_EQ(c.model_ema_options.decay, 0.999);
   EXPECT_TRUE(c.model_ema_options.warmup);

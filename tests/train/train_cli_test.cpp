@@ -389,6 +389,32 @@ TEST_F(TrainCli, MixupAndCutmixResumeBitExact) {
       << read_text(dir_ / "a/recipe.toml");
 }
 
+// --mixup-off-epoch 1: the second epoch trains unmixed, as a run of one mixed epoch resumed
+// without --mixup does (bit for bit); mixing both epochs ends elsewhere.
+TEST_F(TrainCli, MixupOffEpochTrainsTheLaterEpochsUnmixed) {
+  const std::string common = "train --data-dir " + (dir_ / "data") +
+                             " --model resnet18 --epochs 2 -b 8 --image-size 32 --val-split 0.25"
+                             " --opt adamw --lr 1e-3 --workers 2 --seed 5 --smoothing 0.1";
+  auto run = [&](const std::string& flags, const std::string& out) {
+    ASSERT_EQ(run_cli(common + flags + " --output " + (dir_ / out), dir_ / "log.txt"), 0)
+        << lines_of(dir_ / "log.txt").back();
+  };
+  run(" --mixup 1.0 --mixup-off-epoch 1", "off");
+  EXPECT_NE(read_text(dir_ / "log.txt").find("mode=batch) until epoch 1"), std::string::npos)
+      << read_text(dir_ / "log.txt");
+  run(" --mixup 1.0 --max-steps 6", "resumed");  // 6 updates: the first epoch
+  run(" --resume " + (dir_ / "resumed/checkpoint.h5"), "resumed");
+  run(" --mixup 1.0", "mixed");
+  const io::Weights off = io::load_weights(dir_ / "off/last.h5");
+  const io::Weights resumed = io::load_weights(dir_ / "resumed/last.h5");
+  const io::Weights mixed = io::load_weights(dir_ / "mixed/last.h5");
+  for (const auto& [key, t] : off.state_dict)
+    testing::expect_identical(resumed.state_dict.at(key), t, key);
+  EXPECT_GT(
+      testing::max_relative_error(mixed.state_dict.at("fc.weight"), off.state_dict.at("fc.weight")),
+      0);
+}
+
 // --model-ema: each epoch validates the trained weights (val) and their average (val_ema), the
 // average fills last.h5 and best.h5 and the checkpoint keeps both; a resume continues the average
 // where it stopped (a restart from the trained weights would end elsewhere).

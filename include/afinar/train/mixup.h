@@ -33,14 +33,21 @@ struct MixupOptions {
   double cutmix_alpha = 0;   // --cutmix: Beta(α, α) of cutmix's λ; 0 turns cutmix off
   double prob = 1.0;         // --mixup-prob: the probability that a batch is mixed at all
   double switch_prob = 0.5;  // --mixup-switch-prob: cutmix's share when both are on
+  int64_t off_epoch = 0;     // --mixup-off-epoch: the run's epochs from this one (0-based) train
+                             // unmixed, as timm's; 0: never
   bool enabled() const { return (mixup_alpha > 0 || cutmix_alpha > 0) && prob > 0; }
+  bool enabled_in(int64_t epoch) const {
+    return enabled() && (off_epoch == 0 || epoch < off_epoch);
+  }
 };
 
-// Refuses negative or non-finite α and probabilities outside [0, 1], naming the settings.
+// Refuses negative or non-finite α, probabilities outside [0, 1] and a negative off_epoch, naming
+// the settings.
 void check_mixup(const MixupOptions& options, const std::string& where);
 
 // timm's spelling of the settings: "Mixup(mixup_alpha=0.2, cutmix_alpha=1, prob=1,
-// switch_prob=0.5, mode=batch)".
+// switch_prob=0.5, mode=batch)", then " until epoch N" (1-based: the last mixed one) with an
+// off_epoch.
 std::string mixup_str(const MixupOptions& options);
 
 // One batch's draw: λ = 1 means the batch is left as it is.

@@ -75,6 +75,9 @@ class TrainCommand : public Command {
     app.add_option("--mixup-prob", c.mixup.prob,
                    "Probability that a batch is mixed when --mixup or --cutmix is on")
         ->capture_default_str();
+    app.add_option("--mixup-off-epoch", c.mixup.off_epoch,
+                   "Train unmixed from this epoch on (0-based, counted over the run; 0: never)")
+        ->capture_default_str();
     app.add_option("--mixup-switch-prob", c.mixup.switch_prob,
                    "Probability of CutMix rather than Mixup when both are on")
         ->capture_default_str();
@@ -270,6 +273,7 @@ class TrainCommand : public Command {
     if (given("--cutmix")) c.mixup.cutmix_alpha = f.mixup.cutmix_alpha;
     if (given("--mixup-prob")) c.mixup.prob = f.mixup.prob;
     if (given("--mixup-switch-prob")) c.mixup.switch_prob = f.mixup.switch_prob;
+    if (given("--mixup-off-epoch")) c.mixup.off_epoch = f.mixup.off_epoch;
     if (given("--patience")) c.patience = f.patience;
     if (given("--eval-metric")) c.eval_metric = f.eval_metric;
     if (given("--image-size")) c.image_size = f.image_size;
