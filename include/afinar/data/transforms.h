@@ -122,6 +122,26 @@ Image adjust_contrast(const Image& img, double factor);
 Image adjust_saturation(const Image& img, double factor);
 // hue_factor in [-0.5, 0.5]: the fraction of the hue circle to rotate by.
 Image adjust_hue(const Image& img, double hue_factor);
+// PIL's ImageEnhance.Sharpness: the blend with the image smoothed by ImageFilter.SMOOTH (3×3
+// [1 1 1; 1 5 1; 1 1 1] / 13, border pixels kept); 0 blurs, 2 sharpens.
+Image adjust_sharpness(const Image& img, double factor);
+
+// Tone (PIL's ImageOps, one 256-entry table per channel; torchvision's posterize, solarize,
+// autocontrast, equalize, invert on PIL images):
+//   posterize(bits)     x & ~(2^(8-bits) - 1): keeps the `bits` high bits, bits in [0, 8]
+//   solarize(t)         x < t ? x : 255 - x
+//   autocontrast        per channel, lo..hi (the smallest and largest values present) stretched
+//                       to 0..255: int(x·255/(hi - lo) - lo·255/(hi - lo)) clamped; unchanged
+//                       when hi <= lo
+//   equalize            per channel histogram h over the values present: step = (count - count
+//                       of the last value present) // 255; x -> (step // 2 + Σ_{v<x} h[v]) //
+//                       step; unchanged when step is 0 (one value, or too few pixels)
+//   invert              255 - x
+Image posterize(const Image& img, int64_t bits);
+Image solarize(const Image& img, double threshold);
+Image autocontrast(const Image& img);
+Image equalize(const Image& img);
+Image invert(const Image& img);
 // PIL's convert("L") kept as 1 channel: L = (19595 R + 38470 G + 7471 B + 2^15) >> 16.
 Image to_grayscale(const Image& img);
 

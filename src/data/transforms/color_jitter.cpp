@@ -1,12 +1,13 @@
-// Colour adjustments as torchvision's PIL path computes them (PIL.ImageEnhance over
-// libImaging/Blend.c and Convert.c), and ColorJitter.
+// Colour and sharpness adjustments as torchvision's PIL path computes them (PIL.ImageEnhance
+// over libImaging/Blend.c, Filter.c and Convert.c), and ColorJitter.
 //
 // Brightness, contrast and saturation are ImagingBlend(degenerate, img, f): per byte,
 // out = d + f·(x - d) in float32 (f rounded to float), truncated to 8 bits, clamped to [0, 255]
 // when f > 1. The degenerate image d is black (brightness), the grey level
 // int(mean(L) + 0.5) (contrast) or the pixel's own grey level L (saturation), with PIL's
 // L = (19595 R + 38470 G + 7471 B + 2^15) >> 16. Hue converts to PIL's 8-bit HSV (float math as
-// in Convert.c), adds uint8(hue_factor·255) to H modulo 256, and converts back.
+// in Convert.c), adds uint8(hue_factor·255) to H modulo 256, and converts back. Sharpness blends
+// with the image smoothed by PIL's SMOOTH filter (smooth_filter below).
 #include "data/transforms/internal.h"
 
 #include <algorithm>
@@ -24,22 +25,22 @@ inline uint8_t clip8(int v) {
 }
 
 // ImagingBlend(degenerate, img, factor) per byte, in float: d + alpha·(x - d), truncated; when
-// alpha is outside [0, 1] the result can leave [0, 255] and is clamped first. The degenerate image
-// is grey: degenerate(p) is its level at pixel p, the same in every channel.
+// alpha is outside [0, 1] the result can leave [0, 255] and is clamped first. degenerate(p, c) is
+// the degenerate image's byte at pixel p, channel c.
 template <int C, typename Degenerate>
 void blend_pixels(const uint8_t* in, uint8_t* out, int64_t pixels, float alpha,
                   Degenerate degenerate) {
   if (alpha >= 0 && alpha <= 1.0) {
     for (int64_t p = 0; p < pixels; ++p) {
-      const int d = degenerate(p);
       for (int c = 0; c < C; ++c) {
+        const int d = degenerate(p, c);
         out[p * C + c] = uint8_t(float(d) + alpha * float(int(in[p * C + c]) - d));
       }
     }
   } else {
     for (int64_t p = 0; p < pixels; ++p) {
-      const int d = degenerate(p);
       for (int c = 0; c < C; ++c) {
+        const int d = degenerate(p, c);
         const float v = float(d) + alpha * float(int(in[p * C + c]) - d);
         out[p * C + c] = v <= 0.0f ? 0 : v >= 255.0f ? 255 : uint8_t(v);
       }
@@ -56,6 +57,28 @@ Image blend(const Image& img, double factor, Degenerate degenerate) {
     blend_pixels<3>(img.data.data(), out.data.data(), pixels, alpha, degenerate);
   } else {
     blend_pixels<1>(img.data.data(), out.data.data(), pixels, alpha, degenerate);
+  }
+  return out;
+}
+
+// PIL's ImageFilter.SMOOTH, ImageEnhance.Sharpness's degenerate image: the 3×3 kernel
+// [1 1 1; 1 5 1; 1 1 1] / 13 on every channel, rounded to the nearest byte (Filter.c's clip8;
+// an integer sum S over 13 never ends in .5, so round(S / 13) = (2S + 13) / 26 exactly); the
+// border rows and columns are copied unchanged, as ImagingFilter3x3 does, and so is an image
+// smaller than the kernel.
+Image smooth_filter(const Image& img) {
+  Image out = img;
+  if (img.height < 3 || img.width < 3) return out;
+  const int64_t C = img.channels, row = img.width * C;
+  for (int64_t y = 1; y + 1 < img.height; ++y) {
+    const uint8_t* mid = img.data.data() + y * row;
+    uint8_t* dst = out.data.data() + y * row;
+    for (int64_t i = C; i < row - C; ++i) {
+      const int ring = mid[i - row - C] + mid[i - row] + mid[i - row + C] + mid[i - C] +
+                       mid[i + C] + mid[i + row - C] + mid[i + row] + mid[i + row + C];
+      const int sum = ring + 5 * mid[i];
+      dst[i] = uint8_t((2 * sum + 13) / 26);
+    }
   }
   return out;
 }
@@ -162,7 +185,7 @@ Image to_grayscale(const Image& img) {
 Image adjust_brightness(const Image& img, double factor) {
   detail::check_image(img, "adjust_brightness");
   check_factor(factor, "adjust_brightness", "brightness_factor");
-  return blend(img, factor, [](int64_t) { return 0; });
+  return blend(img, factor, [](int64_t, int) { return 0; });
 }
 
 Image adjust_contrast(const Image& img, double factor) {
@@ -173,14 +196,23 @@ Image adjust_contrast(const Image& img, double factor) {
   int64_t sum = 0;
   for (uint8_t v : gray.data) sum += v;
   const int mean = int(double(sum) / double(gray.data.size()) + 0.5);
-  return blend(img, factor, [mean](int64_t) { return mean; });
+  return blend(img, factor, [mean](int64_t, int) { return mean; });
 }
 
 Image adjust_saturation(const Image& img, double factor) {
   detail::check_image(img, "adjust_saturation");
   check_factor(factor, "adjust_saturation", "saturation_factor");
   const Image gray = to_grayscale(img);
-  return blend(img, factor, [&](int64_t p) { return int(gray.data[size_t(p)]); });
+  return blend(img, factor, [&](int64_t p, int) { return int(gray.data[size_t(p)]); });
+}
+
+Image adjust_sharpness(const Image& img, double factor) {
+  detail::check_image(img, "adjust_sharpness");
+  check_factor(factor, "adjust_sharpness", "sharpness_factor");
+  const Image smooth = smooth_filter(img);
+  const int64_t channels = img.channels;
+  return blend(img, factor,
+               [&](int64_t p, int c) { return int(smooth.data[size_t(p * channels + c)]); });
 }
 
 Image adjust_hue(const Image& img, double hue_factor) {

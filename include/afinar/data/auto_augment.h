@@ -1,0 +1,148 @@
+// Automatic augmentation policies of torchvision 0.14 (torchvision.transforms.autoaugment) on
+// 8-bit images: TrivialAugmentWide, RandAugment and AutoAugment's ImageNet policy. Each picks
+// operations and magnitudes at random and applies them with torchvision's _apply_op:
+//
+//   ShearX / ShearY       affine shear of degrees(atan(m)) about the corner (0, 0)
+//   TranslateX / Y        affine translation by int(m) pixels
+//   Rotate                rotation by m degrees (counter-clockwise)
+//   Brightness, Color,    adjust_brightness / saturation / contrast / sharpness with 1 + m
+//   Contrast, Sharpness
+//   Posterize             posterize(int(m) bits)
+//   Solarize              solarize(threshold m)
+//   AutoContrast, Equalize, Invert, Identity   (no magnitude)
+//
+// geometry with nearest-neighbour sampling and fill 0 (torchvision's defaults), so each op's output
+// equals torchvision's on the PIL image byte for byte (transforms.h). A signed op's magnitude is
+// negated with probability 1/2. The magnitudes are the bins of torch.linspace in float32, as
+// torchvision draws them (augment_space below).
+//
+//   TrivialAugmentWide ta;                        // one op, uniform op and bin
+//   RandAugment ra({.num_ops = 2, .magnitude = 9});
+//   Image out = ta(image, gen);
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "afinar/core/rng.h"
+#include "afinar/data/image.h"
+#include "afinar/data/transforms.h"
+
+namespace afinar::data {
+
+enum class AugmentOp : uint8_t {
+  Identity,
+  ShearX,
+  ShearY,
+  TranslateX,
+  TranslateY,
+  Rotate,
+  Brightness,
+  Color,
+  Contrast,
+  Sharpness,
+  Posterize,
+  Solarize,
+  AutoContrast,
+  Equalize,
+  Invert,
+};
+// torchvision's op name ("ShearX", ...).
+const char* augment_op_name(AugmentOp op);
+
+// torchvision's _apply_op(img, op, magnitude, NEAREST, fill=None).
+Image apply_augment_op(const Image& img, AugmentOp op, double magnitude);
+
+// One entry of a policy's augmentation space: the op, its magnitude bins (empty: the op takes no
+// magnitude, 0) and whether a draw negates the magnitude half the time.
+struct AugmentSpace {
+  AugmentOp op;
+  std::vector<double> magnitudes;
+  bool is_signed;
+};
+// torchvision's _augmentation_space of each policy, in its order (the op index draws over it):
+//   trivial_augment_space  Identity, ShearX/Y 0..0.99, TranslateX/Y 0..32 px, Rotate 0..135,
+//                          Brightness/Color/Contrast/Sharpness 0..0.99, Posterize 8..2 bits,
+//                          Solarize 255..0, AutoContrast, Equalize
+//   rand_augment_space     the same ops with ShearX/Y 0..0.3, TranslateX/Y 0..150/331 of the
+//                          width / height, Rotate 0..30, the colour ones 0..0.9, Posterize 8..4
+//   auto_augment_space     rand_augment_space without Identity, plus Invert
+std::vector<AugmentSpace> trivial_augment_space(int64_t num_bins);
+std::vector<AugmentSpace> rand_augment_space(int64_t num_bins, ImageSize size);
+std::vector<AugmentSpace> auto_augment_space(int64_t num_bins, ImageSize size);
+
+// torch.linspace(start, end, steps) in float32 as PyTorch's CPU kernel computes it, each value
+// widened to double: step = (end - start) / (steps - 1) in float; element i is start + step·i
+// below steps / 2 and end - step·(steps - 1 - i) from there, each product fused with its sum;
+// but runs of 16 elements from the front come from two 8-lane vectors (an AVX2 build), whose
+// lanes are base + j·step from the run's first element. The last bit decides, for one, that
+// TrivialAugmentWide's 16th translation bin is 16 pixels and not 15.
+std::vector<double> torch_linspace_f32(double start, double end, int64_t steps);
+
+// An op to apply with its (signed) magnitude: what a policy draws for one image.
+struct AugmentStep {
+  AugmentOp op;
+  double magnitude;
+};
+// apply_augment_op of each step in turn.
+Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps);
+
+// Every image gets one op drawn uniformly from trivial_augment_space(num_magnitude_bins), with a
+// bin drawn uniformly among its magnitudes. get_params draws the steps (torchvision's order: op,
+// bin, sign) and operator() applies them.
+class TrivialAugmentWide {
+ public:
+  explicit TrivialAugmentWide(int64_t num_magnitude_bins = 31);
+  std::vector<AugmentStep> get_params(ImageSize size, Generator& gen) const;
+  Image operator()(const Image& img, Generator& gen) const;
+
+ private:
+  int64_t num_bins_;
+};
+
+// num_ops ops in a row, each drawn uniformly from rand_augment_space(num_magnitude_bins, the
+// image's size), all at bin `magnitude`.
+class RandAugment {
+ public:
+  struct Options {
+    int64_t num_ops = 2;
+    int64_t magnitude = 9;  // in [0, num_magnitude_bins)
+    int64_t num_magnitude_bins = 31;
+  };
+  RandAugment() : RandAugment(Options{}) {}
+  explicit RandAugment(Options options);
+  std::vector<AugmentStep> get_params(ImageSize size, Generator& gen) const;
+  Image operator()(const Image& img, Generator& gen) const;
+
+ private:
+  Options opt_;
+};
+
+// AutoAugment with torchvision's ImageNet policy: one of its 25 sub-policies drawn uniformly,
+// each of its two (op, probability, bin) steps applied with that probability, magnitudes from
+// auto_augment_space(10, the image's size).
+class AutoAugment {
+ public:
+  struct Step {
+    AugmentOp op;
+    double probability;
+    int64_t bin;  // -1: the op takes no magnitude
+  };
+  using SubPolicy = std::array<Step, 2>;
+  static const std::vector<SubPolicy>& imagenet_policy();
+  // torchvision's draws (sub-policy, two probabilities, two signs), as the steps that apply.
+  std::vector<AugmentStep> get_params(ImageSize size, Generator& gen) const;
+  Image operator()(const Image& img, Generator& gen) const;
+};
+
+// The policy a training recipe names, as torchvision's reference scripts spell it
+// (--auto-augment): "ta_wide" (TrivialAugmentWide), "ra" (RandAugment with magnitude
+// ra_magnitude), "imagenet" (AutoAugment). An unknown name is an error that lists these.
+ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude = 9);
+bool is_auto_augment_policy(const std::string& policy);
+// "TrivialAugmentWide(num_magnitude_bins=31)", "RandAugment(num_ops=2, magnitude=9)",
+// "AutoAugment(policy=imagenet)".
+std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude = 9);
+
+}  // namespace afinar::data

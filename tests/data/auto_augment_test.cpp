@@ -1,0 +1,255 @@
+// The automatic augmentation policies (data/auto_augment.h) against torchvision 0.14 on PIL
+// images (goldens from tools/goldens/auto_augment.py): every op byte for byte at the policies'
+// magnitudes, the augmentation spaces value for value, the ImageNet policy table; and the draws'
+// distributions.
+#include "afinar/data/auto_augment.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "afinar/io/hdf5.h"
+#include "testing/errors.h"
+#include "testing/fixtures.h"
+
+namespace afinar::data {
+namespace {
+
+const hdf5::File& golden_file() {
+  static const hdf5::File f = hdf5::File::open(testing::test_data_path("goldens/auto_augment.h5"));
+  return f;
+}
+
+Image image_at(const std::string& path) {
+  const Tensor t = golden_file().read_tensor(path);
+  Image img(t.size(0), t.size(1), t.size(2));
+  img.data = t.to_vector<uint8_t>();
+  return img;
+}
+
+AugmentOp op_named(const std::string& name) {
+  for (int i = 0; i <= int(AugmentOp::Invert); ++i)
+    if (name == augment_op_name(AugmentOp(i))) return AugmentOp(i);
+  ADD_FAILURE() << "no op named " << name;
+  return AugmentOp::Identity;
+}
+
+std::vector<std::string> split(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::istringstream in(s);
+  for (std::string part; std::getline(in, part, sep);) out.push_back(part);
+  return out;
+}
+
+TEST(AutoAugmentOps, MatchTorchvisionGolden) {
+  const hdf5::File& f = golden_file();
+  const std::vector<std::string> cases = f.list("/ops");
+  ASSERT_GE(cases.size(), 50u);
+  std::set<std::string> ops_seen;
+  for (const std::string& name : cases) {
+    const std::string path = "/ops/" + name;
+    const std::string op = f.read_attr_string(path, "op");
+    ops_seen.insert(op);
+    const Image in = image_at("/inputs/" + f.read_attr_string(path, "input"));
+    const Image want = image_at(path + "/expected");
+    const Image got = apply_augment_op(in, op_named(op), f.read_attr_double(path, "magnitude"));
+    ASSERT_EQ(got.height, want.height) << name;
+    ASSERT_EQ(got.width, want.width) << name;
+    int64_t differ = 0;
+    for (size_t i = 0; i < want.data.size(); ++i) differ += got.data[i] != want.data[i];
+    EXPECT_EQ(differ, 0) << name << ": bytes that differ from torchvision's";
+  }
+  EXPECT_EQ(ops_seen.size(), 15u);  // every op
+}
+
+// Each policy's space: the ops in torchvision's order, the same magnitudes to the last bit of
+// torch's float32 linspace, the same signedness.
+TEST(AugmentSpace, MatchesTorchvisionBitForBit) {
+  const hdf5::File& f = golden_file();
+  for (const std::string& key : f.list("/space")) {
+    SCOPED_TRACE(key);
+    const std::string path = "/space/" + key;
+    const int64_t bins = f.read_attr_int(path, "num_bins");
+    const ImageSize size{f.read_attr_int(path, "height"), f.read_attr_int(path, "width")};
+    const std::vector<AugmentSpace> space = key.starts_with("trivial") ? trivial_augment_space(bins)
+                                            : key.starts_with("rand")
+                                                ? rand_augment_space(bins, size)
+                                                : auto_augment_space(bins, size);
+    const std::vector<std::string> ops = split(f.read_attr_string(path, "ops"), ',');
+    ASSERT_EQ(space.size(), ops.size());
+    for (size_t i = 0; i < ops.size(); ++i) {
+      EXPECT_EQ(augment_op_name(space[i].op), ops[i]);
+      const std::string dataset = path + "/" + ops[i];
+      if (!f.exists(dataset)) {
+        EXPECT_TRUE(space[i].magnitudes.empty()) << ops[i];
+        EXPECT_FALSE(space[i].is_signed) << ops[i];
+        continue;
+      }
+      EXPECT_EQ(space[i].magnitudes, f.read_tensor(dataset).to_vector<double>()) << ops[i];
+      EXPECT_EQ(space[i].is_signed, f.read_attr_int(dataset, "signed") != 0) << ops[i];
+    }
+  }
+}
+
+TEST(AutoAugment, ImageNetPolicyIsTorchvisions) {
+  const hdf5::File& f = golden_file();
+  const std::vector<std::string> subs = split(f.read_attr_string("/policy/imagenet", "ops"), ';');
+  const std::vector<double> steps = f.read_tensor("/policy/imagenet/steps").to_vector<double>();
+  const auto& policy = AutoAugment::imagenet_policy();
+  ASSERT_EQ(policy.size(), subs.size());
+  for (size_t i = 0; i < policy.size(); ++i) {
+    const std::vector<std::string> names = split(subs[i], ',');
+    for (size_t j = 0; j < 2; ++j) {
+      const AutoAugment::Step& s = policy[i][j];
+      EXPECT_EQ(augment_op_name(s.op), names.at(j)) << i;
+      EXPECT_EQ(s.probability, steps[(i * 2 + j) * 2]) << i;
+      EXPECT_EQ(double(s.bin), steps[(i * 2 + j) * 2 + 1]) << i;
+    }
+  }
+}
+
+// Random bytes, so every op changes something.
+Image noise_image(int64_t h, int64_t w, uint64_t seed) {
+  Generator gen(seed);
+  Image img(h, w, 3);
+  for (uint8_t& v : img.data) v = uint8_t(draw_int(gen, 0, 256));
+  return img;
+}
+
+// n draws: every op within 5 standard deviations of n·p_op, every magnitude one of the op's bins
+// (signed ones with both signs about equally often).
+void expect_draws_follow(const std::vector<AugmentSpace>& space,
+                         const std::map<AugmentOp, double>& p_op,
+                         const std::vector<std::vector<AugmentStep>>& draws) {
+  std::map<AugmentOp, int64_t> count;
+  std::map<AugmentOp, int64_t> negative, nonzero;
+  int64_t total = 0;
+  for (const auto& steps : draws) {
+    for (const AugmentStep& s : steps) {
+      ++count[s.op];
+      ++total;
+      const auto it = std::find_if(space.begin(), space.end(),
+                                   [&](const AugmentSpace& a) { return a.op == s.op; });
+      ASSERT_NE(it, space.end());
+      if (it->magnitudes.empty()) {
+        EXPECT_EQ(s.magnitude, 0.0);
+        continue;
+      }
+      negative[s.op] += s.magnitude < 0;
+      nonzero[s.op] += s.magnitude != 0;  // bin 0 of a signed op is 0 either way
+      const double m = it->is_signed ? std::abs(s.magnitude) : s.magnitude;
+      EXPECT_NE(std::find(it->magnitudes.begin(), it->magnitudes.end(), m), it->magnitudes.end())
+          << augment_op_name(s.op) << " " << s.magnitude;
+    }
+  }
+  for (const auto& [op, p] : p_op) {
+    const double n = double(total), mean = n * p, sd = std::sqrt(n * p * (1 - p));
+    EXPECT_NEAR(double(count[op]), mean, 5 * sd) << augment_op_name(op);
+  }
+  for (const AugmentSpace& s : space) {
+    if (!s.is_signed || nonzero[s.op] == 0) continue;
+    const double n = double(nonzero[s.op]);
+    EXPECT_NEAR(double(negative[s.op]), n / 2, 5 * std::sqrt(n / 4)) << augment_op_name(s.op);
+  }
+}
+
+TEST(TrivialAugmentWide, DrawsOneOpUniformlyWithAUniformBin) {
+  const TrivialAugmentWide ta;
+  const std::vector<AugmentSpace> space = trivial_augment_space(31);
+  Generator gen(7);
+  std::vector<std::vector<AugmentStep>> draws;
+  std::map<int64_t, int64_t> rotate_bins;
+  for (int i = 0; i < 7000; ++i) {
+    draws.push_back(ta.get_params({32, 32}, gen));
+    ASSERT_EQ(draws.back().size(), 1u);
+    const AugmentStep& s = draws.back()[0];
+    if (s.op == AugmentOp::Rotate) ++rotate_bins[std::lround(std::abs(s.magnitude) / 4.5)];
+  }
+  std::map<AugmentOp, double> p;
+  for (const AugmentSpace& s : space) p[s.op] = 1.0 / double(space.size());
+  expect_draws_follow(space, p, draws);
+  EXPECT_EQ(rotate_bins.size(), 31u);  // every bin of 0..135 by 4.5 degrees drawn
+}
+
+TEST(RandAugment, DrawsNumOpsOpsAtTheGivenBin) {
+  const RandAugment ra({.num_ops = 3, .magnitude = 12});
+  const std::vector<AugmentSpace> space = rand_augment_space(31, {60, 80});
+  Generator gen(8);
+  std::vector<std::vector<AugmentStep>> draws;
+  for (int i = 0; i < 3000; ++i) {
+    draws.push_back(ra.get_params({60, 80}, gen));
+    ASSERT_EQ(draws.back().size(), 3u);
+    for (const AugmentStep& s : draws.back()) {
+      if (s.op == AugmentOp::Rotate) {
+        EXPECT_DOUBLE_EQ(std::abs(s.magnitude), 12.0);  // bin 12 of 0..30 by 1
+      }
+    }
+  }
+  std::map<AugmentOp, double> p;
+  for (const AugmentSpace& s : space) p[s.op] = 1.0 / double(space.size());
+  expect_draws_follow(space, p, draws);
+}
+
+// AutoAugment: a sub-policy uniformly, each step with its probability: op o appears with
+// probability Σ over the steps naming o of p_step / 25.
+TEST(AutoAugment, AppliesEachSubPolicyStepWithItsProbability) {
+  const AutoAugment aa;
+  const std::vector<AugmentSpace> space = auto_augment_space(10, {50, 50});
+  std::map<AugmentOp, double> per_draw;
+  double expected_steps = 0;
+  for (const auto& sub : AutoAugment::imagenet_policy())
+    for (const AutoAugment::Step& s : sub) {
+      per_draw[s.op] += s.probability / 25.0;
+      expected_steps += s.probability / 25.0;
+    }
+  Generator gen(9);
+  std::vector<std::vector<AugmentStep>> draws;
+  int64_t steps = 0;
+  const int n = 6000;
+  for (int i = 0; i < n; ++i) {
+    draws.push_back(aa.get_params({50, 50}, gen));
+    steps += int64_t(draws.back().size());
+  }
+  std::map<AugmentOp, double> p;  // the share of all applied steps
+  for (const auto& [op, q] : per_draw) p[op] = q / expected_steps;
+  expect_draws_follow(space, p, draws);
+  EXPECT_NEAR(double(steps) / n, expected_steps, 0.05);
+}
+
+// operator() applies what get_params draws from the same generator state.
+TEST(AutoAugmentPolicies, ApplyTheirDrawnSteps) {
+  const Image img = noise_image(24, 30, 3);
+  const TrivialAugmentWide ta;
+  const RandAugment ra;
+  const AutoAugment aa;
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    Generator a(seed), b(seed);
+    EXPECT_EQ(ta(img, a).data, apply_augment_steps(img, ta.get_params({24, 30}, b)).data);
+    EXPECT_EQ(ra(img, a).data, apply_augment_steps(img, ra.get_params({24, 30}, b)).data);
+    EXPECT_EQ(aa(img, a).data, apply_augment_steps(img, aa.get_params({24, 30}, b)).data);
+  }
+}
+
+TEST(AutoAugmentPolicies, BadSettingsAreClearErrors) {
+  EXPECT_NE(
+      testing::error_of([] { auto_augment_transform("rand-m9"); }).find("unknown policy 'rand-m9'"),
+      std::string::npos);
+  EXPECT_NE(testing::error_of([] {
+              RandAugment({.magnitude = 31});
+            }).find("magnitude must be in [0, 31)"),
+            std::string::npos);
+  EXPECT_NE(testing::error_of([] { TrivialAugmentWide(1); }).find("num_magnitude_bins"),
+            std::string::npos);
+  EXPECT_NE(
+      testing::error_of([] { posterize(noise_image(2, 2, 1), 9); }).find("bits must be in [0, 8]"),
+      std::string::npos);
+  EXPECT_NE(
+      testing::error_of([] { apply_augment_op(Image(), AugmentOp::Rotate, 3); }).find("empty"),
+      std::string::npos);
+}
+
+}  // namespace
+}  // namespace afinar::data

@@ -1,0 +1,122 @@
+"""Goldens for the automatic augmentation policies (include/afinar/data/auto_augment.h).
+
+torchvision 0.14's autoaugment on PIL images (Pillow 9.4): every op of _apply_op at magnitudes
+from the policies' own bins (signed ones both ways) on the synthetic images of transforms.py plus
+a low-contrast one (so autocontrast and equalize have work to do); each policy's augmentation
+space as torchvision builds it (torch.linspace in float32, this machine's CPU kernel); and the
+AutoAugment ImageNet policy table. Layout of tests/data/goldens/auto_augment.h5:
+
+    /inputs/<name>             uint8 [H, W, C]
+    /ops/<case>/expected       uint8 [H, W, C]; attrs input, op (torchvision's name), magnitude
+    /space/<policy>/<op>       float64 magnitudes (absent for ops without any); attr signed
+    /space/<policy> attrs      ops (comma-separated, in order), num_bins, height, width
+    /policy/imagenet/steps     float64 [25, 2, 2]: (probability, bin; -1 for none) per step
+    /policy/imagenet attrs     ops: the steps' op names, "a,b;c,d;..."
+
+Run from the repository root: /usr/bin/python3 tools/goldens/auto_augment.py (or make_all.sh).
+"""
+import os
+
+import h5py
+import numpy as np
+import PIL
+import torch
+import torchvision
+from PIL import Image
+from torchvision.transforms import AutoAugment, AutoAugmentPolicy, InterpolationMode, RandAugment
+from torchvision.transforms import TrivialAugmentWide
+from torchvision.transforms.autoaugment import _apply_op
+
+from common import GOLDEN_DIR, ROOT
+from transforms import INPUTS
+
+inputs = {name: INPUTS[name] for name in ["tiny", "gray", "hue"]}
+# Values 40..180 only: autocontrast stretches them, equalize spreads them.
+inputs["dim"] = (40 + (INPUTS["small"][:40, :50].astype(np.int32) * 140) // 255).astype(np.uint8)
+
+
+def pil(name):
+    a = inputs[name]
+    return Image.fromarray(a[:, :, 0], "L") if a.shape[2] == 1 else Image.fromarray(a, "RGB")
+
+
+def as_hwc(img):
+    a = np.asarray(img, dtype=np.uint8)
+    return a[:, :, None] if a.ndim == 2 else a
+
+
+def spaces():
+    """(key, ordered dict op -> (magnitudes tensor, signed), num_bins, (h, w))."""
+    h, w = inputs["tiny"].shape[:2]
+    out = [("trivial_augment", TrivialAugmentWide()._augmentation_space(31), 31, (h, w))]
+    for size in [(h, w), (224, 224), (375, 500)]:
+        out.append(("rand_augment_%dx%d" % size,
+                    RandAugment()._augmentation_space(31, size), 31, size))
+        out.append(("auto_augment_%dx%d" % size,
+                    AutoAugment()._augmentation_space(10, size), 10, size))
+    return out
+
+
+def op_cases():
+    """Each op of TrivialAugmentWide's and AutoAugment's spaces at a spread of its bins (15: the
+    translation of 16 pixels that torch's rounding decides)."""
+    cases = []
+    ta = TrivialAugmentWide()._augmentation_space(31)
+    aa = AutoAugment()._augmentation_space(10, inputs["tiny"].shape[:2])
+    ops = dict(ta)
+    ops["Invert"] = aa["Invert"]
+    for op, (magnitudes, signed) in ops.items():
+        if magnitudes.ndim == 0:
+            values = [0.0]
+        else:
+            m = [float(magnitudes[i].item()) for i in [4, 15, 30]]
+            values = [m[0], -m[1], m[1], -m[2]] if signed else m
+        images = {"AutoContrast": ["tiny", "gray", "dim"], "Equalize": ["tiny", "gray", "dim"],
+                  "Identity": ["gray"], "Invert": ["gray"]}
+        geometric = op.startswith(("Shear", "Translate", "Rotate"))
+        for name in images.get(op, ["tiny"] if geometric else ["hue", "gray"]):
+            for k, m in enumerate(values if name != "gray" or geometric else values[-1:]):
+                out = _apply_op(pil(name), op, m, InterpolationMode.NEAREST, None)
+                cases.append(("%s_%s_%d" % (op, name, k), name, op, m, as_hwc(out)))
+    return cases
+
+
+def main():
+    path = os.path.join(GOLDEN_DIR, "auto_augment.h5")
+    with h5py.File(path, "w", libver="latest") as f:
+        f.attrs["generator"] = "tools/goldens/auto_augment.py"
+        f.attrs["torch_version"] = str(torch.__version__)
+        f.attrs["torchvision_version"] = str(torchvision.__version__)
+        f.attrs["pillow_version"] = str(PIL.__version__)
+        for name, a in inputs.items():
+            f.create_dataset("inputs/" + name, data=a, compression="gzip", compression_opts=9,
+                             track_times=False)
+        cases = op_cases()
+        for case, name, op, m, expected in cases:
+            g = f.create_group("ops/" + case)
+            g.create_dataset("expected", data=np.ascontiguousarray(expected), compression="gzip",
+                             compression_opts=9, shuffle=True, track_times=False)
+            g.attrs["input"] = name
+            g.attrs["op"] = op
+            g.attrs["magnitude"] = m
+        for key, space, num_bins, (h, w) in spaces():
+            g = f.create_group("space/" + key)
+            g.attrs["ops"] = ",".join(space.keys())
+            g.attrs["num_bins"] = num_bins
+            g.attrs["height"] = h
+            g.attrs["width"] = w
+            for op, (magnitudes, signed) in space.items():
+                if magnitudes.ndim > 0:
+                    d = g.create_dataset(op, data=magnitudes.double().numpy())
+                    d.attrs["signed"] = int(signed)
+        policy = AutoAugment(AutoAugmentPolicy.IMAGENET).policies
+        g = f.create_group("policy/imagenet")
+        g.attrs["ops"] = ";".join(",".join(step[0] for step in sub) for sub in policy)
+        steps = [[[p, -1 if b is None else b] for _, p, b in sub] for sub in policy]
+        g.create_dataset("steps", data=np.asarray(steps, dtype=np.float64))
+    print("wrote %s: %d op cases, %.1f KB" % (os.path.relpath(path, ROOT), len(cases),
+                                              os.path.getsize(path) / 1024))
+
+
+if __name__ == "__main__":
+    main()
