@@ -15,6 +15,7 @@
 #include <utility>
 
 #include "afinar/core/check.h"
+#include "afinar/data/auto_augment.h"
 #include "afinar/train/eval_metric.h"
 
 namespace afinar::train {
@@ -135,6 +136,8 @@ data::TrainTransformOptions read_augmentation(const toml::table& t, const std::s
   r.get("scale", a.scale);
   r.get("ratio", a.ratio);
   r.get("hflip", a.hflip);
+  r.get("auto_augment", a.auto_augment);
+  r.get("ra_magnitude", a.ra_magnitude);
   r.get("rotation", a.rotation);
   if (const toml::node* cj = r.take("color_jitter")) {
     std::vector<double> v;
@@ -306,6 +309,12 @@ void check_augmentation(const data::TrainTransformOptions& a, const std::string&
         w, " ", name, " must be (min, max) with 0 < min <= max, got (", range[0], ", ", range[1],
         ")");
   check_range(a.hflip, 0, 1, false, w, "hflip (--hflip), a probability,");
+  AFN_CHECK(a.auto_augment.empty() || data::is_auto_augment_policy(a.auto_augment), w,
+            " auto_augment (--auto-augment) must be ta_wide (TrivialAugmentWide), ra "
+            "(RandAugment) or imagenet (AutoAugment), got '",
+            a.auto_augment, "'");
+  AFN_CHECK(a.ra_magnitude >= 0 && a.ra_magnitude < 31, w,
+            " ra_magnitude (--ra-magnitude) must be in [0, 30], got ", a.ra_magnitude);
   check_range(a.rotation, 0, 180, false, w, "rotation (--rotation), in degrees,");
   for (int i = 0; i < 3; ++i)
     check_range(a.color_jitter[size_t(i)], 0, 1e6, false, w,
@@ -624,6 +633,8 @@ toml::table augmentation_table(const data::TrainTransformOptions& a) {
                 {"scale", numbers(a.scale)},
                 {"ratio", numbers(a.ratio)},
                 {"hflip", a.hflip},
+                {"auto_augment", a.auto_augment},
+                {"ra_magnitude", a.ra_magnitude},
                 {"rotation", a.rotation},
                 {"color_jitter", numbers(a.color_jitter)},
                 {"affine_shear", a.affine_shear},

@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 
+#include "afinar/data/auto_augment.h"
 #include "afinar/io/hdf5.h"
 #include "testing/compare.h"
 #include "testing/fixtures.h"
@@ -569,6 +570,28 @@ TEST(TrainTransform, IsReproducibleFromTheGeneratorState) {
   g.set_state(7, 1000);
   EXPECT_TRUE(tensors_equal(t(img, g), first));
   EXPECT_NE(t(img, g).to_vector<float>(), first.to_vector<float>());  // the state moved on
+}
+
+// An auto_augment policy runs after the flip, drawing from the same generator.
+TEST(TrainTransform, RunsTheAutoAugmentPolicyAfterTheFlip) {
+  TrainTransformOptions o{.crop = 48, .auto_augment = "ta_wide"};
+  EXPECT_EQ(train_transform_str(o),
+            "RandomResizedCrop(48, scale=(0.08, 1), ratio=(0.75, 1.33333)) -> "
+            "RandomHorizontalFlip(p=0.5) -> TrivialAugmentWide(num_magnitude_bins=31) -> ToTensor "
+            "-> Normalize");
+  const Image img = pattern(60, 80);
+  for (const char* policy : {"ta_wide", "ra", "imagenet"}) {
+    o.auto_augment = policy;
+    const Compose t = train_transform(o);
+    EXPECT_EQ(t.size(), 4u) << policy;  // crop, flip, the policy, Normalize
+    // The policy's own draws follow the crop's and the flip's.
+    for (uint64_t seed = 0; seed < 5; ++seed) {
+      Generator a(seed), b(seed);
+      Image steps = RandomHorizontalFlip(0.5)(RandomResizedCrop(48)(img, b), b);
+      steps = auto_augment_transform(policy)(steps, b);
+      EXPECT_EQ(t.apply_image(img, a).data, steps.data) << policy << " " << seed;
+    }
+  }
 }
 
 TEST(Compose, RunsImageStepsThenToTensorThenTensorSteps) {

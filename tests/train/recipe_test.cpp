@@ -219,7 +219,8 @@ TEST(Recipe, ReadsPlateauOneCycleIntervalsAndTheEvalMetric) {
 TEST(Recipe, ReadsTheAugmentationTable) {
   const TrainConfig c = parse_recipe(
       "[data]\naugment = { crop = 256, scale = [0.7, 1.0], rotation = 15, color_jitter = 0.4,"
-      " affine_translate = [0.1, 0.2], erasing = 0.25 }\n");
+      " affine_translate = [0.1, 0.2], erasing = 0.25, auto_augment = \"ra\", ra_magnitude = 12 "
+      "}\n");
   EXPECT_TRUE(c.augment);
   const data::TrainTransformOptions& a = c.augmentation;
   EXPECT_EQ(a.crop, 256);
@@ -231,6 +232,8 @@ TEST(Recipe, ReadsTheAugmentationTable) {
   EXPECT_EQ(a.affine_translate, (std::array<double, 2>{0.1, 0.2}));
   EXPECT_EQ(a.affine_shear, 0);
   EXPECT_EQ(a.erasing, 0.25);
+  EXPECT_EQ(a.auto_augment, "ra");
+  EXPECT_EQ(a.ra_magnitude, 12);
   const TrainConfig back = parse_recipe(to_toml(c));
   EXPECT_EQ(to_toml(back), to_toml(c));
   EXPECT_EQ(data::train_transform_str(back.augmentation), data::train_transform_str(a));

@@ -149,6 +149,18 @@ TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
       << read_text(dir_ / "log.txt");
 }
 
+// --auto-augment: the training transform runs torchvision's policy after the flip.
+TEST_F(TrainCli, AutoAugmentReachesTheTrainingTransform) {
+  one_epoch_run(dir_, " --auto-augment ra --ra-magnitude 5 --max-steps 2");
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("RandomHorizontalFlip(p=0.5) -> RandAugment(num_ops=2, magnitude=5) -> "
+                      "ToTensor"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
+  EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("auto_augment = 'ra'"), std::string::npos)
+      << read_text(dir_ / "run/recipe.toml");
+}
+
 // --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the
 // resolved recipe records the setting.
 TEST_F(TrainCli, AmpRunWritesFloat32Weights) {

@@ -41,6 +41,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include "afinar/core/rng.h"
@@ -348,7 +349,9 @@ class Compose {
 Compose eval_transform(const Preprocessing& p = {});
 
 // Training augmentation, in the seeds' order: RandomResizedCrop(crop, scale, ratio) ->
-// RandomHorizontalFlip(hflip) -> RandomRotation(rotation) -> ColorJitter(color_jitter) ->
+// RandomHorizontalFlip(hflip) -> the auto_augment policy (data/auto_augment.h: "ta_wide",
+// "ra" with ra_magnitude, "imagenet"; where torchvision's reference recipes put it) ->
+// RandomRotation(rotation) -> ColorJitter(color_jitter) ->
 // RandomAffine(0, affine_translate, shear=affine_shear) -> ToTensor -> Normalize(mean, std) ->
 // RandomErasing(erasing). A zero (or absent) setting leaves its step out; the defaults are the
 // standard ImageNet recipe (RandomResizedCrop(224) + flip). heavy_augmentation() is seed 003's.
@@ -357,6 +360,8 @@ struct TrainTransformOptions {
   std::array<double, 2> scale = {0.08, 1.0};
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
   double hflip = 0.5;                                 // probability
+  std::string auto_augment = "";                      // "" (none), "ta_wide", "ra", "imagenet"
+  int64_t ra_magnitude = 9;                           // RandAugment's bin of 31
   double rotation = 0;                                // degrees d: angle ~ U(-d, d)
   std::array<double, 4> color_jitter = {0, 0, 0, 0};  // brightness, contrast, saturation, hue
   std::optional<std::array<double, 2>> affine_translate = {};

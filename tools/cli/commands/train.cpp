@@ -132,6 +132,11 @@ class TrainCommand : public Command {
         ->expected(2)
         ->capture_default_str();
     app.add_option("--hflip", a.hflip, "RandomHorizontalFlip's probability")->capture_default_str();
+    app.add_option("--auto-augment", a.auto_augment,
+                   "torchvision's automatic augmentation after the flip: ta_wide "
+                   "(TrivialAugmentWide), ra (RandAugment), imagenet (AutoAugment)");
+    app.add_option("--ra-magnitude", a.ra_magnitude, "RandAugment's magnitude bin (0..30)")
+        ->capture_default_str();
     app.add_option("--rotation", a.rotation, "RandomRotation's degrees d: angle ~ U(-d, d)")
         ->capture_default_str();
     app.add_option("--color-jitter", color_jitter_,
@@ -298,6 +303,8 @@ class TrainCommand : public Command {
     if (given("--scale")) a.scale = {scale_.at(0), scale_.at(1)};
     if (given("--ratio")) a.ratio = {ratio_.at(0), ratio_.at(1)};
     if (given("--hflip")) a.hflip = fa.hflip;
+    if (given("--auto-augment")) a.auto_augment = fa.auto_augment;
+    if (given("--ra-magnitude")) a.ra_magnitude = fa.ra_magnitude;
     if (given("--rotation")) a.rotation = fa.rotation;
     if (!color_jitter_.empty())
       a.color_jitter = train::color_jitter_from(color_jitter_, "--color-jitter");
