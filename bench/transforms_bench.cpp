@@ -8,7 +8,11 @@
 //   Transforms/TrainTransform341x256        the same on a 341x256 image (what the decoded cache
 //                                           holds at resize 256)
 //   Transforms/HeavyAugmentation            seed 003's train pipeline (heavy_augmentation())
-// torchvision's PIL path on the same machine is the reference (see the report of issue 4).
+//   Transforms/TrainTransform<Policy>       train_transform() with --auto-augment ta_wide
+//                                           (TrivialAugmentWide), ra (RandAugment) or imagenet
+//                                           (AutoAugment) after the flip
+// torchvision's PIL path on the same machine is the reference: bench/torch/transforms.py times the
+// same pipelines on the same image (tools/bench/compare.py --threads 1 --filter Transforms).
 //   build/bench/afinar_bench --benchmark_filter=Transforms
 #include <benchmark/benchmark.h>
 
@@ -68,8 +72,9 @@ void random_resized_crop_flip(benchmark::State& state) {
   });
 }
 
-void train_pipeline(benchmark::State& state, int64_t height, int64_t width) {
-  const Compose t = train_transform();
+void train_pipeline(benchmark::State& state, const TrainTransformOptions& options, int64_t height,
+                    int64_t width) {
+  const Compose t = train_transform(options);
   run(
       state,
       [&](const Image& img, Generator& gen) {
@@ -79,14 +84,6 @@ void train_pipeline(benchmark::State& state, int64_t height, int64_t width) {
       test_image(height, width));
 }
 
-void heavy_pipeline(benchmark::State& state) {
-  const Compose t = train_transform(heavy_augmentation());
-  run(state, [&](const Image& img, Generator& gen) {
-    Tensor out = t(img, gen);
-    benchmark::DoNotOptimize(out.raw_data());
-  });
-}
-
 BENCHMARK(resize_center_crop)
     ->Name("Transforms/Resize256CenterCrop224")
     ->Unit(benchmark::kMicrosecond);
@@ -94,13 +91,26 @@ BENCHMARK(eval_pipeline)->Name("Transforms/EvalTransform")->Unit(benchmark::kMic
 BENCHMARK(random_resized_crop_flip)
     ->Name("Transforms/RandomResizedCrop224Flip")
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(train_pipeline, 500x375, 375, 500)
+BENCHMARK_CAPTURE(train_pipeline, 500x375, TrainTransformOptions{}, 375, 500)
     ->Name("Transforms/TrainTransform")
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(train_pipeline, 341x256, 256, 341)
+BENCHMARK_CAPTURE(train_pipeline, 341x256, TrainTransformOptions{}, 256, 341)
     ->Name("Transforms/TrainTransform341x256")
     ->Unit(benchmark::kMicrosecond);
-BENCHMARK(heavy_pipeline)->Name("Transforms/HeavyAugmentation")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, heavy, heavy_augmentation(), 375, 500)
+    ->Name("Transforms/HeavyAugmentation")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, ta_wide, TrainTransformOptions{.auto_augment = "ta_wide"}, 375,
+                  500)
+    ->Name("Transforms/TrainTransformTrivialAugmentWide")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, ra, TrainTransformOptions{.auto_augment = "ra"}, 375, 500)
+    ->Name("Transforms/TrainTransformRandAugment")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, imagenet, TrainTransformOptions{.auto_augment = "imagenet"}, 375,
+                  500)
+    ->Name("Transforms/TrainTransformAutoAugment")
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace afinar::data
