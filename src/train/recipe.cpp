@@ -136,6 +136,7 @@ data::TrainTransformOptions read_augmentation(const toml::table& t, const std::s
   r.get("scale", a.scale);
   r.get("ratio", a.ratio);
   r.get("hflip", a.hflip);
+  r.get("vflip", a.vflip);
   r.get("auto_augment", a.auto_augment);
   r.get("ra_magnitude", a.ra_magnitude);
   r.get("rotation", a.rotation);
@@ -309,6 +310,7 @@ void check_augmentation(const data::TrainTransformOptions& a, const std::string&
         w, " ", name, " must be (min, max) with 0 < min <= max, got (", range[0], ", ", range[1],
         ")");
   check_range(a.hflip, 0, 1, false, w, "hflip (--hflip), a probability,");
+  check_range(a.vflip, 0, 1, false, w, "vflip (--vflip), a probability,");
   AFN_CHECK(a.auto_augment.empty() || data::is_auto_augment_policy(a.auto_augment), w,
             " auto_augment (--auto-augment) must be ta_wide (TrivialAugmentWide), ra "
             "(RandAugment) or imagenet (AutoAugment), got '",
@@ -633,6 +635,7 @@ toml::table augmentation_table(const data::TrainTransformOptions& a) {
                 {"scale", numbers(a.scale)},
                 {"ratio", numbers(a.ratio)},
                 {"hflip", a.hflip},
+                {"vflip", a.vflip},
                 {"auto_augment", a.auto_augment},
                 {"ra_magnitude", a.ra_magnitude},
                 {"rotation", a.rotation},

@@ -490,6 +490,7 @@ TEST(BadInputCli, TrainStage) {
       {t("--scale 0.5"), 2, "--scale"},
       {t("--ratio 0 1"), 1, "--ratio"},
       {t("--hflip 2"), 1, "--hflip"},
+      {t("--vflip -0.5"), 1, "--vflip"},
       {t("--rotation nan"), 1, "--rotation"},
       {t("--color-jitter 0.1 0.2"), 1, "--color-jitter takes 1 value"},
       {t("--color-jitter 0.1 0.1 0.1 0.7"), 1, "hue"},

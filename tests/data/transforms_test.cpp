@@ -654,17 +654,25 @@ TEST(RandomResizedCrop, OutputHasTheRequestedSize) {
   }
 }
 
-TEST(RandomHorizontalFlip, FlipsWithProbabilityP) {
-  // Binomial: |fraction - p| < 5σ, σ = √(p(1-p)/n) (a 6e-7 two-sided chance of a false alarm).
-  const Image img = make_image(1, 2, 1, {1, 2});
+// Binomial: |fraction - p| < 5σ, σ = √(p(1-p)/n) (a 6e-7 two-sided chance of a false alarm).
+template <typename Flip>
+void expect_flips_with_probability(const Image& img) {
   const size_t n = 4000;
   for (double p : {0.0, 0.3, 1.0}) {
     Generator gen(9);
-    const RandomHorizontalFlip t(p);
+    const Flip t(p);
     size_t flips = 0;
     for (size_t k = 0; k < n; ++k) flips += t(img, gen).data[0] == 2;
     EXPECT_NEAR(double(flips) / n, p, 5 * std::sqrt(p * (1 - p) / n) + 1e-12) << p;
   }
+}
+
+TEST(RandomHorizontalFlip, FlipsWithProbabilityP) {
+  expect_flips_with_probability<RandomHorizontalFlip>(make_image(1, 2, 1, {1, 2}));
+}
+
+TEST(RandomVerticalFlip, FlipsWithProbabilityP) {
+  expect_flips_with_probability<RandomVerticalFlip>(make_image(2, 1, 1, {1, 2}));
 }
 
 TEST(RandomRotation, AngleIsUniformOverDegrees) {
@@ -770,6 +778,7 @@ TEST(Transforms, BadArgumentsThrowNamingTheTransform) {
   expect_error([] { RandomResizedCrop(0); }, "RandomResizedCrop");
   expect_error([] { RandomHorizontalFlip(1.5); }, "RandomHorizontalFlip");
   expect_error([] { RandomHorizontalFlip(-0.1); }, "RandomHorizontalFlip");
+  expect_error([] { RandomVerticalFlip(1.1); }, "RandomVerticalFlip");
   expect_error([] { RandomRotation(-5); }, "RandomRotation");
   expect_error([] { RandomRotation(std::array<double, 2>{10, -10}); }, "degrees");
   expect_error([] { RandomAffine(0, {.translate = std::array<double, 2>{1.5, 0}}); }, "translate");

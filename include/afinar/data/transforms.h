@@ -211,14 +211,18 @@ class RandomResizedCrop {
   Options opt_;
 };
 
-class RandomHorizontalFlip {
+// RandomHorizontalFlip (hflip) and RandomVerticalFlip (vflip) with probability p.
+template <bool Vertical>
+class RandomFlip {
  public:
-  explicit RandomHorizontalFlip(double p = 0.5);
+  explicit RandomFlip(double p = 0.5);
   Image operator()(const Image& img, Generator& gen) const;
 
  private:
   double p_;
 };
+using RandomHorizontalFlip = RandomFlip<false>;
+using RandomVerticalFlip = RandomFlip<true>;
 
 // Rotation by an angle ~ U(degrees); a single number d means (-d, d).
 class RandomRotation {
@@ -349,7 +353,8 @@ class Compose {
 Compose eval_transform(const Preprocessing& p = {});
 
 // Training augmentation, in the seeds' order: RandomResizedCrop(crop, scale, ratio) ->
-// RandomHorizontalFlip(hflip) -> the auto_augment policy (data/auto_augment.h: "ta_wide",
+// RandomHorizontalFlip(hflip) -> RandomVerticalFlip(vflip) -> the auto_augment policy
+// (data/auto_augment.h: "ta_wide",
 // "ra" with ra_magnitude, "imagenet"; where torchvision's reference recipes put it) ->
 // RandomRotation(rotation) -> ColorJitter(color_jitter) ->
 // RandomAffine(0, affine_translate, shear=affine_shear) -> ToTensor -> Normalize(mean, std) ->
@@ -360,6 +365,7 @@ struct TrainTransformOptions {
   std::array<double, 2> scale = {0.08, 1.0};
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
   double hflip = 0.5;                                 // probability
+  double vflip = 0;                                   // probability (timm's --vflip)
   std::string auto_augment = "";                      // "" (none), "ta_wide", "ra", "imagenet"
   int64_t ra_magnitude = 9;                           // RandAugment's bin of 31
   double rotation = 0;                                // degrees d: angle ~ U(-d, d)

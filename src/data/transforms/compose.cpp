@@ -96,6 +96,7 @@ Compose train_transform(const TrainTransformOptions& opt) {
   Compose c;
   c.then(RandomResizedCrop(opt.crop, {.scale = opt.scale, .ratio = opt.ratio}));
   if (opt.hflip != 0) c.then(RandomHorizontalFlip(opt.hflip));
+  if (opt.vflip != 0) c.then(RandomVerticalFlip(opt.vflip));
   if (!opt.auto_augment.empty()) c.then(auto_augment_transform(opt.auto_augment, opt.ra_magnitude));
   if (opt.rotation != 0) c.then(RandomRotation(opt.rotation));
   const auto& cj = opt.color_jitter;
@@ -120,6 +121,7 @@ std::string train_transform_str(const TrainTransformOptions& opt) {
       afinar::detail::concat("RandomResizedCrop(", opt.crop, ", scale=", pair(opt.scale),
                              ", ratio=", pair(opt.ratio), ")");
   if (opt.hflip != 0) s += afinar::detail::concat(" -> RandomHorizontalFlip(p=", opt.hflip, ")");
+  if (opt.vflip != 0) s += afinar::detail::concat(" -> RandomVerticalFlip(p=", opt.vflip, ")");
   if (!opt.auto_augment.empty()) s += " -> " + auto_augment_str(opt.auto_augment, opt.ra_magnitude);
   if (opt.rotation != 0) s += afinar::detail::concat(" -> RandomRotation(", opt.rotation, ")");
   const auto& cj = opt.color_jitter;

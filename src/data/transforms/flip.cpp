@@ -1,5 +1,5 @@
 // Flips: PIL's FLIP_LEFT_RIGHT / FLIP_TOP_BOTTOM, a tensor flip of the last dimension, and
-// RandomHorizontalFlip.
+// RandomHorizontalFlip / RandomVerticalFlip.
 #include "data/transforms/internal.h"
 
 #include "afinar/ops/flip.h"
@@ -36,13 +36,24 @@ Tensor hflip(const Tensor& img) {
   return ops::flip(img, {-1});  // any dtype, any device (include/afinar/ops/flip.h)
 }
 
-RandomHorizontalFlip::RandomHorizontalFlip(double p) : p_(p) {
-  detail::check_probability(p, "RandomHorizontalFlip");
+namespace {
+template <bool Vertical>
+constexpr const char* kFlipName = Vertical ? "RandomVerticalFlip" : "RandomHorizontalFlip";
+}  // namespace
+
+template <bool Vertical>
+RandomFlip<Vertical>::RandomFlip(double p) : p_(p) {
+  detail::check_probability(p, kFlipName<Vertical>);
 }
 
-Image RandomHorizontalFlip::operator()(const Image& img, Generator& gen) const {
-  detail::check_image(img, "RandomHorizontalFlip");
-  return draw_bernoulli(gen, p_) ? hflip(img) : img;
+template <bool Vertical>
+Image RandomFlip<Vertical>::operator()(const Image& img, Generator& gen) const {
+  detail::check_image(img, kFlipName<Vertical>);
+  if (!draw_bernoulli(gen, p_)) return img;
+  return Vertical ? vflip(img) : hflip(img);
 }
+
+template class RandomFlip<false>;
+template class RandomFlip<true>;
 
 }  // namespace afinar::data

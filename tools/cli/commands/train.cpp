@@ -132,6 +132,7 @@ class TrainCommand : public Command {
         ->expected(2)
         ->capture_default_str();
     app.add_option("--hflip", a.hflip, "RandomHorizontalFlip's probability")->capture_default_str();
+    app.add_option("--vflip", a.vflip, "RandomVerticalFlip's probability")->capture_default_str();
     app.add_option("--auto-augment", a.auto_augment,
                    "torchvision's automatic augmentation after the flip: ta_wide "
                    "(TrivialAugmentWide), ra (RandAugment), imagenet (AutoAugment)");
@@ -303,6 +304,7 @@ class TrainCommand : public Command {
     if (given("--scale")) a.scale = {scale_.at(0), scale_.at(1)};
     if (given("--ratio")) a.ratio = {ratio_.at(0), ratio_.at(1)};
     if (given("--hflip")) a.hflip = fa.hflip;
+    if (given("--vflip")) a.vflip = fa.vflip;
     if (given("--auto-augment")) a.auto_augment = fa.auto_augment;
     if (given("--ra-magnitude")) a.ra_magnitude = fa.ra_magnitude;
     if (given("--rotation")) a.rotation = fa.rotation;
