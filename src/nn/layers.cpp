@@ -134,8 +134,7 @@ BatchNorm2d::BatchNorm2d(int64_t num_features, const BatchNorm2dOptions& options
     : Module("BatchNorm2d"), num_features_(num_features), options_(options) {
   check_positive(num_features, "BatchNorm2d", "num_features");
   AFN_CHECK(options.eps > 0, "BatchNorm2d: eps must be positive, got ", options.eps);
-  AFN_CHECK(!options.momentum || (*options.momentum >= 0 && *options.momentum <= 1),
-            "BatchNorm2d: momentum must be in [0, 1], got ", options.momentum.value_or(0));
+  set_momentum(options.momentum);
   if (options.affine) {
     weight_ = register_parameter("weight", ones({num_features}));
     bias_ = register_parameter("bias", zeros({num_features}));
@@ -171,6 +170,12 @@ Tensor BatchNorm2d::forward_add_relu(const Tensor& x, const Tensor& residual) {
   const Mode m = begin_call();
   return batch_norm2d_add_relu(x, weight_, bias_, running_mean_, running_var_, residual,
                                m.batch_stats, m.factor, options_.eps);
+}
+
+void BatchNorm2d::set_momentum(std::optional<double> momentum) {
+  AFN_CHECK(!momentum || (*momentum >= 0 && *momentum <= 1),
+            "BatchNorm2d: momentum must be in [0, 1], got ", momentum.value_or(0));
+  options_.momentum = momentum;
 }
 
 std::string BatchNorm2d::extra_repr() const {

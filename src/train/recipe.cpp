@@ -48,7 +48,7 @@ class Reader {
                 int64_t(std::numeric_limits<T>::min()), " to ",
                 std::min<uint64_t>(std::numeric_limits<T>::max(), INT64_MAX), ")");
       out = T(v);
-    } else if constexpr (std::is_floating_point_v<T>) {
+    } else if constexpr (std::is_floating_point_v<T> || std::is_same_v<T, std::optional<double>>) {
       out = require(n->value<double>(), key, "a number");
     } else if constexpr (std::is_same_v<T, std::string>) {
       out = require(n->value<std::string>(), key, "a string");
@@ -447,6 +447,9 @@ void check_values(const TrainConfig& c, const std::string& where) {
   check_range(c.test_split, 0, 1, true, where, "test_split (--test-split, [data] test_split)");
   check_range(c.smoothing, 0, 1, true, where, "label smoothing (--smoothing, smoothing)");
   check_mixup(c.mixup, where);
+  if (c.bn_momentum)
+    check_range(*c.bn_momentum, 0, 1, false, where,
+                "bn_momentum (--bn-momentum, [model] bn_momentum)");
   check_range(c.model_ema_options.decay, 0, 1, false, where,
               "model_ema_decay (--model-ema-decay, model_ema_decay)");
   check_at_least(c.grad_accum_steps, 1, where,
@@ -530,6 +533,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     mr.get("weights", c.weights);
     mr.get("weights_exclude", c.weights_exclude);
     mr.get("num_classes", c.num_classes);
+    mr.get("bn_momentum", c.bn_momentum);
     if (const toml::node* h = mr.take("head")) c.head = read_head(*h, mr.where());
     mr.finish();
   }
@@ -672,11 +676,13 @@ std::string to_toml(const TrainConfig& c) {
   root.insert("amp_dtype", c.amp_dtype);
   root.insert("channels_last", c.channels_last);
   root.insert("log_interval", c.log_interval);
-  root.insert("model", toml::table{{"name", c.model},
-                                   {"weights", c.weights},
-                                   {"weights_exclude", strings(c.weights_exclude)},
-                                   {"num_classes", c.num_classes},
-                                   {"head", head_table(c.head)}});
+  toml::table model{{"name", c.model},
+                    {"weights", c.weights},
+                    {"weights_exclude", strings(c.weights_exclude)},
+                    {"num_classes", c.num_classes},
+                    {"head", head_table(c.head)}};
+  if (c.bn_momentum) model.insert("bn_momentum", *c.bn_momentum);
+  root.insert("model", std::move(model));
   toml::table data{{"dir", c.data_dir},          {"val_split", c.val_split},
                    {"test_split", c.test_split}, {"image_size", c.image_size},
                    {"resize", c.resize},         {"crop_mode", c.crop_mode},

@@ -15,6 +15,7 @@
 #include "afinar/io/json.h"
 #include "afinar/io/weights.h"
 #include "afinar/nn/freeze.h"
+#include "afinar/nn/layers.h"
 #include "afinar/nn/models.h"
 #include "afinar/optim/adam.h"
 #include "afinar/optim/grad_scaler.h"
@@ -234,6 +235,18 @@ StateDict without_excluded(const StateDict& sd, const std::vector<std::string>& 
   return out;
 }
 
+// bn.momentum = momentum for every BatchNorm2d; returns their count.
+size_t set_batch_norm_momentum(nn::Module& model, double momentum) {
+  size_t n = 0;
+  for (const auto& [name, m] : model.named_modules()) {
+    if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(m.get())) {
+      bn->set_momentum(momentum);
+      ++n;
+    }
+  }
+  return n;
+}
+
 // The model a weight average lives in: the run's architecture and head, built without drawing
 // from the default generator (its initial values are overwritten by the model's).
 nn::ModulePtr average_model(const TrainConfig& c, int64_t classes) {
@@ -386,6 +399,10 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   // resumed run restores the generator's later state from its checkpoint.
   default_generator().set_state(c.seed, 0);
   nn::ModulePtr model = nn::create_model(c.model, classes, c.head);
+  if (c.bn_momentum) {
+    log << "batch norm: momentum " << *c.bn_momentum << " in "
+        << set_batch_norm_momentum(*model, *c.bn_momentum) << " layers\n";
+  }
   if (!c.weights.empty()) {
     const io::Weights weights = io::load_weights(c.weights);
     const StateDict loaded = without_excluded(weights.state_dict, c.weights_exclude);

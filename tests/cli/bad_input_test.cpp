@@ -490,6 +490,7 @@ TEST(BadInputCli, TrainStage) {
       {t("--scale 0.5"), 2, "--scale"},
       {t("--ratio 0 1"), 1, "--ratio"},
       {t("--hflip 2"), 1, "--hflip"},
+      {t("--bn-momentum -0.1"), 1, "--bn-momentum"},
       {t("--vflip -0.5"), 1, "--vflip"},
       {t("--rotation nan"), 1, "--rotation"},
       {t("--color-jitter 0.1 0.2"), 1, "--color-jitter takes 1 value"},
@@ -626,6 +627,8 @@ TEST(BadInputRecipe, ModelKeys) {
       {"model.head", "{ kind = \"linear\", hidden = 5 }", "settings of the mlp head"},
       {"model.head", "{ kind = \"mlp\", size = 5 }", "unknown key 'size'"},
       {"model.bogus", "1", "unknown key 'bogus'"},
+      {"model.bn_momentum", "1.5", "bn_momentum"},
+      {"model.bn_momentum", "\"x\"", "'bn_momentum' must be a number"},
   });
 }
 

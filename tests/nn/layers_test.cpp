@@ -13,6 +13,7 @@
 #include "afinar/ops/conv2d.h"
 #include "afinar/ops/elementwise.h"
 #include "testing/compare.h"
+#include "testing/errors.h"
 
 namespace afinar::nn {
 namespace {
@@ -141,6 +142,28 @@ TEST(Layers, BatchNorm2dTrainingUpdatesRunningStatistics) {
   EXPECT_EQ(bn->num_batches_tracked().item<int64_t>(), 1);
   (*bn)(x);
   EXPECT_EQ(bn->num_batches_tracked().item<int64_t>(), 2);
+}
+
+// bn.momentum = m after construction: the next batch weighs m in the running statistics.
+TEST(Layers, BatchNorm2dMomentumSetLaterWeighsTheNextBatch) {
+  auto bn = std::make_shared<BatchNorm2d>(2);
+  bn->set_momentum(0.5);
+  EXPECT_EQ(bn->options().momentum, 0.5);
+  const Tensor x = randn({3, 2, 4, 4}) * 3.0 - 2.0;
+  (*bn)(x);
+  const auto rm = bn->running_mean().to_vector<double>();
+  for (int64_t c = 0; c < 2; ++c) {
+    double mean, var;
+    batch_stats(x, c, mean, var);
+    EXPECT_NEAR(rm[size_t(c)], 0.5 * mean, 1e-6);
+  }
+  EXPECT_NE(bn->extra_repr().find("momentum=0.5"), std::string::npos) << bn->extra_repr();
+  for (double bad : {-0.1, 1.5, std::nan("")}) {
+    EXPECT_NE(testing::error_of([&] { bn->set_momentum(bad); }).find("momentum must be in [0, 1]"),
+              std::string::npos)
+        << bad;
+  }
+  EXPECT_EQ(bn->options().momentum, 0.5);  // a refused value leaves the layer as it was
 }
 
 TEST(Layers, BatchNorm2dMomentumNoneIsTheCumulativeAverage) {

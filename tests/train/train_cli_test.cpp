@@ -149,6 +149,25 @@ TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
       << read_text(dir_ / "log.txt");
 }
 
+// --bn-momentum 0: training leaves every running statistic as it was (here: the initial 0 and 1),
+// while the default momentum moves them.
+TEST_F(TrainCli, BnMomentumZeroKeepsTheRunningStatistics) {
+  one_epoch_run(dir_, " --bn-momentum 0 --max-steps 2");
+  EXPECT_NE(read_text(dir_ / "log.txt").find("batch norm: momentum 0 in 20 layers"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
+  EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("bn_momentum = 0.0"), std::string::npos)
+      << read_text(dir_ / "run/recipe.toml");
+  const train::Checkpoint kept = train::load_checkpoint(dir_ / "run/checkpoint.h5");
+  EXPECT_EQ(kept.model.at("layer1.0.bn1.running_mean").to_vector<float>(),
+            std::vector<float>(64, 0.0f));
+  EXPECT_EQ(kept.model.at("bn1.running_var").to_vector<float>(), std::vector<float>(64, 1.0f));
+  EXPECT_EQ(kept.model.at("bn1.num_batches_tracked").item<int64_t>(), 2);  // counted still
+  one_epoch_run(dir_, " --max-steps 2");
+  const train::Checkpoint moved = train::load_checkpoint(dir_ / "run/checkpoint.h5");
+  EXPECT_NE(moved.model.at("bn1.running_var").to_vector<float>(), std::vector<float>(64, 1.0f));
+}
+
 // --auto-augment: the training transform runs torchvision's policy after the flip.
 TEST_F(TrainCli, AutoAugmentReachesTheTrainingTransform) {
   one_epoch_run(dir_, " --auto-augment ra --ra-magnitude 5 --max-steps 2");

@@ -87,6 +87,8 @@ class BatchNorm2d : public Module {
   std::string extra_repr() const override;
 
   void set_stats_frozen(bool frozen) { stats_frozen_ = frozen; }
+  // PyTorch's `bn.momentum = m` (timm's --bn-momentum), checked as the constructor checks it.
+  void set_momentum(std::optional<double> momentum);
   bool stats_frozen() const { return stats_frozen_; }
 
   int64_t num_features() const { return num_features_; }

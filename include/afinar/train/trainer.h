@@ -137,6 +137,10 @@ struct TrainConfig {
                                              // `weights` ("fc.*": a new head)
   int64_t num_classes = 0;                   // 0: the dataset's
   nn::HeadSpec head;                         // the classifier put on the model (nn/head.h)
+  // Every BatchNorm2d's momentum (timm's --bn-momentum; PyTorch's bn.momentum = m, the weight of
+  // each batch in the running statistics); unset: the model's own, 0.1. Training only: the
+  // weights files do not record it and evaluation does not use it.
+  std::optional<double> bn_momentum = {};
   // optimisation
   std::vector<StageConfig> stages = {StageConfig{}};
   double smoothing = 0;          // label smoothing

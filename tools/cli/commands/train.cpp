@@ -44,6 +44,8 @@ class TrainCommand : public Command {
     app.add_option("--weights-exclude", c.weights_exclude,
                    "Tensors of --weights not to load (glob patterns, e.g. 'fc.*' for a new head)");
     app.add_option("--num-classes", c.num_classes, "Classes of the new head (default: the data's)");
+    app.add_option("--bn-momentum", bn_momentum_,
+                   "Every BatchNorm2d's momentum (PyTorch's meaning; default: the model's, 0.1)");
     app.add_option("--head", c.head.kind,
                    "The classifier: default (torchvision's, resized), linear (global pool + "
                    "Linear), mlp (Dropout, Linear, ReLU, Dropout, Linear)")
@@ -268,6 +270,7 @@ class TrainCommand : public Command {
     if (given("--weights")) c.weights = f.weights;
     if (given("--weights-exclude")) c.weights_exclude = f.weights_exclude;
     if (given("--num-classes")) c.num_classes = f.num_classes;
+    if (given("--bn-momentum")) c.bn_momentum = bn_momentum_;
     if (given("--head")) c.head.kind = f.head.kind;
     if (given("--head-hidden")) c.head.hidden = f.head.hidden;
     if (given("--head-dropout")) c.head.dropout = {head_dropout_.at(0), head_dropout_.at(1)};
@@ -361,6 +364,7 @@ class TrainCommand : public Command {
   double lr_decay_ = 0;
   bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
   bool model_ema_ = false, model_ema_warmup_ = false;
+  double bn_momentum_ = 0.1;
   bool sched_on_updates_ = false;
   bool channels_last_ = false;
 };
