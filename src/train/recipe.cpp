@@ -428,6 +428,9 @@ void check_schedule(const SchedulerConfig& sc, const std::string& where) {
 // the command line, such as weights_exclude with --weights).
 void check_values(const TrainConfig& c, const std::string& where) {
   check_at_least(c.batch_size, 1, where, "the batch size (--batch-size, [data] batch_size)");
+  check_at_least(c.validation_batch_size, 0, where,
+                 "the validation batch size (--validation-batch-size, [data] "
+                 "validation_batch_size; 0: the batch size)");
   AFN_CHECK(c.image_size >= 1 && c.image_size <= kMaxImageSize, where,
             ": the image size (--image-size, [data] image_size) must be in [1, ", kMaxImageSize,
             "], got ", c.image_size);
@@ -548,6 +551,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     dr.get("mean", c.mean);
     dr.get("std", c.std);
     dr.get("batch_size", c.batch_size);
+    dr.get("validation_batch_size", c.validation_batch_size);
     dr.get("workers", c.workers);
     if (const toml::node* a = dr.take("augment")) {
       if (const std::optional<bool> on = a->value_exact<bool>()) {
@@ -683,11 +687,17 @@ std::string to_toml(const TrainConfig& c) {
                     {"head", head_table(c.head)}};
   if (c.bn_momentum) model.insert("bn_momentum", *c.bn_momentum);
   root.insert("model", std::move(model));
-  toml::table data{{"dir", c.data_dir},          {"val_split", c.val_split},
-                   {"test_split", c.test_split}, {"image_size", c.image_size},
-                   {"resize", c.resize},         {"crop_mode", c.crop_mode},
-                   {"mean", numbers(c.mean)},    {"std", numbers(c.std)},
-                   {"batch_size", c.batch_size}, {"workers", int64_t(c.workers)},
+  toml::table data{{"dir", c.data_dir},
+                   {"val_split", c.val_split},
+                   {"test_split", c.test_split},
+                   {"image_size", c.image_size},
+                   {"resize", c.resize},
+                   {"crop_mode", c.crop_mode},
+                   {"mean", numbers(c.mean)},
+                   {"std", numbers(c.std)},
+                   {"batch_size", c.batch_size},
+                   {"validation_batch_size", c.validation_batch_size},
+                   {"workers", int64_t(c.workers)},
                    {"shuffle", c.shuffle}};
   if (c.augment)
     data.insert("augment", augmentation_table(c.augmentation));

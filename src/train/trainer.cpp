@@ -441,17 +441,20 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       << (c.augment ? data::train_transform_str(augmentation) : "the evaluation transform") << "\n";
   if (c.mixup.enabled()) log << "batch mixing: " << mixup_str(c.mixup) << "\n";
   auto loader = [&](const std::vector<data::Sample>& s, const data::Compose& tf, bool shuffle,
-                    uint64_t seed) {
+                    uint64_t seed, int64_t batch_size) {
     return std::make_unique<data::DataLoader>(int64_t(s.size()), data::image_source(s, tf),
-                                              data::LoaderOptions{.batch_size = c.batch_size,
+                                              data::LoaderOptions{.batch_size = batch_size,
                                                                   .shuffle = shuffle,
                                                                   .num_workers = c.workers,
                                                                   .seed = seed,
                                                                   .device = device});
   };
-  auto train = loader(splits.train, train_tf, c.shuffle, c.seed);
-  auto val = splits.val.empty() ? nullptr : loader(splits.val, eval_tf, false, c.seed + 1);
-  auto test = splits.test.empty() ? nullptr : loader(splits.test, eval_tf, false, c.seed + 2);
+  const int64_t eval_batch = c.validation_batch_size > 0 ? c.validation_batch_size : c.batch_size;
+  auto train = loader(splits.train, train_tf, c.shuffle, c.seed, c.batch_size);
+  auto val =
+      splits.val.empty() ? nullptr : loader(splits.val, eval_tf, false, c.seed + 1, eval_batch);
+  auto test =
+      splits.test.empty() ? nullptr : loader(splits.test, eval_tf, false, c.seed + 2, eval_batch);
   // Every stage's freezing, optimizer and schedule, built once on the side (a OneCycle schedule
   // counts the real steps per epoch).
   // Optimizer updates per epoch, what per-update schedules count: one per group of

@@ -491,6 +491,7 @@ TEST(BadInputCli, TrainStage) {
       {t("--ratio 0 1"), 1, "--ratio"},
       {t("--hflip 2"), 1, "--hflip"},
       {t("--bn-momentum -0.1"), 1, "--bn-momentum"},
+      {t("--validation-batch-size -2"), 1, "--validation-batch-size"},
       {t("--vflip -0.5"), 1, "--vflip"},
       {t("--rotation nan"), 1, "--rotation"},
       {t("--color-jitter 0.1 0.2"), 1, "--color-jitter takes 1 value"},

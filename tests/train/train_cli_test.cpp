@@ -420,6 +420,21 @@ TEST_F(TrainCli, MixupAndCutmixResumeBitExact) {
       << read_text(dir_ / "a/recipe.toml");
 }
 
+// --validation-batch-size: validation and test run in batches of their own size; the figures are
+// the same (eval mode: each image's logits do not depend on its batch).
+TEST_F(TrainCli, ValidationBatchSizeLeavesTheFiguresAlone) {
+  one_epoch_run(dir_, " --test-split 0 --lr 0");
+  const std::vector<double> loss = metrics_column(dir_ / "run/metrics.csv", "val", "loss");
+  const std::vector<double> acc = metrics_column(dir_ / "run/metrics.csv", "val", "acc");
+  one_epoch_run(dir_, " --test-split 0 --lr 0 --validation-batch-size 5");
+  EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("validation_batch_size = 5"),
+            std::string::npos);
+  const std::vector<double> loss5 = metrics_column(dir_ / "run/metrics.csv", "val", "loss");
+  ASSERT_EQ(loss5.size(), 1u);
+  EXPECT_NEAR(loss5[0], loss.at(0), 1e-5 * loss.at(0));  // float32 sums in another grouping
+  EXPECT_EQ(metrics_column(dir_ / "run/metrics.csv", "val", "acc"), acc);
+}
+
 // --mixup-off-epoch 1: the second epoch trains unmixed, as a run of one mixed epoch resumed
 // without --mixup does (bit for bit); mixing both epochs ends elsewhere.
 TEST_F(TrainCli, MixupOffEpochTrainsTheLaterEpochsUnmixed) {

@@ -123,6 +123,7 @@ struct TrainConfig {
   std::string crop_mode = "center";
   std::vector<double> mean = data::kImageNetMean, std = data::kImageNetStd;
   int64_t batch_size = 32;
+  int64_t validation_batch_size = 0;  // validation and test batches (timm's -vb); 0: batch_size
   int workers = 2;
   bool shuffle = true;
   bool augment = true;  // false: train with the eval transform

@@ -57,6 +57,9 @@ class TrainCommand : public Command {
         ->expected(2)
         ->capture_default_str();
     app.add_option("-b,--batch-size", c.batch_size, "Batch size")->capture_default_str();
+    app.add_option("--validation-batch-size", c.validation_batch_size,
+                   "Batch size of validation and test (timm's -vb; 0: the batch size)")
+        ->capture_default_str();
     app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
     app.add_option("--clip-grad", c.clip_grad,
                    "Clip the gradients' global L2 norm to this before each step (timm's "
@@ -275,6 +278,7 @@ class TrainCommand : public Command {
     if (given("--head-hidden")) c.head.hidden = f.head.hidden;
     if (given("--head-dropout")) c.head.dropout = {head_dropout_.at(0), head_dropout_.at(1)};
     if (given("--batch-size")) c.batch_size = f.batch_size;
+    if (given("--validation-batch-size")) c.validation_batch_size = f.validation_batch_size;
     if (given("--smoothing")) c.smoothing = f.smoothing;
     if (given("--clip-grad")) c.clip_grad = f.clip_grad;
     if (given("--grad-accum-steps")) c.grad_accum_steps = f.grad_accum_steps;
