@@ -33,7 +33,9 @@ struct TrainResult;
 
 // The run's hyper-parameters as the HParams dashboard lists them: model, weights ("none" when
 // training from scratch), epochs (all stages), stages, batch_size, image_size, smoothing,
-// augment, seed, val_split, test_split, patience, max_steps; then the first stage's optimizer,
+// clip_grad, grad_accum_steps, mixup, cutmix, model_ema, model_ema_decay, augment, amp,
+// amp_dtype, channels_last, seed, val_split, test_split, eval_metric, patience, max_steps; then
+// the first stage's optimizer,
 // its options by PyTorch's names (lr, momentum, weight_decay, beta1, ...), scheduler, its
 // arguments as scheduler/<name> (scheduler/step_size, scheduler/gamma, ...), warmup_epochs,
 // freeze and unfreeze (the patterns joined by spaces) and param_groups (their count); each later
