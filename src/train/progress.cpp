@@ -79,7 +79,7 @@ std::string progress_plain_line(const Progress& p, int64_t epoch, int64_t epochs
                                 const std::string& split) {
   char text[256];
   std::snprintf(text, sizeof text,
-                "epoch %ld/%ld %-5s %5ld/%-5ld loss %.4f acc %.4f %7.1f img/s %6.1f s ",
+                "epoch %ld/%ld %-7s %5ld/%-5ld loss %.4f acc %.4f %7.1f img/s %6.1f s ",
                 long(epoch + 1), long(epochs), split.c_str(), long(p.step), long(p.steps), p.loss,
                 p.accuracy, p.seconds > 0 ? double(p.samples) / p.seconds : 0.0, p.seconds);
   return text + format_rate(p) + " " + eta_text(p);

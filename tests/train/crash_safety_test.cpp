@@ -153,11 +153,11 @@ TEST_F(CrashSafety, CtrlCMidEpochSavesACheckpointAndExitsZero) {
     execl("/bin/sh", "sh", "-c", command.c_str(), nullptr);
     _exit(127);
   }
-  // Ctrl-C once the first training step is logged ("epoch 1/2 train     1/6 ...").
+  // Ctrl-C once the first training step is logged ("epoch 1/2 train       1/6 ...").
   bool started = false;
   for (int i = 0; i < 600 && !started; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    started = read_text(log).find("train     1/") != std::string::npos;
+    started = read_text(log).find("train       1/") != std::string::npos;
   }
   kill(pid, SIGINT);
   int status = 0;

@@ -71,12 +71,13 @@ TEST(Progress, BarLine) {
 }
 
 TEST(Progress, PlainLineKeepsTheLogFormatAndAddsRateAndEta) {
-  // The trainer's former line (split padded to 5, steps to 5 and 5, img/s and seconds) + it/s, ETA.
+  // The trainer's former line (split padded to 7 for val_ema, steps to 5 and 5, img/s and seconds)
+  // + it/s, ETA.
   EXPECT_EQ(progress_plain_line(halfway(), 2, 10, "train"),
-            "epoch 3/10 train   120/240   loss 0.4321 acc 0.8765   400.0 img/s    9.6 s "
+            "epoch 3/10 train     120/240   loss 0.4321 acc 0.8765   400.0 img/s    9.6 s "
             "12.5 it/s ETA 0:09");
   EXPECT_EQ(progress_plain_line(halfway(), 2, 10, "val"),
-            "epoch 3/10 val     120/240   loss 0.4321 acc 0.8765   400.0 img/s    9.6 s "
+            "epoch 3/10 val       120/240   loss 0.4321 acc 0.8765   400.0 img/s    9.6 s "
             "12.5 it/s ETA 0:09");
 }
 
