@@ -22,13 +22,12 @@ import numpy as np
 import PIL
 import torch
 import torchvision
-from PIL import Image
 from torchvision.transforms import AutoAugment, AutoAugmentPolicy, InterpolationMode, RandAugment
 from torchvision.transforms import TrivialAugmentWide
 from torchvision.transforms.autoaugment import _apply_op
 
 from common import GOLDEN_DIR, ROOT
-from transforms import INPUTS
+from transforms import INPUTS, as_hwc, pil_of
 
 inputs = {name: INPUTS[name] for name in ["tiny", "gray", "hue"]}
 # Values 40..180 only: autocontrast stretches them, equalize spreads them.
@@ -36,13 +35,7 @@ inputs["dim"] = (40 + (INPUTS["small"][:40, :50].astype(np.int32) * 140) // 255)
 
 
 def pil(name):
-    a = inputs[name]
-    return Image.fromarray(a[:, :, 0], "L") if a.shape[2] == 1 else Image.fromarray(a, "RGB")
-
-
-def as_hwc(img):
-    a = np.asarray(img, dtype=np.uint8)
-    return a[:, :, None] if a.ndim == 2 else a
+    return pil_of(inputs[name])
 
 
 def spaces():

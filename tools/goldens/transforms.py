@@ -63,9 +63,13 @@ INPUTS = {
 }
 
 
-def pil(name):
-    a = INPUTS[name]
+def pil_of(a):
+    """The PIL image of a uint8 [H, W, C] array: mode L for one channel, RGB for three."""
     return Image.fromarray(a[:, :, 0], "L") if a.shape[2] == 1 else Image.fromarray(a, "RGB")
+
+
+def pil(name):
+    return pil_of(INPUTS[name])
 
 
 def as_hwc(img):
