@@ -598,16 +598,14 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
       }
       run_log.epoch(epoch, "train", t, lr);
       EpochStats judged = t;
-      if (val) {  // the trained weights, then their average (timm validates both)
-        for (nn::Module* m : {model.get(), ema ? &ema->module() : nullptr}) {
-          if (!m) continue;
-          const std::string split = m == model.get() ? "val" : "val_ema";
-          val->start_epoch(0);
-          judged =
-              evaluate(*m, *val, classes, eo, progress_printer(log, epoch, total_epochs, split));
-          run_log.epoch(epoch, split, judged, lr);
-        }
-      }
+      // The trained weights, then their average (timm validates both; the last one judges).
+      auto validate = [&](nn::Module& m, const char* split) {
+        val->start_epoch(0);
+        judged = evaluate(m, *val, classes, eo, progress_printer(log, epoch, total_epochs, split));
+        run_log.epoch(epoch, split, judged, lr);
+      };
+      if (val) validate(*model, "val");
+      if (val && ema) validate(ema->module(), "val_ema");
       io::save_weights(c.output + "/last.h5", host_state_dict(judged_model), meta);
       if (result.best_epoch < 0 || metric.improves(metric.of(judged), result.best_metric)) {
         result.best_epoch = epoch;

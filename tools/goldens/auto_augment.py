@@ -19,15 +19,12 @@ import os
 
 import h5py
 import numpy as np
-import PIL
-import torch
-import torchvision
 from torchvision.transforms import AutoAugment, AutoAugmentPolicy, InterpolationMode, RandAugment
 from torchvision.transforms import TrivialAugmentWide
 from torchvision.transforms.autoaugment import _apply_op
 
 from common import GOLDEN_DIR, ROOT
-from transforms import INPUTS, as_hwc, pil_of
+from transforms import INPUTS, as_hwc, pil_of, write_images
 
 inputs = {name: INPUTS[name] for name in ["tiny", "gray", "hue"]}
 # Values 40..180 only: autocontrast stretches them, equalize spreads them.
@@ -70,28 +67,16 @@ def op_cases():
         for name in images.get(op, ["tiny"] if geometric else ["hue", "gray"]):
             for k, m in enumerate(values if name != "gray" or geometric else values[-1:]):
                 out = _apply_op(pil(name), op, m, InterpolationMode.NEAREST, None)
-                cases.append(("%s_%s_%d" % (op, name, k), name, op, m, as_hwc(out)))
+                cases.append(("ops", "%s_%s_%d" % (op, name, k), as_hwc(out),
+                              dict(input=name, op=op, magnitude=m)))
     return cases
 
 
 def main():
     path = os.path.join(GOLDEN_DIR, "auto_augment.h5")
     with h5py.File(path, "w", libver="latest") as f:
-        f.attrs["generator"] = "tools/goldens/auto_augment.py"
-        f.attrs["torch_version"] = str(torch.__version__)
-        f.attrs["torchvision_version"] = str(torchvision.__version__)
-        f.attrs["pillow_version"] = str(PIL.__version__)
-        for name, a in inputs.items():
-            f.create_dataset("inputs/" + name, data=a, compression="gzip", compression_opts=9,
-                             track_times=False)
         cases = op_cases()
-        for case, name, op, m, expected in cases:
-            g = f.create_group("ops/" + case)
-            g.create_dataset("expected", data=np.ascontiguousarray(expected), compression="gzip",
-                             compression_opts=9, shuffle=True, track_times=False)
-            g.attrs["input"] = name
-            g.attrs["op"] = op
-            g.attrs["magnitude"] = m
+        write_images(f, "tools/goldens/auto_augment.py", inputs, cases)
         for key, space, num_bins, (h, w) in spaces():
             g = f.create_group("space/" + key)
             g.attrs["ops"] = ",".join(space.keys())

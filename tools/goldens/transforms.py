@@ -252,24 +252,30 @@ def pipeline_cases():
             mean=mean, std=std, squash=1)
 
 
+def write_images(f, generator, inputs, cases):
+    """The versions, /inputs/<name> and /<family>/<case> (expected + attrs) into an open file;
+    shared with auto_augment.py."""
+    f.attrs["generator"] = generator
+    f.attrs["torch_version"] = str(torch.__version__)
+    f.attrs["torchvision_version"] = str(torchvision.__version__)
+    f.attrs["pillow_version"] = str(PIL.__version__)
+    for name, a in inputs.items():
+        f.create_dataset("inputs/" + name, data=a, compression="gzip", compression_opts=9,
+                         track_times=False)
+    for family, case, expected, attrs in cases:
+        g = f.create_group("%s/%s" % (family, case))
+        g.create_dataset("expected", data=np.ascontiguousarray(expected),
+                         compression="gzip", compression_opts=9, shuffle=True,
+                         track_times=False)
+        for key, v in attrs.items():
+            if isinstance(v, (list, tuple)):
+                v = np.asarray(v, dtype=np.float64)
+            g.attrs[key] = v
+
+
 def write(path):
     with h5py.File(path, "w", libver="latest") as f:
-        f.attrs["generator"] = "tools/goldens/transforms.py"
-        f.attrs["torch_version"] = str(torch.__version__)
-        f.attrs["torchvision_version"] = str(torchvision.__version__)
-        f.attrs["pillow_version"] = str(PIL.__version__)
-        for name, a in INPUTS.items():
-            f.create_dataset("inputs/" + name, data=a, compression="gzip", compression_opts=9,
-                             track_times=False)
-        for family, case, expected, attrs in CASES:
-            g = f.create_group("%s/%s" % (family, case))
-            g.create_dataset("expected", data=np.ascontiguousarray(expected),
-                             compression="gzip", compression_opts=9, shuffle=True,
-                             track_times=False)
-            for key, v in attrs.items():
-                if isinstance(v, (list, tuple)):
-                    v = np.asarray(v, dtype=np.float64)
-                g.attrs[key] = v
+        write_images(f, "tools/goldens/transforms.py", INPUTS, CASES)
 
 
 def main():

@@ -98,7 +98,7 @@ class TrivialAugmentWide {
   Image operator()(const Image& img, Generator& gen) const;
 
  private:
-  int64_t num_bins_;
+  std::vector<AugmentSpace> space_;  // independent of the image size: built once
 };
 
 // num_ops ops in a row, each drawn uniformly from rand_augment_space(num_magnitude_bins, the

@@ -193,13 +193,11 @@ std::vector<AugmentSpace> auto_augment_space(int64_t n, ImageSize size) {
   return space;
 }
 
-TrivialAugmentWide::TrivialAugmentWide(int64_t num_magnitude_bins) : num_bins_(num_magnitude_bins) {
-  check_bins(num_bins_, "TrivialAugmentWide");
-}
+TrivialAugmentWide::TrivialAugmentWide(int64_t num_magnitude_bins)
+    : space_(trivial_augment_space(num_magnitude_bins)) {}
 
 std::vector<AugmentStep> TrivialAugmentWide::get_params(ImageSize, Generator& gen) const {
-  const std::vector<AugmentSpace> space = trivial_augment_space(num_bins_);
-  const AugmentSpace& s = space[size_t(draw_int(gen, 0, int64_t(space.size())))];
+  const AugmentSpace& s = space_[size_t(draw_int(gen, 0, int64_t(space_.size())))];
   const int64_t bin = s.magnitudes.empty() ? 0 : draw_int(gen, 0, int64_t(s.magnitudes.size()));
   const bool negate = s.is_signed && draw_int(gen, 0, 2) == 1;
   return {{s.op, magnitude_of(s, bin, negate)}};
