@@ -10,7 +10,8 @@
 //   Transforms/HeavyAugmentation            seed 003's train pipeline (heavy_augmentation())
 //   Transforms/TrainTransform<Policy>       train_transform() with --auto-augment ta_wide
 //                                           (TrivialAugmentWide), ra (RandAugment) or imagenet
-//                                           (AutoAugment) after the flip
+//                                           (AutoAugment) after the flip, resampling bilinearly
+//                                           (the default --interpolation)
 // torchvision's PIL path on the same machine is the reference: bench/torch/transforms.py times the
 // same pipelines on the same image (tools/bench/compare.py --threads 1 --filter Transforms).
 //   build/bench/afinar_bench --benchmark_filter=Transforms

@@ -1,6 +1,7 @@
 """torchvision's twins of bench/transforms_bench.cpp's training pipelines: the same 500x375 image
 (the same formula), single-threaded, one image per iteration, PIL path (torchvision 0.14, Pillow
-9.4). Heavy augmentation and the eval pipeline have no twin here.
+9.4). The policies resample bilinearly, as torchvision's reference scripts ask them to and as
+afinar's train_transform does. Heavy augmentation and the eval pipeline have no twin here.
 
     /usr/bin/python3 bench/torch/transforms.py [regex]
     tools/bench/compare.py --threads 1 --filter Transforms   (one core each, as loaders use them)
@@ -9,10 +10,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torchvision import transforms as T
+from torchvision.transforms import InterpolationMode
 
 from timing import run
 
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+BILINEAR = InterpolationMode.BILINEAR
 
 
 def test_image(height=375, width=500):
@@ -34,7 +37,10 @@ if __name__ == "__main__":
     torch.manual_seed(0)
     run([
         ("Transforms/TrainTransform", lambda: pipeline()),
-        ("Transforms/TrainTransformTrivialAugmentWide", lambda: pipeline(T.TrivialAugmentWide())),
-        ("Transforms/TrainTransformRandAugment", lambda: pipeline(T.RandAugment())),
-        ("Transforms/TrainTransformAutoAugment", lambda: pipeline(T.AutoAugment())),
+        ("Transforms/TrainTransformTrivialAugmentWide",
+         lambda: pipeline(T.TrivialAugmentWide(interpolation=BILINEAR))),
+        ("Transforms/TrainTransformRandAugment",
+         lambda: pipeline(T.RandAugment(interpolation=BILINEAR))),
+        ("Transforms/TrainTransformAutoAugment",
+         lambda: pipeline(T.AutoAugment(interpolation=BILINEAR))),
     ])

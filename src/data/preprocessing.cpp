@@ -1,6 +1,9 @@
 #include "afinar/data/preprocessing.h"
 
+#include <algorithm>
+#include <array>
 #include <cmath>
+#include <utility>
 
 #include "afinar/core/check.h"
 
@@ -18,6 +21,31 @@ CropMode crop_mode_of(const std::string& name) {
   AFN_CHECK(is_crop_mode(name), "unknown crop mode '", name,
             "': center (Resize of the shorter side) or squash (Resize to a square)");
   return name == "squash" ? CropMode::Squash : CropMode::Center;
+}
+
+namespace {
+constexpr std::array<std::pair<const char*, Interpolation>, 3> kInterpolations = {{
+    {"nearest", Interpolation::Nearest},
+    {"bilinear", Interpolation::Bilinear},
+    {"bicubic", Interpolation::Bicubic},
+}};
+}  // namespace
+
+const char* interpolation_name(Interpolation interpolation) {
+  for (const auto& [name, value] : kInterpolations)
+    if (value == interpolation) return name;
+  AFN_FAIL("interpolation_name: not an Interpolation (", int(interpolation), ")");
+}
+
+bool is_interpolation(const std::string& name) {
+  return std::any_of(kInterpolations.begin(), kInterpolations.end(),
+                     [&](const auto& entry) { return name == entry.first; });
+}
+
+Interpolation interpolation_of(const std::string& name) {
+  for (const auto& [known, value] : kInterpolations)
+    if (name == known) return value;
+  AFN_FAIL("unknown interpolation '", name, "': nearest, bilinear or bicubic");
 }
 
 void check_preprocessing(const Preprocessing& p, const std::string& where) {
@@ -39,9 +67,11 @@ std::string preprocessing_str(const Preprocessing& p) {
     for (size_t i = 0; i < v.size(); ++i) s += afinar::detail::concat(i ? ", " : "", v[i]);
     return s + "]";
   };
-  const std::string resize = p.crop_mode == CropMode::Squash
-                                 ? afinar::detail::concat("(", p.resize, ", ", p.resize, ")")
-                                 : std::to_string(p.resize);
+  std::string resize = p.crop_mode == CropMode::Squash
+                           ? afinar::detail::concat("(", p.resize, ", ", p.resize, ")")
+                           : std::to_string(p.resize);
+  if (p.interpolation != Interpolation::Bilinear)
+    resize += afinar::detail::concat(", interpolation=", interpolation_name(p.interpolation));
   return afinar::detail::concat("Resize(", resize, ") -> CenterCrop(", p.crop,
                                 ") -> ToTensor -> Normalize(mean=", list(p.mean),
                                 ", std=", list(p.std), ")");

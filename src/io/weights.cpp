@@ -434,6 +434,7 @@ void WeightsWriter::commit(const WeightsMeta& meta) {
   f.write_attr("/", "resize", p.resize);
   f.write_attr("/", "crop", p.crop);
   f.write_attr("/", "crop_mode", std::string(data::crop_mode_name(p.crop_mode)));
+  f.write_attr("/", "interpolation", std::string(data::interpolation_name(p.interpolation)));
   if (!meta.class_names.empty()) {
     AFN_CHECK(int64_t(meta.class_names.size()) == meta.num_classes,
               "weights: ", meta.class_names.size(), " class names for ", meta.num_classes,
@@ -476,6 +477,12 @@ Preprocessing read_preprocessing(const hdf5::File& f, const std::string& path) {
     AFN_CHECK(data::is_crop_mode(mode), path, ": crop_mode must be center or squash, got '", mode,
               "'");
     p.crop_mode = data::crop_mode_of(mode);
+  }
+  if (f.has_attr("/", "interpolation")) {
+    const std::string name = f.read_attr_string("/", "interpolation");
+    AFN_CHECK(data::is_interpolation(name), path,
+              ": interpolation must be nearest, bilinear or bicubic, got '", name, "'");
+    p.interpolation = data::interpolation_of(name);
   }
   data::check_preprocessing(p, path);
   return p;

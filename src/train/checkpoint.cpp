@@ -261,6 +261,9 @@ void digest_meta(Digest& d, const io::WeightsMeta& m) {
   d.integer(p.resize);
   d.integer(p.crop);
   d.text(data::crop_mode_name(p.crop_mode));
+  // Added after checkpoint version 4 was out: the default leaves the digest as it was.
+  if (p.interpolation != data::Interpolation::Bilinear)
+    d.text(data::interpolation_name(p.interpolation));
   for (const auto* values : {&p.mean, &p.std}) {
     d.integer(int64_t(values->size()));
     for (double v : *values) d.real(v);

@@ -313,7 +313,7 @@ void check_augmentation(const data::TrainTransformOptions& a, const std::string&
   check_range(a.vflip, 0, 1, false, w, "vflip (--vflip), a probability,");
   AFN_CHECK(a.auto_augment.empty() || data::is_auto_augment_policy(a.auto_augment), w,
             " auto_augment (--auto-augment) must be ta_wide (TrivialAugmentWide), ra "
-            "(RandAugment) or imagenet (AutoAugment), got '",
+            "(RandAugment), or imagenet, cifar10 or svhn (AutoAugment's policies), got '",
             a.auto_augment, "'");
   AFN_CHECK(a.ra_magnitude >= 0 && a.ra_magnitude < 31, w,
             " ra_magnitude (--ra-magnitude) must be in [0, 30], got ", a.ra_magnitude);
@@ -441,6 +441,10 @@ void check_values(const TrainConfig& c, const std::string& where) {
             ": crop_mode (--crop-mode, [data] crop_mode) must be center (Resize of the shorter "
             "side) or squash (Resize to a square), got '",
             c.crop_mode, "'");
+  AFN_CHECK(data::is_interpolation(c.interpolation), where,
+            ": interpolation (--interpolation, [data] interpolation) must be nearest, bilinear or "
+            "bicubic, got '",
+            c.interpolation, "'");
   data::check_preprocessing(preprocessing_of(c),
                             where + " (--mean / --std, [data] mean / std; --image-size)");
   AFN_CHECK(c.workers >= 0 && c.workers <= kMaxWorkers, where,
@@ -548,6 +552,7 @@ TrainConfig parse_recipe(const std::string& text, const std::string& source) {
     dr.get("image_size", c.image_size);
     dr.get("resize", c.resize);
     dr.get("crop_mode", c.crop_mode);
+    dr.get("interpolation", c.interpolation);
     dr.get("mean", c.mean);
     dr.get("std", c.std);
     dr.get("batch_size", c.batch_size);
@@ -693,6 +698,7 @@ std::string to_toml(const TrainConfig& c) {
                    {"image_size", c.image_size},
                    {"resize", c.resize},
                    {"crop_mode", c.crop_mode},
+                   {"interpolation", c.interpolation},
                    {"mean", numbers(c.mean)},
                    {"std", numbers(c.std)},
                    {"batch_size", c.batch_size},

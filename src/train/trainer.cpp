@@ -363,6 +363,7 @@ data::SplitOptions split_options(const TrainConfig& c) {
 data::TrainTransformOptions augmentation_of(const TrainConfig& c) {
   data::TrainTransformOptions a = c.augmentation;
   if (a.crop == 0) a.crop = c.image_size;
+  a.interpolation = data::interpolation_of(c.interpolation);
   a.mean = c.mean;
   a.std = c.std;
   return a;
@@ -372,6 +373,7 @@ data::Preprocessing preprocessing_of(const TrainConfig& c) {
   return {.resize = c.resize != 0 ? c.resize : std::lround(double(c.image_size) * 256.0 / 224.0),
           .crop = c.image_size,
           .crop_mode = data::crop_mode_of(c.crop_mode),
+          .interpolation = data::interpolation_of(c.interpolation),
           .mean = c.mean,
           .std = c.std};
 }

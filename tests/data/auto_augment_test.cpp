@@ -1,7 +1,7 @@
 // The automatic augmentation policies (data/auto_augment.h) against torchvision 0.14 on PIL
 // images (goldens from tools/goldens/auto_augment.py): every op byte for byte at the policies'
-// magnitudes, the augmentation spaces value for value, the ImageNet policy table; and the draws'
-// distributions.
+// magnitudes (the geometric ones in each interpolation), the augmentation spaces value for value,
+// the ImageNet, CIFAR10 and SVHN policy tables; and the draws' distributions.
 #include "afinar/data/auto_augment.h"
 
 #include <gtest/gtest.h>
@@ -55,7 +55,9 @@ TEST(AutoAugmentOps, MatchTorchvisionGolden) {
     ops_seen.insert(op);
     const Image in = image_at("/inputs/" + f.read_attr_string(path, "input"));
     const Image want = image_at(path + "/expected");
-    const Image got = apply_augment_op(in, op_named(op), f.read_attr_double(path, "magnitude"));
+    const auto mode = Interpolation(f.read_attr_int(path, "mode"));
+    const Image got =
+        apply_augment_op(in, op_named(op), f.read_attr_double(path, "magnitude"), mode);
     ASSERT_EQ(got.height, want.height) << name;
     ASSERT_EQ(got.width, want.width) << name;
     int64_t differ = 0;
@@ -94,21 +96,27 @@ TEST(AugmentSpace, MatchesTorchvisionBitForBit) {
   }
 }
 
-TEST(AutoAugment, ImageNetPolicyIsTorchvisions) {
+TEST(AutoAugment, PoliciesAreTorchvisions) {
   const hdf5::File& f = golden_file();
-  const std::vector<std::string> subs = split(f.read_attr_string("/policy/imagenet", "ops"), ';');
-  const std::vector<double> steps = f.read_tensor("/policy/imagenet/steps").to_vector<double>();
-  const auto& policy = AutoAugment::imagenet_policy();
-  ASSERT_EQ(policy.size(), subs.size());
-  for (size_t i = 0; i < policy.size(); ++i) {
-    const std::vector<std::string> names = split(subs[i], ',');
-    for (size_t j = 0; j < 2; ++j) {
-      const AutoAugment::Step& s = policy[i][j];
-      EXPECT_EQ(augment_op_name(s.op), names.at(j)) << i;
-      EXPECT_EQ(s.probability, steps[(i * 2 + j) * 2]) << i;
-      EXPECT_EQ(double(s.bin), steps[(i * 2 + j) * 2 + 1]) << i;
+  for (AutoAugmentPolicy p :
+       {AutoAugmentPolicy::ImageNet, AutoAugmentPolicy::Cifar10, AutoAugmentPolicy::Svhn}) {
+    const std::string path = detail::concat("/policy/", auto_augment_policy_name(p));
+    SCOPED_TRACE(path);
+    const std::vector<std::string> subs = split(f.read_attr_string(path, "ops"), ';');
+    const std::vector<double> steps = f.read_tensor(path + "/steps").to_vector<double>();
+    const auto& policy = AutoAugment::sub_policies(p);
+    ASSERT_EQ(policy.size(), subs.size());
+    for (size_t i = 0; i < policy.size(); ++i) {
+      const std::vector<std::string> names = split(subs[i], ',');
+      for (size_t j = 0; j < 2; ++j) {
+        const AutoAugment::Step& s = policy[i][j];
+        EXPECT_EQ(augment_op_name(s.op), names.at(j)) << i;
+        EXPECT_EQ(s.probability, steps[(i * 2 + j) * 2]) << i;
+        EXPECT_EQ(double(s.bin), steps[(i * 2 + j) * 2 + 1]) << i;
+      }
     }
   }
+  EXPECT_EQ(f.list("/policy").size(), 3u);
 }
 
 // Random bytes, so every op changes something.
@@ -200,7 +208,7 @@ TEST(AutoAugment, AppliesEachSubPolicyStepWithItsProbability) {
   const std::vector<AugmentSpace> space = auto_augment_space(10, {50, 50});
   std::map<AugmentOp, double> per_draw;
   double expected_steps = 0;
-  for (const auto& sub : AutoAugment::imagenet_policy())
+  for (const auto& sub : AutoAugment::sub_policies(AutoAugmentPolicy::ImageNet))
     for (const AutoAugment::Step& s : sub) {
       per_draw[s.op] += s.probability / 25.0;
       expected_steps += s.probability / 25.0;
@@ -219,24 +227,46 @@ TEST(AutoAugment, AppliesEachSubPolicyStepWithItsProbability) {
   EXPECT_NEAR(double(steps) / n, expected_steps, 0.05);
 }
 
-// operator() applies what get_params draws from the same generator state.
+// operator() applies what get_params draws from the same generator state, with its
+// interpolation; auto_augment_transform builds the policy a recipe names with the one it is given.
 TEST(AutoAugmentPolicies, ApplyTheirDrawnSteps) {
   const Image img = noise_image(24, 30, 3);
-  const TrivialAugmentWide ta;
-  const RandAugment ra;
-  const AutoAugment aa;
+  for (Interpolation mode : {Interpolation::Nearest, Interpolation::Bilinear}) {
+    SCOPED_TRACE(interpolation_name(mode));
+    const TrivialAugmentWide ta(31, mode);
+    const RandAugment ra({.interpolation = mode});
+    const AutoAugment imagenet(AutoAugmentPolicy::ImageNet, mode);
+    const AutoAugment svhn(AutoAugmentPolicy::Svhn, mode);
+    const std::vector<std::pair<std::string, ImageTransform>> named = {
+        {"ta_wide", ta}, {"ra", ra}, {"imagenet", imagenet}, {"svhn", svhn}};
+    for (uint64_t seed = 0; seed < 40; ++seed) {
+      Generator a(seed), b(seed), c(seed), d(seed);
+      const auto steps_of = [&](const auto& policy) {
+        return apply_augment_steps(img, policy.get_params({24, 30}, b), mode).data;
+      };
+      EXPECT_EQ(ta(img, a).data, steps_of(ta));
+      EXPECT_EQ(ra(img, a).data, steps_of(ra));
+      EXPECT_EQ(imagenet(img, a).data, steps_of(imagenet));
+      EXPECT_EQ(svhn(img, a).data, steps_of(svhn));
+      for (const auto& [name, policy] : named)
+        EXPECT_EQ(auto_augment_transform(name, 9, mode)(img, c).data, policy(img, d).data) << name;
+    }
+  }
+  // SVHN's geometric steps resample: another interpolation gives other bytes for some draws.
+  int64_t differ = 0;
   for (uint64_t seed = 0; seed < 40; ++seed) {
     Generator a(seed), b(seed);
-    EXPECT_EQ(ta(img, a).data, apply_augment_steps(img, ta.get_params({24, 30}, b)).data);
-    EXPECT_EQ(ra(img, a).data, apply_augment_steps(img, ra.get_params({24, 30}, b)).data);
-    EXPECT_EQ(aa(img, a).data, apply_augment_steps(img, aa.get_params({24, 30}, b)).data);
+    differ += AutoAugment(AutoAugmentPolicy::Svhn, Interpolation::Nearest)(img, a).data !=
+              AutoAugment(AutoAugmentPolicy::Svhn, Interpolation::Bilinear)(img, b).data;
   }
+  EXPECT_GT(differ, 0);
 }
 
 TEST(AutoAugmentPolicies, BadSettingsAreClearErrors) {
-  EXPECT_NE(
-      testing::error_of([] { auto_augment_transform("rand-m9"); }).find("unknown policy 'rand-m9'"),
-      std::string::npos);
+  EXPECT_NE(testing::error_of([] { auto_augment_transform("rand-m9"); })
+                .find("unknown policy 'rand-m9' (ta_wide: TrivialAugmentWide, ra: RandAugment, "
+                      "imagenet, cifar10 or svhn"),
+            std::string::npos);
   EXPECT_NE(testing::error_of([] {
               RandAugment({.magnitude = 31});
             }).find("magnitude must be in [0, 31)"),

@@ -1,7 +1,7 @@
 // `afinar preprocess` end to end: the real executable on committed images, its HDF5 output
 // against torchvision's pipelines on PIL's decode of the same files (tools/goldens/preprocess.py:
-// the ImageNet weights' Resize + CenterCrop + Normalize, and seed 001's squash to a square with
-// pixels / 255).
+// the ImageNet weights' Resize + CenterCrop + Normalize, the same with a bicubic Resize, and seed
+// 001's squash to a square with pixels / 255).
 // Covers decoding and the eval transforms together, and the command's I/O.
 #include <gtest/gtest.h>
 
@@ -38,13 +38,17 @@ TEST(Preprocess, CliMatchesTorchvisionPipeline) {
     const std::string out = (dir / (c.name + ".h5")).string();
     std::filesystem::remove(out);
     const std::string crop_mode = c.file->read_attr_string("/" + c.name, "crop_mode");
+    const std::string interpolation = c.file->read_attr_string("/" + c.name, "interpolation");
     ASSERT_EQ(run_cli("preprocess " + image + " --resize " + std::to_string(c.attr_int("resize")) +
                       " --crop " + std::to_string(c.attr_int("crop")) + " --crop-mode " +
-                      crop_mode + " --mean " + comma_list(c.attr_doubles("mean")) + " --std " +
+                      crop_mode + " --interpolation " + interpolation + " --mean " +
+                      comma_list(c.attr_doubles("mean")) + " --std " +
                       comma_list(c.attr_doubles("std")) + " -o " + out),
               0)
         << c.name;
-    const Tensor got = hdf5::File::open(out).read_tensor("/input");
+    const hdf5::File written = hdf5::File::open(out);
+    EXPECT_EQ(written.read_attr_string("/", "interpolation"), interpolation) << c.name;
+    const Tensor got = written.read_tensor("/input");
     // Same bytes after decode and resize (both exact), then one float32 division and a
     // normalisation: a few float32 ulps of values up to ~2.6.
     EXPECT_ALLCLOSE(got, c.tensor("input"), testing::tolerance_for(DType::F32, 1, 32)) << c.name;

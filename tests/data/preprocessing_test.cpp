@@ -1,11 +1,15 @@
-// data/preprocessing.h: the crop-mode names, the checks every reader of a preprocessing runs
-// (recipes, flags, weights files) and the torchvision spelling logs and reports print. What the
-// pipeline computes is checked against torchvision in transforms_test.cpp and preprocess_test.cpp.
+// data/preprocessing.h: the crop-mode and interpolation names, the checks every reader of a
+// preprocessing runs (recipes, flags, weights files) and the torchvision spelling logs and reports
+// print. What the pipeline computes is checked against torchvision in transforms_test.cpp and
+// preprocess_test.cpp.
 #include "afinar/data/preprocessing.h"
 
 #include <gtest/gtest.h>
 
 #include <limits>
+#include <string>
+#include <utility>
+#include <vector>
 
 #include "testing/errors.h"
 
@@ -26,6 +30,23 @@ TEST(Preprocessing, CropModeNamesRoundTrip) {
             std::string::npos);
 }
 
+TEST(Preprocessing, InterpolationNamesAreTorchvisions) {
+  const std::vector<std::pair<Interpolation, std::string>> names = {
+      {Interpolation::Nearest, "nearest"},
+      {Interpolation::Bilinear, "bilinear"},
+      {Interpolation::Bicubic, "bicubic"}};
+  for (const auto& [mode, name] : names) {
+    EXPECT_EQ(interpolation_name(mode), name);
+    EXPECT_TRUE(is_interpolation(name));
+    EXPECT_EQ(interpolation_of(name), mode);
+  }
+  EXPECT_FALSE(is_interpolation("BICUBIC"));  // InterpolationMode's values, not its names
+  EXPECT_NE(error_of([] {
+              interpolation_of("lanczos");
+            }).find("unknown interpolation 'lanczos': nearest, bilinear or bicubic"),
+            std::string::npos);
+}
+
 TEST(Preprocessing, DefaultsAreTorchvisionsImageNetTransform) {
   const Preprocessing p;
   EXPECT_EQ(preprocessing_str(p),
@@ -43,6 +64,10 @@ TEST(Preprocessing, SquashPrintsTorchvisionsSquareResize) {
   EXPECT_EQ(preprocessing_str(p),
             "Resize((224, 224)) -> CenterCrop(224) -> ToTensor -> Normalize(mean=[0, 0, 0], "
             "std=[1, 1, 1])");
+  EXPECT_EQ(
+      preprocessing_str({.crop_mode = CropMode::Squash, .interpolation = Interpolation::Nearest}),
+      "Resize((256, 256), interpolation=nearest) -> CenterCrop(224) -> ToTensor -> "
+      "Normalize(mean=[0.485, 0.456, 0.406], std=[0.229, 0.224, 0.225])");
 }
 
 TEST(Preprocessing, ChecksNameTheSourceAndTheValue) {

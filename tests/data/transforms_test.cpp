@@ -535,7 +535,8 @@ TEST(EvalTransform, MatchesTorchvisionGolden) {
 
 TEST(EvalTransform, EqualsResizeThenCenterCrop) {
   // eval_transform resamples only the pixels CenterCrop keeps; it must give the bytes of the two
-  // steps run one after the other, for odd offsets, one-axis resizes and crops that need padding.
+  // steps run one after the other, for odd offsets, one-axis resizes and crops that need padding,
+  // with each interpolation.
   Generator gen(0);
   for (auto [h, w, size, crop] : std::vector<std::array<int64_t, 4>>{{375, 500, 256, 224},
                                                                      {500, 375, 256, 224},
@@ -546,11 +547,15 @@ TEST(EvalTransform, EqualsResizeThenCenterCrop) {
                                                                      {30, 50, 20, 27},
                                                                      {33, 17, 8, 8}}) {
     const Image img = pattern(h, w);
-    Compose steps;
-    steps.then(Resize(size)).then(CenterCrop(crop)).then(Normalize(kImageNetMean, kImageNetStd));
-    EXPECT_TRUE(
-        tensors_equal(eval_transform({.resize = size, .crop = crop})(img, gen), steps(img, gen)))
-        << h << "x" << w << " -> " << size << " / " << crop;
+    for (auto mode : {Interpolation::Nearest, Interpolation::Bilinear, Interpolation::Bicubic}) {
+      Compose steps;
+      steps.then(Resize(size, mode))
+          .then(CenterCrop(crop))
+          .then(Normalize(kImageNetMean, kImageNetStd));
+      const Preprocessing p{.resize = size, .crop = crop, .interpolation = mode};
+      EXPECT_TRUE(tensors_equal(eval_transform(p)(img, gen), steps(img, gen)))
+          << h << "x" << w << " -> " << size << " / " << crop << " " << interpolation_name(mode);
+    }
   }
 }
 
@@ -572,26 +577,35 @@ TEST(TrainTransform, IsReproducibleFromTheGeneratorState) {
   EXPECT_NE(t(img, g).to_vector<float>(), first.to_vector<float>());  // the state moved on
 }
 
-// An auto_augment policy runs after the flip, drawing from the same generator.
+// An auto_augment policy runs after the flip, drawing from the same generator; the crop and the
+// policy resample with the options' interpolation (bilinear, or bicubic here).
 TEST(TrainTransform, RunsTheAutoAugmentPolicyAfterTheFlip) {
   TrainTransformOptions o{.crop = 48, .auto_augment = "ta_wide"};
   EXPECT_EQ(train_transform_str(o),
             "RandomResizedCrop(48, scale=(0.08, 1), ratio=(0.75, 1.33333)) -> "
-            "RandomHorizontalFlip(p=0.5) -> TrivialAugmentWide(num_magnitude_bins=31) -> ToTensor "
-            "-> Normalize");
+            "RandomHorizontalFlip(p=0.5) -> TrivialAugmentWide(num_magnitude_bins=31, "
+            "interpolation=bilinear) -> ToTensor -> Normalize");
   const Image img = pattern(60, 80);
-  for (const char* policy : {"ta_wide", "ra", "imagenet"}) {
-    o.auto_augment = policy;
-    const Compose t = train_transform(o);
-    EXPECT_EQ(t.size(), 4u) << policy;  // crop, flip, the policy, Normalize
-    // The policy's own draws follow the crop's and the flip's.
-    for (uint64_t seed = 0; seed < 5; ++seed) {
-      Generator a(seed), b(seed);
-      Image steps = RandomHorizontalFlip(0.5)(RandomResizedCrop(48)(img, b), b);
-      steps = auto_augment_transform(policy)(steps, b);
-      EXPECT_EQ(t.apply_image(img, a).data, steps.data) << policy << " " << seed;
+  for (Interpolation mode : {Interpolation::Bilinear, Interpolation::Bicubic}) {
+    o.interpolation = mode;
+    for (const char* policy : {"ta_wide", "ra", "imagenet", "cifar10"}) {
+      o.auto_augment = policy;
+      const Compose t = train_transform(o);
+      EXPECT_EQ(t.size(), 4u) << policy;  // crop, flip, the policy, Normalize
+      // The policy's own draws follow the crop's and the flip's.
+      for (uint64_t seed = 0; seed < 5; ++seed) {
+        Generator a(seed), b(seed);
+        const RandomResizedCrop crop(48, {.interpolation = mode});
+        Image steps = RandomHorizontalFlip(0.5)(crop(img, b), b);
+        steps = auto_augment_transform(policy, 9, mode)(steps, b);
+        EXPECT_EQ(t.apply_image(img, a).data, steps.data) << policy << " " << seed;
+      }
     }
   }
+  EXPECT_EQ(train_transform_str(o),
+            "RandomResizedCrop(48, scale=(0.08, 1), ratio=(0.75, 1.33333), interpolation=bicubic) "
+            "-> RandomHorizontalFlip(p=0.5) -> AutoAugment(policy=cifar10, interpolation=bicubic) "
+            "-> ToTensor -> Normalize");
 }
 
 TEST(Compose, RunsImageStepsThenToTensorThenTensorSteps) {

@@ -74,6 +74,7 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   meta.source_sha256 = std::string(64, 'a');
   meta.preprocessing.resize = 232;
   meta.preprocessing.crop_mode = data::CropMode::Squash;
+  meta.preprocessing.interpolation = data::Interpolation::Bicubic;
   meta.preprocessing.mean = {0, 0.25, 1e-300};
   meta.preprocessing.std = {1, 0.5, -3};
   meta.class_names = {"cat", "dög", "bird with spaces"};
@@ -91,12 +92,14 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   EXPECT_EQ(w.meta.preprocessing.resize, 232);
   EXPECT_EQ(w.meta.preprocessing.crop, 224);
   EXPECT_EQ(w.meta.preprocessing.crop_mode, data::CropMode::Squash);
+  EXPECT_EQ(w.meta.preprocessing.interpolation, data::Interpolation::Bicubic);
   EXPECT_EQ(w.meta.preprocessing.mean, meta.preprocessing.mean);
   EXPECT_EQ(w.meta.preprocessing.std, meta.preprocessing.std);
   EXPECT_EQ(w.meta.class_names, meta.class_names);
   const io::Preprocessing alone = io::load_preprocessing(path);
   EXPECT_EQ(alone.resize, 232);
   EXPECT_EQ(alone.crop_mode, data::CropMode::Squash);
+  EXPECT_EQ(alone.interpolation, data::Interpolation::Bicubic);
   EXPECT_EQ(alone.std, meta.preprocessing.std);
 
   // The layout DESIGN.md fixes, read with the plain HDF5 layer.
@@ -105,6 +108,7 @@ TEST(Weights, RoundTripKeepsValuesOrderAndAttributes) {
   EXPECT_EQ(f.read_attr_int("/", "format_version"), 1);
   EXPECT_EQ(f.read_attr_int("/", "resize"), 232);
   EXPECT_EQ(f.read_attr_string("/", "crop_mode"), "squash");
+  EXPECT_EQ(f.read_attr_string("/", "interpolation"), "bicubic");
   EXPECT_TRUE(f.exists("/state_dict/features.10.weight"));
   EXPECT_EQ(f.read_tensor("/state_dict/bn.num_batches_tracked").dtype(), DType::I64);
   EXPECT_EQ(f.list("/state_dict", hdf5::LinkOrder::Creation), sd.keys());
@@ -122,6 +126,7 @@ TEST(Weights, LoadsFilesWithFixedLengthAsciiAttributes) {
   EXPECT_EQ(w.meta.preprocessing.crop, 224);
   EXPECT_EQ(w.meta.preprocessing.mean, (std::vector<double>{0.485, 0.456, 0.406}));
   EXPECT_EQ(w.meta.preprocessing.crop_mode, data::CropMode::Center);  // before crop_mode existed
+  EXPECT_EQ(w.meta.preprocessing.interpolation, data::Interpolation::Bilinear);  // and this
   EXPECT_EQ(w.meta.class_names, (std::vector<std::string>{"cat", "dog"}));
   EXPECT_EQ(w.state_dict.keys(),
             (std::vector<std::string>{"fc.weight", "fc.bias", "bn.num_batches_tracked"}));
@@ -192,6 +197,9 @@ TEST(Weights, RefusesPreprocessingNoModelCouldUse) {
        "mean and std need 3 values each (R, G, B), got 2 and 3"},
       {"crop_mode", [](hdf5::File& f) { f.write_attr("/", "crop_mode", std::string("zoom")); },
        "crop_mode must be center or squash, got 'zoom'"},
+      {"interpolation",
+       [](hdf5::File& f) { f.write_attr("/", "interpolation", std::string("lanczos")); },
+       "interpolation must be nearest, bilinear or bicubic, got 'lanczos'"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.attr);

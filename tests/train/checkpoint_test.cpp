@@ -73,7 +73,12 @@ Checkpoint full_checkpoint() {
   ck.meta.num_classes = 2;
   ck.meta.source = "vgg11-8a719046.pth";
   ck.meta.source_sha256 = std::string(64, 'e');
-  ck.meta.preprocessing = {232, 200, data::CropMode::Squash, {0.5, 0.25, 0.125}, {1.5, 2.5, 3.5}};
+  ck.meta.preprocessing = {232,
+                           200,
+                           data::CropMode::Squash,
+                           data::Interpolation::Bicubic,
+                           {0.5, 0.25, 0.125},
+                           {1.5, 2.5, 3.5}};
   ck.meta.class_names = {"chat", "perro"};
   const int64_t big_step = (int64_t(1) << 53) + 1;  // not representable as a double
   ck.optimizer.insert("param_groups.0.num_params", full({}, 2, DType::I64));
@@ -174,6 +179,7 @@ TEST(Checkpoint, EveryFieldRoundTripsExactly) {
   EXPECT_EQ(back.meta.preprocessing.resize, 232);
   EXPECT_EQ(back.meta.preprocessing.crop, 200);
   EXPECT_EQ(back.meta.preprocessing.crop_mode, data::CropMode::Squash);
+  EXPECT_EQ(back.meta.preprocessing.interpolation, data::Interpolation::Bicubic);
   EXPECT_EQ(back.meta.preprocessing.mean, ck.meta.preprocessing.mean);
   EXPECT_EQ(back.meta.preprocessing.std, ck.meta.preprocessing.std);
   EXPECT_EQ(back.meta.class_names, ck.meta.class_names);

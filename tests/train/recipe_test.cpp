@@ -250,20 +250,25 @@ TEST(Recipe, ReadsTheAugmentationTable) {
             (std::array<double, 4>{0.1, 0.2, 0.3, 0.05}));
 }
 
-// [data] resize, crop_mode, mean and std: the evaluation preprocessing (seeds 001/002's
-// Resize((224, 224)) and pixels / 255 here); integers are numbers in mean and std.
+// [data] resize, crop_mode, interpolation, mean and std: the evaluation preprocessing (seeds
+// 001/002's Resize((224, 224)) and pixels / 255 here, resampled bicubic); integers are numbers in
+// mean and std. The interpolation also resamples the training transform.
 TEST(Recipe, ReadsThePreprocessing) {
   const TrainConfig c = parse_recipe(
-      "[data]\nimage_size = 224\nresize = 224\ncrop_mode = \"squash\"\nmean = [0, 0, 0]\n"
-      "std = [1, 1.0, 1]\n");
+      "[data]\nimage_size = 224\nresize = 224\ncrop_mode = \"squash\"\n"
+      "interpolation = \"bicubic\"\nmean = [0, 0, 0]\nstd = [1, 1.0, 1]\n");
   EXPECT_EQ(c.resize, 224);
   EXPECT_EQ(c.crop_mode, "squash");
+  EXPECT_EQ(c.interpolation, "bicubic");
   EXPECT_EQ(c.mean, (std::vector<double>{0, 0, 0}));
   EXPECT_EQ(c.std, (std::vector<double>{1, 1, 1}));
   const data::Preprocessing p = preprocessing_of(c);
   EXPECT_EQ(data::preprocessing_str(p),
-            "Resize((224, 224)) -> CenterCrop(224) -> ToTensor -> Normalize(mean=[0, 0, 0], "
-            "std=[1, 1, 1])");
+            "Resize((224, 224), interpolation=bicubic) -> CenterCrop(224) -> ToTensor -> "
+            "Normalize(mean=[0, 0, 0], std=[1, 1, 1])");
+  EXPECT_EQ(p.interpolation, data::Interpolation::Bicubic);
+  EXPECT_EQ(augmentation_of(c).interpolation, data::Interpolation::Bicubic);
+  EXPECT_EQ(augmentation_of(parse_recipe("")).interpolation, data::Interpolation::Bilinear);
   EXPECT_EQ(to_toml(parse_recipe(to_toml(c))), to_toml(c));
   // The defaults: torchvision's Resize(256) -> CenterCrop(224) with ImageNet's statistics, and
   // the same 256/224 ratio at other sizes (round(64 × 256/224) = 73).
@@ -278,6 +283,10 @@ TEST(Recipe, ReadsThePreprocessing) {
            {"[data]\nstd = \"1\"\n", "'std' must be an array of numbers"},
            {"[data]\nstd = [1, 0, 1]\n", "std non-zero"},
            {"[data]\ncrop_mode = \"crop\"\n", "must be center (Resize of the shorter side)"},
+           {"[data]\ninterpolation = \"area\"\n",
+            "interpolation (--interpolation, [data] interpolation) must be nearest, bilinear or "
+            "bicubic, got 'area'"},
+           {"[data]\ninterpolation = 2\n", "'interpolation' must be a string"},
            {"[data]\nresize = -2\n", "[data] resize) must be 0"},
        }) {
     const std::string e = error_of(text);

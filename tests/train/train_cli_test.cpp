@@ -109,15 +109,17 @@ std::string one_epoch_run(const testing::TempDir& dir_, const std::string& flags
 }
 
 // Seeds 001/002's preprocessing: Resize((32, 32)) whatever the aspect ratio and pixels / 255 (mean
-// 0, std 1), for training (--no-augment) and validation; the weights carry it to predict and
-// eval, and the resolved recipe to a rerun.
+// 0, std 1), here resampled nearest, for training (--no-augment) and validation; the weights carry
+// it to predict and eval, and the resolved recipe to a rerun.
 TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
-  const std::string out =
-      one_epoch_run(dir_, " --no-augment --crop-mode squash --resize 32 --mean 0,0,0 --std 1,1,1");
+  const std::string out = one_epoch_run(
+      dir_,
+      " --no-augment --crop-mode squash --resize 32 --mean 0,0,0 --std 1,1,1 --interpolation "
+      "nearest");
   EXPECT_NE(read_text(dir_ / "log.txt")
-                .find("evaluation transform: Resize((32, 32)) -> CenterCrop(32) -> ToTensor -> "
-                      "Normalize(mean=[0, 0, 0], std=[1, 1, 1])\ntraining transform: the "
-                      "evaluation transform"),
+                .find("evaluation transform: Resize((32, 32), interpolation=nearest) -> "
+                      "CenterCrop(32) -> ToTensor -> Normalize(mean=[0, 0, 0], std=[1, 1, 1])\n"
+                      "training transform: the evaluation transform"),
             std::string::npos)
       << read_text(dir_ / "log.txt");
   for (const char* file : {"/best.h5", "/last.h5", "/checkpoint.h5"}) {
@@ -125,21 +127,24 @@ TEST_F(TrainCli, SquashResizeAndPixelScaleReachTheWeights) {
     EXPECT_EQ(p.resize, 32) << file;
     EXPECT_EQ(p.crop, 32) << file;
     EXPECT_EQ(p.crop_mode, data::CropMode::Squash) << file;
+    EXPECT_EQ(p.interpolation, data::Interpolation::Nearest) << file;
     EXPECT_EQ(p.mean, (std::vector<double>{0, 0, 0})) << file;
     EXPECT_EQ(p.std, (std::vector<double>{1, 1, 1})) << file;
   }
   const std::string recipe = read_text(out + "/recipe.toml");
   EXPECT_NE(recipe.find("crop_mode = 'squash'"), std::string::npos) << recipe;
   EXPECT_NE(recipe.find("resize = 32"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("interpolation = 'nearest'"), std::string::npos) << recipe;
 
   // Fine-tuning these weights with the default (ImageNet) normalisation warns, naming both; with
   // the weights' own settings it does not.
   fs::copy_file(out + "/best.h5", dir_ / "squashed.h5");
   one_epoch_run(dir_, " --no-augment --max-steps 1 --weights " + (dir_ / "squashed.h5"));
   EXPECT_NE(read_text(dir_ / "log.txt")
-                .find("warning: the weights were evaluated with Resize((32, 32)) -> CenterCrop(32) "
-                      "-> ToTensor -> Normalize(mean=[0, 0, 0], std=[1, 1, 1]); this run uses "
-                      "Resize(37) -> CenterCrop(32) -> ToTensor -> Normalize(mean=[0.485, 0.456, "
+                .find("warning: the weights were evaluated with Resize((32, 32), "
+                      "interpolation=nearest) -> CenterCrop(32) -> ToTensor -> Normalize(mean=[0, "
+                      "0, 0], std=[1, 1, 1]); this run uses Resize(37) -> CenterCrop(32) -> "
+                      "ToTensor -> Normalize(mean=[0.485, 0.456, "
                       "0.406], std=[0.229, 0.224, 0.225]). Give --mean, --std and --crop-mode"),
             std::string::npos)
       << read_text(dir_ / "log.txt");
@@ -168,16 +173,36 @@ TEST_F(TrainCli, BnMomentumZeroKeepsTheRunningStatistics) {
   EXPECT_NE(moved.model.at("bn1.running_var").to_vector<float>(), std::vector<float>(64, 1.0f));
 }
 
-// --auto-augment: the training transform runs torchvision's policy after the flip.
-TEST_F(TrainCli, AutoAugmentReachesTheTrainingTransform) {
+// --auto-augment: the training transform runs torchvision's policy after the flip, resampling as
+// the reference scripts do (bilinear unless --interpolation says otherwise). --interpolation also
+// resamples the RandomResizedCrop and the evaluation Resize, and the checkpoint records it (as do
+// best.h5 and last.h5: SquashResizeAndPixelScaleReachTheWeights).
+TEST_F(TrainCli, AutoAugmentAndInterpolationReachTheTransforms) {
   one_epoch_run(dir_, " --auto-augment ra --ra-magnitude 5 --max-steps 2");
   EXPECT_NE(read_text(dir_ / "log.txt")
-                .find("RandomHorizontalFlip(p=0.5) -> RandAugment(num_ops=2, magnitude=5) -> "
-                      "ToTensor"),
+                .find("RandomHorizontalFlip(p=0.5) -> RandAugment(num_ops=2, magnitude=5, "
+                      "interpolation=bilinear) -> ToTensor"),
             std::string::npos)
       << read_text(dir_ / "log.txt");
   EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("auto_augment = 'ra'"), std::string::npos)
       << read_text(dir_ / "run/recipe.toml");
+  EXPECT_EQ(io::load_preprocessing(dir_ / "run/checkpoint.h5").interpolation,
+            data::Interpolation::Bilinear);
+
+  one_epoch_run(dir_, " --auto-augment svhn --interpolation bicubic --max-steps 2");
+  const std::string log = read_text(dir_ / "log.txt");
+  EXPECT_NE(log.find("evaluation transform: Resize(37, interpolation=bicubic) -> CenterCrop(32)"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(log.find(", interpolation=bicubic) -> RandomHorizontalFlip(p=0.5) -> "
+                     "AutoAugment(policy=svhn, interpolation=bicubic) -> ToTensor"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("interpolation = 'bicubic'"),
+            std::string::npos)
+      << read_text(dir_ / "run/recipe.toml");
+  EXPECT_EQ(io::load_preprocessing(dir_ / "run/checkpoint.h5").interpolation,
+            data::Interpolation::Bicubic);
 }
 
 // --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the

@@ -2,16 +2,20 @@
 
 torchvision 0.14's autoaugment on PIL images (Pillow 9.4): every op of _apply_op at magnitudes
 from the policies' own bins (signed ones both ways) on the synthetic images of transforms.py plus
-a low-contrast one (so autocontrast and equalize have work to do); each policy's augmentation
-space as torchvision builds it (torch.linspace in float32, this machine's CPU kernel); and the
-AutoAugment ImageNet policy table. Layout of tests/data/goldens/auto_augment.h5:
+a low-contrast one (so autocontrast and equalize have work to do), the geometric ones also with
+bilinear and bicubic resampling (the reference scripts pass their --interpolation); each policy's
+augmentation space as torchvision builds it (torch.linspace in float32, this machine's CPU
+kernel); and AutoAugment's ImageNet, CIFAR10 and SVHN policy tables. Layout of
+tests/data/goldens/auto_augment.h5:
 
     /inputs/<name>             uint8 [H, W, C]
-    /ops/<case>/expected       uint8 [H, W, C]; attrs input, op (torchvision's name), magnitude
+    /ops/<case>/expected       uint8 [H, W, C]; attrs input, op (torchvision's name), magnitude,
+                               mode (0 nearest, 1 bilinear, 2 bicubic: afinar's Interpolation)
     /space/<policy>/<op>       float64 magnitudes (absent for ops without any); attr signed
     /space/<policy> attrs      ops (comma-separated, in order), num_bins, height, width
-    /policy/imagenet/steps     float64 [25, 2, 2]: (probability, bin; -1 for none) per step
-    /policy/imagenet attrs     ops: the steps' op names, "a,b;c,d;..."
+    /policy/<name>/steps       float64 [25, 2, 2]: (probability, bin; -1 for none) per step, for
+                               name imagenet, cifar10, svhn
+    /policy/<name> attrs       ops: the steps' op names, "a,b;c,d;..."
 
 Run from the repository root: /usr/bin/python3 tools/goldens/auto_augment.py (or make_all.sh).
 """
@@ -19,12 +23,12 @@ import os
 
 import h5py
 import numpy as np
-from torchvision.transforms import AutoAugment, AutoAugmentPolicy, InterpolationMode, RandAugment
+from torchvision.transforms import AutoAugment, AutoAugmentPolicy, RandAugment
 from torchvision.transforms import TrivialAugmentWide
 from torchvision.transforms.autoaugment import _apply_op
 
 from common import GOLDEN_DIR, ROOT
-from transforms import INPUTS, as_hwc, pil_of, write_images
+from transforms import INPUTS, MODES, as_hwc, pil_of, write_images
 
 inputs = {name: INPUTS[name] for name in ["tiny", "gray", "hue"]}
 # Values 40..180 only: autocontrast stretches them, equalize spreads them.
@@ -49,7 +53,7 @@ def spaces():
 
 def op_cases():
     """Each op of TrivialAugmentWide's and AutoAugment's spaces at a spread of its bins (15: the
-    translation of 16 pixels that torch's rounding decides)."""
+    translation of 16 pixels that torch's rounding decides), the geometric ones in each mode."""
     cases = []
     ta = TrivialAugmentWide()._augmentation_space(31)
     aa = AutoAugment()._augmentation_space(10, inputs["tiny"].shape[:2])
@@ -66,9 +70,11 @@ def op_cases():
         geometric = op.startswith(("Shear", "Translate", "Rotate"))
         for name in images.get(op, ["tiny"] if geometric else ["hue", "gray"]):
             for k, m in enumerate(values if name != "gray" or geometric else values[-1:]):
-                out = _apply_op(pil(name), op, m, InterpolationMode.NEAREST, None)
-                cases.append(("ops", "%s_%s_%d" % (op, name, k), as_hwc(out),
-                              dict(input=name, op=op, magnitude=m)))
+                for mode in range(len(MODES)) if geometric else [0]:
+                    out = _apply_op(pil(name), op, m, MODES[mode], None)
+                    suffix = "" if mode == 0 else "_mode%d" % mode
+                    cases.append(("ops", "%s_%s_%d%s" % (op, name, k, suffix), as_hwc(out),
+                                  dict(input=name, op=op, magnitude=m, mode=mode)))
     return cases
 
 
@@ -87,11 +93,12 @@ def main():
                 if magnitudes.ndim > 0:
                     d = g.create_dataset(op, data=magnitudes.double().numpy())
                     d.attrs["signed"] = int(signed)
-        policy = AutoAugment(AutoAugmentPolicy.IMAGENET).policies
-        g = f.create_group("policy/imagenet")
-        g.attrs["ops"] = ";".join(",".join(step[0] for step in sub) for sub in policy)
-        steps = [[[p, -1 if b is None else b] for _, p, b in sub] for sub in policy]
-        g.create_dataset("steps", data=np.asarray(steps, dtype=np.float64))
+        for name in AutoAugmentPolicy:
+            policy = AutoAugment(name).policies
+            g = f.create_group("policy/" + name.value)
+            g.attrs["ops"] = ";".join(",".join(step[0] for step in sub) for sub in policy)
+            steps = [[[p, -1 if b is None else b] for _, p, b in sub] for sub in policy]
+            g.create_dataset("steps", data=np.asarray(steps, dtype=np.float64))
     print("wrote %s: %d op cases, %.1f KB" % (os.path.relpath(path, ROOT), len(cases),
                                               os.path.getsize(path) / 1024))
 

@@ -1,5 +1,6 @@
 // Automatic augmentation policies of torchvision 0.14 (torchvision.transforms.autoaugment) on
-// 8-bit images: TrivialAugmentWide, RandAugment and AutoAugment's ImageNet policy. Each picks
+// 8-bit images: TrivialAugmentWide, RandAugment and AutoAugment (its ImageNet, CIFAR10 and SVHN
+// policies). Each picks
 // operations and magnitudes at random and applies them with torchvision's _apply_op:
 //
 //   ShearX / ShearY       affine shear of degrees(atan(m)) about the corner (0, 0)
@@ -11,10 +12,11 @@
 //   Solarize              solarize(threshold m)
 //   AutoContrast, Equalize, Invert, Identity   (no magnitude)
 //
-// geometry with nearest-neighbour sampling and fill 0 (torchvision's defaults), so each op's output
-// equals torchvision's on the PIL image byte for byte (transforms.h). A signed op's magnitude is
-// negated with probability 1/2. The magnitudes are the bins of torch.linspace in float32, as
-// torchvision draws them (augment_space below).
+// the geometric ones resampled with the policy's interpolation (nearest by default, as in
+// torchvision; the reference scripts pass their --interpolation, bilinear) and fill 0, so each op's
+// output equals torchvision's on the PIL image byte for byte (transforms.h). A signed op's
+// magnitude is negated with probability 1/2. The magnitudes are the bins of torch.linspace in
+// float32, as torchvision draws them (augment_space below).
 //
 //   TrivialAugmentWide ta;                        // one op, uniform op and bin
 //   RandAugment ra({.num_ops = 2, .magnitude = 9});
@@ -51,8 +53,9 @@ enum class AugmentOp : uint8_t {
 // torchvision's op name ("ShearX", ...).
 const char* augment_op_name(AugmentOp op);
 
-// torchvision's _apply_op(img, op, magnitude, NEAREST, fill=None).
-Image apply_augment_op(const Image& img, AugmentOp op, double magnitude);
+// torchvision's _apply_op(img, op, magnitude, interpolation, fill=None).
+Image apply_augment_op(const Image& img, AugmentOp op, double magnitude,
+                       Interpolation interpolation = Interpolation::Nearest);
 
 // One entry of a policy's augmentation space: the op, its magnitude bins (empty: the op takes no
 // magnitude, 0) and whether a draw negates the magnitude half the time.
@@ -86,19 +89,22 @@ struct AugmentStep {
   double magnitude;
 };
 // apply_augment_op of each step in turn.
-Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps);
+Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps,
+                          Interpolation interpolation = Interpolation::Nearest);
 
 // Every image gets one op drawn uniformly from trivial_augment_space(num_magnitude_bins), with a
 // bin drawn uniformly among its magnitudes. get_params draws the steps (torchvision's order: op,
 // bin, sign) and operator() applies them.
 class TrivialAugmentWide {
  public:
-  explicit TrivialAugmentWide(int64_t num_magnitude_bins = 31);
+  explicit TrivialAugmentWide(int64_t num_magnitude_bins = 31,
+                              Interpolation interpolation = Interpolation::Nearest);
   std::vector<AugmentStep> get_params(ImageSize size, Generator& gen) const;
   Image operator()(const Image& img, Generator& gen) const;
 
  private:
   std::vector<AugmentSpace> space_;  // independent of the image size: built once
+  Interpolation interpolation_;
 };
 
 // num_ops ops in a row, each drawn uniformly from rand_augment_space(num_magnitude_bins, the
@@ -109,6 +115,7 @@ class RandAugment {
     int64_t num_ops = 2;
     int64_t magnitude = 9;  // in [0, num_magnitude_bins)
     int64_t num_magnitude_bins = 31;
+    Interpolation interpolation = Interpolation::Nearest;
   };
   RandAugment() : RandAugment(Options{}) {}
   explicit RandAugment(Options options);
@@ -119,9 +126,15 @@ class RandAugment {
   Options opt_;
 };
 
-// AutoAugment with torchvision's ImageNet policy: one of its 25 sub-policies drawn uniformly,
-// each of its two (op, probability, bin) steps applied with that probability, magnitudes from
-// auto_augment_space(10, the image's size).
+// torchvision's AutoAugmentPolicy: the sub-policies learned on ImageNet, CIFAR-10 or SVHN
+// (Cubuk et al., 2019).
+enum class AutoAugmentPolicy : uint8_t { ImageNet, Cifar10, Svhn };
+// "imagenet", "cifar10", "svhn" (AutoAugmentPolicy's values).
+const char* auto_augment_policy_name(AutoAugmentPolicy policy);
+
+// AutoAugment: one of the policy's 25 sub-policies drawn uniformly, each of its two (op,
+// probability, bin) steps applied with that probability, magnitudes from auto_augment_space(10,
+// the image's size).
 class AutoAugment {
  public:
   struct Step {
@@ -130,19 +143,31 @@ class AutoAugment {
     int64_t bin;  // -1: the op takes no magnitude
   };
   using SubPolicy = std::array<Step, 2>;
-  static const std::vector<SubPolicy>& imagenet_policy();
+  // torchvision's table of each policy, in its order.
+  static const std::vector<SubPolicy>& sub_policies(AutoAugmentPolicy policy);
+
+  explicit AutoAugment(AutoAugmentPolicy policy = AutoAugmentPolicy::ImageNet,
+                       Interpolation interpolation = Interpolation::Nearest);
   // torchvision's draws (sub-policy, two probabilities, two signs), as the steps that apply.
   std::vector<AugmentStep> get_params(ImageSize size, Generator& gen) const;
   Image operator()(const Image& img, Generator& gen) const;
+
+ private:
+  AutoAugmentPolicy policy_;
+  Interpolation interpolation_;
 };
 
 // The policy a training recipe names, as torchvision's reference scripts spell it
 // (--auto-augment): "ta_wide" (TrivialAugmentWide), "ra" (RandAugment with magnitude
-// ra_magnitude), "imagenet" (AutoAugment). An unknown name is an error that lists these.
-ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude = 9);
+// ra_magnitude), "imagenet", "cifar10" or "svhn" (AutoAugment with that policy), resampling with
+// `interpolation` as the scripts do (their --interpolation, bilinear by default). An unknown name
+// is an error that lists these.
+ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude = 9,
+                                      Interpolation interpolation = Interpolation::Bilinear);
 bool is_auto_augment_policy(const std::string& policy);
-// "TrivialAugmentWide(num_magnitude_bins=31)", "RandAugment(num_ops=2, magnitude=9)",
-// "AutoAugment(policy=imagenet)".
-std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude = 9);
+// "TrivialAugmentWide(num_magnitude_bins=31, interpolation=bilinear)", "RandAugment(num_ops=2,
+// magnitude=9, interpolation=bilinear)", "AutoAugment(policy=imagenet, interpolation=bilinear)".
+std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude = 9,
+                             Interpolation interpolation = Interpolation::Bilinear);
 
 }  // namespace afinar::data

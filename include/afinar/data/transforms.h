@@ -51,9 +51,6 @@
 
 namespace afinar::data {
 
-// PIL's resampling filters as torchvision's InterpolationMode names them.
-enum class Interpolation : uint8_t { Nearest, Bilinear, Bicubic };
-
 struct ImageSize {
   int64_t height = 0;
   int64_t width = 0;
@@ -364,11 +361,14 @@ struct TrainTransformOptions {
   int64_t crop = 224;
   std::array<double, 2> scale = {0.08, 1.0};
   std::array<double, 2> ratio = {3.0 / 4.0, 4.0 / 3.0};
-  double hflip = 0.5;                                 // probability
-  double vflip = 0;                                   // probability (timm's --vflip)
-  std::string auto_augment = "";                      // "" (none), "ta_wide", "ra", "imagenet"
-  int64_t ra_magnitude = 9;                           // RandAugment's bin of 31
-  double rotation = 0;                                // degrees d: angle ~ U(-d, d)
+  // RandomResizedCrop's and the auto-augment policy's resampling (the reference scripts'
+  // --interpolation)
+  Interpolation interpolation = Interpolation::Bilinear;
+  double hflip = 0.5;             // probability
+  double vflip = 0;               // probability (timm's --vflip)
+  std::string auto_augment = "";  // "" (none), "ta_wide", "ra", "imagenet", "cifar10", "svhn"
+  int64_t ra_magnitude = 9;       // RandAugment's bin of 31
+  double rotation = 0;            // degrees d: angle ~ U(-d, d)
   std::array<double, 4> color_jitter = {0, 0, 0, 0};  // brightness, contrast, saturation, hue
   std::optional<std::array<double, 2>> affine_translate = {};
   double affine_shear = 0;  // degrees

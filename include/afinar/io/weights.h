@@ -1,7 +1,9 @@
 // The afinar weights file (DESIGN.md "Formats"): HDF5 with root attributes
 //   format="afinar-weights", format_version=1, arch, num_classes, source, source_sha256,
-//   mean, std, resize, crop [, crop_mode] [, class_names] [, head [, head_hidden, head_dropout]]
+//   mean, std, resize, crop [, crop_mode] [, interpolation] [, class_names]
+//   [, head [, head_hidden, head_dropout]]
 // (the preprocessing, data/preprocessing.h: crop_mode "center" or "squash", absent means center;
+// interpolation "nearest", "bilinear" or "bicubic", absent means bilinear;
 // load_weights checks it as check_preprocessing does, so a file cannot ask for a huge resize)
 // (`head` = "linear" or "mlp" for a model with a new head, nn/head.h; mlp adds head_hidden
 // (int64) and head_dropout (two float64); absent means torchvision's own head, so files written
@@ -36,7 +38,7 @@ namespace afinar::io {
 inline constexpr const char* kWeightsFormat = "afinar-weights";
 inline constexpr int64_t kWeightsFormatVersion = 1;
 
-using data::Preprocessing;  // resize, crop, crop_mode, mean, std
+using data::Preprocessing;  // resize, crop, crop_mode, interpolation, mean, std
 
 // torchvision's transform for the weights file `source` (its file name, as torchvision publishes
 // it): crop 224; resize 232 for the weights of the newer recipe (the IMAGENET1K_V2 files of

@@ -9,8 +9,8 @@
 //   name = "resnet18"
 //   head = { kind = "mlp", hidden = 512, dropout = [0.5, 0.3] }   # or "default", "linear"
 //   [data]                           # dir, val_split, test_split, image_size, resize,
-//   dir = "data/flowers"             # crop_mode, mean, std, batch_size, workers, augment,
-//                                    # shuffle
+//   dir = "data/flowers"             # crop_mode, interpolation, mean, std, batch_size,
+//                                    # validation_batch_size, workers, augment, shuffle
 //   augment = { scale = [0.7, 1.0], rotation = 15, color_jitter = [0.3, 0.3, 0.3, 0.1] }
 //                                    # true / false, or the training transform's settings:
 //                                    # crop, scale, ratio, hflip, rotation, color_jitter,
@@ -47,9 +47,10 @@ inline constexpr int kMaxWorkers = 256;
 
 // Every value of the configuration in its range, checked before anything is opened or trained:
 // batch_size >= 1, image_size in [1, kMaxImageSize], resize 0 or in [1, kMaxImageSize], crop_mode
-// center or squash, three finite means and non-zero stds, workers in [0, kMaxWorkers], val_split
-// and test_split in [0, 1), smoothing in [0, 1), patience >= 0, max_steps >= -1, log_interval >= 1,
-// num_classes >= 0, a known eval_metric, weights_exclude only with weights; per stage epochs
+// center or squash, interpolation nearest, bilinear or bicubic, three finite means and non-zero
+// stds, workers in [0, kMaxWorkers], val_split and test_split in [0, 1), smoothing in [0, 1),
+// patience >= 0, max_steps >= -1, log_interval >= 1, num_classes >= 0, a known eval_metric,
+// weights_exclude only with weights; per stage epochs
 // >= 1, finite optimizer and group options, schedule arguments known to a schedule, finite,
 // integral where PyTorch takes an int (step_size, T_max, T_0, T_mult, patience, cooldown) and
 // positive where it divides or multiplies by them, milestones increasing and >= 1, warmup_epochs

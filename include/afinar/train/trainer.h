@@ -118,9 +118,12 @@ struct TrainConfig {
   // The evaluation preprocessing (data/preprocessing.h), kept in the weights files the run writes:
   // Resize(resize) (or Resize((resize, resize)) with crop_mode "squash") -> CenterCrop(image_size)
   // -> ToTensor -> Normalize(mean, std). resize 0 takes round(image_size × 256/224), torchvision's
-  // ratio; mean and std normalise the training images too.
+  // ratio; mean and std normalise the training images too. interpolation (nearest, bilinear or
+  // bicubic) resamples in the Resize and, as in torchvision's reference scripts, in the training
+  // transform's RandomResizedCrop and auto-augment policy.
   int64_t resize = 0;
   std::string crop_mode = "center";
+  std::string interpolation = "bilinear";
   std::vector<double> mean = data::kImageNetMean, std = data::kImageNetStd;
   int64_t batch_size = 32;
   int64_t validation_batch_size = 0;  // validation and test batches (timm's -vb); 0: batch_size

@@ -2,6 +2,7 @@
 #include "data/transforms/internal.h"  // first: floating-point contraction off
 
 #include <algorithm>
+#include <optional>
 
 #include "afinar/data/auto_augment.h"
 
@@ -89,11 +90,12 @@ const char* augment_op_name(AugmentOp op) {
   return "?";
 }
 
-Image apply_augment_op(const Image& img, AugmentOp op, double m) {
+Image apply_augment_op(const Image& img, AugmentOp op, double m, Interpolation interpolation) {
   detail::check_image(img, augment_op_name(op));
   AFN_CHECK(std::isfinite(m), augment_op_name(op), ": the magnitude must be finite, got ", m);
   constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
-  const WarpOptions corner{.center = std::array<double, 2>{0, 0}};
+  const WarpOptions centre{.interpolation = interpolation};
+  const WarpOptions corner{.interpolation = interpolation, .center = std::array<double, 2>{0, 0}};
   switch (op) {
     case Op::Identity:
       return img;
@@ -102,11 +104,11 @@ Image apply_augment_op(const Image& img, AugmentOp op, double m) {
     case Op::ShearY:
       return affine(img, {.shear = {0, std::atan(m) * kDegrees}}, corner);
     case Op::TranslateX:
-      return affine(img, {.translate = {std::trunc(m), 0}});
+      return affine(img, {.translate = {std::trunc(m), 0}}, centre);
     case Op::TranslateY:
-      return affine(img, {.translate = {0, std::trunc(m)}});
+      return affine(img, {.translate = {0, std::trunc(m)}}, centre);
     case Op::Rotate:
-      return rotate(img, m);
+      return rotate(img, m, /*expand=*/false, centre);
     case Op::Brightness:
       return adjust_brightness(img, 1.0 + m);
     case Op::Color:
@@ -129,9 +131,10 @@ Image apply_augment_op(const Image& img, AugmentOp op, double m) {
   AFN_FAIL("apply_augment_op: unknown op ", int(op));
 }
 
-Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps) {
+Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps,
+                          Interpolation interpolation) {
   Image out = img;
-  for (const AugmentStep& s : steps) out = apply_augment_op(out, s.op, s.magnitude);
+  for (const AugmentStep& s : steps) out = apply_augment_op(out, s.op, s.magnitude, interpolation);
   return out;
 }
 
@@ -193,8 +196,8 @@ std::vector<AugmentSpace> auto_augment_space(int64_t n, ImageSize size) {
   return space;
 }
 
-TrivialAugmentWide::TrivialAugmentWide(int64_t num_magnitude_bins)
-    : space_(trivial_augment_space(num_magnitude_bins)) {}
+TrivialAugmentWide::TrivialAugmentWide(int64_t num_magnitude_bins, Interpolation interpolation)
+    : space_(trivial_augment_space(num_magnitude_bins)), interpolation_(interpolation) {}
 
 std::vector<AugmentStep> TrivialAugmentWide::get_params(ImageSize, Generator& gen) const {
   const AugmentSpace& s = space_[size_t(draw_int(gen, 0, int64_t(space_.size())))];
@@ -205,7 +208,7 @@ std::vector<AugmentStep> TrivialAugmentWide::get_params(ImageSize, Generator& ge
 
 Image TrivialAugmentWide::operator()(const Image& img, Generator& gen) const {
   detail::check_image(img, "TrivialAugmentWide");
-  return apply_augment_steps(img, get_params({img.height, img.width}, gen));
+  return apply_augment_steps(img, get_params({img.height, img.width}, gen), interpolation_);
 }
 
 RandAugment::RandAugment(Options options) : opt_(options) {
@@ -229,12 +232,26 @@ std::vector<AugmentStep> RandAugment::get_params(ImageSize size, Generator& gen)
 
 Image RandAugment::operator()(const Image& img, Generator& gen) const {
   detail::check_image(img, "RandAugment");
-  return apply_augment_steps(img, get_params({img.height, img.width}, gen));
+  return apply_augment_steps(img, get_params({img.height, img.width}, gen), opt_.interpolation);
 }
 
-const std::vector<AutoAugment::SubPolicy>& AutoAugment::imagenet_policy() {
-  // torchvision's AutoAugmentPolicy.IMAGENET (Cubuk et al., 2019, Table 9), in its order.
-  static const std::vector<SubPolicy> policy = {
+const char* auto_augment_policy_name(AutoAugmentPolicy policy) {
+  switch (policy) {
+    case AutoAugmentPolicy::ImageNet:
+      return "imagenet";
+    case AutoAugmentPolicy::Cifar10:
+      return "cifar10";
+    case AutoAugmentPolicy::Svhn:
+      return "svhn";
+  }
+  return "?";
+}
+
+namespace {
+
+// torchvision's AutoAugmentPolicy.IMAGENET, CIFAR10 and SVHN tables, in its order.
+const std::vector<AutoAugment::SubPolicy>& imagenet_sub_policies() {
+  static const std::vector<AutoAugment::SubPolicy> policy = {
       {{{Op::Posterize, 0.4, 8}, {Op::Rotate, 0.6, 9}}},
       {{{Op::Solarize, 0.6, 5}, {Op::AutoContrast, 0.6, -1}}},
       {{{Op::Equalize, 0.8, -1}, {Op::Equalize, 0.6, -1}}},
@@ -264,8 +281,89 @@ const std::vector<AutoAugment::SubPolicy>& AutoAugment::imagenet_policy() {
   return policy;
 }
 
+const std::vector<AutoAugment::SubPolicy>& cifar10_sub_policies() {
+  static const std::vector<AutoAugment::SubPolicy> policy = {
+      {{{Op::Invert, 0.1, -1}, {Op::Contrast, 0.2, 6}}},
+      {{{Op::Rotate, 0.7, 2}, {Op::TranslateX, 0.3, 9}}},
+      {{{Op::Sharpness, 0.8, 1}, {Op::Sharpness, 0.9, 3}}},
+      {{{Op::ShearY, 0.5, 8}, {Op::TranslateY, 0.7, 9}}},
+      {{{Op::AutoContrast, 0.5, -1}, {Op::Equalize, 0.9, -1}}},
+      {{{Op::ShearY, 0.2, 7}, {Op::Posterize, 0.3, 7}}},
+      {{{Op::Color, 0.4, 3}, {Op::Brightness, 0.6, 7}}},
+      {{{Op::Sharpness, 0.3, 9}, {Op::Brightness, 0.7, 9}}},
+      {{{Op::Equalize, 0.6, -1}, {Op::Equalize, 0.5, -1}}},
+      {{{Op::Contrast, 0.6, 7}, {Op::Sharpness, 0.6, 5}}},
+      {{{Op::Color, 0.7, 7}, {Op::TranslateX, 0.5, 8}}},
+      {{{Op::Equalize, 0.3, -1}, {Op::AutoContrast, 0.4, -1}}},
+      {{{Op::TranslateY, 0.4, 3}, {Op::Sharpness, 0.2, 6}}},
+      {{{Op::Brightness, 0.9, 6}, {Op::Color, 0.2, 8}}},
+      {{{Op::Solarize, 0.5, 2}, {Op::Invert, 0.0, -1}}},
+      {{{Op::Equalize, 0.2, -1}, {Op::AutoContrast, 0.6, -1}}},
+      {{{Op::Equalize, 0.2, -1}, {Op::Equalize, 0.6, -1}}},
+      {{{Op::Color, 0.9, 9}, {Op::Equalize, 0.6, -1}}},
+      {{{Op::AutoContrast, 0.8, -1}, {Op::Solarize, 0.2, 8}}},
+      {{{Op::Brightness, 0.1, 3}, {Op::Color, 0.7, 0}}},
+      {{{Op::Solarize, 0.4, 5}, {Op::AutoContrast, 0.9, -1}}},
+      {{{Op::TranslateY, 0.9, 9}, {Op::TranslateY, 0.7, 9}}},
+      {{{Op::AutoContrast, 0.9, -1}, {Op::Solarize, 0.8, 3}}},
+      {{{Op::Equalize, 0.8, -1}, {Op::Invert, 0.1, -1}}},
+      {{{Op::TranslateY, 0.7, 9}, {Op::AutoContrast, 0.9, -1}}},
+  };
+  return policy;
+}
+
+const std::vector<AutoAugment::SubPolicy>& svhn_sub_policies() {
+  static const std::vector<AutoAugment::SubPolicy> policy = {
+      {{{Op::ShearX, 0.9, 4}, {Op::Invert, 0.2, -1}}},
+      {{{Op::ShearY, 0.9, 8}, {Op::Invert, 0.7, -1}}},
+      {{{Op::Equalize, 0.6, -1}, {Op::Solarize, 0.6, 6}}},
+      {{{Op::Invert, 0.9, -1}, {Op::Equalize, 0.6, -1}}},
+      {{{Op::Equalize, 0.6, -1}, {Op::Rotate, 0.9, 3}}},
+      {{{Op::ShearX, 0.9, 4}, {Op::AutoContrast, 0.8, -1}}},
+      {{{Op::ShearY, 0.9, 8}, {Op::Invert, 0.4, -1}}},
+      {{{Op::ShearY, 0.9, 5}, {Op::Solarize, 0.2, 6}}},
+      {{{Op::Invert, 0.9, -1}, {Op::AutoContrast, 0.8, -1}}},
+      {{{Op::Equalize, 0.6, -1}, {Op::Rotate, 0.9, 3}}},
+      {{{Op::ShearX, 0.9, 4}, {Op::Solarize, 0.3, 3}}},
+      {{{Op::ShearY, 0.8, 8}, {Op::Invert, 0.7, -1}}},
+      {{{Op::Equalize, 0.9, -1}, {Op::TranslateY, 0.6, 6}}},
+      {{{Op::Invert, 0.9, -1}, {Op::Equalize, 0.6, -1}}},
+      {{{Op::Contrast, 0.3, 3}, {Op::Rotate, 0.8, 4}}},
+      {{{Op::Invert, 0.8, -1}, {Op::TranslateY, 0.0, 2}}},
+      {{{Op::ShearY, 0.7, 6}, {Op::Solarize, 0.4, 8}}},
+      {{{Op::Invert, 0.6, -1}, {Op::Rotate, 0.8, 4}}},
+      {{{Op::ShearY, 0.3, 7}, {Op::TranslateX, 0.9, 3}}},
+      {{{Op::ShearX, 0.1, 6}, {Op::Invert, 0.6, -1}}},
+      {{{Op::Solarize, 0.7, 2}, {Op::TranslateY, 0.6, 7}}},
+      {{{Op::ShearY, 0.8, 4}, {Op::Invert, 0.8, -1}}},
+      {{{Op::ShearX, 0.7, 9}, {Op::TranslateY, 0.8, 3}}},
+      {{{Op::ShearY, 0.8, 5}, {Op::AutoContrast, 0.7, -1}}},
+      {{{Op::ShearX, 0.7, 2}, {Op::Invert, 0.1, -1}}},
+  };
+  return policy;
+}
+
+}  // namespace
+
+const std::vector<AutoAugment::SubPolicy>& AutoAugment::sub_policies(AutoAugmentPolicy policy) {
+  switch (policy) {
+    case AutoAugmentPolicy::ImageNet:
+      return imagenet_sub_policies();
+    case AutoAugmentPolicy::Cifar10:
+      return cifar10_sub_policies();
+    case AutoAugmentPolicy::Svhn:
+      return svhn_sub_policies();
+  }
+  AFN_FAIL("AutoAugment: unknown policy ", int(policy));
+}
+
+AutoAugment::AutoAugment(AutoAugmentPolicy policy, Interpolation interpolation)
+    : policy_(policy), interpolation_(interpolation) {
+  sub_policies(policy_);  // an out-of-range enum fails here, not at the first image
+}
+
 std::vector<AugmentStep> AutoAugment::get_params(ImageSize size, Generator& gen) const {
-  const std::vector<SubPolicy>& policy = imagenet_policy();
+  const std::vector<SubPolicy>& policy = sub_policies(policy_);
   const std::vector<AugmentSpace> space = auto_augment_space(10, size);
   // torchvision's get_params: the sub-policy, then two probabilities, then two signs.
   const SubPolicy& sub = policy[size_t(draw_int(gen, 0, int64_t(policy.size())))];
@@ -284,26 +382,44 @@ std::vector<AugmentStep> AutoAugment::get_params(ImageSize size, Generator& gen)
 
 Image AutoAugment::operator()(const Image& img, Generator& gen) const {
   detail::check_image(img, "AutoAugment");
-  return apply_augment_steps(img, get_params({img.height, img.width}, gen));
+  return apply_augment_steps(img, get_params({img.height, img.width}, gen), interpolation_);
 }
+
+namespace {
+constexpr AutoAugmentPolicy kAutoAugmentPolicies[] = {
+    AutoAugmentPolicy::ImageNet, AutoAugmentPolicy::Cifar10, AutoAugmentPolicy::Svhn};
+
+// The AutoAugment policy named `name`, if any.
+std::optional<AutoAugmentPolicy> auto_augment_policy_of(const std::string& name) {
+  for (AutoAugmentPolicy p : kAutoAugmentPolicies)
+    if (name == auto_augment_policy_name(p)) return p;
+  return std::nullopt;
+}
+}  // namespace
 
 bool is_auto_augment_policy(const std::string& policy) {
-  return policy == "ta_wide" || policy == "ra" || policy == "imagenet";
+  return policy == "ta_wide" || policy == "ra" || auto_augment_policy_of(policy).has_value();
 }
 
-ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude) {
+ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude,
+                                      Interpolation interpolation) {
   AFN_CHECK(is_auto_augment_policy(policy), "auto_augment: unknown policy '", policy,
-            "' (ta_wide: TrivialAugmentWide, ra: RandAugment, imagenet: AutoAugment)");
-  if (policy == "ta_wide") return TrivialAugmentWide();
-  if (policy == "ra") return RandAugment({.magnitude = ra_magnitude});
-  return AutoAugment();
+            "' (ta_wide: TrivialAugmentWide, ra: RandAugment, imagenet, cifar10 or svhn: "
+            "AutoAugment with that policy)");
+  if (policy == "ta_wide") return TrivialAugmentWide(31, interpolation);
+  if (policy == "ra")
+    return RandAugment({.magnitude = ra_magnitude, .interpolation = interpolation});
+  return AutoAugment(*auto_augment_policy_of(policy), interpolation);
 }
 
-std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude) {
-  if (policy == "ta_wide") return "TrivialAugmentWide(num_magnitude_bins=31)";
+std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude,
+                             Interpolation interpolation) {
+  const std::string interp =
+      afinar::detail::concat("interpolation=", interpolation_name(interpolation), ")");
+  if (policy == "ta_wide") return "TrivialAugmentWide(num_magnitude_bins=31, " + interp;
   if (policy == "ra")
-    return afinar::detail::concat("RandAugment(num_ops=2, magnitude=", ra_magnitude, ")");
-  return "AutoAugment(policy=imagenet)";
+    return afinar::detail::concat("RandAugment(num_ops=2, magnitude=", ra_magnitude, ", ", interp);
+  return afinar::detail::concat("AutoAugment(policy=", policy, ", ", interp);
 }
 
 }  // namespace afinar::data

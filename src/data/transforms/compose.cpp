@@ -86,7 +86,7 @@ Compose eval_transform(const Preprocessing& p) {
     const ImageSize out = p.crop_mode == CropMode::Squash
                               ? ImageSize{p.resize, p.resize}
                               : resize_output_size({img.height, img.width}, p.resize);
-    return detail::resize_center_crop(img, out, {p.crop, p.crop}, Interpolation::Bilinear);
+    return detail::resize_center_crop(img, out, {p.crop, p.crop}, p.interpolation);
   }));
   c.then(Normalize(p.mean, p.std));
   return c;
@@ -94,10 +94,12 @@ Compose eval_transform(const Preprocessing& p) {
 
 Compose train_transform(const TrainTransformOptions& opt) {
   Compose c;
-  c.then(RandomResizedCrop(opt.crop, {.scale = opt.scale, .ratio = opt.ratio}));
+  c.then(RandomResizedCrop(
+      opt.crop, {.scale = opt.scale, .ratio = opt.ratio, .interpolation = opt.interpolation}));
   if (opt.hflip != 0) c.then(RandomHorizontalFlip(opt.hflip));
   if (opt.vflip != 0) c.then(RandomVerticalFlip(opt.vflip));
-  if (!opt.auto_augment.empty()) c.then(auto_augment_transform(opt.auto_augment, opt.ra_magnitude));
+  if (!opt.auto_augment.empty())
+    c.then(auto_augment_transform(opt.auto_augment, opt.ra_magnitude, opt.interpolation));
   if (opt.rotation != 0) c.then(RandomRotation(opt.rotation));
   const auto& cj = opt.color_jitter;
   if (cj[0] != 0 || cj[1] != 0 || cj[2] != 0 || cj[3] != 0) {
@@ -117,12 +119,15 @@ std::string train_transform_str(const TrainTransformOptions& opt) {
   auto pair = [](const std::array<double, 2>& v) {
     return afinar::detail::concat("(", v[0], ", ", v[1], ")");
   };
-  std::string s =
-      afinar::detail::concat("RandomResizedCrop(", opt.crop, ", scale=", pair(opt.scale),
-                             ", ratio=", pair(opt.ratio), ")");
+  std::string s = afinar::detail::concat("RandomResizedCrop(", opt.crop,
+                                         ", scale=", pair(opt.scale), ", ratio=", pair(opt.ratio));
+  if (opt.interpolation != Interpolation::Bilinear)
+    s += afinar::detail::concat(", interpolation=", interpolation_name(opt.interpolation));
+  s += ")";
   if (opt.hflip != 0) s += afinar::detail::concat(" -> RandomHorizontalFlip(p=", opt.hflip, ")");
   if (opt.vflip != 0) s += afinar::detail::concat(" -> RandomVerticalFlip(p=", opt.vflip, ")");
-  if (!opt.auto_augment.empty()) s += " -> " + auto_augment_str(opt.auto_augment, opt.ra_magnitude);
+  if (!opt.auto_augment.empty())
+    s += " -> " + auto_augment_str(opt.auto_augment, opt.ra_magnitude, opt.interpolation);
   if (opt.rotation != 0) s += afinar::detail::concat(" -> RandomRotation(", opt.rotation, ")");
   const auto& cj = opt.color_jitter;
   if (cj[0] != 0 || cj[1] != 0 || cj[2] != 0 || cj[3] != 0)

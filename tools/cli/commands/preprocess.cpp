@@ -36,6 +36,9 @@ class PreprocessCommand : public Command {
     app.add_option("--crop-mode", crop_mode_,
                    "center: Resize the shorter side; squash: Resize to a square")
         ->capture_default_str();
+    app.add_option("--interpolation", interpolation_,
+                   "The Resize's resampling: nearest, bilinear or bicubic")
+        ->capture_default_str();
     app.add_option("--mean", p_.mean,
                    "Per-channel mean (3 values; default ImageNet's 0.485,0.456,0.406)")
         ->expected(3)
@@ -52,6 +55,7 @@ class PreprocessCommand : public Command {
     // The file's preprocessing replaces the flags; either is checked before decoding.
     if (weights_.empty()) {
       p_.crop_mode = data::crop_mode_of(crop_mode_);
+      p_.interpolation = data::interpolation_of(interpolation_);
       data::check_preprocessing(p_, "preprocess");
     } else {
       p_ = io::load_preprocessing(weights_);
@@ -68,6 +72,7 @@ class PreprocessCommand : public Command {
       f.write_attr("/", "resize", p_.resize);
       f.write_attr("/", "crop", p_.crop);
       f.write_attr("/", "crop_mode", std::string(data::crop_mode_name(p_.crop_mode)));
+      f.write_attr("/", "interpolation", std::string(data::interpolation_name(p_.interpolation)));
       f.write_attr("/", "mean", p_.mean);
       f.write_attr("/", "std", p_.std);
     }
@@ -82,6 +87,7 @@ class PreprocessCommand : public Command {
   std::string image_, output_, weights_;
   data::Preprocessing p_;
   std::string crop_mode_ = "center";
+  std::string interpolation_ = "bilinear";
 };
 
 }  // namespace

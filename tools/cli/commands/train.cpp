@@ -103,6 +103,10 @@ class TrainCommand : public Command {
                    "center: Resize the shorter side; squash: Resize to a square, the aspect "
                    "ratio not kept")
         ->capture_default_str();
+    app.add_option("--interpolation", c.interpolation,
+                   "Resampling of the evaluation Resize, RandomResizedCrop and --auto-augment: "
+                   "nearest, bilinear or bicubic")
+        ->capture_default_str();
     app.add_option("--mean", c.mean, "Normalize's mean (3 values; default ImageNet's)")
         ->expected(3)
         ->delimiter(',');
@@ -140,7 +144,8 @@ class TrainCommand : public Command {
     app.add_option("--vflip", a.vflip, "RandomVerticalFlip's probability")->capture_default_str();
     app.add_option("--auto-augment", a.auto_augment,
                    "torchvision's automatic augmentation after the flip: ta_wide "
-                   "(TrivialAugmentWide), ra (RandAugment), imagenet (AutoAugment)");
+                   "(TrivialAugmentWide), ra (RandAugment), imagenet, cifar10 or svhn "
+                   "(AutoAugment's policies)");
     app.add_option("--ra-magnitude", a.ra_magnitude, "RandAugment's magnitude bin (0..30)")
         ->capture_default_str();
     app.add_option("--rotation", a.rotation, "RandomRotation's degrees d: angle ~ U(-d, d)")
@@ -292,6 +297,7 @@ class TrainCommand : public Command {
     if (given("--image-size")) c.image_size = f.image_size;
     if (given("--resize")) c.resize = f.resize;
     if (given("--crop-mode")) c.crop_mode = f.crop_mode;
+    if (given("--interpolation")) c.interpolation = f.interpolation;
     if (given("--mean")) c.mean = f.mean;
     if (given("--std")) c.std = f.std;
     if (given("--val-split")) c.val_split = f.val_split;
