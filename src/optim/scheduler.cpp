@@ -115,6 +115,17 @@ double LinearLR::lr_at(size_t g, int64_t t) const {
   return base_lrs()[g] * (start_ + (end_ - start_) * double(std::min(t, total_)) / double(total_));
 }
 
+ConstantLR::ConstantLR(Optimizer& opt, double factor, int64_t total_iters)
+    : LRScheduler(opt), factor_(factor), total_(total_iters) {
+  AFN_CHECK(factor >= 0 && factor <= 1, "ConstantLR: factor must be in [0, 1], got ", factor);
+  // PyTorch takes 0 too, but its step() then keeps b·f for good while its closed form says b.
+  AFN_CHECK(total_iters > 0, "ConstantLR: total_iters must be > 0, got ", total_iters);
+  apply();
+}
+double ConstantLR::lr_at(size_t g, int64_t t) const {
+  return t < total_ ? base_lrs()[g] * factor_ : base_lrs()[g];
+}
+
 SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::unique_ptr<LRScheduler>> schedulers,
                            std::vector<int64_t> milestones)
     : LRScheduler(opt), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {

@@ -255,12 +255,15 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
     sr.get("name", s.scheduler.name);
     sr.get("milestones", s.scheduler.milestones);
     sr.get("warmup_epochs", s.scheduler.warmup_epochs);
+    sr.get("warmup_method", s.scheduler.warmup_method);
+    sr.get("warmup_decay", s.scheduler.warmup_decay);
     sr.get("interval", s.scheduler.interval);
     sr.get("anneal_strategy", s.scheduler.anneal_strategy);
     sr.get("threshold_mode", s.scheduler.threshold_mode);
-    s.scheduler.args = options_of(
-        *sc, sr.where(),
-        {"name", "milestones", "warmup_epochs", "interval", "anneal_strategy", "threshold_mode"});
+    s.scheduler.args =
+        options_of(*sc, sr.where(),
+                   {"name", "milestones", "warmup_epochs", "warmup_method", "warmup_decay",
+                    "interval", "anneal_strategy", "threshold_mode"});
   }
   if (const toml::node* g = r.take("param_groups")) {
     const toml::array* a = g->as_array();
@@ -422,6 +425,16 @@ void check_schedule(const SchedulerConfig& sc, const std::string& where) {
     AFN_CHECK(sc.milestones[i] >= 1 && (i == 0 || sc.milestones[i] > sc.milestones[i - 1]), where,
               ": scheduler 'milestones' must be increasing epochs >= 1, e.g. [30, 60]");
   check_at_least(sc.warmup_epochs, 0, where, "warmup_epochs (--warmup-epochs)");
+  AFN_CHECK(sc.warmup_method == "linear" || sc.warmup_method == "constant", where,
+            ": scheduler 'warmup_method' (--warmup-method) must be \"linear\" or \"constant\", "
+            "got '",
+            sc.warmup_method, "'");
+  // LinearLR's start_factor and ConstantLR's factor, as PyTorch checks them.
+  const bool linear = sc.warmup_method == "linear";
+  const double d = sc.warmup_decay;
+  AFN_CHECK(std::isfinite(d) && d <= 1 && (linear ? d > 0 : d >= 0), where,
+            ": scheduler 'warmup_decay' (--warmup-decay), the warm-up's lr factor, must be in ",
+            linear ? "(0, 1]" : "[0, 1]", " for the ", sc.warmup_method, " warm-up, got ", d);
 }
 
 // Each value on its own (check_config less the checks that span settings a recipe may leave to
@@ -719,6 +732,8 @@ std::string to_toml(const TrainConfig& c) {
     toml::table sched{{"name", s.scheduler.name},
                       {"milestones", milestones},
                       {"warmup_epochs", s.scheduler.warmup_epochs},
+                      {"warmup_method", s.scheduler.warmup_method},
+                      {"warmup_decay", s.scheduler.warmup_decay},
                       {"interval", s.scheduler.interval},
                       {"anneal_strategy", s.scheduler.anneal_strategy},
                       {"threshold_mode", s.scheduler.threshold_mode}};

@@ -68,6 +68,10 @@ void add_stage(HParams& h, const StageConfig& s, const std::string& prefix) {
   h.emplace_back(prefix + "scheduler/interval",
                  std::string(steps_per_update(s.scheduler) ? "step" : "epoch"));
   h.emplace_back(prefix + "warmup_epochs", double(s.scheduler.warmup_epochs));
+  if (s.scheduler.warmup_epochs > 0) {
+    h.emplace_back(prefix + "warmup_method", s.scheduler.warmup_method);
+    h.emplace_back(prefix + "warmup_decay", s.scheduler.warmup_decay);
+  }
   h.emplace_back(prefix + "freeze", joined(s.freeze));
   h.emplace_back(prefix + "unfreeze", joined(s.unfreeze));
   h.emplace_back(prefix + "param_groups", double(s.param_groups.size()));

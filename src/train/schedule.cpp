@@ -81,7 +81,10 @@ std::unique_ptr<optim::LRScheduler> make_lr_scheduler(const StageConfig& stage,
   if (sc.warmup_epochs <= 0) return main;
   const int64_t warmup = sc.warmup_epochs * unit;
   std::vector<std::unique_ptr<optim::LRScheduler>> parts;
-  parts.push_back(std::make_unique<optim::LinearLR>(opt, 0.01, 1.0, warmup));
+  if (sc.warmup_method == "constant")
+    parts.push_back(std::make_unique<optim::ConstantLR>(opt, sc.warmup_decay, warmup));
+  else
+    parts.push_back(std::make_unique<optim::LinearLR>(opt, sc.warmup_decay, 1.0, warmup));
   parts.push_back(std::move(main));
   return std::make_unique<optim::SequentialLR>(opt, std::move(parts), std::vector<int64_t>{warmup});
 }

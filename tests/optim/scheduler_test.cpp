@@ -54,6 +54,16 @@ const std::map<std::string, Case>& cases() {
         [](Optimizer& o) { return std::make_unique<CosineAnnealingWarmRestarts>(o, 5, 2, 1e-3); }}},
       {"linear_warmup",
        {false, [](Optimizer& o) { return std::make_unique<LinearLR>(o, 0.1, 1.0, 6); }}},
+      {"constant_warmup",
+       {false, [](Optimizer& o) { return std::make_unique<ConstantLR>(o, 0.5, 6); }}},
+      {"constant_warmup_then_step",
+       {false,
+        [](Optimizer& o) {
+          std::vector<std::unique_ptr<LRScheduler>> parts;
+          parts.push_back(std::make_unique<ConstantLR>(o, 0.1, 3));
+          parts.push_back(std::make_unique<StepLR>(o, 7, 0.5));
+          return std::make_unique<SequentialLR>(o, std::move(parts), std::vector<int64_t>{3});
+        }}},
       {"warmup_then_cosine",
        {false,
         [](Optimizer& o) {
@@ -192,6 +202,9 @@ TEST(Scheduler, BadSettingsAreClearErrors) {
   EXPECT_THROW(StepLR(*opt, 0), Error);
   EXPECT_THROW(CosineAnnealingLR(*opt, 0), Error);
   EXPECT_THROW(LinearLR(*opt, 0.0), Error);
+  EXPECT_THROW(ConstantLR(*opt, 1.5), Error);
+  EXPECT_THROW(ConstantLR(*opt, -0.1), Error);
+  EXPECT_THROW(ConstantLR(*opt, 0.5, 0), Error);
   EXPECT_THROW(CosineAnnealingWarmRestarts(*opt, 5, 0), Error);
   EXPECT_THROW(OneCycleLR(*opt, {.max_lr = {1, 2, 3}, .total_steps = 10}), Error);
   EXPECT_THROW(ReduceLROnPlateau(*opt, {.factor = 1.0}), Error);

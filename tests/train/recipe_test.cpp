@@ -52,7 +52,7 @@ scheduler = { name = "step", step_size = 7, gamma = 0.1 }
 epochs = 5
 unfreeze = ["*"]
 optimizer = { name = "adam", lr = 1e-4, betas = [0.8, 0.99] }
-scheduler = { name = "multistep", milestones = [2, 4], warmup_epochs = 1 }
+scheduler = { name = "multistep", milestones = [2, 4], warmup_epochs = 1, warmup_method = "constant", warmup_decay = 0.1 }
 param_groups = [ { params = ["fc.*", "layer4.*"], lr = 1e-3 } ]
 )";
 
@@ -92,6 +92,11 @@ TEST(Recipe, ReadsTheDocumentedSchema) {
   EXPECT_EQ(s1.optimizer.options, (optim::Options{{"lr", 1e-4}, {"beta1", 0.8}, {"beta2", 0.99}}));
   EXPECT_EQ(s1.scheduler.milestones, (std::vector<int64_t>{2, 4}));
   EXPECT_EQ(s1.scheduler.warmup_epochs, 1);
+  EXPECT_EQ(s1.scheduler.warmup_method, "constant");
+  EXPECT_EQ(s1.scheduler.warmup_decay, 0.1);
+  EXPECT_EQ(s1.scheduler.args, (std::map<std::string, double>{}));  // neither is an argument
+  EXPECT_EQ(s0.scheduler.warmup_method, "linear");                  // torchvision's defaults
+  EXPECT_EQ(s0.scheduler.warmup_decay, 0.01);
   ASSERT_EQ(s1.param_groups.size(), 1u);
   EXPECT_EQ(s1.param_groups[0].params, (std::vector<std::string>{"fc.*", "layer4.*"}));
   EXPECT_EQ(s1.param_groups[0].options, (optim::Options{{"lr", 1e-3}}));

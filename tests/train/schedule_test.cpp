@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "afinar/optim/adam.h"
 #include "afinar/optim/sgd.h"
 #include "testing/compare.h"
@@ -52,6 +54,7 @@ TEST(StageSchedule, PerUpdateMeetsThePerEpochScheduleAtEveryEpoch) {
       {.name = "exponential", .args = {{"gamma", 0.8}}},
       {.name = "cosine", .args = {{"eta_min", 1e-4}}},
       {.name = "cosine", .warmup_epochs = 2},
+      {.name = "cosine", .warmup_epochs = 2, .warmup_method = "constant", .warmup_decay = 0.1},
       {.name = "cosine_restarts", .args = {{"T_0", 2}, {"T_mult", 2}, {"eta_min", 1e-3}}},
   };
   for (SchedulerConfig sc : configs) {
@@ -76,6 +79,31 @@ TEST(StageSchedule, PerUpdateMeetsThePerEpochScheduleAtEveryEpoch) {
     }
     if (sc.name != "step" && sc.name != "multistep") {
       EXPECT_TRUE(moved_within_an_epoch);
+    }
+  }
+}
+
+// torchvision's reference scripts' warm-up in front of the schedule: LinearLR(decay, 1, W), the lr
+// climbing from lr·decay, or ConstantLR(decay, W), lr·decay throughout; then the schedule from its
+// own epoch 0 (StepLR(2, 0.5) here).
+TEST(StageSchedule, WarmUpIsLinearOrConstantFromTheDecayFactor) {
+  constexpr int64_t W = 3, kEpochs = 8;
+  for (const std::string method : {"linear", "constant"}) {
+    SCOPED_TRACE(method);
+    auto opt = two_groups();
+    StageSchedule s(stage_with({.name = "step",
+                                .args = {{"step_size", 2}, {"gamma", 0.5}},
+                                .warmup_epochs = W,
+                                .warmup_method = method,
+                                .warmup_decay = 0.2},
+                               kEpochs),
+                    *opt, 7, EvalMetric("top1"));
+    for (int64_t t = 0; t < kEpochs; ++t) {
+      const double factor = t >= W               ? std::pow(0.5, double((t - W) / 2))
+                            : method == "linear" ? 0.2 + 0.8 * double(t) / double(W)
+                                                 : 0.2;
+      expect_same_lrs(lrs(*opt), {0.1 * factor, 0.01 * factor}, "epoch " + std::to_string(t));
+      s.end_epoch(0.5);
     }
   }
 }

@@ -406,6 +406,25 @@ TEST_F(TrainCli, PlateauCutsTheLrOnTheEvalMetricAndResumesBitExact) {
   for (const auto& [key, t] : a.state_dict) testing::expect_identical(b.state_dict.at(key), t, key);
 }
 
+// torchvision's reference scripts' warm-up flags: a constant warm-up at lr × 0.25 for one epoch,
+// then StepLR from its own first epoch; the resolved recipe keeps the method and the factor.
+TEST_F(TrainCli, ConstantWarmUpUnderTorchvisionsFlagNames) {
+  ASSERT_EQ(run_cli("train --data-dir " + (dir_ / "data") +
+                        " --model resnet18 -b 8 --image-size 32 --val-split 0.25 --epochs 3"
+                        " --lr 0.04 --sched step --decay-epochs 1 --decay-rate 0.5"
+                        " --lr-warmup-epochs 1 --lr-warmup-method constant --lr-warmup-decay 0.25"
+                        " --output " +
+                        (dir_ / "run"),
+                    dir_ / "log.txt"),
+            0)
+      << lines_of(dir_ / "log.txt").back();
+  EXPECT_EQ(metrics_column(dir_ / "run/metrics.csv", "train", "lr"),
+            (std::vector<double>{0.01, 0.04, 0.02}));
+  const std::string recipe = read_text(dir_ / "run/recipe.toml");
+  EXPECT_NE(recipe.find("warmup_method = 'constant'"), std::string::npos) << recipe;
+  EXPECT_NE(recipe.find("warmup_decay = 0.25"), std::string::npos) << recipe;
+}
+
 // --eval-metric loss: best.h5 is the epoch of the lowest validation loss, whatever its accuracy.
 TEST_F(TrainCli, EvalMetricLossPicksTheLowestValidationLoss) {
   const std::string out = dir_ / "run";

@@ -58,6 +58,10 @@ cases = [
                                                                    eta_min=1e-3)),
     run("linear_warmup", lambda o: S.LinearLR(o, start_factor=0.1, end_factor=1.0,
                                               total_iters=6)),
+    run("constant_warmup", lambda o: S.ConstantLR(o, factor=0.5, total_iters=6)),
+    run("constant_warmup_then_step", lambda o: S.SequentialLR(
+        o, [S.ConstantLR(o, factor=0.1, total_iters=3),
+            S.StepLR(o, step_size=7, gamma=0.5)], milestones=[3])),
     run("warmup_then_cosine", lambda o: S.SequentialLR(
         o, [S.LinearLR(o, start_factor=0.01, total_iters=5),
             S.CosineAnnealingLR(o, T_max=35)], milestones=[5])),

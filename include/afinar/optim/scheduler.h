@@ -12,6 +12,7 @@
 //                                     the cosine over T_cur/T_i, restarting when T_cur reaches
 //                                     T_i (T_i = T_0, then ×T_mult after each restart)
 //   LinearLR(s, e, n)                 b·(s + (e-s)·min(t, n)/n)       (linear warm-up)
+//   ConstantLR(f, n)                  b·f for t < n, then b            (constant warm-up)
 //   SequentialLR(schedulers, milestones)
 //                                     scheduler k from milestone k-1 on, restarted there (t
 //                                     counted from its milestone): warm-up then anything
@@ -126,6 +127,17 @@ class LinearLR : public LRScheduler {
 
  private:
   double start_, end_;
+  int64_t total_;
+};
+
+class ConstantLR : public LRScheduler {
+ public:
+  // factor in [0, 1] (PyTorch's check), total_iters > 0.
+  ConstantLR(Optimizer& opt, double factor = 1.0 / 3, int64_t total_iters = 5);
+  double lr_at(size_t g, int64_t t) const override;
+
+ private:
+  double factor_;
   int64_t total_;
 };
 

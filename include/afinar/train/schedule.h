@@ -9,7 +9,8 @@
 //   exponential    ExponentialLR(gamma^(1/U))              (gamma per epoch, as stepped per epoch)
 //   cosine         CosineAnnealingLR(T_max·U, eta_min)
 //   cosine_restarts CosineAnnealingWarmRestarts(T_0·U, T_mult, eta_min)
-//   warmup_epochs  LinearLR(0.01, 1, warmup_epochs·U) in front (SequentialLR)
+//   warmup_epochs  LinearLR(warmup_decay, 1, warmup_epochs·U), or ConstantLR(warmup_decay,
+//                  warmup_epochs·U) for warmup_method "constant", in front (SequentialLR)
 //   onecycle       OneCycleLR(total_steps = epochs·U), per update by default
 // so that an epoch boundary sees the same lr either way; in between the lr moves smoothly.
 #pragma once

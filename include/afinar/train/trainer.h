@@ -57,7 +57,9 @@ optim::Options optimizer_defaults(const std::string& name);
 //                      anneal_strategy ("cos"), div_factor (25), final_div_factor (1e4),
 //                      three_phase (false), cycle_momentum (true), base_momentum (0.85),
 //                      max_momentum (0.95)
-// warmup_epochs of LinearLR from lr/100 go before any but plateau and onecycle. interval:
+// warmup_epochs of warm-up go before any but plateau and onecycle, as torchvision's reference
+// scripts build it: warmup_method "linear" is LinearLR(warmup_decay, 1) (the lr climbs from
+// lr·warmup_decay), "constant" ConstantLR(warmup_decay) (lr·warmup_decay, then lr). interval:
 // "epoch" or "step" (every optimizer update, timm's --sched-on-updates); "" takes the schedule's
 // own: "step" for onecycle, "epoch" for the others (plateau steps per epoch only).
 struct SchedulerConfig {
@@ -65,9 +67,11 @@ struct SchedulerConfig {
   std::map<std::string, double> args = {};  // the numeric arguments (booleans as 0 / 1)
   std::vector<int64_t> milestones = {};
   int64_t warmup_epochs = 0;
-  std::string interval = "";            // "", "epoch" or "step"
-  std::string anneal_strategy = "cos";  // onecycle: "cos" or "linear"
-  std::string threshold_mode = "rel";   // plateau: "rel" or "abs"
+  std::string warmup_method = "linear";  // or "constant"
+  double warmup_decay = 0.01;            // linear: in (0, 1]; constant: in [0, 1]
+  std::string interval = "";             // "", "epoch" or "step"
+  std::string anneal_strategy = "cos";   // onecycle: "cos" or "linear"
+  std::string threshold_mode = "rel";    // plateau: "rel" or "abs"
 };
 
 // Parameters whose names match any of `params` (glob patterns) get these optimizer options; the

@@ -208,7 +208,17 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("--cooldown-epochs", cooldown_, "plateau: epochs to wait after a drop")
         ->capture_default_str();
-    app.add_option("--warmup-epochs", warmup_, "Linear warm-up epochs")->capture_default_str();
+    // timm's --warmup-epochs, also under torchvision's reference scripts' --lr-warmup-* names.
+    app.add_option("--warmup-epochs,--lr-warmup-epochs", warmup_,
+                   "Warm-up epochs before the schedule")
+        ->capture_default_str();
+    app.add_option("--warmup-method,--lr-warmup-method", warmup_method_,
+                   "linear: the lr climbs from lr x --warmup-decay; constant: lr x --warmup-decay "
+                   "throughout the warm-up")
+        ->capture_default_str();
+    app.add_option("--warmup-decay,--lr-warmup-decay", warmup_decay_,
+                   "The warm-up's lr factor (linear: its first)")
+        ->capture_default_str();
     app.add_option("--lr-decay", lr_decay_,
                    "Discriminative lrs: one group per top-level child, lr / decay^(distance from "
                    "the head) (ULMFiT: 2.6)");
@@ -352,6 +362,8 @@ class TrainCommand : public Command {
     if (given("--cooldown-epochs")) s.scheduler.args["cooldown"] = double(cooldown_);
     if (sched_on_updates_) s.scheduler.interval = "step";
     if (given("--warmup-epochs")) s.scheduler.warmup_epochs = warmup_;
+    if (given("--warmup-method")) s.scheduler.warmup_method = warmup_method_;
+    if (given("--warmup-decay")) s.scheduler.warmup_decay = warmup_decay_;
     if (app_->count("--lr-decay") > 0) s.lr_decay = lr_decay_;
     if (given("--freeze")) s.freeze = freeze_;
     if (given("--unfreeze")) s.unfreeze = unfreeze_;
@@ -362,8 +374,9 @@ class TrainCommand : public Command {
   train::TrainConfig flags_;
   int64_t epochs_ = 1, step_size_ = 7, warmup_ = 0, sched_patience_ = 10, cooldown_ = 0;
   std::vector<int64_t> milestones_;
-  std::string opt_ = "sgd", sched_ = "none";
+  std::string opt_ = "sgd", sched_ = "none", warmup_method_ = "linear";
   double lr_ = 0, momentum_ = 0, weight_decay_ = 0, gamma_ = 0.1, min_lr_ = 0;
+  double warmup_decay_ = 0.01;
   std::vector<std::string> freeze_, unfreeze_;
   std::vector<double> head_dropout_ = {0.5, 0.3};
   // RandomResizedCrop's ranges, as flags of two values (torchvision's defaults).
