@@ -245,6 +245,8 @@ StageConfig read_stage(const toml::table& t, const std::string& where) {
               decay);
     s.lr_decay = decay;
   }
+  r.get("norm_weight_decay", s.norm_weight_decay);
+  r.get("bias_weight_decay", s.bias_weight_decay);
   if (const toml::table* o = subtable(r, "optimizer")) {
     Reader opt(*o, where + ".optimizer");
     opt.get("name", s.optimizer.name);
@@ -503,6 +505,12 @@ void check_values(const TrainConfig& c, const std::string& where) {
       AFN_CHECK(std::isfinite(*s.lr_decay) && *s.lr_decay > 0, w,
                 ": lr_decay must be > 0 and finite (--lr-decay; ULMFiT uses 2.6), got ",
                 *s.lr_decay);
+    for (const auto& [setting, value] :
+         {std::pair{"norm_weight_decay (--norm-weight-decay)", s.norm_weight_decay},
+          std::pair{"bias_weight_decay (--bias-weight-decay)", s.bias_weight_decay}})
+      if (value)
+        AFN_CHECK(std::isfinite(*value) && *value >= 0, w, ": ", setting,
+                  " must be >= 0 and finite, got ", *value);
   }
 }
 
@@ -755,6 +763,8 @@ std::string to_toml(const TrainConfig& c) {
                       {"scheduler", sched},
                       {"param_groups", groups}};
     if (s.lr_decay) stage.insert("lr_decay", *s.lr_decay);
+    if (s.norm_weight_decay) stage.insert("norm_weight_decay", *s.norm_weight_decay);
+    if (s.bias_weight_decay) stage.insert("bias_weight_decay", *s.bias_weight_decay);
     stages.push_back(std::move(stage));
   }
   root.insert("stage", stages);

@@ -75,6 +75,8 @@ void add_stage(HParams& h, const StageConfig& s, const std::string& prefix) {
   h.emplace_back(prefix + "freeze", joined(s.freeze));
   h.emplace_back(prefix + "unfreeze", joined(s.unfreeze));
   h.emplace_back(prefix + "param_groups", double(s.param_groups.size()));
+  if (s.norm_weight_decay) h.emplace_back(prefix + "norm_weight_decay", *s.norm_weight_decay);
+  if (s.bias_weight_decay) h.emplace_back(prefix + "bias_weight_decay", *s.bias_weight_decay);
 }
 
 }  // namespace

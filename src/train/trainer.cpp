@@ -7,6 +7,7 @@
 #include <memory>
 #include <numeric>
 #include <optional>
+#include <set>
 
 #include "afinar/core/rng.h"
 #include "afinar/data/dataset.h"
@@ -39,10 +40,10 @@ std::unique_ptr<optim::Optimizer> new_optimizer(const std::string& name) {
   AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam or adamw");
 }
 
-// The model's parameters split by the stage's param_groups: claimed[g] holds those of entry g,
-// `rest` (with their names) those no entry claims, both in the model's order.
+// The model's parameters (with their names) split by the stage's param_groups: claimed[g] holds
+// those of entry g, `rest` those no entry claims, both in the model's order.
 struct Claims {
-  std::vector<std::vector<Tensor>> claimed;
+  std::vector<nn::NamedTensors> claimed;
   nn::NamedTensors rest;
 };
 Claims claim_parameters(const StageConfig& stage, const nn::Module& model) {
@@ -63,7 +64,7 @@ Claims claim_parameters(const StageConfig& stage, const nn::Module& model) {
     if (owner < 0)
       c.rest.emplace_back(name, p);
     else
-      c.claimed[size_t(owner)].push_back(p);
+      c.claimed[size_t(owner)].emplace_back(name, p);
   }
   for (size_t g = 0; g < c.claimed.size(); ++g)
     AFN_CHECK(!c.claimed[g].empty(), "param_groups: group ", g + 1, " (",
@@ -71,36 +72,82 @@ Claims claim_parameters(const StageConfig& stage, const nn::Module& model) {
   return c;
 }
 
+// The names of the parameters that belong to normalisation layers (torchvision's norm_classes;
+// afinar's models have BatchNorm2d only).
+std::set<std::string> norm_parameter_names(nn::Module& model) {
+  std::set<std::string> names;
+  for (const auto& [path, module] : model.named_modules()) {
+    if (module->type_name() != "BatchNorm2d") continue;
+    for (const auto& [name, p] : module->named_parameters(/*recurse=*/false))
+      names.insert(path.empty() ? name : path + "." + name);
+  }
+  return names;
+}
+
+// Adds `params` to `opt` as one group with `options`, or split as torchvision's set_weight_decay
+// splits them when the stage sets norm_weight_decay or bias_weight_decay (StageConfig): the
+// others with `options`, then the normalisation layers' with weight_decay = norm_weight_decay,
+// then those named "bias" with weight_decay = bias_weight_decay, empty parts left out (an empty
+// `params` still makes its group). Returns the index of the first group added.
+size_t add_group(optim::Optimizer& opt, const nn::NamedTensors& params,
+                 const optim::Options& options, const StageConfig& stage,
+                 const std::set<std::string>& norm_names) {
+  std::vector<Tensor> other, norm, bias;
+  for (const auto& [name, p] : params) {
+    // torchvision matches the key "bias" against the parameter's own name, in any module.
+    if (stage.bias_weight_decay && (name == "bias" || name.ends_with(".bias")))
+      bias.push_back(p);
+    else if (stage.norm_weight_decay && norm_names.count(name))
+      norm.push_back(p);
+    else
+      other.push_back(p);
+  }
+  const size_t first = opt.param_groups().size();
+  if (!other.empty() || params.empty()) opt.add_param_group(std::move(other), options);
+  for (auto [part, decay] :
+       {std::pair{&norm, stage.norm_weight_decay}, std::pair{&bias, stage.bias_weight_decay}}) {
+    if (part->empty()) continue;
+    optim::Options o = options;
+    o["weight_decay"] = *decay;
+    opt.add_param_group(std::move(*part), o);
+  }
+  return first;
+}
+
 // Discriminative learning rates (ULMFiT; seed 003 §4): one group per top-level child of the
 // model that holds parameters, lr / decay^(distance from the last child), with the parameters of
-// `rest` under that child. Children with parameters all claimed elsewhere keep their place in the
-// distances but make no group.
-void add_depth_groups(optim::Optimizer& opt, const nn::Module& model, const nn::NamedTensors& rest,
-                      const optim::Options& options, double decay) {
+// `rest` under that child (each split by add_group). Children with parameters all claimed
+// elsewhere keep their place in the distances but make no group. Returns the index of the last
+// child's first group (the head's, at the optimizer's own lr).
+size_t add_depth_groups(optim::Optimizer& opt, const nn::Module& model,
+                        const nn::NamedTensors& rest, const optim::Options& options, double decay,
+                        const StageConfig& stage, const std::set<std::string>& norm_names) {
   AFN_CHECK(decay > 0,
             "lr_decay must be > 0 (each layer's lr is the next one's divided by it; "
             "ULMFiT uses 2.6), got ",
             decay);
-  std::map<std::string, std::vector<Tensor>> by_child;  // "layer1" -> its unclaimed parameters
+  std::map<std::string, nn::NamedTensors> by_child;  // "layer1" -> its unclaimed parameters
   for (const auto& [name, p] : rest) {
     const size_t dot = name.find('.');
     AFN_CHECK(dot != std::string::npos, "lr_decay: the parameter '", name, "' of the ",
               model.type_name(),
               " is in none of its children; depth groups need every parameter "
               "in a child");
-    by_child[name.substr(0, dot)].push_back(p);
+    by_child[name.substr(0, dot)].emplace_back(name, p);
   }
   std::vector<std::string> children;  // those that hold parameters, in order
   for (const auto& [name, child] : model.named_children())
     if (!child->parameters().empty()) children.push_back(name);
   const double lr = options.count("lr") ? options.at("lr") : opt.defaults().at("lr");
+  size_t last = 0;
   for (size_t i = 0; i < children.size(); ++i) {
     auto it = by_child.find(children[i]);
     if (it == by_child.end()) continue;  // every parameter claimed by an explicit group
     optim::Options o = options;
     o["lr"] = lr / std::pow(decay, double(children.size() - 1 - i));
-    opt.add_param_group(std::move(it->second), o);
+    last = add_group(opt, it->second, o, stage, norm_names);
   }
+  return last;
 }
 
 }  // namespace
@@ -109,22 +156,21 @@ optim::Options optimizer_defaults(const std::string& name) {
   return new_optimizer(name)->defaults();
 }
 
-std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model) {
+std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model,
+                                                 size_t* lr_group) {
   const OptimizerConfig& oc = stage.optimizer;
   std::unique_ptr<optim::Optimizer> opt = new_optimizer(oc.name);
   opt->param_groups().clear();
   const Claims c = claim_parameters(stage, model);
-  if (stage.lr_decay) {
-    add_depth_groups(*opt, model, c.rest, oc.options, *stage.lr_decay);
-  } else {
-    std::vector<Tensor> rest;
-    for (const auto& [name, p] : c.rest) rest.push_back(p);
-    opt->add_param_group(std::move(rest), oc.options);
-  }
+  const std::set<std::string> norm_names = norm_parameter_names(model);
+  const size_t own = stage.lr_decay ? add_depth_groups(*opt, model, c.rest, oc.options,
+                                                       *stage.lr_decay, stage, norm_names)
+                                    : add_group(*opt, c.rest, oc.options, stage, norm_names);
+  if (lr_group) *lr_group = own;
   for (size_t g = 0; g < c.claimed.size(); ++g) {
     optim::Options options = oc.options;
     for (const auto& [key, value] : stage.param_groups[g].options) options[key] = value;
-    opt->add_param_group(c.claimed[g], options);
+    add_group(*opt, c.claimed[g], options, stage, norm_names);
   }
   return opt;
 }
@@ -171,21 +217,13 @@ std::vector<const UnfreezeStep*> apply_schedule(const StageConfig& stage, nn::Mo
   return applied;
 }
 
-// The group whose lr is the optimizer's own, for the lr the logs show: the first group, or with
-// lr_decay the last depth group (the head's, which the explicit groups follow).
-size_t base_group(const StageConfig& stage, const optim::Optimizer& opt) {
-  if (!stage.lr_decay) return 0;
-  const size_t depth_groups = opt.param_groups().size() - stage.param_groups.size();
-  return depth_groups > 0 ? depth_groups - 1 : 0;
-}
-
 // Applies the stage's freezing and its unfreeze_schedule up to `first_epoch` (stage-relative: 0,
 // or the epoch a resumed run continues) and makes its optimizer and lr schedule (for
 // `steps_per_epoch` optimizer steps per epoch, judging epochs by `metric`; train/schedule.h).
 struct Stage {
   std::unique_ptr<optim::Optimizer> opt;
   std::unique_ptr<StageSchedule> sched;
-  size_t lr_group = 0;  // base_group
+  size_t lr_group = 0;  // the group whose lr the logs show (make_optimizer)
 };
 Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model, int64_t first_epoch,
                     int64_t steps_per_epoch, const EvalMetric& metric) {
@@ -197,9 +235,8 @@ Stage prepare_stage(const StageConfig& stage, size_t index, nn::Module& model, i
             ": every parameter is frozen at the stage's start; unfreeze some (--unfreeze / "
             "unfreeze = [...], or an unfreeze_schedule entry at epoch 0)");
   Stage s;
-  s.opt = make_optimizer(stage, model);
+  s.opt = make_optimizer(stage, model, &s.lr_group);
   s.sched = std::make_unique<StageSchedule>(stage, *s.opt, steps_per_epoch, metric);
-  s.lr_group = base_group(stage, *s.opt);
   return s;
 }
 
@@ -525,7 +562,7 @@ TrainResult run_training(const TrainConfig& c, std::ostream& log,
   }
   const int64_t resume_epoch = resumed ? resumed->trainer.epoch : 0;
   int64_t epoch = 0;  // counted across stages
-  double lr = 0;      // of the optimizer's own group (base_group), at the start of the epoch
+  double lr = 0;      // of the optimizer's own group (Stage::lr_group), at the start of the epoch
   bool stopped = false, early_stop = false;
   for (size_t si = 0; si < c.stages.size() && !stopped; ++si) {
     const StageConfig& sc = c.stages[si];

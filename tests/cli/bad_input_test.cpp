@@ -529,6 +529,8 @@ TEST(BadInputCli, TrainStage) {
       {t("--warmup-epochs 1 --warmup-method constant --warmup-decay nan"), 1,
        "must be in [0, 1] for the constant warm-up, got nan"},
       {t("--lr-decay 0"), 1, "lr_decay"},
+      {t("--norm-weight-decay -0.1"), 1, "norm_weight_decay (--norm-weight-decay) must be >= 0"},
+      {t("--bias-weight-decay inf"), 1, "bias_weight_decay (--bias-weight-decay) must be >= 0"},
       {t("--lr-decay nan"), 1, "lr_decay"},
       {t("--lr-decay inf"), 1, "lr_decay"},
       {t("--freeze zzz"), 1, "'zzz'"},

@@ -180,6 +180,16 @@ TEST(Recipe, ReadsHeadsUnfreezeSchedulesAndLrDecay) {
   EXPECT_EQ(back.stages[0].unfreeze_schedule[1].unfreeze, s.unfreeze_schedule[1].unfreeze);
   EXPECT_EQ(back.stages[0].lr_decay, s.lr_decay);
   EXPECT_FALSE(parse_recipe(to_toml(d)).stages[0].lr_decay.has_value());
+
+  // torchvision's set_weight_decay settings: absent means the optimizer's weight decay.
+  EXPECT_FALSE(d.stages[0].norm_weight_decay.has_value());
+  EXPECT_FALSE(d.stages[0].bias_weight_decay.has_value());
+  const TrainConfig w =
+      parse_recipe("[[stage]]\nnorm_weight_decay = 0\nbias_weight_decay = 1e-5\n");
+  EXPECT_EQ(w.stages[0].norm_weight_decay, 0.0);
+  EXPECT_EQ(w.stages[0].bias_weight_decay, 1e-5);
+  EXPECT_EQ(to_toml(parse_recipe(to_toml(w))), to_toml(w));
+  EXPECT_EQ(parse_recipe(to_toml(w)).stages[0].bias_weight_decay, 1e-5);
 }
 
 const char* kSchedules = R"(
@@ -322,6 +332,11 @@ TEST(Recipe, BadHeadsSchedulesAndLrDecayAreNamed) {
                "'unfreeze_schedule' must be an array of tables");
   expect_error("[[stage]]\nlr_decay = 0\n", "[[stage]] 1: 'lr_decay' must be > 0");
   expect_error("[[stage]]\nlr_decay = \"2.6\"\n", "'lr_decay' must be a number");
+  expect_error("[[stage]]\nnorm_weight_decay = -1\n",
+               "norm_weight_decay (--norm-weight-decay) must be >= 0 and finite, got -1");
+  expect_error("[[stage]]\nbias_weight_decay = nan\n",
+               "bias_weight_decay (--bias-weight-decay) must be >= 0 and finite, got nan");
+  expect_error("[[stage]]\nbias_weight_decay = true\n", "'bias_weight_decay' must be a number");
 }
 
 // Every recipe shipped in recipes/ parses and names a known model and optimizer.

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "afinar/autograd/grad_mode.h"
 #include "afinar/core/check.h"
@@ -115,6 +116,85 @@ TEST(Strategies, ExplicitGroupsClaimFirstUnderLrDecay) {
   size_t n = 0;
   for (const auto& g : opt->param_groups()) n += g.params.size();
   EXPECT_EQ(n, model->parameters().size());
+}
+
+// The names of each group's parameters, in order.
+std::vector<std::vector<std::string>> group_names(const optim::Optimizer& opt,
+                                                  const nn::Module& model) {
+  std::map<const void*, std::string> name_of;
+  for (const auto& [name, p] : model.named_parameters()) name_of[p.raw_data()] = name;
+  std::vector<std::vector<std::string>> out;
+  for (const auto& g : opt.param_groups()) {
+    out.emplace_back();
+    for (const Tensor& p : g.params) out.back().push_back(name_of.at(p.raw_data()));
+  }
+  return out;
+}
+
+bool all_of_names(const std::vector<std::string>& names, bool (*pred)(const std::string&)) {
+  return std::all_of(names.begin(), names.end(), pred);
+}
+bool is_bias(const std::string& n) {
+  return n.ends_with(".bias");
+}
+// resnet18's batch norms: bn1, layerN.M.bn1 / bn2 and layerN.0.downsample.1.
+bool in_batch_norm(const std::string& n) {
+  return n.find("bn") != std::string::npos || n.find("downsample.1.") != std::string::npos;
+}
+
+// torchvision's set_weight_decay (its reference scripts' --norm-weight-decay and
+// --bias-weight-decay): resnet18's 62 tensors as 20 conv weights + fc.weight, 20 batch-norm
+// weights and 20 batch-norm biases, fc.bias. "bias" wins over the norm layer, as its custom key
+// does; each part keeps the optimizer's lr and takes its own weight decay.
+TEST(Strategies, NormAndBiasWeightDecayAsTorchvisionsSetWeightDecay) {
+  auto model = model_of("resnet18");
+  StageConfig s;
+  s.optimizer = {"sgd", {{"lr", 0.1}, {"momentum", 0.9}, {"weight_decay", 1e-4}}};
+  s.norm_weight_decay = 0.0;
+  s.bias_weight_decay = 2e-5;
+  size_t lr_group = 99;
+  auto opt = make_optimizer(s, *model, &lr_group);
+  auto names = group_names(*opt, *model);
+  ASSERT_EQ(names.size(), 3u);
+  EXPECT_EQ(lr_group, 0u);
+  EXPECT_EQ(names[0].size(), 21u);
+  EXPECT_EQ(names[1].size(), 20u);
+  EXPECT_EQ(names[2].size(), 21u);
+  EXPECT_TRUE(all_of_names(names[0],
+                           [](const std::string& n) { return !is_bias(n) && !in_batch_norm(n); }));
+  EXPECT_TRUE(
+      all_of_names(names[1], [](const std::string& n) { return in_batch_norm(n) && !is_bias(n); }));
+  EXPECT_TRUE(all_of_names(names[2], is_bias));
+  const std::vector<double> decays = {1e-4, 0.0, 2e-5};
+  for (size_t g = 0; g < 3; ++g) {
+    EXPECT_EQ(opt->param_groups()[g].get("weight_decay"), decays[g]) << g;
+    EXPECT_EQ(opt->param_groups()[g].get("lr"), 0.1) << g;
+    EXPECT_EQ(opt->param_groups()[g].get("momentum"), 0.9) << g;
+  }
+
+  // The norm setting alone keeps the batch norms' biases with their weights.
+  s.bias_weight_decay.reset();
+  names = group_names(*make_optimizer(s, *model), *model);
+  ASSERT_EQ(names.size(), 2u);
+  EXPECT_EQ(names[0].size(), 22u);  // conv weights, fc.weight, fc.bias
+  EXPECT_EQ(names[1].size(), 40u);
+  EXPECT_TRUE(all_of_names(names[1], in_batch_norm));
+
+  // With lr_decay each depth group splits the same way (bn1 has no other part), and the lr the
+  // logs show is the head's weight group.
+  s.bias_weight_decay = 0.0;
+  s.lr_decay = 2.6;
+  opt = make_optimizer(s, *model, &lr_group);
+  names = group_names(*opt, *model);
+  EXPECT_EQ(names.front(), (std::vector<std::string>{"conv1.weight"}));
+  EXPECT_EQ(names[1], (std::vector<std::string>{"bn1.weight"}));
+  EXPECT_EQ(names[2], (std::vector<std::string>{"bn1.bias"}));
+  EXPECT_EQ(names.size(), 1 + 2 + 3 * 4 + 2u);
+  EXPECT_EQ(names[lr_group], (std::vector<std::string>{"fc.weight"}));
+  EXPECT_EQ(names.back(), (std::vector<std::string>{"fc.bias"}));
+  EXPECT_EQ(opt->param_groups()[lr_group].get("lr"), 0.1);
+  EXPECT_EQ(opt->param_groups().back().get("lr"), 0.1);
+  EXPECT_EQ(opt->param_groups().back().get("weight_decay"), 0.0);
 }
 
 TEST(Strategies, LrDecayMustBePositive) {

@@ -39,9 +39,10 @@ struct TrainResult;
 // its options by PyTorch's names (lr, momentum, weight_decay, beta1, ...), scheduler, its
 // arguments as scheduler/<name> (scheduler/step_size, scheduler/gamma, ...), warmup_epochs (and
 // warmup_method, warmup_decay when it is not 0), freeze and unfreeze (the patterns joined by
-// spaces) and param_groups (their count); each later stage k the same under stage<k>/ (stage2/lr,
-// ...) with its epochs (stage<k>/epochs, stage1/ epochs too then). The first stage goes unprefixed
-// so that one-stage and two-stage runs share their lr, optimizer, ... columns.
+// spaces), param_groups (their count) and, when set, norm_weight_decay and bias_weight_decay; each
+// later stage k the same under stage<k>/ (stage2/lr, ...) with its epochs (stage<k>/epochs,
+// stage1/epochs too then). The first stage goes unprefixed so that one-stage and two-stage runs
+// share their lr, optimizer, ... columns.
 HParams hparams_of(const TrainConfig& c);
 
 // Writes `m` as confusion_<split>.csv is written: a header row "true\predicted,<names>", then one

@@ -103,6 +103,11 @@ struct UnfreezeStep {
 //   head) with the optimizer's lr and each one before it lr / d^(its distance from the head);
 //   then the param_groups entries, whose own lr wins. A child whose parameters are all claimed
 //   has no group but still counts in the distances.
+// With norm_weight_decay or bias_weight_decay (torchvision's reference scripts' set_weight_decay;
+// --norm-weight-decay 0 in its newer ResNet recipes), each of those groups is split in up to
+// three, in this order, empty parts left out: its other parameters, the parameters of its
+// normalisation layers (BatchNorm2d) with weight_decay = norm_weight_decay, and its parameters
+// named "bias" (a batch norm's too) with weight_decay = bias_weight_decay.
 struct StageConfig {
   int64_t epochs = 1;
   std::vector<std::string> freeze, unfreeze;
@@ -110,7 +115,8 @@ struct StageConfig {
   OptimizerConfig optimizer;
   SchedulerConfig scheduler;
   std::vector<GroupConfig> param_groups;
-  std::optional<double> lr_decay;  // > 0
+  std::optional<double> lr_decay;                              // > 0
+  std::optional<double> norm_weight_decay, bias_weight_decay;  // >= 0
 };
 
 struct TrainConfig {
@@ -207,8 +213,10 @@ data::Preprocessing preprocessing_of(const TrainConfig& config);
 
 // The stage's optimizer over every parameter of `model`, with the groups described at StageConfig.
 // A group pattern that matches nothing, a parameter claimed by two groups, an unknown optimizer
-// or option and lr_decay <= 0 are errors.
-std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model);
+// or option and lr_decay <= 0 are errors. `lr_group`, when given, receives the index of the group
+// whose lr is the optimizer's own (what the logs show): the first, or with lr_decay the head's.
+std::unique_ptr<optim::Optimizer> make_optimizer(const StageConfig& stage, nn::Module& model,
+                                                 size_t* lr_group = nullptr);
 
 // Runs the configuration; progress lines go to `log`. After every epoch, and when training stops
 // early (max_steps, or `interrupt` set, e.g. by Ctrl-C), output/checkpoint.h5 holds everything

@@ -219,6 +219,12 @@ class TrainCommand : public Command {
     app.add_option("--warmup-decay,--lr-warmup-decay", warmup_decay_,
                    "The warm-up's lr factor (linear: its first)")
         ->capture_default_str();
+    app.add_option("--norm-weight-decay", norm_weight_decay_,
+                   "Weight decay of the batch norms' parameters (torchvision's reference scripts; "
+                   "default: --weight-decay)");
+    app.add_option("--bias-weight-decay", bias_weight_decay_,
+                   "Weight decay of every parameter named bias (torchvision's; default: "
+                   "--weight-decay)");
     app.add_option("--lr-decay", lr_decay_,
                    "Discriminative lrs: one group per top-level child, lr / decay^(distance from "
                    "the head) (ULMFiT: 2.6)");
@@ -365,6 +371,8 @@ class TrainCommand : public Command {
     if (given("--warmup-method")) s.scheduler.warmup_method = warmup_method_;
     if (given("--warmup-decay")) s.scheduler.warmup_decay = warmup_decay_;
     if (app_->count("--lr-decay") > 0) s.lr_decay = lr_decay_;
+    if (given("--norm-weight-decay")) s.norm_weight_decay = norm_weight_decay_;
+    if (given("--bias-weight-decay")) s.bias_weight_decay = bias_weight_decay_;
     if (given("--freeze")) s.freeze = freeze_;
     if (given("--unfreeze")) s.unfreeze = unfreeze_;
   }
@@ -384,7 +392,7 @@ class TrainCommand : public Command {
   std::vector<double> scale_{defaults_.scale.begin(), defaults_.scale.end()};
   std::vector<double> ratio_{defaults_.ratio.begin(), defaults_.ratio.end()};
   std::vector<double> color_jitter_, translate_;
-  double lr_decay_ = 0;
+  double lr_decay_ = 0, norm_weight_decay_ = 0, bias_weight_decay_ = 0;
   bool no_shuffle_ = false, no_augment_ = false, tta_ = false, amp_ = false;
   bool model_ema_ = false, model_ema_warmup_ = false;
   double bn_momentum_ = 0.1;
