@@ -16,7 +16,8 @@
 //                                    # crop, scale, ratio, hflip, rotation, color_jitter,
 //                                    # affine_translate, affine_shear, erasing
 //   [[stage]]                        # epochs, freeze, unfreeze, unfreeze_schedule, optimizer,
-//   epochs = 5                       # scheduler, param_groups, lr_decay
+//   epochs = 5                       # scheduler, param_groups, lr_decay, norm_weight_decay,
+//                                    # bias_weight_decay
 //   freeze = ["*"]
 //   unfreeze = ["fc.*"]
 //   unfreeze_schedule = [ { epoch = 2, unfreeze = ["layer4.*"] } ]   # from the stage's start
@@ -27,8 +28,8 @@
 //
 // Optimizer options are PyTorch's (betas = [b1, b2] becomes beta1 / beta2; booleans such as
 // nesterov and amsgrad are true / false); scheduler keys other than name, milestones,
-// warmup_epochs, interval, anneal_strategy and threshold_mode are its numeric arguments
-// (trainer.h, SchedulerConfig).
+// warmup_epochs, warmup_method, warmup_decay, interval, anneal_strategy and threshold_mode are its
+// numeric arguments (trainer.h, SchedulerConfig).
 #pragma once
 
 #include <array>
@@ -54,9 +55,10 @@ inline constexpr int kMaxWorkers = 256;
 // >= 1, finite optimizer and group options, schedule arguments known to a schedule, finite,
 // integral where PyTorch takes an int (step_size, T_max, T_0, T_mult, patience, cooldown) and
 // positive where it divides or multiplies by them, milestones increasing and >= 1, warmup_epochs
-// >= 0 (none with plateau or onecycle), interval "epoch" or "step" (not for plateau), a known
-// anneal_strategy and threshold_mode, pct_start < 0.5 for a three_phase onecycle, lr_decay finite
-// and > 0. The error names
+// >= 0 (none with plateau or onecycle), warmup_method linear or constant with warmup_decay in
+// (0, 1] or [0, 1] (LinearLR's and ConstantLR's), interval "epoch" or "step" (not for plateau), a
+// known anneal_strategy and threshold_mode, pct_start < 0.5 for a three_phase onecycle, lr_decay
+// finite and > 0, norm_weight_decay and bias_weight_decay finite and >= 0. The error names
 // the setting as a flag and as a recipe key; `where` starts it (the recipe's path, or "train").
 void check_config(const TrainConfig& config, const std::string& where = "train");
 
