@@ -1,6 +1,7 @@
 #include "afinar/core/rng.h"
 
 #include <cmath>
+#include <vector>
 
 #include "afinar/core/check.h"
 
@@ -54,13 +55,35 @@ double draw_gamma(Generator& gen, double k) {
 
 }  // namespace
 
+std::vector<double> draw_dirichlet(Generator& gen, const std::vector<double>& alpha) {
+  AFN_CHECK(!alpha.empty(), "Dirichlet distribution: no concentration parameters");
+  double alpha_sum = 0;
+  for (double a : alpha) {
+    AFN_CHECK(a > 0 && std::isfinite(a),
+              "Dirichlet distribution: the concentrations must be positive and finite, got ", a);
+    alpha_sum += a;
+  }
+  std::vector<double> x;
+  double sum = 0;
+  for (double a : alpha) sum += x.emplace_back(draw_gamma(gen, a));
+  if (sum == 0) {
+    // Every gamma can underflow to 0 for tiny shapes; the limit puts all the mass on component
+    // i with probability alpha_i / sum(alpha).
+    const double u = draw_uniform(gen, 0.0, 1.0) * alpha_sum;
+    size_t i = 0;
+    double below = alpha[0];
+    while (i + 1 < alpha.size() && u >= below) below += alpha[++i];
+    x[i] = 1;
+    return x;
+  }
+  for (double& v : x) v /= sum;
+  return x;
+}
+
 double draw_beta(Generator& gen, double a, double b) {
   AFN_CHECK(a > 0 && b > 0 && std::isfinite(a) && std::isfinite(b),
             "Beta distribution: the shapes must be positive and finite, got a = ", a, ", b = ", b);
-  const double x = draw_gamma(gen, a), y = draw_gamma(gen, b);
-  // Both gammas can underflow to 0 for tiny shapes; the limit is a coin with P(1) = a / (a + b).
-  if (x + y == 0) return draw_uniform(gen, 0.0, 1.0) < a / (a + b) ? 1.0 : 0.0;
-  return x / (x + y);
+  return draw_dirichlet(gen, {a, b})[0];
 }
 
 }  // namespace afinar

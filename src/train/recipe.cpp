@@ -139,6 +139,7 @@ data::TrainTransformOptions read_augmentation(const toml::table& t, const std::s
   r.get("vflip", a.vflip);
   r.get("auto_augment", a.auto_augment);
   r.get("ra_magnitude", a.ra_magnitude);
+  r.get("augmix_severity", a.augmix_severity);
   r.get("rotation", a.rotation);
   if (const toml::node* cj = r.take("color_jitter")) {
     std::vector<double> v;
@@ -318,10 +319,13 @@ void check_augmentation(const data::TrainTransformOptions& a, const std::string&
   check_range(a.vflip, 0, 1, false, w, "vflip (--vflip), a probability,");
   AFN_CHECK(a.auto_augment.empty() || data::is_auto_augment_policy(a.auto_augment), w,
             " auto_augment (--auto-augment) must be ta_wide (TrivialAugmentWide), ra "
-            "(RandAugment), or imagenet, cifar10 or svhn (AutoAugment's policies), got '",
+            "(RandAugment), imagenet, cifar10 or svhn (AutoAugment's policies), or augmix "
+            "(AugMix), got '",
             a.auto_augment, "'");
   AFN_CHECK(a.ra_magnitude >= 0 && a.ra_magnitude < 31, w,
             " ra_magnitude (--ra-magnitude) must be in [0, 30], got ", a.ra_magnitude);
+  AFN_CHECK(a.augmix_severity >= 1 && a.augmix_severity <= 10, w,
+            " augmix_severity (--augmix-severity) must be in [1, 10], got ", a.augmix_severity);
   check_range(a.rotation, 0, 180, false, w, "rotation (--rotation), in degrees,");
   for (int i = 0; i < 3; ++i)
     check_range(a.color_jitter[size_t(i)], 0, 1e6, false, w,
@@ -460,6 +464,10 @@ void check_values(const TrainConfig& c, const std::string& where) {
             ": interpolation (--interpolation, [data] interpolation) must be nearest, bilinear or "
             "bicubic, got '",
             c.interpolation, "'");
+  AFN_CHECK(c.augmentation.auto_augment != "augmix" || c.interpolation != "bicubic", where,
+            ": auto_augment augmix (--auto-augment) resamples on torchvision's tensor path, which "
+            "has no bicubic warp: give interpolation (--interpolation, [data] interpolation) "
+            "nearest or bilinear");
   data::check_preprocessing(preprocessing_of(c),
                             where + " (--mean / --std, [data] mean / std; --image-size)");
   AFN_CHECK(c.workers >= 0 && c.workers <= kMaxWorkers, where,
@@ -672,6 +680,7 @@ toml::table augmentation_table(const data::TrainTransformOptions& a) {
                 {"vflip", a.vflip},
                 {"auto_augment", a.auto_augment},
                 {"ra_magnitude", a.ra_magnitude},
+                {"augmix_severity", a.augmix_severity},
                 {"rotation", a.rotation},
                 {"color_jitter", numbers(a.color_jitter)},
                 {"affine_shear", a.affine_shear},

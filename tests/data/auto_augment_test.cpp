@@ -9,14 +9,16 @@
 #include <cmath>
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "afinar/io/hdf5.h"
+#include "data/augment_testing.h"
 #include "testing/errors.h"
 #include "testing/fixtures.h"
 
 namespace afinar::data {
 namespace {
+
+using namespace testing_augment;
 
 const hdf5::File& golden_file() {
   static const hdf5::File f = hdf5::File::open(testing::test_data_path("goldens/auto_augment.h5"));
@@ -24,24 +26,7 @@ const hdf5::File& golden_file() {
 }
 
 Image image_at(const std::string& path) {
-  const Tensor t = golden_file().read_tensor(path);
-  Image img(t.size(0), t.size(1), t.size(2));
-  img.data = t.to_vector<uint8_t>();
-  return img;
-}
-
-AugmentOp op_named(const std::string& name) {
-  for (int i = 0; i <= int(AugmentOp::Invert); ++i)
-    if (name == augment_op_name(AugmentOp(i))) return AugmentOp(i);
-  ADD_FAILURE() << "no op named " << name;
-  return AugmentOp::Identity;
-}
-
-std::vector<std::string> split(const std::string& s, char sep) {
-  std::vector<std::string> out;
-  std::istringstream in(s);
-  for (std::string part; std::getline(in, part, sep);) out.push_back(part);
-  return out;
+  return golden_image(golden_file(), path);
 }
 
 TEST(AutoAugmentOps, MatchTorchvisionGolden) {
@@ -58,11 +43,7 @@ TEST(AutoAugmentOps, MatchTorchvisionGolden) {
     const auto mode = Interpolation(f.read_attr_int(path, "mode"));
     const Image got =
         apply_augment_op(in, op_named(op), f.read_attr_double(path, "magnitude"), mode);
-    ASSERT_EQ(got.height, want.height) << name;
-    ASSERT_EQ(got.width, want.width) << name;
-    int64_t differ = 0;
-    for (size_t i = 0; i < want.data.size(); ++i) differ += got.data[i] != want.data[i];
-    EXPECT_EQ(differ, 0) << name << ": bytes that differ from torchvision's";
+    EXPECT_EQ(bytes_differing(got, want), 0) << name << ": bytes that differ from torchvision's";
   }
   EXPECT_EQ(ops_seen.size(), 15u);  // every op
 }
@@ -117,51 +98,6 @@ TEST(AutoAugment, PoliciesAreTorchvisions) {
     }
   }
   EXPECT_EQ(f.list("/policy").size(), 3u);
-}
-
-// Random bytes, so every op changes something.
-Image noise_image(int64_t h, int64_t w, uint64_t seed) {
-  Generator gen(seed);
-  Image img(h, w, 3);
-  for (uint8_t& v : img.data) v = uint8_t(draw_int(gen, 0, 256));
-  return img;
-}
-
-// n draws: every op within 5 standard deviations of n·p_op, every magnitude one of the op's bins
-// (signed ones with both signs about equally often).
-void expect_draws_follow(const std::vector<AugmentSpace>& space,
-                         const std::map<AugmentOp, double>& p_op,
-                         const std::vector<std::vector<AugmentStep>>& draws) {
-  std::map<AugmentOp, int64_t> count;
-  std::map<AugmentOp, int64_t> negative, nonzero;
-  int64_t total = 0;
-  for (const auto& steps : draws) {
-    for (const AugmentStep& s : steps) {
-      ++count[s.op];
-      ++total;
-      const auto it = std::find_if(space.begin(), space.end(),
-                                   [&](const AugmentSpace& a) { return a.op == s.op; });
-      ASSERT_NE(it, space.end());
-      if (it->magnitudes.empty()) {
-        EXPECT_EQ(s.magnitude, 0.0);
-        continue;
-      }
-      negative[s.op] += s.magnitude < 0;
-      nonzero[s.op] += s.magnitude != 0;  // bin 0 of a signed op is 0 either way
-      const double m = it->is_signed ? std::abs(s.magnitude) : s.magnitude;
-      EXPECT_NE(std::find(it->magnitudes.begin(), it->magnitudes.end(), m), it->magnitudes.end())
-          << augment_op_name(s.op) << " " << s.magnitude;
-    }
-  }
-  for (const auto& [op, p] : p_op) {
-    const double n = double(total), mean = n * p, sd = std::sqrt(n * p * (1 - p));
-    EXPECT_NEAR(double(count[op]), mean, 5 * sd) << augment_op_name(op);
-  }
-  for (const AugmentSpace& s : space) {
-    if (!s.is_signed || nonzero[s.op] == 0) continue;
-    const double n = double(nonzero[s.op]);
-    EXPECT_NEAR(double(negative[s.op]), n / 2, 5 * std::sqrt(n / 4)) << augment_op_name(s.op);
-  }
 }
 
 TEST(TrivialAugmentWide, DrawsOneOpUniformlyWithAUniformBin) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <vector>
 
 #include "afinar/core/philox.h"
 
@@ -64,5 +65,9 @@ inline bool draw_bernoulli(Generator& gen, double p) {
 // v > 0 and log u < x²/2 + d - dv + d log v (u ~ U(0, 1)); then d·v. A shape k < 1 draws
 // Gamma(k + 1)·u^(1/k). Each try uses two blocks (Box-Muller for x, one for u).
 double draw_beta(Generator& gen, double a, double b);
+// Dirichlet(alpha) for alpha_i > 0 (torch._sample_dirichlet's distribution, not its stream): a
+// Gamma(alpha_i) draw per component, in order, divided by their sum. Beta(a, b) is component 0
+// of Dirichlet(a, b), and draw_beta draws it so.
+std::vector<double> draw_dirichlet(Generator& gen, const std::vector<double>& alpha);
 
 }  // namespace afinar

@@ -1,7 +1,7 @@
 // Automatic augmentation policies of torchvision 0.14 (torchvision.transforms.autoaugment) on
-// 8-bit images: TrivialAugmentWide, RandAugment and AutoAugment (its ImageNet, CIFAR10 and SVHN
-// policies). Each picks
-// operations and magnitudes at random and applies them with torchvision's _apply_op:
+// 8-bit images: TrivialAugmentWide, RandAugment, AutoAugment (its ImageNet, CIFAR10 and SVHN
+// policies) and AugMix. Each picks operations and magnitudes at random and applies them with
+// torchvision's _apply_op:
 //
 //   ShearX / ShearY       affine shear of degrees(atan(m)) about the corner (0, 0)
 //   TranslateX / Y        affine translation by int(m) pixels
@@ -14,7 +14,8 @@
 //
 // the geometric ones resampled with the policy's interpolation (nearest by default, as in
 // torchvision; the reference scripts pass their --interpolation, bilinear) and fill 0, so each op's
-// output equals torchvision's on the PIL image byte for byte (transforms.h). A signed op's
+// output equals torchvision's on the PIL image byte for byte (transforms.h); AugMix's ops take
+// torchvision's tensor path, as AugMix does (ImageBackend below). A signed op's
 // magnitude is negated with probability 1/2. The magnitudes are the bins of torch.linspace in
 // float32, as torchvision draws them (augment_space below).
 //
@@ -53,9 +54,17 @@ enum class AugmentOp : uint8_t {
 // torchvision's op name ("ShearX", ...).
 const char* augment_op_name(AugmentOp op);
 
-// torchvision's _apply_op(img, op, magnitude, interpolation, fill=None).
+// Which of torchvision's two implementations of an op runs. Pil: Pillow's, as the policies run
+// on the PIL images of torchvision's pipelines. Tensor: functional_tensor's on a uint8 tensor, as
+// AugMix runs them (it converts its PIL input to a tensor first). The two round differently
+// (float32 blends truncated, grid_sample warps; src/data/transforms/tensor_path.h has the math),
+// and the tensor path has no bicubic warp.
+enum class ImageBackend : uint8_t { Pil, Tensor };
+
+// torchvision's _apply_op(img, op, magnitude, interpolation, fill=None), on `backend`'s path.
 Image apply_augment_op(const Image& img, AugmentOp op, double magnitude,
-                       Interpolation interpolation = Interpolation::Nearest);
+                       Interpolation interpolation = Interpolation::Nearest,
+                       ImageBackend backend = ImageBackend::Pil);
 
 // One entry of a policy's augmentation space: the op, its magnitude bins (empty: the op takes no
 // magnitude, 0) and whether a draw negates the magnitude half the time.
@@ -71,9 +80,13 @@ struct AugmentSpace {
 //   rand_augment_space     the same ops with ShearX/Y 0..0.3, TranslateX/Y 0..150/331 of the
 //                          width / height, Rotate 0..30, the colour ones 0..0.9, Posterize 8..4
 //   auto_augment_space     rand_augment_space without Identity, plus Invert
+//   augmix_space           ShearX/Y 0..0.3, TranslateX/Y 0..1/3 of the width / height, Rotate
+//                          0..30, Posterize 4..0 bits, Solarize 255..0, AutoContrast, Equalize;
+//                          with all_ops, then Brightness/Color/Contrast/Sharpness 0..0.9
 std::vector<AugmentSpace> trivial_augment_space(int64_t num_bins);
 std::vector<AugmentSpace> rand_augment_space(int64_t num_bins, ImageSize size);
 std::vector<AugmentSpace> auto_augment_space(int64_t num_bins, ImageSize size);
+std::vector<AugmentSpace> augmix_space(int64_t num_bins, ImageSize size, bool all_ops = true);
 
 // torch.linspace(start, end, steps) in float32 as PyTorch's CPU kernel computes it, each value
 // widened to double: step = (end - start) / (steps - 1) in float; element i is start + step·i
@@ -90,7 +103,8 @@ struct AugmentStep {
 };
 // apply_augment_op of each step in turn.
 Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps,
-                          Interpolation interpolation = Interpolation::Nearest);
+                          Interpolation interpolation = Interpolation::Nearest,
+                          ImageBackend backend = ImageBackend::Pil);
 
 // Every image gets one op drawn uniformly from trivial_augment_space(num_magnitude_bins), with a
 // bin drawn uniformly among its magnitudes. get_params draws the steps (torchvision's order: op,
@@ -157,17 +171,59 @@ class AutoAugment {
   Interpolation interpolation_;
 };
 
+// AugMix (Hendrycks et al., ICLR 2020): `mixture_width` chains of augmentations mixed with the
+// image, torchvision's way:
+//   (m0, m1) ~ Dirichlet(alpha, alpha),  w ~ Dirichlet(alpha, ..., alpha) (mixture_width of them)
+//   out = uint8(m0·img + Σ_i (w_i·m1)·chain_i(img))   in float32, truncated
+// chain_i applies chain_depth ops (when <= 0, a depth drawn from {1, 2, 3} per chain), each drawn
+// uniformly from augmix_space(10, the image's size, all_ops) with a bin drawn from 0..severity-1
+// (torchvision draws below `severity`, not at it) and a signed magnitude negated with probability
+// 1/2. The ops take torchvision's tensor path (ImageBackend::Tensor), so only nearest and
+// bilinear resampling exist.
+class AugMix {
+ public:
+  struct Options {
+    int64_t severity = 3;  // in [1, 10]
+    int64_t mixture_width = 3;
+    int64_t chain_depth = -1;
+    double alpha = 1.0;
+    bool all_ops = true;  // Brightness, Color, Contrast and Sharpness too
+    Interpolation interpolation = Interpolation::Bilinear;
+  };
+  // What AugMix draws for one image: the weights as torchvision holds them (float32: m0, and
+  // w_i·m1 for chain i) and each chain's ops.
+  struct Params {
+    float original_weight = 1;
+    std::vector<float> chain_weights;
+    std::vector<std::vector<AugmentStep>> chains;
+  };
+  AugMix() : AugMix(Options{}) {}
+  explicit AugMix(Options options);
+  // torchvision's draws in its order: the two Dirichlet samples, then per chain its depth and per
+  // op the op, the bin and the sign.
+  Params get_params(ImageSize size, Generator& gen) const;
+  Image operator()(const Image& img, Generator& gen) const;
+  // The mixture of `params`' chains with the image.
+  static Image mix(const Image& img, const Params& params, Interpolation interpolation);
+
+ private:
+  Options opt_;
+};
+
 // The policy a training recipe names, as torchvision's reference scripts spell it
 // (--auto-augment): "ta_wide" (TrivialAugmentWide), "ra" (RandAugment with magnitude
-// ra_magnitude), "imagenet", "cifar10" or "svhn" (AutoAugment with that policy), resampling with
-// `interpolation` as the scripts do (their --interpolation, bilinear by default). An unknown name
-// is an error that lists these.
+// ra_magnitude), "imagenet", "cifar10" or "svhn" (AutoAugment with that policy), "augmix" (AugMix
+// with augmix_severity), resampling with `interpolation` as the scripts do (their
+// --interpolation, bilinear by default). An unknown name is an error that lists these.
 ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude = 9,
-                                      Interpolation interpolation = Interpolation::Bilinear);
+                                      Interpolation interpolation = Interpolation::Bilinear,
+                                      int64_t augmix_severity = 3);
 bool is_auto_augment_policy(const std::string& policy);
 // "TrivialAugmentWide(num_magnitude_bins=31, interpolation=bilinear)", "RandAugment(num_ops=2,
-// magnitude=9, interpolation=bilinear)", "AutoAugment(policy=imagenet, interpolation=bilinear)".
+// magnitude=9, interpolation=bilinear)", "AutoAugment(policy=imagenet, interpolation=bilinear)",
+// "AugMix(severity=3, interpolation=bilinear)".
 std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude = 9,
-                             Interpolation interpolation = Interpolation::Bilinear);
+                             Interpolation interpolation = Interpolation::Bilinear,
+                             int64_t augmix_severity = 3);
 
 }  // namespace afinar::data

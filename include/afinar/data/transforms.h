@@ -351,8 +351,8 @@ Compose eval_transform(const Preprocessing& p = {});
 
 // Training augmentation, in the seeds' order: RandomResizedCrop(crop, scale, ratio) ->
 // RandomHorizontalFlip(hflip) -> RandomVerticalFlip(vflip) -> the auto_augment policy
-// (data/auto_augment.h: "ta_wide",
-// "ra" with ra_magnitude, "imagenet"; where torchvision's reference recipes put it) ->
+// (data/auto_augment.h: "ta_wide", "ra" with ra_magnitude, "imagenet", "cifar10", "svhn", "augmix"
+// with augmix_severity; where torchvision's reference recipes put it) ->
 // RandomRotation(rotation) -> ColorJitter(color_jitter) ->
 // RandomAffine(0, affine_translate, shear=affine_shear) -> ToTensor -> Normalize(mean, std) ->
 // RandomErasing(erasing). A zero (or absent) setting leaves its step out; the defaults are the
@@ -364,11 +364,13 @@ struct TrainTransformOptions {
   // RandomResizedCrop's and the auto-augment policy's resampling (the reference scripts'
   // --interpolation)
   Interpolation interpolation = Interpolation::Bilinear;
-  double hflip = 0.5;             // probability
-  double vflip = 0;               // probability (timm's --vflip)
-  std::string auto_augment = "";  // "" (none), "ta_wide", "ra", "imagenet", "cifar10", "svhn"
-  int64_t ra_magnitude = 9;       // RandAugment's bin of 31
-  double rotation = 0;            // degrees d: angle ~ U(-d, d)
+  double hflip = 0.5;  // probability
+  double vflip = 0;    // probability (timm's --vflip)
+  // "" (none), "ta_wide", "ra", "imagenet", "cifar10", "svhn", "augmix"
+  std::string auto_augment = "";
+  int64_t ra_magnitude = 9;                           // RandAugment's bin of 31
+  int64_t augmix_severity = 3;                        // AugMix's severity, in [1, 10]
+  double rotation = 0;                                // degrees d: angle ~ U(-d, d)
   std::array<double, 4> color_jitter = {0, 0, 0, 0};  // brightness, contrast, saturation, hue
   std::optional<std::array<double, 2>> affine_translate = {};
   double affine_shear = 0;  // degrees

@@ -1,5 +1,5 @@
 // torchvision's automatic augmentation policies (include/afinar/data/auto_augment.h).
-#include "data/transforms/internal.h"  // first: floating-point contraction off
+#include "data/transforms/tensor_path.h"  // first: floating-point contraction off
 
 #include <algorithm>
 #include <optional>
@@ -12,13 +12,13 @@ namespace {
 
 using Op = AugmentOp;
 
-// Posterize's bits per bin: 8 - round(i / ((num_bins - 1) / levels)), torch's float32 division
+// Posterize's bits per bin: top - round(i / ((num_bins - 1) / levels)), torch's float32 division
 // and round half to even.
-std::vector<double> posterize_bits(int64_t num_bins, float levels) {
+std::vector<double> posterize_bits(int64_t num_bins, double top, float levels) {
   std::vector<double> bits;
   const float per_level = float(num_bins - 1) / levels;
   for (int64_t i = 0; i < num_bins; ++i)
-    bits.push_back(8.0 - std::nearbyint(double(float(i) / per_level)));
+    bits.push_back(top - std::nearbyint(double(float(i) / per_level)));
   return bits;
 }
 
@@ -35,7 +35,7 @@ std::vector<AugmentSpace> wide_ops(int64_t n, ImageSize size, double shear, doub
           {Op::Color, lin(0, colour), true},
           {Op::Contrast, lin(0, colour), true},
           {Op::Sharpness, lin(0, colour), true},
-          {Op::Posterize, posterize_bits(n, posterize_levels), false},
+          {Op::Posterize, posterize_bits(n, 8, posterize_levels), false},
           {Op::Solarize, lin(255, 0), false},
           {Op::AutoContrast, {}, false},
           {Op::Equalize, {}, false}};
@@ -90,9 +90,50 @@ const char* augment_op_name(AugmentOp op) {
   return "?";
 }
 
-Image apply_augment_op(const Image& img, AugmentOp op, double m, Interpolation interpolation) {
+namespace {
+
+// _apply_op on a uint8 tensor: the geometric ops warp with grid_sample about the image centre
+// (torchvision's F.affine gives the tensor path its centre relative to the image's), the colour
+// ones blend in float32.
+Image apply_tensor_op(const Image& img, AugmentOp op, double m, Interpolation interpolation) {
+  constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
+  const auto warp = [&](std::array<double, 2> center, const AffineParams& p) {
+    return detail::warp_affine_tensor(img, inverse_affine_matrix(center, p), interpolation);
+  };
+  const std::array<double, 2> corner = {-0.5 * double(img.width), -0.5 * double(img.height)};
+  switch (op) {
+    case Op::ShearX:
+      return warp(corner, {.shear = {std::atan(m) * kDegrees, 0}});
+    case Op::ShearY:
+      return warp(corner, {.shear = {0, std::atan(m) * kDegrees}});
+    case Op::TranslateX:
+      return warp({0, 0}, {.translate = {std::trunc(m), 0}});
+    case Op::TranslateY:
+      return warp({0, 0}, {.translate = {0, std::trunc(m)}});
+    case Op::Rotate:  // F.rotate's matrix: affine's with the angle negated
+      return warp({0, 0}, {.angle = -m});
+    case Op::Brightness:
+      return detail::adjust_brightness_tensor(img, 1.0 + m);
+    case Op::Color:
+      return detail::adjust_saturation_tensor(img, 1.0 + m);
+    case Op::Contrast:
+      return detail::adjust_contrast_tensor(img, 1.0 + m);
+    case Op::Sharpness:
+      return detail::adjust_sharpness_tensor(img, 1.0 + m);
+    case Op::AutoContrast:
+      return detail::autocontrast_tensor(img);
+    default:  // the tone ops: the same bytes on either path
+      return apply_augment_op(img, op, m, interpolation, ImageBackend::Pil);
+  }
+}
+
+}  // namespace
+
+Image apply_augment_op(const Image& img, AugmentOp op, double m, Interpolation interpolation,
+                       ImageBackend backend) {
   detail::check_image(img, augment_op_name(op));
   AFN_CHECK(std::isfinite(m), augment_op_name(op), ": the magnitude must be finite, got ", m);
+  if (backend == ImageBackend::Tensor) return apply_tensor_op(img, op, m, interpolation);
   constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
   const WarpOptions centre{.interpolation = interpolation};
   const WarpOptions corner{.interpolation = interpolation, .center = std::array<double, 2>{0, 0}};
@@ -132,9 +173,10 @@ Image apply_augment_op(const Image& img, AugmentOp op, double m, Interpolation i
 }
 
 Image apply_augment_steps(const Image& img, const std::vector<AugmentStep>& steps,
-                          Interpolation interpolation) {
+                          Interpolation interpolation, ImageBackend backend) {
   Image out = img;
-  for (const AugmentStep& s : steps) out = apply_augment_op(out, s.op, s.magnitude, interpolation);
+  for (const AugmentStep& s : steps)
+    out = apply_augment_op(out, s.op, s.magnitude, interpolation, backend);
   return out;
 }
 
@@ -176,7 +218,7 @@ std::vector<AugmentSpace> trivial_augment_space(int64_t n) {
           {Op::Color, lin(0, 0.99), true},
           {Op::Contrast, lin(0, 0.99), true},
           {Op::Sharpness, lin(0, 0.99), true},
-          {Op::Posterize, posterize_bits(n, 6), false},
+          {Op::Posterize, posterize_bits(n, 8, 6), false},
           {Op::Solarize, lin(255, 0), false},
           {Op::AutoContrast, {}, false},
           {Op::Equalize, {}, false}};
@@ -193,6 +235,25 @@ std::vector<AugmentSpace> auto_augment_space(int64_t n, ImageSize size) {
   check_bins(n, "AutoAugment");
   std::vector<AugmentSpace> space = wide_ops(n, size, 0.3, 30, 0.9, 4);
   space.push_back({Op::Invert, {}, false});
+  return space;
+}
+
+std::vector<AugmentSpace> augmix_space(int64_t n, ImageSize size, bool all_ops) {
+  check_bins(n, "AugMix");
+  const auto lin = [n](double start, double end) { return torch_linspace_f32(start, end, n); };
+  std::vector<AugmentSpace> space = {{Op::ShearX, lin(0, 0.3), true},
+                                     {Op::ShearY, lin(0, 0.3), true},
+                                     {Op::TranslateX, lin(0, double(size.width) / 3.0), true},
+                                     {Op::TranslateY, lin(0, double(size.height) / 3.0), true},
+                                     {Op::Rotate, lin(0, 30), true},
+                                     {Op::Posterize, posterize_bits(n, 4, 4), false},
+                                     {Op::Solarize, lin(255, 0), false},
+                                     {Op::AutoContrast, {}, false},
+                                     {Op::Equalize, {}, false}};
+  if (all_ops) {
+    for (Op op : {Op::Brightness, Op::Color, Op::Contrast, Op::Sharpness})
+      space.push_back({op, lin(0, 0.9), true});
+  }
   return space;
 }
 
@@ -398,27 +459,32 @@ std::optional<AutoAugmentPolicy> auto_augment_policy_of(const std::string& name)
 }  // namespace
 
 bool is_auto_augment_policy(const std::string& policy) {
-  return policy == "ta_wide" || policy == "ra" || auto_augment_policy_of(policy).has_value();
+  return policy == "ta_wide" || policy == "ra" || policy == "augmix" ||
+         auto_augment_policy_of(policy).has_value();
 }
 
 ImageTransform auto_augment_transform(const std::string& policy, int64_t ra_magnitude,
-                                      Interpolation interpolation) {
+                                      Interpolation interpolation, int64_t augmix_severity) {
   AFN_CHECK(is_auto_augment_policy(policy), "auto_augment: unknown policy '", policy,
             "' (ta_wide: TrivialAugmentWide, ra: RandAugment, imagenet, cifar10 or svhn: "
-            "AutoAugment with that policy)");
+            "AutoAugment with that policy, augmix: AugMix)");
   if (policy == "ta_wide") return TrivialAugmentWide(31, interpolation);
   if (policy == "ra")
     return RandAugment({.magnitude = ra_magnitude, .interpolation = interpolation});
+  if (policy == "augmix")
+    return AugMix({.severity = augmix_severity, .interpolation = interpolation});
   return AutoAugment(*auto_augment_policy_of(policy), interpolation);
 }
 
 std::string auto_augment_str(const std::string& policy, int64_t ra_magnitude,
-                             Interpolation interpolation) {
+                             Interpolation interpolation, int64_t augmix_severity) {
   const std::string interp =
       afinar::detail::concat("interpolation=", interpolation_name(interpolation), ")");
   if (policy == "ta_wide") return "TrivialAugmentWide(num_magnitude_bins=31, " + interp;
   if (policy == "ra")
     return afinar::detail::concat("RandAugment(num_ops=2, magnitude=", ra_magnitude, ", ", interp);
+  if (policy == "augmix")
+    return afinar::detail::concat("AugMix(severity=", augmix_severity, ", ", interp);
   return afinar::detail::concat("AutoAugment(policy=", policy, ", ", interp);
 }
 

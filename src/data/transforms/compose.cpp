@@ -99,7 +99,8 @@ Compose train_transform(const TrainTransformOptions& opt) {
   if (opt.hflip != 0) c.then(RandomHorizontalFlip(opt.hflip));
   if (opt.vflip != 0) c.then(RandomVerticalFlip(opt.vflip));
   if (!opt.auto_augment.empty())
-    c.then(auto_augment_transform(opt.auto_augment, opt.ra_magnitude, opt.interpolation));
+    c.then(auto_augment_transform(opt.auto_augment, opt.ra_magnitude, opt.interpolation,
+                                  opt.augmix_severity));
   if (opt.rotation != 0) c.then(RandomRotation(opt.rotation));
   const auto& cj = opt.color_jitter;
   if (cj[0] != 0 || cj[1] != 0 || cj[2] != 0 || cj[3] != 0) {
@@ -127,7 +128,8 @@ std::string train_transform_str(const TrainTransformOptions& opt) {
   if (opt.hflip != 0) s += afinar::detail::concat(" -> RandomHorizontalFlip(p=", opt.hflip, ")");
   if (opt.vflip != 0) s += afinar::detail::concat(" -> RandomVerticalFlip(p=", opt.vflip, ")");
   if (!opt.auto_augment.empty())
-    s += " -> " + auto_augment_str(opt.auto_augment, opt.ra_magnitude, opt.interpolation);
+    s += " -> " + auto_augment_str(opt.auto_augment, opt.ra_magnitude, opt.interpolation,
+                                   opt.augmix_severity);
   if (opt.rotation != 0) s += afinar::detail::concat(" -> RandomRotation(", opt.rotation, ")");
   const auto& cj = opt.color_jitter;
   if (cj[0] != 0 || cj[1] != 0 || cj[2] != 0 || cj[3] != 0)

@@ -145,8 +145,11 @@ class TrainCommand : public Command {
     app.add_option("--auto-augment", a.auto_augment,
                    "torchvision's automatic augmentation after the flip: ta_wide "
                    "(TrivialAugmentWide), ra (RandAugment), imagenet, cifar10 or svhn "
-                   "(AutoAugment's policies)");
+                   "(AutoAugment's policies), augmix (AugMix)");
     app.add_option("--ra-magnitude", a.ra_magnitude, "RandAugment's magnitude bin (0..30)")
+        ->capture_default_str();
+    app.add_option("--augmix-severity", a.augmix_severity,
+                   "AugMix's severity (1..10): its ops' magnitudes come from the bins below it")
         ->capture_default_str();
     app.add_option("--rotation", a.rotation, "RandomRotation's degrees d: angle ~ U(-d, d)")
         ->capture_default_str();
@@ -336,6 +339,7 @@ class TrainCommand : public Command {
     if (given("--vflip")) a.vflip = fa.vflip;
     if (given("--auto-augment")) a.auto_augment = fa.auto_augment;
     if (given("--ra-magnitude")) a.ra_magnitude = fa.ra_magnitude;
+    if (given("--augmix-severity")) a.augmix_severity = fa.augmix_severity;
     if (given("--rotation")) a.rotation = fa.rotation;
     if (!color_jitter_.empty())
       a.color_jitter = train::color_jitter_from(color_jitter_, "--color-jitter");
