@@ -9,9 +9,9 @@
 //                                           holds at resize 256)
 //   Transforms/HeavyAugmentation            seed 003's train pipeline (heavy_augmentation())
 //   Transforms/TrainTransform<Policy>       train_transform() with --auto-augment ta_wide
-//                                           (TrivialAugmentWide), ra (RandAugment) or imagenet
-//                                           (AutoAugment) after the flip, resampling bilinearly
-//                                           (the default --interpolation)
+//                                           (TrivialAugmentWide), ra (RandAugment), imagenet
+//                                           (AutoAugment) or augmix (AugMix) after the flip,
+//                                           resampling bilinearly (the default --interpolation)
 // torchvision's PIL path on the same machine is the reference: bench/torch/transforms.py times the
 // same pipelines on the same image (tools/bench/compare.py --threads 1 --filter Transforms).
 //   build/bench/afinar_bench --benchmark_filter=Transforms
@@ -111,6 +111,9 @@ BENCHMARK_CAPTURE(train_pipeline, ra, TrainTransformOptions{.auto_augment = "ra"
 BENCHMARK_CAPTURE(train_pipeline, imagenet, TrainTransformOptions{.auto_augment = "imagenet"}, 375,
                   500)
     ->Name("Transforms/TrainTransformAutoAugment")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(train_pipeline, augmix, TrainTransformOptions{.auto_augment = "augmix"}, 375, 500)
+    ->Name("Transforms/TrainTransformAugMix")
     ->Unit(benchmark::kMicrosecond);
 
 }  // namespace

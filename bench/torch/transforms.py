@@ -43,4 +43,5 @@ if __name__ == "__main__":
          lambda: pipeline(T.RandAugment(interpolation=BILINEAR))),
         ("Transforms/TrainTransformAutoAugment",
          lambda: pipeline(T.AutoAugment(interpolation=BILINEAR))),
+        ("Transforms/TrainTransformAugMix", lambda: pipeline(T.AugMix(interpolation=BILINEAR))),
     ])

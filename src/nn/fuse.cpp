@@ -2,12 +2,8 @@
 //
 // PyTorch computes the folded bias as separate multiply and add kernels, each rounded; with
 // -march=native the compiler would contract (b - μ)·rsqrt·γ + β into an FMA, which rounds once and
-// differs in the last bit. Contraction stays off here, so the folded weights are PyTorch's bits.
-#if defined(__clang__)
-#pragma STDC FP_CONTRACT OFF
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
+// differs in the last bit. This file is compiled with -ffp-contract=off (CMakeLists.txt), so the
+// folded weights are PyTorch's bits.
 
 #include "afinar/nn/fuse.h"
 

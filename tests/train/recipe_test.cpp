@@ -235,7 +235,7 @@ TEST(Recipe, ReadsTheAugmentationTable) {
   const TrainConfig c = parse_recipe(
       "[data]\naugment = { crop = 256, scale = [0.7, 1.0], rotation = 15, color_jitter = 0.4,"
       " affine_translate = [0.1, 0.2], erasing = 0.25, auto_augment = \"ra\", ra_magnitude = 12, "
-      "vflip = 0.25 "
+      "vflip = 0.25, augmix_severity = 7 "
       "}\n");
   EXPECT_TRUE(c.augment);
   const data::TrainTransformOptions& a = c.augmentation;
@@ -250,6 +250,7 @@ TEST(Recipe, ReadsTheAugmentationTable) {
   EXPECT_EQ(a.erasing, 0.25);
   EXPECT_EQ(a.auto_augment, "ra");
   EXPECT_EQ(a.ra_magnitude, 12);
+  EXPECT_EQ(a.augmix_severity, 7);
   EXPECT_EQ(a.vflip, 0.25);
   const TrainConfig back = parse_recipe(to_toml(c));
   EXPECT_EQ(to_toml(back), to_toml(c));

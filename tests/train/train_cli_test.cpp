@@ -203,6 +203,17 @@ TEST_F(TrainCli, AutoAugmentAndInterpolationReachTheTransforms) {
       << read_text(dir_ / "run/recipe.toml");
   EXPECT_EQ(io::load_preprocessing(dir_ / "run/checkpoint.h5").interpolation,
             data::Interpolation::Bicubic);
+
+  // AugMix, with its severity, resampling nearest on torchvision's tensor path.
+  one_epoch_run(dir_,
+                " --auto-augment augmix --augmix-severity 2 --interpolation nearest --max-steps 2");
+  EXPECT_NE(read_text(dir_ / "log.txt")
+                .find("RandomHorizontalFlip(p=0.5) -> AugMix(severity=2, interpolation=nearest) "
+                      "-> ToTensor"),
+            std::string::npos)
+      << read_text(dir_ / "log.txt");
+  EXPECT_NE(read_text(dir_ / "run/recipe.toml").find("augmix_severity = 2"), std::string::npos)
+      << read_text(dir_ / "run/recipe.toml");
 }
 
 // --amp: resnet18 trains in bf16 mixed precision; the weights it writes are float32 and the

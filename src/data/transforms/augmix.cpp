@@ -1,5 +1,5 @@
 // torchvision's AugMix (include/afinar/data/auto_augment.h).
-#include "data/transforms/internal.h"  // first: floating-point contraction off
+#include "data/transforms/internal.h"
 
 #include <algorithm>
 

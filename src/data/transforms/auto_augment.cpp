@@ -1,5 +1,5 @@
 // torchvision's automatic augmentation policies (include/afinar/data/auto_augment.h).
-#include "data/transforms/tensor_path.h"  // first: floating-point contraction off
+#include "data/transforms/tensor_path.h"
 
 #include <algorithm>
 #include <optional>

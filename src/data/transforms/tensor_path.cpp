@@ -1,6 +1,7 @@
 // torchvision's functional_tensor ops on uint8 images (tensor_path.h): float32 arithmetic in the
-// order torch evaluates it, each product and sum rounded on its own (contraction off).
-#include "data/transforms/tensor_path.h"  // first: internal.h turns contraction off
+// order torch evaluates it, each product and sum rounded on its own (-ffp-contract=off, see
+// internal.h) unless torch fuses them too.
+#include "data/transforms/tensor_path.h"
 
 #include <algorithm>
 #include <cmath>
@@ -160,15 +161,18 @@ Image warp_affine_tensor(const Image& img, const std::array<double, 6>& inverse,
       const float w = u - fu, e = 1.0f - w, n = v - fv, s = 1.0f - n;
       const float weights[4] = {s * e, s * w, n * e, n * w};  // nw, ne, sw, se
       const int64_t x0 = int64_t(fu), y0 = int64_t(fv);
+      // The corners nw, ne, sw, se: their pixels, or null outside the image (a value of 0).
+      const uint8_t* corners[4];
+      for (int k = 0; k < 4; ++k) {
+        const int64_t xx = x0 + (k & 1), yy = y0 + (k >> 1);
+        corners[k] = xx >= 0 && xx < W && yy >= 0 && yy < H ? img.pixel(yy, xx) : nullptr;
+      }
       for (int64_t c = 0; c < C; ++c) {
-        // nw·w_nw, then each further corner fused in: fma(value, weight, sum).
-        float sum = 0.0f;
-        for (int k = 0; k < 4; ++k) {
-          const int64_t xx = x0 + (k & 1), yy = y0 + (k >> 1);
-          const bool inside = xx >= 0 && xx < W && yy >= 0 && yy < H;
-          const float value = inside ? float(img.pixel(yy, xx)[c]) : 0.0f;
-          sum = k == 0 ? value * weights[0] : std::fma(value, weights[k], sum);
-        }
+        // nw·w_nw, then each further corner fused in: fma(value, weight, sum). A corner outside
+        // adds fma(0, weight, sum) = sum, so it is skipped.
+        float sum = corners[0] ? float(corners[0][c]) * weights[0] : 0.0f;
+        for (int k = 1; k < 4; ++k)
+          if (corners[k]) sum = std::fma(float(corners[k][c]), weights[k], sum);
         o[c] = to_byte(std::nearbyint(sum));
       }
     }
