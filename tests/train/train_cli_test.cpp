@@ -436,6 +436,43 @@ TEST_F(TrainCli, ConstantWarmUpUnderTorchvisionsFlagNames) {
   EXPECT_NE(recipe.find("warmup_decay = 0.25"), std::string::npos) << recipe;
 }
 
+// torchvision's reference script's names for the settings afinar has under timm's (or its own)
+// names resolve to the same recipe.
+TEST_F(TrainCli, TorchvisionFlagNamesResolveToTheSameRecipe) {
+  const auto recipe_of = [&](const std::string& name, const std::string& flags) {
+    const std::string out = dir_ / name;
+    EXPECT_EQ(run_cli("train --model resnet18 -b 8 --epochs 2 --val-split 0.25 --max-steps 0 " +
+                          flags + " --output " + out,
+                      dir_ / (name + ".txt")),
+              0)
+        << lines_of(dir_ / (name + ".txt")).back();
+    std::string recipe = read_text(out + "/recipe.toml");
+    const size_t at = recipe.find(out);
+    EXPECT_NE(at, std::string::npos) << recipe;
+    return recipe.erase(at, out.size());  // the output directories differ
+  };
+  for (const auto& [schedule, torchvision_schedule] :
+       {std::pair{"--sched step", "--lr-scheduler steplr"},
+        std::pair{"--sched cosine", "--lr-scheduler cosineannealinglr"},
+        std::pair{"--sched exponential", "--lr-scheduler exponentiallr"}}) {
+    const std::string ours = recipe_of(
+        "ours",
+        detail::concat("--data-dir ", dir_ / "data", " ", schedule,
+                       " --image-size 32 --resize 36 --train-crop 28 --smoothing 0.1 --mixup 0.2 "
+                       "--cutmix 1.0 --clip-grad 5 --weight-decay 1e-4 --decay-epochs 3 "
+                       "--decay-rate 0.5 --min-lr 1e-5 --reprob 0.1 --log-interval 1"));
+    const std::string theirs = recipe_of(
+        "theirs",
+        detail::concat("--data-path ", dir_ / "data", " ", torchvision_schedule,
+                       " --val-crop-size 32 --val-resize-size 36 --train-crop-size 28 "
+                       "--label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0 "
+                       "--clip-grad-norm 5 --wd 1e-4 --lr-step-size 3 --lr-gamma 0.5 --lr-min "
+                       "1e-5 --random-erase 0.1 --print-freq 1"));
+    EXPECT_EQ(theirs, ours) << torchvision_schedule;
+    EXPECT_NE(ours.find("smoothing = 0.1"), std::string::npos) << ours;
+  }
+}
+
 // --eval-metric loss: best.h5 is the epoch of the lowest validation loss, whatever its accuracy.
 TEST_F(TrainCli, EvalMetricLossPicksTheLowestValidationLoss) {
   const std::string out = dir_ / "run";

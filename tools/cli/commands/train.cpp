@@ -1,7 +1,9 @@
 // `afinar train`: fine-tune a torchvision model on an ImageFolder dataset (train/trainer.h).
-// Flags are named as in timm's train.py where they overlap. With --config, a recipe
-// (train/recipe.h) gives the run and the flags given on the command line override it; flags that
-// set a stage (--epochs, --opt, --lr, ...) apply to every stage of the recipe.
+// Flags are named as in timm's train.py where they overlap, and also answer to the names of
+// torchvision's reference script (references/classification/train.py: --data-path,
+// --label-smoothing, --lr-scheduler steplr, ...) where it has the same setting. With --config, a
+// recipe (train/recipe.h) gives the run and the flags given on the command line override it;
+// flags that set a stage (--epochs, --opt, --lr, ...) apply to every stage of the recipe.
 #include <atomic>
 #include <csignal>
 #include <fstream>
@@ -30,7 +32,7 @@ class TrainCommand : public Command {
     train::TrainConfig& c = flags_;
     app.add_option("--config", config_, "Recipe (TOML); flags given here override it")
         ->check(CLI::ExistingFile);
-    app.add_option("--data-dir", c.data_dir, "ImageFolder root");
+    app.add_option("--data-dir,--data-path", c.data_dir, "ImageFolder root");
     app.add_option("--model,--arch", c.model, "Architecture (resnet18, vgg16_bn, ...)")
         ->capture_default_str();
     app.add_option("--weights", c.weights,
@@ -60,8 +62,9 @@ class TrainCommand : public Command {
     app.add_option("--validation-batch-size", c.validation_batch_size,
                    "Batch size of validation and test (timm's -vb; 0: the batch size)")
         ->capture_default_str();
-    app.add_option("--smoothing", c.smoothing, "Label smoothing")->capture_default_str();
-    app.add_option("--clip-grad", c.clip_grad,
+    app.add_option("--smoothing,--label-smoothing", c.smoothing, "Label smoothing")
+        ->capture_default_str();
+    app.add_option("--clip-grad,--clip-grad-norm", c.clip_grad,
                    "Clip the gradients' global L2 norm to this before each step (timm's "
                    "--clip-mode norm; 0: off)")
         ->capture_default_str();
@@ -69,12 +72,12 @@ class TrainCommand : public Command {
                    "Batches whose gradients are summed before each optimizer update (the loss "
                    "divided by their count)")
         ->capture_default_str();
-    app.add_option("--mixup", c.mixup.mixup_alpha,
+    app.add_option("--mixup,--mixup-alpha", c.mixup.mixup_alpha,
                    "Mixup's alpha: lambda ~ Beta(alpha, alpha) mixes each batch with its mirror "
                    "order (0: off)")
         ->capture_default_str();
     app.add_option(
-           "--cutmix", c.mixup.cutmix_alpha,
+           "--cutmix,--cutmix-alpha", c.mixup.cutmix_alpha,
            "CutMix's alpha: a box of area (1 - lambda) pasted from the mirror order (0: off)")
         ->capture_default_str();
     app.add_option("--mixup-prob", c.mixup.prob,
@@ -93,9 +96,11 @@ class TrainCommand : public Command {
                    "What picks the best epoch, stops early and drives --sched plateau: top1, "
                    "top5, loss or f1_macro")
         ->capture_default_str();
-    app.add_option("--image-size", c.image_size, "Crop size fed to the model")
+    app.add_option("--image-size,--val-crop-size", c.image_size,
+                   "Crop size fed to the model (evaluation's CenterCrop; training's too unless "
+                   "--train-crop)")
         ->capture_default_str();
-    app.add_option("--resize", c.resize,
+    app.add_option("--resize,--val-resize-size", c.resize,
                    "Evaluation Resize before CenterCrop(--image-size) (0: the image size x "
                    "256/224)")
         ->capture_default_str();
@@ -117,13 +122,13 @@ class TrainCommand : public Command {
         ->capture_default_str();
     app.add_option("--test-split", c.test_split, "Test fraction when there is no test folder")
         ->capture_default_str();
-    app.add_option("--output", c.output, "Output directory")->capture_default_str();
+    app.add_option("--output,--output-dir", c.output, "Output directory")->capture_default_str();
     app.add_option("--seed", c.seed, "Seed of the split, shuffling, augmentation and dropout")
         ->capture_default_str();
     app.add_option("-j,--workers", c.workers, "Data loading threads")->capture_default_str();
     app.add_option("--device", c.device, "cpu or cuda[:N]")->capture_default_str();
     app.add_option("--max-steps", c.max_steps, "Stop after this many optimizer steps");
-    app.add_option("--log-interval", c.log_interval, "Steps between progress lines")
+    app.add_option("--log-interval,--print-freq", c.log_interval, "Steps between progress lines")
         ->capture_default_str();
     app.add_option("--resume", c.resume,
                    "Continue the run of this checkpoint (RUN/checkpoint.h5; same configuration)")
@@ -132,7 +137,8 @@ class TrainCommand : public Command {
     app.add_flag("--no-augment", no_augment_, "Train with the evaluation transform");
     // The training augmentation (torchvision's arguments; timm's flag names where it has them).
     data::TrainTransformOptions& a = c.augmentation;
-    app.add_option("--train-crop", a.crop, "RandomResizedCrop's size (0: --image-size)")
+    app.add_option("--train-crop,--train-crop-size", a.crop,
+                   "RandomResizedCrop's size (0: --image-size)")
         ->capture_default_str();
     app.add_option("--scale", scale_, "RandomResizedCrop's area fraction range")
         ->expected(2)
@@ -161,7 +167,8 @@ class TrainCommand : public Command {
         ->expected(2);
     app.add_option("--shear", a.affine_shear, "RandomAffine's shear degrees")
         ->capture_default_str();
-    app.add_option("--reprob", a.erasing, "RandomErasing's probability")->capture_default_str();
+    app.add_option("--reprob,--random-erase", a.erasing, "RandomErasing's probability")
+        ->capture_default_str();
     app.add_flag("--model-ema", model_ema_,
                  "Keep an exponential moving average of the weights (timm's ModelEmaV3): "
                  "validated beside them, it judges the epochs and fills best.h5 and last.h5");
@@ -190,21 +197,23 @@ class TrainCommand : public Command {
     // Options not given are the optimizer's own PyTorch defaults, as in a recipe.
     app.add_option("--lr", lr_, "Learning rate (default: the optimizer's, 1e-3)");
     app.add_option("--momentum", momentum_, "SGD momentum (default: torch.optim.SGD's, 0)");
-    app.add_option("--weight-decay", weight_decay_,
+    app.add_option("--weight-decay,--wd", weight_decay_,
                    "Weight decay (default: the optimizer's, 0; AdamW 1e-2)");
-    app.add_option("--sched", sched_,
+    app.add_option("--sched,--lr-scheduler", sched_,
                    "none, step, multistep, exponential, cosine, cosine_restarts, plateau or "
-                   "onecycle")
+                   "onecycle (torchvision's steplr, exponentiallr and cosineannealinglr too)")
         ->capture_default_str();
     app.add_flag("--sched-on-updates", sched_on_updates_,
                  "Step the schedule after every optimizer update, not every epoch (onecycle "
                  "always does)");
-    app.add_option("--decay-epochs", step_size_, "StepLR's step size")->capture_default_str();
+    app.add_option("--decay-epochs,--lr-step-size", step_size_, "StepLR's step size")
+        ->capture_default_str();
     app.add_option("--decay-milestones", milestones_, "MultiStepLR's milestones (epochs)");
-    app.add_option("--decay-rate", gamma_,
+    app.add_option("--decay-rate,--lr-gamma", gamma_,
                    "gamma of step, multistep, exponential; plateau's factor")
         ->capture_default_str();
-    app.add_option("--min-lr", min_lr_, "eta_min of cosine / cosine_restarts, min_lr of plateau")
+    app.add_option("--min-lr,--lr-min", min_lr_,
+                   "eta_min of cosine / cosine_restarts, min_lr of plateau")
         ->capture_default_str();
     app.add_option("--patience-epochs", sched_patience_,
                    "plateau: epochs without improvement before the lr drops")
@@ -356,6 +365,14 @@ class TrainCommand : public Command {
     if (f.detect_anomaly) c.detect_anomaly = true;
   }
 
+  // The schedule --sched names; torchvision's reference script's names stand for the same ones.
+  static std::string scheduler_name(const std::string& name) {
+    if (name == "steplr") return "step";
+    if (name == "exponentiallr") return "exponential";
+    if (name == "cosineannealinglr") return "cosine";
+    return name;
+  }
+
   void override_stage(train::StageConfig& s) const {
     if (given("--epochs")) s.epochs = epochs_;
     if (given("--opt")) replace_optimizer(s);
@@ -363,7 +380,7 @@ class TrainCommand : public Command {
     if (given("--weight-decay")) s.optimizer.options["weight_decay"] = weight_decay_;
     if (given("--momentum") && s.optimizer.name == "sgd")
       s.optimizer.options["momentum"] = momentum_;
-    if (given("--sched")) s.scheduler.name = sched_;
+    if (given("--sched")) s.scheduler.name = scheduler_name(sched_);
     if (given("--decay-epochs")) s.scheduler.args["step_size"] = double(step_size_);
     if (given("--decay-rate")) s.scheduler.args["gamma"] = gamma_;
     if (given("--decay-milestones")) s.scheduler.milestones = milestones_;
