@@ -99,7 +99,7 @@ TEST(AdaptiveAvgPool2d, MatchesTorchGolden) {
 template <typename Pool>
 void check_rejects(Pool pool) {
   Tensor x = zeros({1, 2, 5, 5});
-  EXPECT_THROW(pool(zeros({2, 5, 5}), {2, 2}), Error);        // 3-D
+  EXPECT_THROW(pool(zeros({5, 5}), {2, 2}), Error);           // 2-D (3-D is unbatched)
   EXPECT_THROW(pool(zeros({1, 1, 2, 5, 5}), {2, 2}), Error);  // 5-D
   EXPECT_THROW(pool(zeros({1, 2, 5, 0}), {2, 2}), Error);     // W = 0
   EXPECT_THROW(pool(zeros({1, 2, 5, 5}, DType::I32), {2, 2}), Error);

@@ -254,7 +254,8 @@ TEST(Conv2d, RejectsBadArguments) {
   auto conv = [&](const Tensor& xx, const Tensor& ww, const Tensor& bb, Conv2dOptions o = {}) {
     return [=] { conv2d(xx, ww, bb, o); };
   };
-  expect_error(conv(zeros({4, 6, 6}), w, b), "conv2d", "input must be 4-D");
+  expect_error(conv(zeros({4, 6}), w, b), "conv2d",
+               "expected a 3-D (unbatched [C,H,W]) or 4-D ([N,C,H,W]) input, got shape [4, 6]");
   expect_error(conv(x, zeros({8, 36}), b), "conv2d", "weight must be 4-D");
   expect_error(conv(x, zeros({8, 3, 3, 3}), b), "conv2d", "weight expects 3");
   expect_error(conv(x, zeros({8, 1, 3, 3}), b, {.groups = 3}), "conv2d", "groups=3 does not");

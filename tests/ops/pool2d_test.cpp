@@ -322,7 +322,7 @@ TEST(MaxPool2d, AHugeKernelCostsOnlyTheInput) {
 TEST(MaxPool2d, RejectsBadArguments) {
   Tensor x = zeros({1, 2, 5, 5});
   const MaxPool2dOptions k2{.kernel_size = {2, 2}};
-  EXPECT_THROW(max_pool2d(zeros({2, 5, 5}), k2), Error);        // 3-D
+  EXPECT_THROW(max_pool2d(zeros({5, 5}), k2), Error);           // 2-D (3-D is unbatched)
   EXPECT_THROW(max_pool2d(zeros({1, 1, 2, 5, 5}), k2), Error);  // 5-D
   EXPECT_THROW(max_pool2d(zeros({1, 0, 5, 5}), k2), Error);     // C = 0
   EXPECT_THROW(max_pool2d(zeros({1, 2, 5, 5}, DType::I64), k2), Error);
@@ -431,7 +431,7 @@ TEST(AvgPool2d, MatchesTorchGolden) {
 TEST(AvgPool2d, RejectsBadArguments) {
   Tensor x = zeros({1, 2, 5, 5});
   const AvgPool2dOptions k2{.kernel_size = {2, 2}};
-  EXPECT_THROW(avg_pool2d(zeros({2, 5, 5}), k2), Error);
+  EXPECT_THROW(avg_pool2d(zeros({5, 5}), k2), Error);
   EXPECT_THROW(avg_pool2d(zeros({1, 2, 0, 5}), k2), Error);
   EXPECT_THROW(avg_pool2d(zeros({1, 2, 5, 5}, DType::U8), k2), Error);
   EXPECT_THROW(avg_pool2d(x, {.kernel_size = {2, 0}}), Error);

@@ -1,7 +1,8 @@
 // Adaptive pooling: a fixed output size P×Q whatever the input's H×W, exactly as
 // torch.nn.functional.adaptive_avg_pool2d / adaptive_max_pool2d (PyTorch 1.13).
 //
-// Shapes: x [N,C,H,W] -> y [N,C,P,Q], any P, Q >= 1 (larger than H, W too: upsampling).
+// Shapes: x [N,C,H,W] -> y [N,C,P,Q], any P, Q >= 1 (larger than H, W too: upsampling); an
+// unbatched [C,H,W] -> [C,P,Q] (ops/unbatched.h).
 // Window of output (p,q): rows [⌊p·H/P⌋, ⌈(p+1)·H/P⌉) × cols [⌊q·W/Q⌋, ⌈(q+1)·W/Q⌉). Windows
 // are never empty; they overlap when P does not divide H, and repeat rows when P > H.
 //
@@ -12,7 +13,7 @@
 //   y[n,c,p,q] = max over the window, indices[n,c,p,q] = h·W + w of that max
 //   dL/dx[n,c,h,w] = Σ_{p,q : indices[n,c,p,q] = h·W+w} g[n,c,p,q]   (scatter-add)
 //
-// Input 4-D floating with C, H, W > 0 (N may be 0); output_size is {P, Q}, both >= 1.
+// Input 3-D or 4-D floating with C, H, W > 0 (N may be 0); output_size is {P, Q}, both >= 1.
 #pragma once
 
 #include <array>

@@ -1,7 +1,8 @@
 // 2-D convolution, exactly torch.nn.functional.conv2d (a cross-correlation: the kernel is not
 // flipped).
 //
-// Shapes: x [N,C,H,W], weight [K, C/G, R, S], optional bias [K], y [N,K,Ho,Wo], with G groups,
+// Shapes: x [N,C,H,W], weight [K, C/G, R, S], optional bias [K], y [N,K,Ho,Wo] (an unbatched x
+// [C,H,W] gives [K,Ho,Wo], ops/unbatched.h), with G groups,
 // stride (sh,sw), padding (ph,pw), dilation (dh,dw):
 //   Ho = floor((H + 2·ph - dh·(R-1) - 1) / sh) + 1,   Wo likewise with W, pw, dw, S, sw.
 // Group g owns input channels [g·C/G, (g+1)·C/G) and output channels [g·K/G, (g+1)·K/G); write

@@ -1,9 +1,9 @@
 // Max and average pooling over windows of each [H,W] plane of an [N,C,H,W] input, exactly as
 // torch.nn.functional.max_pool2d / avg_pool2d (PyTorch 1.13).
 //
-// Shapes: x [N,C,H,W] -> y [N,C,P,Q]; kernel R×S, stride (sh,sw), padding (ph,pw), dilation
-// (dh,dw). The output size along each axis is PyTorch's pooling_output_shape (rows shown; columns
-// likewise with W, S, sw, pw, dw):
+// Shapes: x [N,C,H,W] -> y [N,C,P,Q] (an unbatched [C,H,W] -> [C,P,Q], ops/unbatched.h); kernel
+// R×S, stride (sh,sw), padding (ph,pw), dilation (dh,dw). The output size along each axis is
+// PyTorch's pooling_output_shape (rows shown; columns likewise with W, S, sw, pw, dw):
 //   P = ⌊(H + 2·ph - dh·(R-1) - 1) / sh⌋ + 1        (⌈·⌉ with ceil_mode)
 //   with ceil_mode, P -= 1 when (P-1)·sh >= H + ph: the last window must start inside the input
 //   or its left padding, never entirely in the right padding.

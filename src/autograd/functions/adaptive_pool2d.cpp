@@ -3,6 +3,7 @@
 #include "afinar/ops/adaptive_pool2d.h"
 
 #include "afinar/autograd/node.h"
+#include "afinar/ops/unbatched.h"
 
 namespace afinar {
 
@@ -31,6 +32,10 @@ struct AdaptiveAvgPool2dBackward : Node {
 }  // namespace
 
 std::pair<Tensor, Tensor> adaptive_max_pool2d_with_indices(const Tensor& x, IntPair output_size) {
+  if (ops::is_unbatched(x, "adaptive_max_pool2d")) {
+    const auto [y, indices] = adaptive_max_pool2d_with_indices(ops::with_batch_dim(x), output_size);
+    return {ops::without_batch_dim(y), ops::without_batch_dim(indices)};
+  }
   std::pair<Tensor, Tensor> out = ops::adaptive_max_pool2d_forward(x, output_size);
   record<AdaptiveMaxPool2dBackward>(out.first, {&x}, [&](AdaptiveMaxPool2dBackward& n) {
     n.indices = SavedTensor(out.second);
@@ -45,6 +50,8 @@ Tensor adaptive_max_pool2d(const Tensor& x, IntPair output_size) {
 }
 
 Tensor adaptive_avg_pool2d(const Tensor& x, IntPair output_size) {
+  if (ops::is_unbatched(x, "adaptive_avg_pool2d"))
+    return ops::without_batch_dim(adaptive_avg_pool2d(ops::with_batch_dim(x), output_size));
   Tensor y = ops::adaptive_avg_pool2d_forward(x, output_size);
   record<AdaptiveAvgPool2dBackward>(y, {&x}, [&](AdaptiveAvgPool2dBackward& n) {
     n.input_shape = x.shape();

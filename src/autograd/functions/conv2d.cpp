@@ -6,6 +6,7 @@
 
 #include "afinar/autograd/autocast.h"
 #include "afinar/autograd/node.h"
+#include "afinar/ops/unbatched.h"
 
 namespace afinar {
 
@@ -34,6 +35,15 @@ struct Conv2dBackward : Node {
 
 Tensor conv2d_with(const Tensor& x_in, const Tensor& weight_in, const Tensor& bias_in,
                    const Conv2dOptions& options, const ops::AddReluEpilogue& epilogue) {
+  if (ops::is_unbatched(x_in, epilogue.relu ? "conv2d_add_relu" : "conv2d")) {
+    // The residual of an unbatched input is unbatched too.
+    const Tensor residual = epilogue.residual.defined() && epilogue.residual.dim() == 3
+                                ? ops::with_batch_dim(epilogue.residual)
+                                : epilogue.residual;
+    return ops::without_batch_dim(conv2d_with(ops::with_batch_dim(x_in), weight_in, bias_in,
+                                              options,
+                                              {.residual = residual, .relu = epilogue.relu}));
+  }
   // Autocast's lower-precision list (autograd/autocast.h): 16-bit operands under autocast. The
   // residual is not cast: it must already have the output's dtype (as the add it replaces would
   // give a float32 sum otherwise).

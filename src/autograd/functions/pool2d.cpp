@@ -3,6 +3,7 @@
 #include "afinar/ops/pool2d.h"
 
 #include "afinar/autograd/node.h"
+#include "afinar/ops/unbatched.h"
 
 namespace afinar {
 
@@ -33,6 +34,10 @@ struct AvgPool2dBackward : Node {
 }  // namespace
 
 std::pair<Tensor, Tensor> max_pool2d_with_indices(const Tensor& x, const MaxPool2dOptions& opt) {
+  if (ops::is_unbatched(x, "max_pool2d")) {
+    const auto [y, indices] = max_pool2d_with_indices(ops::with_batch_dim(x), opt);
+    return {ops::without_batch_dim(y), ops::without_batch_dim(indices)};
+  }
   std::pair<Tensor, Tensor> out = ops::max_pool2d_forward(x, opt);
   record<MaxPool2dBackward>(out.first, {&x}, [&](MaxPool2dBackward& n) {
     n.indices = SavedTensor(out.second);
@@ -48,6 +53,8 @@ Tensor max_pool2d(const Tensor& x, const MaxPool2dOptions& opt) {
 }
 
 Tensor avg_pool2d(const Tensor& x, const AvgPool2dOptions& opt) {
+  if (ops::is_unbatched(x, "avg_pool2d"))
+    return ops::without_batch_dim(avg_pool2d(ops::with_batch_dim(x), opt));
   Tensor y = ops::avg_pool2d_forward(x, opt);
   record<AvgPool2dBackward>(y, {&x}, [&](AvgPool2dBackward& n) {
     n.input_shape = x.shape();
