@@ -12,6 +12,8 @@ namespace {
 
 using Op = AugmentOp;
 
+constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
+
 // Posterize's bits per bin: top - round(i / ((num_bins - 1) / levels)), torch's float32 division
 // and round half to even.
 std::vector<double> posterize_bits(int64_t num_bins, double top, float levels) {
@@ -96,7 +98,6 @@ namespace {
 // (torchvision's F.affine gives the tensor path its centre relative to the image's), the colour
 // ones blend in float32.
 Image apply_tensor_op(const Image& img, AugmentOp op, double m, Interpolation interpolation) {
-  constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
   const auto warp = [&](std::array<double, 2> center, const AffineParams& p) {
     return detail::warp_affine_tensor(img, inverse_affine_matrix(center, p), interpolation);
   };
@@ -134,7 +135,6 @@ Image apply_augment_op(const Image& img, AugmentOp op, double m, Interpolation i
   detail::check_image(img, augment_op_name(op));
   AFN_CHECK(std::isfinite(m), augment_op_name(op), ": the magnitude must be finite, got ", m);
   if (backend == ImageBackend::Tensor) return apply_tensor_op(img, op, m, interpolation);
-  constexpr double kDegrees = 180.0 / 3.14159265358979323846;  // math.degrees
   const WarpOptions centre{.interpolation = interpolation};
   const WarpOptions corner{.interpolation = interpolation, .center = std::array<double, 2>{0, 0}};
   switch (op) {
