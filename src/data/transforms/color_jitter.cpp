@@ -61,33 +61,6 @@ Image blend(const Image& img, double factor, Degenerate degenerate) {
   return out;
 }
 
-// PIL's ImageFilter.SMOOTH, ImageEnhance.Sharpness's degenerate image: the 3×3 kernel
-// [1 1 1; 1 5 1; 1 1 1] / 13 on every channel, rounded to the nearest byte (Filter.c's clip8;
-// an integer sum S over 13 never ends in .5, so round(S / 13) = (2S + 13) / 26 exactly); the
-// border rows and columns are copied unchanged, as ImagingFilter3x3 does, and so is an image
-// smaller than the kernel.
-Image smooth_filter(const Image& img) {
-  Image out = img;
-  if (img.height < 3 || img.width < 3) return out;
-  const int64_t C = img.channels, row = img.width * C;
-  for (int64_t y = 1; y + 1 < img.height; ++y) {
-    const uint8_t* mid = img.data.data() + y * row;
-    uint8_t* dst = out.data.data() + y * row;
-    for (int64_t i = C; i < row - C; ++i) {
-      const int ring = mid[i - row - C] + mid[i - row] + mid[i - row + C] + mid[i - C] +
-                       mid[i + C] + mid[i + row - C] + mid[i + row] + mid[i + row + C];
-      const int sum = ring + 5 * mid[i];
-      dst[i] = uint8_t((2 * sum + 13) / 26);
-    }
-  }
-  return out;
-}
-
-void check_factor(double factor, const char* op, const char* arg) {
-  AFN_CHECK(factor >= 0 && std::isfinite(factor), op, ": ", arg,
-            " must be a finite non-negative number, got ", factor);
-}
-
 // Convert.c's rgb2hsv_row: h, s in 0..255 from float arithmetic (mixing float and double as the
 // C code does), v = max(r, g, b).
 void rgb_to_hsv(const uint8_t* in, uint8_t* out) {
@@ -174,6 +147,37 @@ void hsv_to_rgb(const uint8_t* in, uint8_t* out, const HsvTables& t) {
 
 }  // namespace
 
+namespace detail {
+
+// PIL's ImageFilter.SMOOTH, ImageEnhance.Sharpness's degenerate image: the 3×3 kernel
+// [1 1 1; 1 5 1; 1 1 1] / 13 on every channel, rounded to the nearest byte (Filter.c's clip8;
+// an integer sum S over 13 never ends in .5, so round(S / 13) = (2S + 13) / 26 exactly); the
+// border rows and columns are copied unchanged, as ImagingFilter3x3 does, and so is an image
+// smaller than the kernel.
+Image smooth_filter(const Image& img) {
+  Image out = img;
+  if (img.height < 3 || img.width < 3) return out;
+  const int64_t C = img.channels, row = img.width * C;
+  for (int64_t y = 1; y + 1 < img.height; ++y) {
+    const uint8_t* mid = img.data.data() + y * row;
+    uint8_t* dst = out.data.data() + y * row;
+    for (int64_t i = C; i < row - C; ++i) {
+      const int ring = mid[i - row - C] + mid[i - row] + mid[i - row + C] + mid[i - C] +
+                       mid[i + C] + mid[i + row - C] + mid[i + row] + mid[i + row + C];
+      const int sum = ring + 5 * mid[i];
+      dst[i] = uint8_t((2 * sum + 13) / 26);
+    }
+  }
+  return out;
+}
+
+void check_factor(double factor, const char* op, const char* arg) {
+  AFN_CHECK(factor >= 0 && std::isfinite(factor), op, ": ", arg,
+            " must be a finite non-negative number, got ", factor);
+}
+
+}  // namespace detail
+
 Image to_grayscale(const Image& img) {
   detail::check_image(img, "to_grayscale");
   if (img.channels == 1) return img;
@@ -184,13 +188,13 @@ Image to_grayscale(const Image& img) {
 
 Image adjust_brightness(const Image& img, double factor) {
   detail::check_image(img, "adjust_brightness");
-  check_factor(factor, "adjust_brightness", "brightness_factor");
+  detail::check_factor(factor, "adjust_brightness", "brightness_factor");
   return blend(img, factor, [](int64_t, int) { return 0; });
 }
 
 Image adjust_contrast(const Image& img, double factor) {
   detail::check_image(img, "adjust_contrast");
-  check_factor(factor, "adjust_contrast", "contrast_factor");
+  detail::check_factor(factor, "adjust_contrast", "contrast_factor");
   // ImageStat's mean of the L image: an integer sum over a count, one correctly rounded division.
   const Image gray = to_grayscale(img);
   int64_t sum = 0;
@@ -201,15 +205,15 @@ Image adjust_contrast(const Image& img, double factor) {
 
 Image adjust_saturation(const Image& img, double factor) {
   detail::check_image(img, "adjust_saturation");
-  check_factor(factor, "adjust_saturation", "saturation_factor");
+  detail::check_factor(factor, "adjust_saturation", "saturation_factor");
   const Image gray = to_grayscale(img);
   return blend(img, factor, [&](int64_t p, int) { return int(gray.data[size_t(p)]); });
 }
 
 Image adjust_sharpness(const Image& img, double factor) {
   detail::check_image(img, "adjust_sharpness");
-  check_factor(factor, "adjust_sharpness", "sharpness_factor");
-  const Image smooth = smooth_filter(img);
+  detail::check_factor(factor, "adjust_sharpness", "sharpness_factor");
+  const Image smooth = detail::smooth_filter(img);
   const int64_t channels = img.channels;
   return blend(img, factor,
                [&](int64_t p, int c) { return int(smooth.data[size_t(p * channels + c)]); });

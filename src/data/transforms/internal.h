@@ -26,6 +26,12 @@ void check_image(const Image& img, const char* op);
 void check_size(ImageSize size, const char* op, const char* arg);            // both sides > 0
 void check_range(std::array<double, 2> r, const char* op, const char* arg);  // min <= max
 void check_probability(double p, const char* op);
+// A colour adjustment's factor: finite and >= 0 ("op: arg must be a finite non-negative number").
+void check_factor(double factor, const char* op, const char* arg);
+// PIL's ImageFilter.SMOOTH, which is also torchvision's tensor-path blur for sharpness: the 3×3
+// kernel [1 1 1; 1 5 1; 1 1 1] / 13 on every channel, rounded to the nearest byte; the border
+// rows and columns (and an image smaller than the kernel) copied unchanged (color_jitter.cpp).
+Image smooth_filter(const Image& img);
 // One fill byte per channel from a fill of 1 or `channels` values.
 std::vector<uint8_t> fill_per_channel(const std::vector<uint8_t>& fill, int64_t channels,
                                       const char* op);

@@ -39,22 +39,17 @@ std::vector<uint8_t> grey(const Image& img) {
   return g;
 }
 
-void check_factor(double factor, const char* op) {
-  AFN_CHECK(factor >= 0 && std::isfinite(factor), op,
-            ": the factor must be finite and non-negative, got ", factor);
-}
-
 }  // namespace
 
 Image adjust_brightness_tensor(const Image& img, double factor) {
   check_image(img, "adjust_brightness");
-  check_factor(factor, "adjust_brightness");
+  check_factor(factor, "adjust_brightness", "brightness_factor");
   return blend(img, factor, [](size_t) { return 0.0f; });
 }
 
 Image adjust_saturation_tensor(const Image& img, double factor) {
   check_image(img, "adjust_saturation");
-  check_factor(factor, "adjust_saturation");
+  check_factor(factor, "adjust_saturation", "saturation_factor");
   if (img.channels == 1) return img;  // torchvision: "Match PIL behaviour"
   const std::vector<uint8_t> g = grey(img);
   return blend(img, factor, [&](size_t i) { return float(g[i / 3]); });
@@ -62,7 +57,7 @@ Image adjust_saturation_tensor(const Image& img, double factor) {
 
 Image adjust_contrast_tensor(const Image& img, double factor) {
   check_image(img, "adjust_contrast");
-  check_factor(factor, "adjust_contrast");
+  check_factor(factor, "adjust_contrast", "contrast_factor");
   // torch.mean in float32 is a sum, then one division. The sum of H·W bytes is exact below 2^24
   // (any image of up to 65,793 pixels), where every summation order gives the same float.
   int64_t sum = 0;
@@ -77,24 +72,11 @@ Image adjust_contrast_tensor(const Image& img, double factor) {
 
 Image adjust_sharpness_tensor(const Image& img, double factor) {
   check_image(img, "adjust_sharpness");
-  check_factor(factor, "adjust_sharpness");
+  check_factor(factor, "adjust_sharpness", "sharpness_factor");
   if (img.height <= 2 || img.width <= 2) return img;
-  // The blur of the interior, rounded: with S the kernel's integer sum (the 8 neighbours plus 5
-  // times the centre), round(S / 13) = ⌊(2S + 13) / 26⌋ exactly. S / 13 is never a half, and
-  // float32 lands within 1e-4 of it, so torch's float convolution rounds to the same integer.
-  Image blurred = img;
-  const int64_t C = img.channels, row = img.width * C;
-  for (int64_t y = 1; y + 1 < img.height; ++y) {
-    for (int64_t x = 1; x + 1 < img.width; ++x) {
-      for (int64_t c = 0; c < C; ++c) {
-        const uint8_t* centre = img.data.data() + y * row + x * C + c;
-        int64_t s = 4 * int64_t(*centre);
-        for (int64_t dy = -1; dy <= 1; ++dy)
-          for (int64_t dx = -1; dx <= 1; ++dx) s += centre[dy * row + dx * C];
-        blurred.data[size_t(y * row + x * C + c)] = uint8_t((2 * s + 13) / 26);
-      }
-    }
-  }
+  // torchvision rounds its float32 convolution of the interior; S / 13 (S the kernel's integer
+  // sum) is never a half and float32 lands within 1e-4 of it, so that is Pillow's SMOOTH exactly.
+  const Image blurred = smooth_filter(img);
   return blend(img, factor, [&](size_t i) { return float(blurred.data[i]); });
 }
 
