@@ -1,6 +1,8 @@
 // One optimizer step over ResNet18's parameter shapes (62 tensors, 11.7M floats): SGD with
-// momentum (reads p, g, buf; writes p, buf: 20 B/element) and Adam (p, g, m, v read; p, m, v
-// written: 28 B/element). GPU: GB/s and the fraction of the copy rate (one multi-tensor launch).
+// momentum (reads p, g, buf; writes p, buf: 20 B/element), Adam (p, g, m, v read; p, m, v
+// written: 28 B/element) and RMSprop with PyTorch's defaults (p, g, square_avg read; p,
+// square_avg written: 20 B/element). GPU: GB/s and the fraction of the copy rate (one multi-tensor
+// launch).
 //   ./build/bench/afinar_bench --benchmark_filter=OptimizerUpdate
 //   tools/bench/compare.py --filter OptimizerUpdate      (CPU, against torch.optim)
 #include <benchmark/benchmark.h>
@@ -8,6 +10,7 @@
 #include <memory>
 
 #include "afinar/optim/adam.h"
+#include "afinar/optim/rmsprop.h"
 #include "afinar/optim/sgd.h"
 #include "cuda_ceilings.h"
 #include "training_fixture.h"
@@ -44,6 +47,9 @@ void BM_OptimizerUpdateSgd(benchmark::State& state) {
 void BM_OptimizerUpdateAdam(benchmark::State& state) {
   run<optim::Adam>(state, kCPU, 28);
 }
+void BM_OptimizerUpdateRmsprop(benchmark::State& state) {
+  run<optim::RMSprop>(state, kCPU, 20);
+}
 void BM_OptimizerUpdateSgdCuda(benchmark::State& state) {
   if (!bench::gpu_available(state)) return;
   run<MomentumSgd>(state, Device(DeviceType::CUDA, 0), 20);
@@ -52,13 +58,21 @@ void BM_OptimizerUpdateAdamCuda(benchmark::State& state) {
   if (!bench::gpu_available(state)) return;
   run<optim::Adam>(state, Device(DeviceType::CUDA, 0), 28);
 }
+void BM_OptimizerUpdateRmspropCuda(benchmark::State& state) {
+  if (!bench::gpu_available(state)) return;
+  run<optim::RMSprop>(state, Device(DeviceType::CUDA, 0), 20);
+}
 // Named as bench/torch/optimizer_update.py's cases (tools/bench/compare.py pairs them).
 BENCHMARK(BM_OptimizerUpdateSgd)
     ->Name("OptimizerUpdate/sgd_momentum")
     ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OptimizerUpdateAdam)->Name("OptimizerUpdate/adam")->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_OptimizerUpdateRmsprop)
+    ->Name("OptimizerUpdate/rmsprop")
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_OptimizerUpdateSgdCuda)->UseManualTime()->Iterations(1);
 BENCHMARK(BM_OptimizerUpdateAdamCuda)->UseManualTime()->Iterations(1);
+BENCHMARK(BM_OptimizerUpdateRmspropCuda)->UseManualTime()->Iterations(1);
 
 }  // namespace
 }  // namespace afinar

@@ -23,6 +23,7 @@ def main():
         ("OptimizerUpdate/sgd_momentum",
          lambda: make_step(lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9))),
         ("OptimizerUpdate/adam", lambda: make_step(lambda p: torch.optim.Adam(p))),
+        ("OptimizerUpdate/rmsprop", lambda: make_step(lambda p: torch.optim.RMSprop(p))),
     ])
 
 

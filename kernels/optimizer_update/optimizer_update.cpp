@@ -1,5 +1,6 @@
-// CUDA registrations of sgd_update / adam_update: the chunk table is built on the host and sent
-// with an asynchronous copy (runtime/device_table.h), so an optimizer step never synchronises.
+// CUDA registrations of sgd_update / adam_update / rmsprop_update: the chunk table is built on the
+// host and sent with an asynchronous copy (runtime/device_table.h), so an optimizer step never
+// synchronises.
 #include "optimizer_update/optimizer_update.h"
 
 #include "afinar/ops/optimizer_update.h"
@@ -60,9 +61,21 @@ void adam_update(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   });
 }
 
+void rmsprop_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& grad_avgs,
+                    const std::vector<Tensor>& momentum_buffers, const RmspropHyper& h) {
+  visit_floating(params[0].dtype(), "rmsprop_update", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for_chunk_table<T>(
+        params, grads, {&square_avgs, &grad_avgs, &momentum_buffers},
+        [&](auto* table, int64_t n, cudaStream_t s) { launch_rmsprop_update<T>(table, n, h, s); });
+  });
+}
+
 }  // namespace
 
 AFN_REGISTER_KERNEL(sgd_update, CUDA, sgd_update);
 AFN_REGISTER_KERNEL(adam_update, CUDA, adam_update);
+AFN_REGISTER_KERNEL(rmsprop_update, CUDA, rmsprop_update);
 
 }  // namespace afinar::cuda

@@ -5,7 +5,7 @@
 // tensors of a CNN (biases, BN affine parameters), where launch latency would dominate.
 //
 // Bench: afinar_bench --benchmark_filter=OptimizerUpdate (memory-bound: SGD with momentum moves
-// 16 bytes per f32 element, Adam 28).
+// 20 bytes per f32 element, Adam 28, RMSprop 20 (28 with momentum)).
 #include "common.cuh"
 #include "optimizer_update/optimizer_update.h"
 #include "runtime/launch_check.h"
@@ -29,6 +29,15 @@ __global__ void adam_update_kernel(const UpdateChunk<T>* chunks, AdamHyper h) {
                         c.state[2] ? c.state[2] + j : nullptr, h);
 }
 
+template <typename T>
+__global__ void rmsprop_update_kernel(const UpdateChunk<T>* chunks, RmspropHyper h) {
+  const UpdateChunk<T> c = chunks[blockIdx.x];
+  for (int64_t j = threadIdx.x; j < c.n; j += blockDim.x)
+    rmsprop_update_element(c.param[j], c.grad[j], c.state[0][j],
+                           c.state[1] ? c.state[1] + j : nullptr,
+                           c.state[2] ? c.state[2] + j : nullptr, h);
+}
+
 }  // namespace
 
 template <typename T>
@@ -48,6 +57,14 @@ void launch_adam_update(const UpdateChunk<T>* chunks, int64_t num_chunks, const 
   AFN_CUDA_LAUNCH_CHECK();
 }
 
+template <typename T>
+void launch_rmsprop_update(const UpdateChunk<T>* chunks, int64_t num_chunks,
+                           const RmspropHyper& hyper, cudaStream_t stream) {
+  if (num_chunks == 0) return;
+  rmsprop_update_kernel<T><<<unsigned(num_chunks), kThreadsPerBlock, 0, stream>>>(chunks, hyper);
+  AFN_CUDA_LAUNCH_CHECK();
+}
+
 template void launch_sgd_update<float>(const UpdateChunk<float>*, int64_t, bool, const SgdHyper&,
                                        cudaStream_t);
 template void launch_sgd_update<double>(const UpdateChunk<double>*, int64_t, bool, const SgdHyper&,
@@ -56,5 +73,10 @@ template void launch_adam_update<float>(const UpdateChunk<float>*, int64_t, cons
                                         cudaStream_t);
 template void launch_adam_update<double>(const UpdateChunk<double>*, int64_t, const AdamHyper&,
                                          cudaStream_t);
+
+template void launch_rmsprop_update<float>(const UpdateChunk<float>*, int64_t, const RmspropHyper&,
+                                           cudaStream_t);
+template void launch_rmsprop_update<double>(const UpdateChunk<double>*, int64_t,
+                                            const RmspropHyper&, cudaStream_t);
 
 }  // namespace afinar::cuda

@@ -16,7 +16,9 @@ template <typename T>
 struct UpdateChunk {
   T* param;
   const T* grad;
-  T* state[3];  // sgd: momentum buffer; adam: exp_avg, exp_avg_sq, max_exp_avg_sq
+  // sgd: momentum buffer; adam: exp_avg, exp_avg_sq, max_exp_avg_sq;
+  // rmsprop: square_avg, grad_avg, momentum buffer
+  T* state[3];
   int64_t n;
 };
 
@@ -27,5 +29,8 @@ void launch_sgd_update(const UpdateChunk<T>* chunks, int64_t num_chunks, bool in
 template <typename T>
 void launch_adam_update(const UpdateChunk<T>* chunks, int64_t num_chunks, const AdamHyper& hyper,
                         cudaStream_t stream);
+template <typename T>
+void launch_rmsprop_update(const UpdateChunk<T>* chunks, int64_t num_chunks,
+                           const RmspropHyper& hyper, cudaStream_t stream);
 
 }  // namespace afinar::cuda

@@ -1,6 +1,6 @@
-// Front end of sgd_update / adam_update: every list the same length, every tensor of the
-// parameter's shape, dtype and device and dense in the parameter's memory format (contiguous or
-// channels-last: the kernels run over flat storage); then one kernel call for the whole list.
+// Front end of sgd_update / adam_update / rmsprop_update: every list the same length, every tensor
+// of the parameter's shape, dtype and device and dense in the parameter's memory format (contiguous
+// or channels-last: the kernels run over flat storage); then one kernel call for the whole list.
 #include "afinar/ops/optimizer_update.h"
 
 #include "afinar/ops/check_args.h"
@@ -9,6 +9,7 @@ namespace afinar::ops {
 
 AFN_DEFINE_KERNEL(sgd_update, SgdUpdateFn)
 AFN_DEFINE_KERNEL(adam_update, AdamUpdateFn)
+AFN_DEFINE_KERNEL(rmsprop_update, RmspropUpdateFn)
 
 namespace {
 
@@ -66,6 +67,22 @@ void adam_update(const std::vector<Tensor>& params, const std::vector<Tensor>& g
             "adam_update: max_exp_avg_sqs are needed exactly when amsgrad is on");
   adam_update_kernels().get(params[0].device())(params, grads, exp_avgs, exp_avg_sqs,
                                                 max_exp_avg_sqs, hyper);
+}
+
+void rmsprop_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& grad_avgs,
+                    const std::vector<Tensor>& momentum_buffers, const RmspropHyper& hyper) {
+  if (!check_params(params, "rmsprop_update")) return;
+  check_state_list(params, grads, "rmsprop_update", "grads", false);
+  check_state_list(params, square_avgs, "rmsprop_update", "square_avgs", false);
+  check_state_list(params, grad_avgs, "rmsprop_update", "grad_avgs", true);
+  check_state_list(params, momentum_buffers, "rmsprop_update", "momentum buffers", true);
+  AFN_CHECK(grad_avgs.empty() != hyper.centered,
+            "rmsprop_update: grad_avgs are needed exactly when centered is on");
+  AFN_CHECK(momentum_buffers.empty() == (hyper.momentum == 0),
+            "rmsprop_update: momentum buffers are needed exactly when momentum != 0");
+  rmsprop_update_kernels().get(params[0].device())(params, grads, square_avgs, grad_avgs,
+                                                   momentum_buffers, hyper);
 }
 
 }  // namespace afinar::ops

@@ -173,6 +173,13 @@ Tensor in_param_format(const Tensor& t, const Tensor& param) {
   return t.contiguous(suggest_memory_format(param));
 }
 
+std::vector<Tensor> grads_of(const std::vector<Tensor>& params) {
+  std::vector<Tensor> grads;
+  grads.reserve(params.size());
+  for (const Tensor& p : params) grads.push_back(in_param_format(p.grad(), p));
+  return grads;
+}
+
 std::vector<Tensor> state_buffers(const std::vector<Tensor>& params,
                                   std::vector<ParamState*>& states, const std::string& key) {
   std::vector<Tensor> out;

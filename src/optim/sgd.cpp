@@ -5,17 +5,6 @@
 
 namespace afinar::optim {
 
-namespace {
-
-std::vector<Tensor> grads_of(const std::vector<Tensor>& params) {
-  std::vector<Tensor> grads;
-  grads.reserve(params.size());
-  for (const Tensor& p : params) grads.push_back(in_param_format(p.grad(), p));
-  return grads;
-}
-
-}  // namespace
-
 SGD::SGD(std::vector<Tensor> params, const SgdOptions& d)
     : Optimizer({{"lr", d.lr},
                  {"momentum", d.momentum},

@@ -20,6 +20,7 @@
 #include "afinar/nn/models.h"
 #include "afinar/optim/adam.h"
 #include "afinar/optim/grad_scaler.h"
+#include "afinar/optim/rmsprop.h"
 #include "afinar/optim/sgd.h"
 #include "afinar/train/checkpoint.h"
 #include "afinar/train/progress.h"
@@ -37,7 +38,8 @@ std::unique_ptr<optim::Optimizer> new_optimizer(const std::string& name) {
   if (name == "sgd") return std::make_unique<optim::SGD>(std::vector<Tensor>{});
   if (name == "adam") return std::make_unique<optim::Adam>(std::vector<Tensor>{});
   if (name == "adamw") return std::make_unique<optim::AdamW>(std::vector<Tensor>{});
-  AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam or adamw");
+  if (name == "rmsprop") return std::make_unique<optim::RMSprop>(std::vector<Tensor>{});
+  AFN_FAIL("unknown optimizer '", name, "': expected sgd, adam, adamw or rmsprop");
 }
 
 // The model's parameters (with their names) split by the stage's param_groups: claimed[g] holds

@@ -1,13 +1,14 @@
 // Optimizers against torch.optim trajectories (tests/data/goldens/optim.h5, made by
-// tools/goldens/optim.py): 10 steps of SGD / Adam / AdamW with groups, weight decay, Nesterov,
-// amsgrad, maximize, frozen parameters and parameters whose first gradient comes late or that
-// miss steps. Then state, checkpoints and bad input.
+// tools/goldens/optim.py): 10 steps of SGD / Adam / AdamW / RMSprop with groups, weight decay,
+// Nesterov, amsgrad, centering, momentum, maximize, frozen parameters and parameters whose first
+// gradient comes late or that miss steps. Then state, checkpoints and bad input.
 #include <gtest/gtest.h>
 
 #include <functional>
 #include <memory>
 
 #include "afinar/optim/adam.h"
+#include "afinar/optim/rmsprop.h"
 #include "afinar/optim/sgd.h"
 #include "testing/compare.h"
 #include "testing/fixtures.h"
@@ -71,6 +72,24 @@ const std::map<std::string, Factory>& cases() {
          opt->param_groups().clear();
          split_groups(*opt, p, {{"lr", 3e-3}},
                       {{"weight_decay", 0.0}, {"beta1", 0.5}, {"beta2", 0.9}});
+         return opt;
+       }},
+      {"rmsprop", [](auto& p) { return std::make_unique<RMSprop>(p); }},
+      {"rmsprop_centered_momentum",
+       [](auto& p) {
+         return std::make_unique<RMSprop>(p, RmspropOptions{.lr = 1e-3,
+                                                            .alpha = 0.9,
+                                                            .eps = 1e-3,
+                                                            .weight_decay = 1e-2,
+                                                            .momentum = 0.9,
+                                                            .centered = true});
+       }},
+      {"rmsprop_groups",
+       [](auto& p) {
+         auto opt = std::make_unique<RMSprop>(std::vector<Tensor>{}, RmspropOptions{.eps = 0.0316});
+         opt->param_groups().clear();
+         split_groups(*opt, p, {{"momentum", 0.5}, {"maximize", 1}},
+                      {{"lr", 3e-3}, {"alpha", 0.5}, {"centered", 1}});
          return opt;
        }},
   };
@@ -139,14 +158,19 @@ TEST(Optimizer, ZeroGradClearsOrZeroes) {
 }
 
 // Stopping after 4 steps, saving, and going on in a fresh optimizer gives the uninterrupted run's
-// values bit for bit.
+// values bit for bit (AdamW with amsgrad, and RMSprop with all three of its buffers).
 TEST(Optimizer, StateDictResumesExactly) {
-  auto run = [](int interrupt_at) {
+  auto run = [](int interrupt_at, bool rmsprop) {
     Generator gen(2);
     Tensor w = randn({6, 5}, DType::F32, gen).set_requires_grad(true);
     Tensor b = randn({5}, DType::F32, gen).set_requires_grad(true);
-    auto make = [&] {
-      auto opt = std::make_unique<AdamW>(std::vector<Tensor>{w}, AdamOptions{.amsgrad = true});
+    auto make = [&]() -> std::unique_ptr<Optimizer> {
+      std::unique_ptr<Optimizer> opt;
+      if (rmsprop)
+        opt = std::make_unique<RMSprop>(std::vector<Tensor>{w},
+                                        RmspropOptions{.momentum = 0.9, .centered = true});
+      else
+        opt = std::make_unique<AdamW>(std::vector<Tensor>{w}, AdamOptions{.amsgrad = true});
       opt->add_param_group({b}, {{"lr", 0.1}});
       return opt;
     };
@@ -164,7 +188,8 @@ TEST(Optimizer, StateDictResumesExactly) {
     }
     return std::make_pair(w.to_vector<float>(), b.to_vector<float>());
   };
-  EXPECT_EQ(run(4), run(-1));
+  EXPECT_EQ(run(4, false), run(-1, false));
+  EXPECT_EQ(run(4, true), run(-1, true));
 }
 
 TEST(Optimizer, BadSettingsAreClearErrors) {
@@ -172,6 +197,8 @@ TEST(Optimizer, BadSettingsAreClearErrors) {
   EXPECT_THROW(SGD({a}, {.lr = -1}), Error);
   EXPECT_THROW(SGD({a}, {.lr = 0.1, .nesterov = true}), Error);  // needs momentum
   EXPECT_THROW(Adam({a}, {.beta1 = 1.0}), Error);
+  EXPECT_THROW(RMSprop({a}, {.alpha = -0.1}), Error);
+  EXPECT_THROW(RMSprop({a}, {.momentum = -1}), Error);
   EXPECT_THROW(SGD({a, a}), Error);  // one parameter twice
   SGD opt({a});
   EXPECT_THROW(opt.add_param_group({a}), Error);  // already in group 0

@@ -292,8 +292,9 @@ TEST_F(TrainCli, RecipeStagesFreezeAndGroups) {
 }
 
 // Optimizer options the command line does not give are the optimizer's own PyTorch defaults, as
-// in a recipe: AdamW's weight decay 1e-2, lr 1e-3, torch.optim.SGD's momentum 0. --opt replacing
-// a recipe's optimizer keeps the options both have and drops the others.
+// in a recipe: AdamW's weight decay 1e-2, lr 1e-3, torch.optim.SGD's momentum 0, RMSprop's lr
+// 1e-2 and alpha 0.99 (--momentum sets its momentum as SGD's). --opt replacing a recipe's
+// optimizer keeps the options both have and drops the others.
 TEST_F(TrainCli, OptionsNotGivenAreTheOptimizersOwn) {
   const std::string base = "train --data-dir " + (dir_ / "data") +
                            " --model resnet18 -b 8 --image-size 32 --max-steps 1";
@@ -307,6 +308,15 @@ TEST_F(TrainCli, OptionsNotGivenAreTheOptimizersOwn) {
   ASSERT_EQ(run_cli(base + " --output " + (dir_ / "sgd")), 0);
   EXPECT_EQ(group_option("sgd", 0, "momentum"), 0.0);
   EXPECT_EQ(group_option("sgd", 0, "lr"), 1e-3);
+  ASSERT_EQ(run_cli(base + " --opt rmsprop --momentum 0.9 --output " + (dir_ / "rmsprop")), 0);
+  EXPECT_EQ(group_option("rmsprop", 0, "lr"), 1e-2);
+  EXPECT_EQ(group_option("rmsprop", 0, "alpha"), 0.99);
+  EXPECT_EQ(group_option("rmsprop", 0, "momentum"), 0.9);
+  const train::Checkpoint rms = train::load_checkpoint(dir_ / "rmsprop/checkpoint.h5");
+  EXPECT_EQ(rms.optimizer_name, "rmsprop");
+  EXPECT_TRUE(rms.optimizer.contains("state.0.square_avg"));
+  EXPECT_TRUE(rms.optimizer.contains("state.0.momentum_buffer"));
+  EXPECT_FALSE(rms.optimizer.contains("state.0.grad_avg"));  // not centered
 
   std::ofstream(dir_ / "sgd.toml")
       << "[model]\nname = \"resnet18\"\n[[stage]]\n"

@@ -1,4 +1,4 @@
-"""Goldens for the optimizers: 10-step trajectories of torch.optim.SGD / Adam / AdamW.
+"""Goldens for the optimizers: 10-step trajectories of torch.optim.SGD / Adam / AdamW / RMSprop.
 
 Each case has parameters p0..p3 (float64), the gradient each one receives at each step
 (g{i}_{s}; absent when the parameter gets no gradient that step, as a frozen or unused one) and
@@ -58,6 +58,13 @@ cases = [
     run("adamw_amsgrad_groups", lambda p: torch.optim.AdamW(
         groups(p, dict(lr=3e-3), dict(weight_decay=0.0, betas=(0.5, 0.9))), lr=1e-2,
         amsgrad=True), frozen=(1,), has_grad=late),
+    run("rmsprop", lambda p: torch.optim.RMSprop(p), has_grad=late),
+    run("rmsprop_centered_momentum", lambda p: torch.optim.RMSprop(
+        p, lr=1e-3, alpha=0.9, eps=1e-3, weight_decay=1e-2, momentum=0.9, centered=True),
+        has_grad=skip),
+    run("rmsprop_groups", lambda p: torch.optim.RMSprop(
+        groups(p, dict(momentum=0.5, maximize=True), dict(lr=3e-3, alpha=0.5, centered=True)),
+        lr=1e-2, eps=0.0316), frozen=(2,), has_grad=late),
 ]
 
 write_cases("optim", cases)

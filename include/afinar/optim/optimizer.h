@@ -94,6 +94,8 @@ std::vector<Tensor> params_with_grad(const Optimizer& opt);
 // of each the same element (a state loaded from a file is contiguous, the parameter may be
 // channels-last).
 Tensor in_param_format(const Tensor& t, const Tensor& param);
+// The gradients of `params`, each in_param_format.
+std::vector<Tensor> grads_of(const std::vector<Tensor>& params);
 
 // The tensors of `states[i]->buffers[key]`, one per parameter, made as zeros like `params[i]`
 // when missing (PyTorch's zeros_like state initialisation), in params[i]'s memory format.

@@ -4,7 +4,7 @@
 //   /optimizer  the optimizer's StateDict (optim/optimizer.h: "state.<i>.<buffer>" tensors,
 //               "state.<i>.step" int64 0-D, "param_groups.<g>.<option>" float64 0-D,
 //               "param_groups.<g>.num_params" int64 0-D), in its order; attribute `name`
-//               ("sgd", "adam", "adamw")
+//               ("sgd", "adam", "adamw", "rmsprop")
 //   /scheduler  attributes `name` and `last_epoch`; ReduceLROnPlateau adds `num_bad_epochs`,
 //               `cooldown_counter` and `best`
 //   /scaler     float16 runs only: the GradScaler's state_dict (optim/grad_scaler.h: "scale",

@@ -30,10 +30,11 @@
 
 namespace afinar::train {
 
-// The optimizer of a stage by name ("sgd", "adam", "adamw") and its options by PyTorch's names
-// (lr, momentum, dampening, nesterov, weight_decay, beta1, beta2, eps, amsgrad); options not given
-// take the optimizer's PyTorch defaults (optimizer_defaults: lr 1e-3, SGD momentum 0, AdamW
-// weight_decay 1e-2, ...), whether the stage comes from a recipe or from `afinar train`'s flags.
+// The optimizer of a stage by name ("sgd", "adam", "adamw", "rmsprop") and its options by
+// PyTorch's names (lr, momentum, dampening, nesterov, weight_decay, beta1, beta2, eps, amsgrad,
+// alpha, centered); options not given take the optimizer's PyTorch defaults (optimizer_defaults:
+// lr 1e-3, RMSprop's 1e-2, SGD momentum 0, AdamW weight_decay 1e-2, ...), whether the stage comes
+// from a recipe or from `afinar train`'s flags.
 struct OptimizerConfig {
   std::string name = "sgd";
   optim::Options options = {};

@@ -1,5 +1,5 @@
-// CPU reference of sgd_update / adam_update: the element rules of ops/optimizer_rule.h applied
-// tensor by tensor (OpenMP inside the large ones).
+// CPU reference of sgd_update / adam_update / rmsprop_update: the element rules of
+// ops/optimizer_rule.h applied tensor by tensor (OpenMP inside the large ones).
 #include "afinar/ops/optimizer_update.h"
 
 namespace afinar::cpu {
@@ -58,9 +58,29 @@ void adam_update(const std::vector<Tensor>& params, const std::vector<Tensor>& g
   });
 }
 
+void rmsprop_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
+                    const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& grad_avgs,
+                    const std::vector<Tensor>& momentum_buffers, const RmspropHyper& h) {
+  visit_floating(params[0].dtype(), "rmsprop_update", [&](auto tag) {
+    using T = typename decltype(tag)::type;
+    for (size_t i = 0; i < params.size(); ++i) {
+      T* p = params[i].data<T>();
+      const T* g = grads[i].data<T>();
+      T* s = square_avgs[i].data<T>();
+      T* a = ptr_or_null<T>(grad_avgs, i);
+      T* b = ptr_or_null<T>(momentum_buffers, i);
+      const int64_t n = params[i].numel();
+#pragma omp parallel for if (n > 65536)
+      for (int64_t j = 0; j < n; ++j)
+        rmsprop_update_element(p[j], g[j], s[j], a ? a + j : nullptr, b ? b + j : nullptr, h);
+    }
+  });
+}
+
 }  // namespace
 
 AFN_REGISTER_KERNEL(sgd_update, CPU, sgd_update);
 AFN_REGISTER_KERNEL(adam_update, CPU, adam_update);
+AFN_REGISTER_KERNEL(rmsprop_update, CPU, rmsprop_update);
 
 }  // namespace afinar::cpu

@@ -191,12 +191,13 @@ class TrainCommand : public Command {
     // Stage settings.
     app.add_option("--epochs", epochs_, "Epochs")->capture_default_str();
     app.add_option("--opt", opt_,
-                   "sgd, adam or adamw; replacing a recipe's optimizer keeps only the options "
-                   "the new one has")
+                   "sgd, adam, adamw or rmsprop (PyTorch's defaults: alpha 0.99, eps 1e-8); "
+                   "replacing a recipe's optimizer keeps only the options the new one has")
         ->capture_default_str();
     // Options not given are the optimizer's own PyTorch defaults, as in a recipe.
     app.add_option("--lr", lr_, "Learning rate (default: the optimizer's, 1e-3)");
-    app.add_option("--momentum", momentum_, "SGD momentum (default: torch.optim.SGD's, 0)");
+    app.add_option("--momentum", momentum_,
+                   "SGD's or RMSprop's momentum (default: torch.optim's, 0)");
     app.add_option("--weight-decay,--wd", weight_decay_,
                    "Weight decay (default: the optimizer's, 0; AdamW 1e-2)");
     app.add_option("--sched,--lr-scheduler", sched_,
@@ -378,7 +379,7 @@ class TrainCommand : public Command {
     if (given("--opt")) replace_optimizer(s);
     if (given("--lr")) s.optimizer.options["lr"] = lr_;
     if (given("--weight-decay")) s.optimizer.options["weight_decay"] = weight_decay_;
-    if (given("--momentum") && s.optimizer.name == "sgd")
+    if (given("--momentum") && train::optimizer_defaults(s.optimizer.name).count("momentum"))
       s.optimizer.options["momentum"] = momentum_;
     if (given("--sched")) s.scheduler.name = scheduler_name(sched_);
     if (given("--decay-epochs")) s.scheduler.args["step_size"] = double(step_size_);
