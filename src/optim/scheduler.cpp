@@ -126,6 +126,16 @@ double ConstantLR::lr_at(size_t g, int64_t t) const {
   return t < total_ ? base_lrs()[g] * factor_ : base_lrs()[g];
 }
 
+PolynomialLR::PolynomialLR(Optimizer& opt, int64_t total_iters, double power)
+    : LRScheduler(opt), total_(total_iters), power_(power) {
+  AFN_CHECK(total_iters > 0, "PolynomialLR: total_iters must be > 0, got ", total_iters);
+  AFN_CHECK(power >= 0, "PolynomialLR: power must be >= 0, got ", power);
+  apply();
+}
+double PolynomialLR::lr_at(size_t g, int64_t t) const {
+  return base_lrs()[g] * std::pow(1.0 - double(std::min(t, total_)) / double(total_), power_);
+}
+
 SequentialLR::SequentialLR(Optimizer& opt, std::vector<std::unique_ptr<LRScheduler>> schedulers,
                            std::vector<int64_t> milestones)
     : LRScheduler(opt), schedulers_(std::move(schedulers)), milestones_(std::move(milestones)) {

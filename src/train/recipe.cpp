@@ -225,7 +225,7 @@ std::vector<UnfreezeStep> read_unfreeze_schedule(const toml::node& n, const std:
 const std::set<std::string>& schedule_names() {
   static const std::set<std::string> names = {"none",        "step",    "multistep",
                                               "exponential", "cosine",  "cosine_restarts",
-                                              "plateau",     "onecycle"};
+                                              "poly",        "plateau", "onecycle"};
   return names;
 }
 
@@ -362,10 +362,12 @@ const std::map<std::string, ArgRange>& schedule_argument_ranges() {
       {"T_max", {1, inf, false, true, true, " (epochs)"}},
       {"T_0", {1, inf, false, true, true, " (epochs)"}},
       {"T_mult", {1, inf, false, true, true, " (the cycle grows by it)"}},
+      {"total_iters", {1, inf, false, true, true, " (epochs)"}},
       {"patience", {0, inf, false, true, true, " (epochs; --patience-epochs)"}},
       {"cooldown", {0, inf, false, true, true, " (epochs; --cooldown-epochs)"}},
       // Factors the lr is multiplied or divided by.
       {"gamma", {0, inf, true, true, false, " (the lr is multiplied by it; --decay-rate)"}},
+      {"power", {0, inf, false, true, false, " (the exponent of the decay)"}},
       {"factor", {0, 1, true, true, false, " (the lr is multiplied by it)"}},
       {"div_factor", {0, inf, true, true, false, " (the first lr is max_lr / div_factor)"}},
       {"final_div_factor", {0, inf, true, true, false, ""}},
@@ -386,13 +388,14 @@ const std::map<std::string, ArgRange>& schedule_argument_ranges() {
 void check_schedule(const SchedulerConfig& sc, const std::string& where) {
   AFN_CHECK(schedule_names().count(sc.name), where, ": unknown schedule '", sc.name,
             "' (--sched / scheduler name): expected none, step, multistep, exponential, cosine, "
-            "cosine_restarts, plateau or onecycle");
+            "cosine_restarts, poly, plateau or onecycle");
   for (const auto& [key, v] : sc.args) {
     const auto known = schedule_argument_ranges().find(key);
     AFN_CHECK(known != schedule_argument_ranges().end(), where, ": '", key,
               "' is not an argument of a schedule (step_size, gamma: step; gamma: multistep, "
               "exponential; T_max, eta_min: cosine; T_0, T_mult, eta_min: cosine_restarts; "
-              "factor, patience, threshold, cooldown, min_lr, eps: plateau; max_lr, pct_start, "
+              "total_iters, power: poly; factor, patience, threshold, cooldown, min_lr, eps: "
+              "plateau; max_lr, pct_start, "
               "div_factor, final_div_factor, three_phase, cycle_momentum, base_momentum, "
               "max_momentum: onecycle)");
     const ArgRange& r = known->second;

@@ -73,10 +73,13 @@ std::unique_ptr<optim::LRScheduler> make_lr_scheduler(const StageConfig& stage,
   } else if (sc.name == "cosine_restarts") {
     main = std::make_unique<optim::CosineAnnealingWarmRestarts>(
         opt, epochs("T_0", 10), int64_t(arg("T_mult", 1)), arg("eta_min", 0));
+  } else if (sc.name == "poly") {
+    main = std::make_unique<optim::PolynomialLR>(opt, epochs("total_iters", double(after_warmup)),
+                                                 arg("power", 1.0));
   } else {
     AFN_FAIL("unknown schedule '", sc.name,
-             "': expected none, step, multistep, exponential, cosine, cosine_restarts, plateau "
-             "or onecycle");
+             "': expected none, step, multistep, exponential, cosine, cosine_restarts, poly, "
+             "plateau or onecycle");
   }
   if (sc.warmup_epochs <= 0) return main;
   const int64_t warmup = sc.warmup_epochs * unit;

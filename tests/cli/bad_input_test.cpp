@@ -724,6 +724,8 @@ TEST(BadInputRecipe, StageKeys) {
       {"stage.optimizer", "{ name = \"adam\", betas = [0.9, 2.0] }", "beta2"},
       {"stage.optimizer", "{ name = \"adam\", betas = [0.9] }", "'betas' must be two numbers"},
       {"stage.optimizer", "{ name = \"adam\", eps = -1.0 }", "eps"},
+      {"stage.optimizer", "{ name = \"rmsprop\", alpha = -0.5 }", "alpha"},
+      {"stage.optimizer", "{ name = \"rmsprop\", betas = [0.9, 0.99] }", "'beta1'"},
   });
 }
 
@@ -744,6 +746,8 @@ TEST(BadInputRecipe, ScheduleKeys) {
       {"stage.scheduler", "{ name = \"cosine\", eta_min = nan }", "eta_min"},
       {"stage.scheduler", "{ name = \"cosine_restarts\", T_0 = 0 }", "T_0"},
       {"stage.scheduler", "{ name = \"cosine_restarts\", T_mult = 0.5 }", "T_mult"},
+      {"stage.scheduler", "{ name = \"poly\", total_iters = 0 }", "total_iters"},
+      {"stage.scheduler", "{ name = \"poly\", power = -1.0 }", "power"},
       {"stage.scheduler", "{ name = \"none\", warmup_epochs = -1 }", "warmup_epochs"},
       {"stage.scheduler", "{ name = \"none\", warmup_epochs = 1.5 }", "'warmup_epochs' must be"},
       {"stage.scheduler", "{ name = \"none\", warmup_method = 1 }", "'warmup_method' must be"},

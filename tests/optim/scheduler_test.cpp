@@ -72,6 +72,17 @@ const std::map<std::string, Case>& cases() {
           parts.push_back(std::make_unique<CosineAnnealingLR>(o, 35));
           return std::make_unique<SequentialLR>(o, std::move(parts), std::vector<int64_t>{5});
         }}},
+      {"polynomial", {false, [](Optimizer& o) { return std::make_unique<PolynomialLR>(o); }}},
+      {"polynomial_squared",
+       {false, [](Optimizer& o) { return std::make_unique<PolynomialLR>(o, 30, 2.0); }}},
+      {"warmup_then_polynomial",
+       {false,
+        [](Optimizer& o) {
+          std::vector<std::unique_ptr<LRScheduler>> parts;
+          parts.push_back(std::make_unique<LinearLR>(o, 0.1, 1.0, 4));
+          parts.push_back(std::make_unique<PolynomialLR>(o, 20, 0.9));
+          return std::make_unique<SequentialLR>(o, std::move(parts), std::vector<int64_t>{4});
+        }}},
       {"onecycle",
        {false,
         [](Optimizer& o) {
@@ -205,6 +216,8 @@ TEST(Scheduler, BadSettingsAreClearErrors) {
   EXPECT_THROW(ConstantLR(*opt, 1.5), Error);
   EXPECT_THROW(ConstantLR(*opt, -0.1), Error);
   EXPECT_THROW(ConstantLR(*opt, 0.5, 0), Error);
+  EXPECT_THROW(PolynomialLR(*opt, 0), Error);
+  EXPECT_THROW(PolynomialLR(*opt, 5, -1.0), Error);
   EXPECT_THROW(CosineAnnealingWarmRestarts(*opt, 5, 0), Error);
   EXPECT_THROW(OneCycleLR(*opt, {.max_lr = {1, 2, 3}, .total_steps = 10}), Error);
   EXPECT_THROW(ReduceLROnPlateau(*opt, {.factor = 1.0}), Error);

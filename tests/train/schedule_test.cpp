@@ -56,6 +56,8 @@ TEST(StageSchedule, PerUpdateMeetsThePerEpochScheduleAtEveryEpoch) {
       {.name = "cosine", .warmup_epochs = 2},
       {.name = "cosine", .warmup_epochs = 2, .warmup_method = "constant", .warmup_decay = 0.1},
       {.name = "cosine_restarts", .args = {{"T_0", 2}, {"T_mult", 2}, {"eta_min", 1e-3}}},
+      {.name = "poly", .args = {{"power", 2}}},
+      {.name = "poly", .warmup_epochs = 2},
   };
   for (SchedulerConfig sc : configs) {
     SCOPED_TRACE(sc.name + (sc.warmup_epochs ? " after warm-up" : ""));
@@ -81,6 +83,21 @@ TEST(StageSchedule, PerUpdateMeetsThePerEpochScheduleAtEveryEpoch) {
       EXPECT_TRUE(moved_within_an_epoch);
     }
   }
+}
+
+// poly without total_iters decays over the stage (after its warm-up): lr·(1 - t/E)^power, reaching
+// 0 at the stage's end, not PyTorch's default 5 epochs.
+TEST(StageSchedule, PolyDecaysOverTheWholeStage) {
+  constexpr int64_t kEpochs = 8;
+  auto opt = two_groups();
+  StageSchedule s(stage_with({.name = "poly", .args = {{"power", 0.5}}}, kEpochs), *opt, 3,
+                  EvalMetric("top1"));
+  for (int64_t t = 0; t < kEpochs; ++t) {
+    const double factor = std::sqrt(1 - double(t) / double(kEpochs));
+    expect_same_lrs(lrs(*opt), {0.1 * factor, 0.01 * factor}, "epoch " + std::to_string(t));
+    s.end_epoch(0.5);
+  }
+  expect_same_lrs(lrs(*opt), {0.0, 0.0}, "after the stage");
 }
 
 // torchvision's reference scripts' warm-up in front of the schedule: LinearLR(decay, 1, W), the lr

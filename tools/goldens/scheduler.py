@@ -65,6 +65,11 @@ cases = [
     run("warmup_then_cosine", lambda o: S.SequentialLR(
         o, [S.LinearLR(o, start_factor=0.01, total_iters=5),
             S.CosineAnnealingLR(o, T_max=35)], milestones=[5])),
+    run("polynomial", lambda o: S.PolynomialLR(o)),
+    run("polynomial_squared", lambda o: S.PolynomialLR(o, total_iters=30, power=2.0)),
+    run("warmup_then_polynomial", lambda o: S.SequentialLR(
+        o, [S.LinearLR(o, start_factor=0.1, total_iters=4),
+            S.PolynomialLR(o, total_iters=20, power=0.9)], milestones=[4])),
     run("onecycle", lambda o: S.OneCycleLR(o, max_lr=[1.0, 0.1], total_steps=STEPS + 1)),
     run("onecycle_adam_linear", lambda o: S.OneCycleLR(o, max_lr=0.5, total_steps=STEPS + 1,
                                                        pct_start=0.25, anneal_strategy="linear",

@@ -13,6 +13,7 @@
 //                                     T_i (T_i = T_0, then ×T_mult after each restart)
 //   LinearLR(s, e, n)                 b·(s + (e-s)·min(t, n)/n)       (linear warm-up)
 //   ConstantLR(f, n)                  b·f for t < n, then b            (constant warm-up)
+//   PolynomialLR(n, power)            b·(1 - min(t, n)/n)^power        (0 from epoch n on)
 //   SequentialLR(schedulers, milestones)
 //                                     scheduler k from milestone k-1 on, restarted there (t
 //                                     counted from its milestone): warm-up then anything
@@ -139,6 +140,17 @@ class ConstantLR : public LRScheduler {
  private:
   double factor_;
   int64_t total_;
+};
+
+class PolynomialLR : public LRScheduler {
+ public:
+  // total_iters > 0, power >= 0 (PyTorch checks neither; 0 iterations divide by zero there).
+  explicit PolynomialLR(Optimizer& opt, int64_t total_iters = 5, double power = 1.0);
+  double lr_at(size_t g, int64_t t) const override;
+
+ private:
+  int64_t total_;
+  double power_;
 };
 
 class SequentialLR : public LRScheduler {

@@ -9,6 +9,7 @@
 //   exponential    ExponentialLR(gamma^(1/U))              (gamma per epoch, as stepped per epoch)
 //   cosine         CosineAnnealingLR(T_max·U, eta_min)
 //   cosine_restarts CosineAnnealingWarmRestarts(T_0·U, T_mult, eta_min)
+//   poly           PolynomialLR(total_iters·U, power)
 //   warmup_epochs  LinearLR(warmup_decay, 1, warmup_epochs·U), or ConstantLR(warmup_decay,
 //                  warmup_epochs·U) for warmup_method "constant", in front (SequentialLR)
 //   onecycle       OneCycleLR(total_steps = epochs·U), per update by default

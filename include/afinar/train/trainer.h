@@ -51,6 +51,8 @@ optim::Options optimizer_defaults(const std::string& name);
 //   "exponential"      ExponentialLR: gamma (0.9)
 //   "cosine"           CosineAnnealingLR: T_max (the stage's epochs after warm-up), eta_min (0)
 //   "cosine_restarts"  CosineAnnealingWarmRestarts: T_0 (10), T_mult (1), eta_min (0)
+//   "poly"             PolynomialLR: total_iters (the stage's epochs after warm-up; PyTorch's
+//                      own default, 5, would leave the rest of a longer stage at lr 0), power (1)
 //   "plateau"          ReduceLROnPlateau on the eval metric: factor (gamma, or 0.1), patience
 //                      (10), threshold (1e-4), threshold_mode ("rel"), cooldown (0), min_lr (0),
 //                      eps (1e-8); mode "min" for the loss, "max" for the other metrics

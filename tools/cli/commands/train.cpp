@@ -201,7 +201,7 @@ class TrainCommand : public Command {
     app.add_option("--weight-decay,--wd", weight_decay_,
                    "Weight decay (default: the optimizer's, 0; AdamW 1e-2)");
     app.add_option("--sched,--lr-scheduler", sched_,
-                   "none, step, multistep, exponential, cosine, cosine_restarts, plateau or "
+                   "none, step, multistep, exponential, cosine, cosine_restarts, poly, plateau or "
                    "onecycle (torchvision's steplr, exponentiallr and cosineannealinglr too)")
         ->capture_default_str();
     app.add_flag("--sched-on-updates", sched_on_updates_,
