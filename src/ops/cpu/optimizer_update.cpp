@@ -41,38 +41,66 @@ void sgd_update(const std::vector<Tensor>& params, const std::vector<Tensor>& gr
 
 void adam_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                  const std::vector<Tensor>& exp_avgs, const std::vector<Tensor>& exp_avg_sqs,
-                 const std::vector<Tensor>& max_exp_avg_sqs, const AdamHyper& h) {
+                 const std::vector<Tensor>& max_exp_avg_sqs, const AdamHyper& hyper) {
   visit_floating(params[0].dtype(), "adam_update", [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (size_t i = 0; i < params.size(); ++i) {
-      T* p = params[i].data<T>();
-      const T* g = grads[i].data<T>();
-      T* m = exp_avgs[i].data<T>();
-      T* v = exp_avg_sqs[i].data<T>();
-      T* vmax = ptr_or_null<T>(max_exp_avg_sqs, i);
+      T* __restrict p = params[i].data<T>();
+      const T* __restrict g = grads[i].data<T>();
+      T* __restrict m = exp_avgs[i].data<T>();
+      T* __restrict v = exp_avg_sqs[i].data<T>();
+      T* __restrict vmax = ptr_or_null<T>(max_exp_avg_sqs, i);
       const int64_t n = params[i].numel();
-#pragma omp parallel for if (n > 65536)
-      for (int64_t j = 0; j < n; ++j)
-        adam_update_element(p[j], g[j], m[j], v[j], vmax ? vmax + j : nullptr, h);
+#pragma omp parallel if (n > 65536)
+      {
+        const AdamHyper h = hyper;  // as sgd_update: own scalars, one loop per set of buffers
+        if (vmax) {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j) adam_update_element(p[j], g[j], m[j], v[j], vmax + j, h);
+        } else {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j)
+            adam_update_element<T>(p[j], g[j], m[j], v[j], nullptr, h);
+        }
+      }
     }
   });
 }
 
 void rmsprop_update(const std::vector<Tensor>& params, const std::vector<Tensor>& grads,
                     const std::vector<Tensor>& square_avgs, const std::vector<Tensor>& grad_avgs,
-                    const std::vector<Tensor>& momentum_buffers, const RmspropHyper& h) {
+                    const std::vector<Tensor>& momentum_buffers, const RmspropHyper& hyper) {
   visit_floating(params[0].dtype(), "rmsprop_update", [&](auto tag) {
     using T = typename decltype(tag)::type;
     for (size_t i = 0; i < params.size(); ++i) {
-      T* p = params[i].data<T>();
-      const T* g = grads[i].data<T>();
-      T* s = square_avgs[i].data<T>();
-      T* a = ptr_or_null<T>(grad_avgs, i);
-      T* b = ptr_or_null<T>(momentum_buffers, i);
+      T* __restrict p = params[i].data<T>();
+      const T* __restrict g = grads[i].data<T>();
+      T* __restrict s = square_avgs[i].data<T>();
+      T* __restrict a = ptr_or_null<T>(grad_avgs, i);
+      T* __restrict b = ptr_or_null<T>(momentum_buffers, i);
       const int64_t n = params[i].numel();
-#pragma omp parallel for if (n > 65536)
-      for (int64_t j = 0; j < n; ++j)
-        rmsprop_update_element(p[j], g[j], s[j], a ? a + j : nullptr, b ? b + j : nullptr, h);
+#pragma omp parallel if (n > 65536)
+      {
+        // As sgd_update: the thread's own scalars and one loop per set of buffers, so that the
+        // loops vectorise.
+        const RmspropHyper h = hyper;
+        if (a && b) {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j) rmsprop_update_element(p[j], g[j], s[j], a + j, b + j, h);
+        } else if (a) {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j)
+            rmsprop_update_element<T>(p[j], g[j], s[j], a + j, nullptr, h);
+        } else if (b) {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j)
+            rmsprop_update_element<T>(p[j], g[j], s[j], nullptr, b + j, h);
+        } else {
+#pragma omp for
+          for (int64_t j = 0; j < n; ++j)
+            rmsprop_update_element<T>(p[j], g[j], s[j], nullptr, nullptr, h);
+        }
+      }
     }
   });
 }
