@@ -255,7 +255,7 @@ TEST_F(TrainCli, BadSettingsFailBeforeTraining) {
     return l.find("every parameter is frozen") != std::string::npos;
   }));
   EXPECT_EQ(run_cli(base + " --freeze 'no_such_layer.*'", dir_ / "l2"), 1);
-  EXPECT_EQ(run_cli(base + " --opt lamb", dir_ / "l3"), 1);  // not an optimizer of afinar
+  EXPECT_EQ(run_cli(base + " --opt lamb", dir_ / "l3"), 1);       // not an optimizer of afinar
   EXPECT_EQ(run_cli(base + " --num-classes 5", dir_ / "l4"), 1);  // the data has 10
   EXPECT_EQ(run_cli(base + " --model resnet7", dir_ / "l5"), 1);
   EXPECT_FALSE(fs::exists(dir_ / "bad/metrics.csv"));  // nothing was written
